@@ -1,0 +1,50 @@
+/* harness/lab.h — the lab file: which boards exist and how each is wired.
+ *
+ * lab_load() parses and checks the structure (names, driver and console
+ * names, known keys); each driver checks its own settings when opened.
+ * The struct lab owns the YAML tree; board entries borrow from it.
+ *
+ *   lab: desk-qemu                # optional name
+ *   boards:
+ *     - name: qemu-01
+ *       tags: [aarch64, refdut]   # optional, scenarios select boards by tag
+ *       power:   {driver: qemu, ...driver settings}
+ *       console: {type: qemu, ...console settings}
+ *       network: {driver: qemu | command | <any power driver>, ...}   # optional
+ *       probes:  {version: 'regex with (?<version>...)', ...}          # optional
+ *       vars:    {key: value}     # optional, substituted into scenarios as ${key}
+ */
+#ifndef HILCTL_LAB_H
+#define HILCTL_LAB_H
+
+#include <stddef.h>
+
+struct cfg_node;
+
+struct board_cfg {
+	const char *name;
+	const struct cfg_node *node; /* the board's mapping */
+	const struct cfg_node *power, *console, *network, *probes, *vars;
+	const char **tags; /* NULL-terminated, may be empty */
+};
+
+struct lab {
+	char *path;
+	const char *name;
+	struct cfg_node *root;
+	struct board_cfg *boards;
+	size_t n_boards;
+};
+
+/* Returns NULL after printing an error with file:line:col. */
+struct lab *lab_load(const char *path);
+void lab_free(struct lab *lab);
+const struct board_cfg *lab_board(const struct lab *lab, const char *name);
+/* Does the board carry this tag? */
+int board_has_tag(const struct board_cfg *b, const char *tag);
+
+/* Per-board state directory ($HILCTL_RUN_DIR/<board>, default
+ * /tmp/hilctl-<uid>/<board>), created on demand. Returns 0 or -errno. */
+int board_run_dir(const char *board, char *buf, size_t size);
+
+#endif

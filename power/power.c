@@ -1,0 +1,114 @@
+/* power/power.c — the only list of power drivers, and the calls that log
+ * every power action on the board's timeline. */
+#include <errno.h>
+#include <string.h>
+
+#include "../harness/cfg.h"
+#include "../harness/clock.h"
+#include "../harness/log.h"
+#include "../harness/timeline.h"
+#include "power.h"
+
+static const struct power_ops *const drivers[] = {
+	&power_gpio_ops, &power_ftdi_ops, &power_qemu_ops, &power_pdudaemon_ops, &power_command_ops,
+};
+
+#define N_DRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+
+const struct power_ops *power_find(const char *name)
+{
+	for (size_t i = 0; i < N_DRIVERS; i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+const char *power_driver_list(void)
+{
+	static char list[128];
+
+	if (!list[0])
+		for (size_t i = 0; i < N_DRIVERS; i++) {
+			if (i)
+				strcat(list, ", ");
+			strcat(list, drivers[i]->name);
+		}
+	return list;
+}
+
+int power_open(struct power *p, const char *board, const char *run_dir,
+	       const struct cfg_node *power_node, unsigned flags)
+{
+	const struct cfg_node *drv = cfg_get(power_node, "driver");
+	const struct power_ops *ops;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->board = board;
+	p->run_dir = run_dir;
+	p->flags = flags;
+	if (!drv || drv->type != CFG_SCALAR) {
+		cfg_error(drv ? drv : power_node, "needs \"driver:\", one of %s",
+			  power_driver_list());
+		return -EINVAL;
+	}
+	ops = power_find(drv->value);
+	if (!ops) {
+		cfg_error(drv, "\"%s\" is not one of %s", drv->value, power_driver_list());
+		return -EINVAL;
+	}
+	p->ops = ops;
+	rc = cfg_get_duration(power_node, "timeout", false, &p->timeout_ns);
+	if (rc < 0)
+		return rc;
+	rc = ops->open(p, power_node);
+	if (rc < 0)
+		p->ops = NULL;
+	return rc;
+}
+
+int power_set(struct power *p, bool on)
+{
+	int rc;
+
+	timeline_event(p->tl, clock_now_ns(), "power", "%s requested (%s)", on ? "on" : "off",
+		       p->ops->name);
+	rc = p->ops->set(p, on);
+	if (rc < 0)
+		timeline_event(p->tl, clock_now_ns(), "power", "%s failed: %s", on ? "on" : "off",
+			       strerror(-rc));
+	else
+		timeline_event(p->tl, clock_now_ns(), "power", "%s", on ? "on" : "off");
+	return rc;
+}
+
+int power_get(struct power *p, enum power_state *out)
+{
+	*out = POWER_UNKNOWN;
+	return p->ops->get(p, out);
+}
+
+int power_started(struct power *p)
+{
+	return p->ops && p->ops->started ? p->ops->started(p) : 0;
+}
+
+void power_close(struct power *p)
+{
+	if (p && p->ops && p->ops->close)
+		p->ops->close(p);
+	if (p)
+		p->ops = NULL;
+}
+
+const char *power_state_name(enum power_state s)
+{
+	switch (s) {
+	case POWER_ON:
+		return "on";
+	case POWER_OFF:
+		return "off";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,64 @@
+/* power/power.h — the seam every power driver fills: switch one board's power
+ * and, where the hardware can tell, read it back.
+ *
+ * A struct power is owned by its caller; power_open() fills it from the lab
+ * file's power: mapping and power_close() releases what the driver holds.
+ * Drivers return 0 or a negative errno and print one error line that names
+ * the board and what to do (hil_error / cfg_error). */
+#ifndef HILCTL_POWER_H
+#define HILCTL_POWER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cfg_node;
+struct timeline;
+
+enum power_state { POWER_OFF = 0, POWER_ON = 1, POWER_UNKNOWN = 2 };
+
+/* The state outlives this process (hilctl power on from a shell): a QEMU
+ * machine is detached instead of dying with hilctl. */
+#define POWER_F_PERSIST 0x1
+
+struct power;
+
+struct power_ops {
+	const char *name; /* as written in the lab file's power.driver */
+	/* Parse and check settings; open the device. */
+	int (*open)(struct power *p, const struct cfg_node *settings);
+	int (*set)(struct power *p, bool on);
+	int (*get)(struct power *p, enum power_state *out); /* POWER_UNKNOWN is valid */
+	/* Optional: called after power on once the console is connected (QEMU
+	 * starts paused so that no boot output is lost, and resumes here). */
+	int (*started)(struct power *p);
+	void (*close)(struct power *p);
+};
+
+struct power {
+	const struct power_ops *ops;
+	const char *board;   /* borrowed; board name for messages */
+	const char *run_dir; /* borrowed; per-board state directory (sockets, pid files) */
+	unsigned flags;      /* POWER_F_* */
+	int64_t timeout_ns;  /* per operation; 0 means the driver's default */
+	struct timeline *tl; /* may be NULL */
+	void *priv;          /* the driver's own state */
+};
+
+const struct power_ops *power_find(const char *name);
+/* "gpio, ftdi, qemu, pdudaemon, command" for error messages. */
+const char *power_driver_list(void);
+
+/* Open from a power: mapping (which has "driver:"). */
+int power_open(struct power *p, const char *board, const char *run_dir,
+	       const struct cfg_node *power_node, unsigned flags);
+/* Switch and log "power on|off" on the timeline. */
+int power_set(struct power *p, bool on);
+int power_get(struct power *p, enum power_state *out);
+int power_started(struct power *p);
+void power_close(struct power *p);
+const char *power_state_name(enum power_state s);
+
+extern const struct power_ops power_gpio_ops, power_ftdi_ops, power_qemu_ops,
+	power_pdudaemon_ops, power_command_ops;
+
+#endif

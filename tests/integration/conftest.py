@@ -1,0 +1,39 @@
+"""Shared fixtures for the integration tests: where hilctl is, a private run
+directory per test, and helpers to run the CLI with a deadline."""
+import os
+import subprocess
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def hilctl_path():
+    return os.environ.get("HILCTL", str(ROOT / "build" / "hilctl"))
+
+
+@pytest.fixture
+def hilctl_bin():
+    path = hilctl_path()
+    assert os.access(path, os.X_OK), f"{path} missing: run make first"
+    return path
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    """Each test gets its own board state and lock directories."""
+    d = tmp_path / "run"
+    d.mkdir()
+    monkeypatch.setenv("HILCTL_RUN_DIR", str(d))
+    monkeypatch.setenv("HILCTL_LOCK_DIR", str(tmp_path / "locks"))
+    return d
+
+
+@pytest.fixture
+def hilctl(hilctl_bin, run_dir):
+    """Run hilctl with a deadline; returns CompletedProcess (text)."""
+    def run(*args, timeout=60, check=False, **kw):
+        return subprocess.run([hilctl_bin, *map(str, args)], capture_output=True,
+                              text=True, timeout=timeout, check=check, **kw)
+    return run
