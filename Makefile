@@ -51,7 +51,8 @@ $(BUILD)/hilctl: $(OBJS)
 
 $(OBJDIR)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # ---- unit tests (cmocka). Each tests/unit/test_X.mk adds its test:
 #   UNIT_TESTS += test_X

@@ -21,6 +21,9 @@ struct console;
 
 struct console_ops {
 	const char *name; /* as written in the lab file's console.type */
+	/* The stream ends when the board's power goes off (QEMU's socket): the
+	 * board layer drains and reconnects it across a power cycle. */
+	bool follows_power;
 	int (*open)(struct console *c, const struct cfg_node *settings);
 	/* Open the stream and set c->fd (non-blocking). -ENOENT/-ECONNREFUSED
 	 * mean "not there yet": the caller may retry until its deadline. */

@@ -1,8 +1,153 @@
-/* harness/main.c — placeholder entry point; the CLI lands next. */
+/* harness/main.c — hilctl's entry point: global options, subcommand
+ * dispatch, signal handling shared by every subcommand. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lab.h"
+#include "log.h"
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_signal(int sig)
+{
+	cli_interrupted = sig;
+}
+
+void cli_install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked poll() returns EINTR and the loop cleans up. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_exit_for(int rc)
+{
+	if (rc >= 0)
+		return EXIT_OK;
+	if (rc == -EINVAL || rc == -ENOENT || rc == -ENOSYS)
+		return EXIT_USAGE;
+	if (rc == -ETIMEDOUT)
+		return EXIT_FAILED;
+	return EXIT_INFRA;
+}
+
+struct lab *cli_load_lab(const struct cli *cli)
+{
+	return lab_load(cli->lab_path);
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct cli *cli);
+	const char *summary;
+} commands[] = {
+	{"boards", cmd_boards, "list the lab's boards, their wiring and locks"},
+	{"power", cmd_power, "switch a board on, off, cycle it, or ask its state"},
+	{"console", cmd_console, "attach to a board's console interactively"},
+	{"expect", cmd_expect, "wait until the console shows one of several patterns"},
+	{"lock", cmd_lock, "reserve a board for this shell"},
+	{"unlock", cmd_unlock, "release a board"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: hilctl [--lab FILE] [-v|-q] COMMAND [ARGS]\n\n"
+		     "Hardware-in-the-loop test harness and fault injector.\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\noptions:\n"
+		     "  --lab FILE   lab file (default: $HILCTL_LAB, else ./lab.yaml)\n"
+		     "  -v, -q       more or less output\n"
+		     "  --version    print the version\n"
+		     "  -h, --help   this text; \"hilctl COMMAND --help\" for a command\n\n"
+		     "exit codes: 0 ok, 1 failed (gate or timeout), 2 usage or configuration error,\n"
+		     "            3 infrastructure error (device, driver, lab)\n");
+}
 
 int main(int argc, char **argv)
 {
-	printf("hilctl %s\n", HILCTL_VERSION);
-	return 0;
+	static const struct option opts[] = {
+		{"lab", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},   {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0},
+	};
+	struct cli cli = {0};
+	int c, level = LOG_WARN;
+
+	cli.lab_path = getenv("HILCTL_LAB");
+	if (!cli.lab_path || !cli.lab_path[0])
+		cli.lab_path = "lab.yaml";
+	/* "+": stop at the subcommand; its own options follow it. */
+	while ((c = getopt_long(argc, argv, "+hvq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			cli.lab_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("hilctl %s\n", HILCTL_VERSION);
+			return EXIT_OK;
+		case 'v':
+			level++;
+			break;
+		case 'q':
+			level = LOG_ERROR;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	log_set_level(level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level);
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cli.argc = argc - optind;
+	cli.argv = argv + optind;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(cli.argv[0], commands[i].name) == 0) {
+			optind = 1;
+			cli_install_signals();
+			return commands[i].run(&cli);
+		}
+	if (strcmp(cli.argv[0], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	hil_error("\"%s\" is not a command; hilctl --help lists them", cli.argv[0]);
+	return EXIT_USAGE;
+}
+
+int cli_common_opt(struct cli *cli, int c, const char *help)
+{
+	switch (c) {
+	case 'l':
+		cli->lab_path = optarg;
+		return 1;
+	case 'h':
+		fputs(help, stdout);
+		return -1;
+	case '?':
+	case ':':
+		fputs(help, stderr);
+		return -2;
+	default:
+		return 0;
+	}
 }
