@@ -126,6 +126,8 @@ static struct cfg_node *load_collection(struct loader *ld, yaml_event_t *start, 
 		}
 		if (key) {
 			val->key = key->value;
+			val->key_line = key->line;
+			val->key_col = key->col;
 			key->value = NULL;
 			/* A null value points at its key, where the user looks. */
 			if (val->type == CFG_SCALAR && val->value[0] == '\0' && !val->quoted) {
@@ -354,21 +356,38 @@ void cfg_describe(const struct cfg_node *node, char *buf, size_t size)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s", keys[i], i ? "." : "");
 }
 
-void cfg_error(const struct cfg_node *node, const char *fmt, ...)
+static void error_at(const struct cfg_node *node, bool at_key, const char *fmt, va_list ap)
 {
 	char where[512], msg[1024];
-	va_list ap;
+	int line, col;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (!node) {
 		hil_error("%s", msg);
 		return;
 	}
+	line = at_key && node->key ? node->key_line : node->line;
+	col = at_key && node->key ? node->key_col : node->col;
 	cfg_describe(node, where, sizeof(where));
-	hil_error("%s:%d:%d: %s%s%s", node->file, node->line, node->col, where, where[0] ? " " : "",
-		  msg);
+	hil_error("%s:%d:%d: %s%s%s", node->file, line, col, where, where[0] ? " " : "", msg);
+}
+
+void cfg_error(const struct cfg_node *node, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(node, false, fmt, ap);
+	va_end(ap);
+}
+
+void cfg_error_at_key(const struct cfg_node *node, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_at(node, true, fmt, ap);
+	va_end(ap);
 }
 
 static const struct cfg_node *get_scalar(const struct cfg_node *map, const char *key,
@@ -563,7 +582,7 @@ int cfg_check_keys(const struct cfg_node *map, const char *const allowed[])
 			ok = strcmp(c->key, allowed[i]) == 0;
 		if (!ok) {
 			join_words(allowed, list, sizeof(list));
-			cfg_error(c, "is not a known key here (known: %s)", list);
+			cfg_error_at_key(c, "is not a known key here (known: %s)", list);
 			return -EINVAL;
 		}
 	}

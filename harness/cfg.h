@@ -20,7 +20,8 @@ struct cfg_node {
 	char *value; /* scalar text (NUL-terminated; "" for null), else NULL */
 	bool quoted; /* scalar was written in quotes */
 	const char *file;
-	int line, col; /* 1-based */
+	int line, col;         /* 1-based, of the value */
+	int key_line, key_col; /* of the key, when key is set */
 	struct cfg_node *parent, *child, *next;
 };
 
@@ -38,6 +39,9 @@ size_t cfg_count(const struct cfg_node *node);
 void cfg_error(const struct cfg_node *node, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "board \"x\": power.driver" for messages built by hand. */
+/* The same, pointing at the node's key (unknown or misplaced keys). */
+void cfg_error_at_key(const struct cfg_node *node, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void cfg_describe(const struct cfg_node *node, char *buf, size_t size);
 
 /* Typed getters. required=false: a missing key leaves *out at the default the

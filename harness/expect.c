@@ -184,7 +184,16 @@ static int feed_window(struct expect *e, struct expect_match *m)
 		drop_front(e, consumed ? consumed : (e->len ? 1 : 0));
 		return 1;
 	}
-	/* Keep what a later byte could complete, plus the lookbehind. */
+	/* Keep what a later byte could complete, and the line in progress:
+	 * PCRE2 reports no partial match where only "$" is missing. */
+	for (size_t i = e->len; i > 0; i--)
+		if (e->buf[i - 1] == '\n') {
+			if (i < keep_from)
+				keep_from = i;
+			break;
+		} else if (i == 1) {
+			keep_from = 0;
+		}
 	keep_from = keep_from > e->lookbehind ? keep_from - e->lookbehind : 0;
 	drop_front(e, keep_from);
 	return 0;

@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	cli.argv = argv + optind;
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(cli.argv[0], commands[i].name) == 0) {
-			optind = 1;
+			optind = 0; /* GNU getopt: re-initialise for the new argv */
 			cli_install_signals();
 			return commands[i].run(&cli);
 		}
