@@ -36,6 +36,9 @@ int cmd_lock(struct cli *cli);
 int cmd_unlock(struct cli *cli);
 int cmd_expect(struct cli *cli);
 int cmd_console(struct cli *cli);
+int cmd_run(struct cli *cli);
+int cmd_qualify(struct cli *cli);
+int cmd_report(struct cli *cli);
 
 
 

@@ -56,6 +56,9 @@ static const struct {
 	{"power", cmd_power, "switch a board on, off, cycle it, or ask its state"},
 	{"console", cmd_console, "attach to a board's console interactively"},
 	{"expect", cmd_expect, "wait until the console shows one of several patterns"},
+	{"run", cmd_run, "run a scenario over many fault points and judge every run"},
+	{"qualify", cmd_qualify, "run the shipped qualification suite on a lab"},
+	{"report", cmd_report, "write JUnit, TAP, JSON and HTML reports from journals"},
 	{"lock", cmd_lock, "reserve a board for this shell"},
 	{"unlock", cmd_unlock, "release a board"},
 };
