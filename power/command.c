@@ -39,8 +39,8 @@ extern char **environ;
 
 struct command {
 	char **argv_on, **argv_off, **argv_status; /* owned, NULL-terminated */
-	char **env;			 /* owned "KEY=value" strings, NULL-terminated */
-	pcre2_code *re_on, *re_off;	 /* status output patterns; may be NULL */
+	char **env;                                /* owned "KEY=value" strings, NULL-terminated */
+	pcre2_code *re_on, *re_off;                /* status output patterns; may be NULL */
 };
 
 /* The start of one output stream; the rest is read and dropped. */
@@ -94,7 +94,7 @@ static char *cmd_substitute(const char *tmpl, const char *board)
 }
 
 static int cmd_parse_argv(const struct cfg_node *settings, const char *key, bool required,
-			  const char *board, char ***out)
+                          const char *board, char ***out)
 {
 	const char **tmpl = NULL;
 	char **argv;
@@ -106,8 +106,9 @@ static int cmd_parse_argv(const struct cfg_node *settings, const char *key, bool
 	while (tmpl[n])
 		n++;
 	if (n == 0 || !tmpl[0][0]) {
-		cfg_error(cfg_get(settings, key),
-			  "needs a program and its arguments, e.g. [uhubctl, -l, 1-1, -p, 2, -a, on]");
+		cfg_error(
+		    cfg_get(settings, key),
+		    "needs a program and its arguments, e.g. [uhubctl, -l, 1-1, -p, 2, -a, on]");
 		free(tmpl);
 		return -EINVAL;
 	}
@@ -137,11 +138,11 @@ static int cmd_parse_regex(const struct cfg_node *settings, const char *key, pcr
 		return 0;
 	/* ^ and $ match at each line: tools print one line per port or relay. */
 	*out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err,
-			     &offset, NULL);
+	                     &offset, NULL);
 	if (!*out) {
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		cfg_error(cfg_get(settings, key), "is not a valid regex: %s at offset %zu", msg,
-			  (size_t)offset);
+		          (size_t)offset);
 		return -EINVAL;
 	}
 	return 0;
@@ -194,8 +195,8 @@ static void cmd_free(struct command *c)
 
 static int cmd_open(struct power *p, const struct cfg_node *settings)
 {
-	static const char *const keys[] = {"driver",    "type",	      "timeout", "on",  "off",
-					   "status",    "status_on", "status_off", "env", NULL};
+	static const char *const keys[] = {"driver", "type",      "timeout",    "on",  "off",
+	                                   "status", "status_on", "status_off", "env", NULL};
 	struct command *c;
 	int rc;
 
@@ -215,7 +216,7 @@ static int cmd_open(struct power *p, const struct cfg_node *settings)
 		rc = cmd_parse_regex(settings, "status_off", &c->re_off);
 	if (rc == 0 && (c->re_on || c->re_off) && !c->argv_status) {
 		cfg_error(cfg_get(settings, c->re_on ? "status_on" : "status_off"),
-			  "needs a status: command whose output it matches");
+		          "needs a status: command whose output it matches");
 		rc = -EINVAL;
 	}
 	if (rc == 0)
@@ -286,7 +287,7 @@ static int cmd_spawn(struct cmd_run *r, char *const argv[], char *const envp[])
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
+	                                    POSIX_SPAWN_SETSIGDEF);
 	rc = posix_spawnp(&r->pid, argv[0], &actions, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
@@ -316,8 +317,8 @@ static void cmd_drain(int *fd, struct cmd_output *o)
 
 	while (*fd >= 0) {
 		size_t room = CMD_OUTPUT_MAX - o->len;
-		ssize_t n = room ? read(*fd, o->text + o->len, room)
-				 : read(*fd, scratch, sizeof(scratch));
+		ssize_t n =
+		    room ? read(*fd, o->text + o->len, room) : read(*fd, scratch, sizeof(scratch));
 
 		if (n > 0) {
 			if (room)
@@ -407,7 +408,7 @@ static void cmd_describe(char *const argv[], char *buf, size_t size)
 	for (int i = 0; argv[i] && used + 1 < size; i++) {
 		bool quote = !argv[i][0] || strpbrk(argv[i], " \t\"'\\") != NULL;
 		int n = snprintf(buf + used, size - used, "%s%s%s%s", i ? " " : "",
-				 quote ? "'" : "", argv[i], quote ? "'" : "");
+		                 quote ? "'" : "", argv[i], quote ? "'" : "");
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -447,9 +448,10 @@ static int cmd_run(struct power *p, char *const argv[], const char *what, struct
 	rc = cmd_spawn(r, argv, env);
 	free(env);
 	if (rc < 0) {
-		hil_error("board \"%s\": cannot run the %s command \"%s\": %s (check the lab file's "
-			  "%s: list and that the program is installed and on PATH)",
-			  p->board, what, argv[0], strerror(-rc), what);
+		hil_error(
+		    "board \"%s\": cannot run the %s command \"%s\": %s (check the lab file's "
+		    "%s: list and that the program is installed and on PATH)",
+		    p->board, what, argv[0], strerror(-rc), what);
 		return rc;
 	}
 	if (cmd_wait_until(r, clock_now_ns() + p->timeout_ns)) {
@@ -459,15 +461,15 @@ static int cmd_run(struct power *p, char *const argv[], const char *what, struct
 	cmd_kill(r);
 	cmd_describe(argv, line, sizeof(line));
 	hil_error("board \"%s\": %s command \"%s\" did not finish within %lld ms; killed it "
-		  "(SIGTERM, then SIGKILL): is the device hanging? (output: %s)",
-		  p->board, what, line, (long long)(p->timeout_ns / NS_PER_MS),
-		  cmd_output_summary(r, output, sizeof(output)));
+	          "(SIGTERM, then SIGKILL): is the device hanging? (output: %s)",
+	          p->board, what, line, (long long)(p->timeout_ns / NS_PER_MS),
+	          cmd_output_summary(r, output, sizeof(output)));
 	return -ETIMEDOUT;
 }
 
 /* Print why a finished command counts as failed. */
 static int cmd_report_status(struct power *p, char *const argv[], const char *what,
-			     struct cmd_run *r)
+                             struct cmd_run *r)
 {
 	char line[200], why[40], output[300];
 
@@ -477,7 +479,7 @@ static int cmd_report_status(struct power *p, char *const argv[], const char *wh
 		snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(r->status));
 	cmd_describe(argv, line, sizeof(line));
 	hil_error("board \"%s\": %s command \"%s\" %s: %s", p->board, what, line, why,
-		  cmd_output_summary(r, output, sizeof(output)));
+	          cmd_output_summary(r, output, sizeof(output)));
 	return -EIO;
 }
 
@@ -541,13 +543,13 @@ static int cmd_get(struct power *p, enum power_state *out)
 	off = cmd_matches(c->re_off, &r.out);
 	if (on && off)
 		hil_warn("board \"%s\": status output matches both status_on and status_off; "
-			 "answering unknown",
-			 p->board);
+		         "answering unknown",
+		         p->board);
 	else if (on || off)
 		*out = on ? POWER_ON : POWER_OFF;
 	else
 		hil_info("board \"%s\": status output matches neither status_on nor status_off",
-			 p->board);
+		         p->board);
 	return 0;
 }
 
@@ -558,9 +560,9 @@ static void cmd_close(struct power *p)
 }
 
 const struct power_ops power_command_ops = {
-	.name = "command",
-	.open = cmd_open,
-	.set = cmd_set,
-	.get = cmd_get,
-	.close = cmd_close,
+    .name = "command",
+    .open = cmd_open,
+    .set = cmd_set,
+    .get = cmd_get,
+    .close = cmd_close,
 };

@@ -74,22 +74,23 @@ static int pdu_parse_endpoint(struct pdu *pdu, const struct cfg_node *settings)
 	if (url) {
 		if (!has_http_scheme(url)) {
 			cfg_error(cfg_get(settings, "url"),
-				  "\"%s\" must start with http:// or https://", url);
+			          "\"%s\" must start with http:// or https://", url);
 			return -EINVAL;
 		}
 		pdu->base_url = strdup(url);
 	} else {
 		/* IPv6 addresses come in brackets: "[::1]:16421". */
-		bool has_port = host[0] == '[' ? strstr(host, "]:") != NULL
-					       : strchr(host, ':') != NULL;
+		bool has_port =
+		    host[0] == '[' ? strstr(host, "]:") != NULL : strchr(host, ':') != NULL;
 
 		if (!host[0] || strchr(host, '/')) {
 			cfg_error(cfg_get(settings, "host"),
-				  "\"%s\" must be a host name or address, optionally with :PORT", host);
+			          "\"%s\" must be a host name or address, optionally with :PORT",
+			          host);
 			return -EINVAL;
 		}
 		if (has_port ? asprintf(&pdu->base_url, "http://%s", host) < 0
-			     : asprintf(&pdu->base_url, "http://%s:%d", host, PDU_DEFAULT_PORT) < 0)
+		             : asprintf(&pdu->base_url, "http://%s:%d", host, PDU_DEFAULT_PORT) < 0)
 			pdu->base_url = NULL;
 	}
 	if (!pdu->base_url)
@@ -111,8 +112,8 @@ static void pdu_free(struct pdu *pdu)
 
 static int pdu_open(struct power *p, const struct cfg_node *settings)
 {
-	static const char *const keys[] = {"driver", "type", "timeout", "url", "host",
-					   "hostname", "port", NULL};
+	static const char *const keys[] = {"driver", "type",     "timeout", "url",
+	                                   "host",   "hostname", "port",    NULL};
 	struct pdu *pdu;
 	const char *name = NULL;
 	int rc;
@@ -127,7 +128,7 @@ static int pdu_open(struct power *p, const struct cfg_node *settings)
 		rc = cfg_get_str(settings, "hostname", true, &name);
 	if (rc == 0 && !name[0]) {
 		cfg_error(cfg_get(settings, "hostname"),
-			  "must name the PDU as pdudaemon's config lists it under \"pdus\"");
+		          "must name the PDU as pdudaemon's config lists it under \"pdus\"");
 		rc = -EINVAL;
 	}
 	if (rc == 0)
@@ -152,7 +153,7 @@ static char *pdu_request_url(CURL *curl, const struct pdu *pdu, const char *acti
 	if (!name)
 		return NULL;
 	if (asprintf(&url, "%s/power/control/%s?hostname=%s&port=%lld", pdu->base_url, action, name,
-		     pdu->outlet) < 0)
+	             pdu->outlet) < 0)
 		url = NULL;
 	curl_free(name);
 	return url;
@@ -166,7 +167,7 @@ static void pdu_setup(CURL *curl, const char *url, int64_t timeout_ns, struct pd
 	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 timeout_ms < PDU_CONNECT_TIMEOUT_MS ? timeout_ms : PDU_CONNECT_TIMEOUT_MS);
+	                 timeout_ms < PDU_CONNECT_TIMEOUT_MS ? timeout_ms : PDU_CONNECT_TIMEOUT_MS);
 	/* No SIGALRM for DNS timeouts: hilctl owns its signals. */
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	/* pdudaemon sits in the lab's network: a desk's http_proxy must not
@@ -196,8 +197,7 @@ static const char *pdu_body_line(struct pdu_body *body)
 	return body->text[0] ? body->text : "empty answer";
 }
 
-static int pdu_report_transfer(struct power *p, const char *url, CURLcode res,
-			       const char *curl_msg)
+static int pdu_report_transfer(struct power *p, const char *url, CURLcode res, const char *curl_msg)
 {
 	const struct pdu *pdu = p->priv;
 	const char *detail = curl_msg[0] ? curl_msg : curl_easy_strerror(res);
@@ -205,19 +205,19 @@ static int pdu_report_transfer(struct power *p, const char *url, CURLcode res,
 	switch (res) {
 	case CURLE_OPERATION_TIMEDOUT:
 		hil_error("board \"%s\": pdudaemon did not answer GET %s within %lld ms (%s); "
-			  "the PDU may still switch: is pdudaemon stuck on PDU \"%s\"?",
-			  p->board, url, (long long)(p->timeout_ns / NS_PER_MS), detail,
-			  pdu->pdu_name);
+		          "the PDU may still switch: is pdudaemon stuck on PDU \"%s\"?",
+		          p->board, url, (long long)(p->timeout_ns / NS_PER_MS), detail,
+		          pdu->pdu_name);
 		return -ETIMEDOUT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 		hil_error("board \"%s\": cannot reach pdudaemon for GET %s: %s (is pdudaemon "
-			  "running with its http listener there?)",
-			  p->board, url, detail);
+		          "running with its http listener there?)",
+		          p->board, url, detail);
 		return res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EHOSTUNREACH;
 	default:
 		hil_error("board \"%s\": GET %s failed: %s (is pdudaemon's \"listener\" \"http\"?)",
-			  p->board, url, detail);
+		          p->board, url, detail);
 		return -EIO;
 	}
 }
@@ -236,7 +236,7 @@ static int pdu_request(struct power *p, const char *action)
 	curl = curl_easy_init();
 	if (!curl) {
 		hil_error("board \"%s\": cannot start an HTTP request (libcurl out of memory)",
-			  p->board);
+		          p->board);
 		return -ENOMEM;
 	}
 	url = pdu_request_url(curl, pdu, action);
@@ -250,10 +250,10 @@ static int pdu_request(struct power *p, const char *action)
 	if (res != CURLE_OK)
 		rc = pdu_report_transfer(p, url, res, curl_msg);
 	else if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-		 status != 200) {
+	         status != 200) {
 		hil_error("board \"%s\": pdudaemon answered GET %s with status %ld (%s): is PDU "
-			  "\"%s\" in pdudaemon's config under \"pdus\"?",
-			  p->board, url, status, pdu_body_line(&body), pdu->pdu_name);
+		          "\"%s\" in pdudaemon's config under \"pdus\"?",
+		          p->board, url, status, pdu_body_line(&body), pdu->pdu_name);
 		rc = -EIO;
 	}
 	free(url);
@@ -280,9 +280,9 @@ static void pdu_close(struct power *p)
 }
 
 const struct power_ops power_pdudaemon_ops = {
-	.name = "pdudaemon",
-	.open = pdu_open,
-	.set = pdu_set,
-	.get = pdu_get,
-	.close = pdu_close,
+    .name = "pdudaemon",
+    .open = pdu_open,
+    .set = pdu_set,
+    .get = pdu_get,
+    .close = pdu_close,
 };

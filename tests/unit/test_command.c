@@ -106,8 +106,11 @@ static void test_command_on_runs_argv_with_board_substituted(void **state)
 	char path[128];
 	struct stat st;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [touch, '%s/{board}.on']\n"
-				   "off: [touch, '%s/{board}.off']\n", tmpdir, tmpdir), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [touch, '%s/{board}.on']\n"
+	                           "off: [touch, '%s/{board}.off']\n",
+	                           tmpdir, tmpdir),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), 0);
 	snprintf(path, sizeof(path), "%s/rpi4-03.on", tmpdir);
 	assert_int_equal(stat(path, &st), 0);
@@ -124,9 +127,11 @@ static void test_command_substitutes_every_board_and_nothing_else(void **state)
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [echo, 'id={board}/{board}', '{other}', '{board']\n"
-				   "status_on: '^id=rpi4-03/rpi4-03 \\{other\\} \\{board$'\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [echo, 'id={board}/{board}', '{other}', '{board']\n"
+	                           "status_on: '^id=rpi4-03/rpi4-03 \\{other\\} \\{board$'\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_ON);
 	fixture_close(&f);
@@ -138,9 +143,11 @@ static void test_command_runs_without_shell(void **state)
 	enum power_state s;
 
 	/* A shell would expand $HOME, the glob and the command substitution. */
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [echo, '$HOME', '*', '`id`;', '>x']\n"
-				   "status_on: '^\\$HOME \\* `id`; >x$'\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [echo, '$HOME', '*', '`id`;', '>x']\n"
+	                           "status_on: '^\\$HOME \\* `id`; >x$'\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_ON);
 	fixture_close(&f);
@@ -152,7 +159,7 @@ static void test_command_stdin_is_empty(void **state)
 
 	/* cat would wait forever on a terminal or an inherited pipe. */
 	assert_int_equal(open_yaml(&f, 2 * NS_PER_S, "driver: command\non: [cat]\noff: [true]\n"),
-			 0);
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), 0);
 	fixture_close(&f);
 }
@@ -161,9 +168,11 @@ static void test_command_nonzero_exit_is_error_with_output(void **state)
 {
 	struct fixture f;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\n"
-				   "off: [sh, -c, 'echo trying; echo relay 2 not found >&2; exit 3']\n"),
-			 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\n"
+	              "off: [sh, -c, 'echo trying; echo relay 2 not found >&2; exit 3']\n"),
+	    0);
 	assert_int_equal(power_command_ops.set(&f.p, false), -EIO);
 	assert_contains(f.log, "board \"rpi4-03\": off command \"sh -c 'echo trying; echo");
 	assert_contains(f.log, "exited with status 3: relay 2 not found");
@@ -175,8 +184,10 @@ static void test_command_error_shows_stdout_when_stderr_is_empty(void **state)
 {
 	struct fixture f;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [sh, -c, 'printf \"a\\nb\\n\"; "
-				   "exit 1']\noff: [true]\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [sh, -c, 'printf \"a\\nb\\n\"; "
+	                           "exit 1']\noff: [true]\n"),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), -EIO);
 	assert_contains(f.log, "exited with status 1: a|b\n");
 	fixture_close(&f);
@@ -196,8 +207,10 @@ static void test_command_killed_by_signal_is_error(void **state)
 {
 	struct fixture f;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [sh, -c, 'kill -9 $$']\n"
-				   "off: [true]\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [sh, -c, 'kill -9 $$']\n"
+	                           "off: [true]\n"),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), -EIO);
 	assert_contains(f.log, "was killed by signal 9");
 	fixture_close(&f);
@@ -208,8 +221,10 @@ static void test_command_gets_default_signals_even_if_hilctl_ignores_them(void *
 	struct fixture f;
 
 	signal(SIGTERM, SIG_IGN);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [sh, -c, 'kill -TERM $$; exit 0']"
-				   "\noff: [true]\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [sh, -c, 'kill -TERM $$; exit 0']"
+	                           "\noff: [true]\n"),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), -EIO);
 	signal(SIGTERM, SIG_DFL);
 	assert_contains(f.log, "was killed by signal 15");
@@ -220,10 +235,13 @@ static void test_command_missing_program_is_enoent(void **state)
 {
 	struct fixture f;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [/nonexistent/relayctl, '1']\n"
-				   "off: [hilctl-no-such-tool]\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [/nonexistent/relayctl, '1']\n"
+	                           "off: [hilctl-no-such-tool]\n"),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), -ENOENT);
-	assert_contains(f.log, "board \"rpi4-03\": cannot run the on command \"/nonexistent/relayctl\"");
+	assert_contains(f.log,
+	                "board \"rpi4-03\": cannot run the on command \"/nonexistent/relayctl\"");
 	assert_contains(f.log, "No such file or directory");
 	log_capture(f.log, sizeof(f.log));
 	assert_int_equal(power_command_ops.set(&f.p, false), -ENOENT);
@@ -241,9 +259,13 @@ static void test_command_timeout_kills_process_group_and_reaps(void **state)
 
 	snprintf(pidfile, sizeof(pidfile), "%s/sleeper.pid", tmpdir);
 	/* 500 ms: time enough for sh to start its child on a loaded machine. */
-	assert_int_equal(open_yaml(&f, 500 * NS_PER_MS, "driver: command\n"
-				   "on: [sh, -c, 'echo waiting for relay; sleep 30 & echo $! > %s; wait']\n"
-				   "off: [true]\n", pidfile), 0);
+	assert_int_equal(
+	    open_yaml(&f, 500 * NS_PER_MS,
+	              "driver: command\n"
+	              "on: [sh, -c, 'echo waiting for relay; sleep 30 & echo $! > %s; wait']\n"
+	              "off: [true]\n",
+	              pidfile),
+	    0);
 	start = clock_now_ns();
 	assert_int_equal(power_command_ops.set(&f.p, true), -ETIMEDOUT);
 	took = clock_now_ns() - start;
@@ -267,8 +289,10 @@ static void test_command_timeout_sigkills_what_ignores_sigterm(void **state)
 	pid_t pid;
 	int st;
 
-	assert_int_equal(open_yaml(&f, 500 * NS_PER_MS, "driver: command\non: [true]\n"
-				   "off: [sh, -c, 'trap \"\" TERM; sleep 30']\n"), 0);
+	assert_int_equal(open_yaml(&f, 500 * NS_PER_MS,
+	                           "driver: command\non: [true]\n"
+	                           "off: [sh, -c, 'trap \"\" TERM; sleep 30']\n"),
+	                 0);
 	start = clock_now_ns();
 	assert_int_equal(power_command_ops.set(&f.p, false), -ETIMEDOUT);
 	took = clock_now_ns() - start;
@@ -290,9 +314,11 @@ static void test_command_returns_when_leader_exits_though_child_keeps_pipe(void 
 	pid_t bg;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/bg.pid", tmpdir);
-	assert_int_equal(open_yaml(&f, 5 * NS_PER_S, "driver: command\n"
-				   "on: [sh, -c, 'sleep 30 & echo $! > %s; exit 0']\noff: [true]\n",
-				   pidfile), 0);
+	assert_int_equal(open_yaml(&f, 5 * NS_PER_S,
+	                           "driver: command\n"
+	                           "on: [sh, -c, 'sleep 30 & echo $! > %s; exit 0']\noff: [true]\n",
+	                           pidfile),
+	                 0);
 	start = clock_now_ns();
 	assert_int_equal(power_command_ops.set(&f.p, true), 0);
 	assert_true(clock_now_ns() - start < 2 * NS_PER_S);
@@ -307,9 +333,11 @@ static void test_command_output_is_bounded_and_drained(void **state)
 	struct fixture f;
 
 	/* 1 MB through the pipe: the command must not block on a full pipe. */
-	assert_int_equal(open_yaml(&f, 5 * NS_PER_S, "driver: command\non: [sh, -c, "
-				   "'head -c 1000000 /dev/zero | tr \"\\\\0\" x >&2; exit 4']\n"
-				   "off: [true]\n"), 0);
+	assert_int_equal(open_yaml(&f, 5 * NS_PER_S,
+	                           "driver: command\non: [sh, -c, "
+	                           "'head -c 1000000 /dev/zero | tr \"\\\\0\" x >&2; exit 4']\n"
+	                           "off: [true]\n"),
+	                 0);
 	assert_int_equal(power_command_ops.set(&f.p, true), -EIO);
 	assert_contains(f.log, "exited with status 4: xxxxxxxx");
 	assert_true(strlen(f.log) < 1024);
@@ -323,10 +351,13 @@ static void test_command_env_adds_and_replaces_variables(void **state)
 
 	setenv("HILCTL_TEST_OLD", "old", 1);
 	setenv("HILCTL_TEST_KEEP", "kept", 1);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "env: {RELAY_ID: '{board}-x', HILCTL_TEST_OLD: new}\n"
-				   "status: [sh, -c, 'echo \"$RELAY_ID $HILCTL_TEST_OLD $HILCTL_TEST_KEEP\"']\n"
-				   "status_on: '^rpi4-03-x new kept$'\n"), 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\noff: [true]\n"
+	              "env: {RELAY_ID: '{board}-x', HILCTL_TEST_OLD: new}\n"
+	              "status: [sh, -c, 'echo \"$RELAY_ID $HILCTL_TEST_OLD $HILCTL_TEST_KEEP\"']\n"
+	              "status_on: '^rpi4-03-x new kept$'\n"),
+	    0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_ON);
 	fixture_close(&f);
@@ -334,23 +365,29 @@ static void test_command_env_adds_and_replaces_variables(void **state)
 
 /* ---- status */
 static const char uhubctl_like[] =
-	"status: [printf, 'Current status for hub 1-1\\n  Port 1: 0503 power highspeed enable\\n"
-	"  Port 2: 0000 off\\n']\n";
+    "status: [printf, 'Current status for hub 1-1\\n  Port 1: 0503 power highspeed enable\\n"
+    "  Port 2: 0000 off\\n']\n";
 
 static void test_command_status_regex_on_and_off(void **state)
 {
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n%s"
-				   "status_on: '^  Port 1: \\w+ power'\nstatus_off: '^  Port 1: \\w+ off'\n",
-				   uhubctl_like), 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\noff: [true]\n%s"
+	              "status_on: '^  Port 1: \\w+ power'\nstatus_off: '^  Port 1: \\w+ off'\n",
+	              uhubctl_like),
+	    0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_ON);
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n%s"
-				   "status_on: '^  Port 2: \\w+ power'\nstatus_off: '^  Port 2: \\w+ off'\n",
-				   uhubctl_like), 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\noff: [true]\n%s"
+	              "status_on: '^  Port 2: \\w+ power'\nstatus_off: '^  Port 2: \\w+ off'\n",
+	              uhubctl_like),
+	    0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_OFF);
 	assert_string_equal(f.log, "");
@@ -362,14 +399,20 @@ static void test_command_status_matching_neither_or_both_is_unknown(void **state
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n%s"
-				   "status_on: '^  Port 3: \\w+ power'\nstatus_off: '^  Port 3: \\w+ off'\n",
-				   uhubctl_like), 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\noff: [true]\n%s"
+	              "status_on: '^  Port 3: \\w+ power'\nstatus_off: '^  Port 3: \\w+ off'\n",
+	              uhubctl_like),
+	    0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_UNKNOWN);
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n%s"
-				   "status_on: 'Port'\nstatus_off: 'hub'\n", uhubctl_like), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n%s"
+	                           "status_on: 'Port'\nstatus_off: 'hub'\n",
+	                           uhubctl_like),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_UNKNOWN);
 	assert_contains(f.log, "matches both status_on and status_off");
@@ -381,8 +424,10 @@ static void test_command_status_only_on_regex_never_guesses_off(void **state)
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [echo, RELAY_1=0]\nstatus_on: '^RELAY_1=1$'\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [echo, RELAY_1=0]\nstatus_on: '^RELAY_1=1$'\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_UNKNOWN);
 	fixture_close(&f);
@@ -393,9 +438,12 @@ static void test_command_status_regex_with_failing_command_is_error(void **state
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [sh, -c, 'echo RELAY_1=1; echo no device >&2; exit 1']\n"
-				   "status_on: '^RELAY_1=1$'\n"), 0);
+	assert_int_equal(
+	    open_yaml(&f, 0,
+	              "driver: command\non: [true]\noff: [true]\n"
+	              "status: [sh, -c, 'echo RELAY_1=1; echo no device >&2; exit 1']\n"
+	              "status_on: '^RELAY_1=1$'\n"),
+	    0);
 	assert_int_equal(status_of(&f, &s), -EIO);
 	assert_int_equal(s, POWER_UNKNOWN);
 	assert_contains(f.log, "status command");
@@ -408,18 +456,24 @@ static void test_command_status_exit_code_convention(void **state)
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [true]\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [true]\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_ON);
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: ['false']\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: ['false']\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), 0);
 	assert_int_equal(s, POWER_OFF);
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 0, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [sh, -c, 'echo bus error >&2; exit 2']\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [sh, -c, 'echo bus error >&2; exit 2']\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), -EIO);
 	assert_int_equal(s, POWER_UNKNOWN);
 	assert_contains(f.log, "exited with status 2: bus error");
@@ -443,8 +497,10 @@ static void test_command_status_timeout_is_error(void **state)
 	struct fixture f;
 	enum power_state s;
 
-	assert_int_equal(open_yaml(&f, 200 * NS_PER_MS, "driver: command\non: [true]\noff: [true]\n"
-				   "status: [sleep, '30']\n"), 0);
+	assert_int_equal(open_yaml(&f, 200 * NS_PER_MS,
+	                           "driver: command\non: [true]\noff: [true]\n"
+	                           "status: [sleep, '30']\n"),
+	                 0);
 	assert_int_equal(status_of(&f, &s), -ETIMEDOUT);
 	assert_int_equal(s, POWER_UNKNOWN);
 	assert_contains(f.log, "status command \"sleep 30\" did not finish within 200 ms");
@@ -476,69 +532,65 @@ static void test_command_open_refuses_bad_settings(void **state)
 {
 	expect_open_error("driver: command\noff: [true]\n", "lab.yaml:1:", "needs key \"on\"");
 	expect_open_error("driver: command\non: [true]\n", "lab.yaml:1:", "needs key \"off\"");
-	expect_open_error("driver: command\non: []\noff: [true]\n", "lab.yaml:2:",
-			  "needs a program and its arguments");
-	expect_open_error("driver: command\non: ['']\noff: [true]\n", "lab.yaml:2:",
-			  "needs a program");
-	expect_open_error("driver: command\non: {a: b}\noff: [true]\n", "lab.yaml:2:",
-			  "not a mapping");
+	expect_open_error("driver: command\non: []\noff: [true]\n",
+	                  "lab.yaml:2:", "needs a program and its arguments");
+	expect_open_error("driver: command\non: ['']\noff: [true]\n",
+	                  "lab.yaml:2:", "needs a program");
+	expect_open_error("driver: command\non: {a: b}\noff: [true]\n",
+	                  "lab.yaml:2:", "not a mapping");
 	expect_open_error("driver: command\non: [true]\noff: [true]\nstatus_on: x\n",
-			  "lab.yaml:4:", "needs a status: command");
+	                  "lab.yaml:4:", "needs a status: command");
 	expect_open_error("driver: command\non: [true]\noff: [true]\nstatus: [true]\n"
-			  "status_off: '(unclosed'\n",
-			  "lab.yaml:5:", "not a valid regex");
+	                  "status_off: '(unclosed'\n",
+	                  "lab.yaml:5:", "not a valid regex");
 	expect_open_error("driver: command\non: [true]\noff: [true]\ncmd_on: [true]\n",
-			  "lab.yaml:4:", "not a known key");
-	expect_open_error("driver: command\non: [true]\noff: [true]\nenv: [A=1]\n", "lab.yaml:4:",
-			  "");
+	                  "lab.yaml:4:", "not a known key");
+	expect_open_error("driver: command\non: [true]\noff: [true]\nenv: [A=1]\n",
+	                  "lab.yaml:4:", "");
 	expect_open_error("driver: command\non: [true]\noff: [true]\nenv: {A: [1, 2]}\n",
-			  "lab.yaml:4:", "NAME: value");
+	                  "lab.yaml:4:", "NAME: value");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_command_on_runs_argv_with_board_substituted,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_substitutes_every_board_and_nothing_else,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_runs_without_shell, no_children_left),
-		cmocka_unit_test_teardown(test_command_stdin_is_empty, no_children_left),
-		cmocka_unit_test_teardown(test_command_nonzero_exit_is_error_with_output,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_error_shows_stdout_when_stderr_is_empty,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_false_is_error_without_output,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_killed_by_signal_is_error, no_children_left),
-		cmocka_unit_test_teardown(test_command_gets_default_signals_even_if_hilctl_ignores_them,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_missing_program_is_enoent, no_children_left),
-		cmocka_unit_test_teardown(test_command_timeout_kills_process_group_and_reaps,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_timeout_sigkills_what_ignores_sigterm,
-					  no_children_left),
-		cmocka_unit_test_teardown(
-			test_command_returns_when_leader_exits_though_child_keeps_pipe,
-			no_children_left),
-		cmocka_unit_test_teardown(test_command_output_is_bounded_and_drained,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_env_adds_and_replaces_variables,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_status_regex_on_and_off, no_children_left),
-		cmocka_unit_test_teardown(test_command_status_matching_neither_or_both_is_unknown,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_status_only_on_regex_never_guesses_off,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_status_regex_with_failing_command_is_error,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_status_exit_code_convention,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_without_status_is_unknown_and_runs_nothing,
-					  no_children_left),
-		cmocka_unit_test_teardown(test_command_status_timeout_is_error, no_children_left),
-		cmocka_unit_test_teardown(test_command_default_timeout_is_set, no_children_left),
-		cmocka_unit_test_teardown(test_command_open_refuses_bad_settings, no_children_left),
+	    cmocka_unit_test_teardown(test_command_on_runs_argv_with_board_substituted,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_substitutes_every_board_and_nothing_else,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_runs_without_shell, no_children_left),
+	    cmocka_unit_test_teardown(test_command_stdin_is_empty, no_children_left),
+	    cmocka_unit_test_teardown(test_command_nonzero_exit_is_error_with_output,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_error_shows_stdout_when_stderr_is_empty,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_false_is_error_without_output, no_children_left),
+	    cmocka_unit_test_teardown(test_command_killed_by_signal_is_error, no_children_left),
+	    cmocka_unit_test_teardown(test_command_gets_default_signals_even_if_hilctl_ignores_them,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_missing_program_is_enoent, no_children_left),
+	    cmocka_unit_test_teardown(test_command_timeout_kills_process_group_and_reaps,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_timeout_sigkills_what_ignores_sigterm,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(
+	        test_command_returns_when_leader_exits_though_child_keeps_pipe, no_children_left),
+	    cmocka_unit_test_teardown(test_command_output_is_bounded_and_drained, no_children_left),
+	    cmocka_unit_test_teardown(test_command_env_adds_and_replaces_variables,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_regex_on_and_off, no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_matching_neither_or_both_is_unknown,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_only_on_regex_never_guesses_off,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_regex_with_failing_command_is_error,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_exit_code_convention, no_children_left),
+	    cmocka_unit_test_teardown(test_command_without_status_is_unknown_and_runs_nothing,
+	                              no_children_left),
+	    cmocka_unit_test_teardown(test_command_status_timeout_is_error, no_children_left),
+	    cmocka_unit_test_teardown(test_command_default_timeout_is_set, no_children_left),
+	    cmocka_unit_test_teardown(test_command_open_refuses_bad_settings, no_children_left),
 	};
 	char cmd[128];
 	int rc;

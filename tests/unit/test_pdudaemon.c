@@ -93,9 +93,9 @@ static void *responder_main(void *arg)
 		r->got_request = true;
 	if (r->status) {
 		int n = snprintf(reply, sizeof(reply),
-				 "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n"
-				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-				 r->status, strlen(r->body), r->body);
+		                 "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n"
+		                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		                 r->status, strlen(r->body), r->body);
 		if (write(fd, reply, (size_t)n) != n)
 			r->got_request = false;
 	} else {
@@ -199,13 +199,16 @@ static void test_pdudaemon_on_sends_get_with_pdu_and_outlet(void **state)
 	struct responder r;
 
 	responder_start(&r, 0, 200, "OK - accepted request\n");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: pdu-a\nport: 3\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: pdu-a\nport: 3\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), 0);
 	responder_stop(&r);
 	assert_true(r.got_request);
 	assert_true(strncmp(r.request, "GET /power/control/on?hostname=pdu-a&port=3 HTTP/1.1\r\n",
-			    54) == 0);
+	                    54) == 0);
 	assert_string_equal(f.log, "");
 	fixture_close(&f);
 }
@@ -217,8 +220,11 @@ static void test_pdudaemon_off_sends_off_path(void **state)
 	char want[128];
 
 	responder_start(&r, 0, 200, "OK - accepted request\n");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nurl: http://127.0.0.1:%d\n"
-				   "hostname: pdu-a\nport: 12\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nurl: http://127.0.0.1:%d\n"
+	                           "hostname: pdu-a\nport: 12\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, false), 0);
 	responder_stop(&r);
 	assert_true(r.got_request);
@@ -235,8 +241,11 @@ static void test_pdudaemon_escapes_pdu_name(void **state)
 	struct responder r;
 
 	responder_start(&r, 0, 200, "OK\n");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: 'lab pdu&x=1'\nport: 0\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: 'lab pdu&x=1'\nport: 0\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), 0);
 	responder_stop(&r);
 	assert_contains(r.request, "GET /power/control/on?hostname=lab%20pdu%26x%3D1&port=0 ");
@@ -249,8 +258,11 @@ static void test_pdudaemon_url_keeps_prefix_drops_trailing_slash(void **state)
 	struct responder r;
 
 	responder_start(&r, 0, 200, "OK\n");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nurl: http://127.0.0.1:%d/pdu//\n"
-				   "hostname: pdu-a\nport: 1\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nurl: http://127.0.0.1:%d/pdu//\n"
+	                           "hostname: pdu-a\nport: 1\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), 0);
 	responder_stop(&r);
 	assert_contains(r.request, "GET /pdu/power/control/on?hostname=pdu-a&port=1 HTTP/1.1\r\n");
@@ -263,15 +275,20 @@ static void test_pdudaemon_host_without_port_uses_16421(void **state)
 {
 	struct fixture f;
 
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: pdu-server\n"
-				   "hostname: pdu-a\nport: 2\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: pdu-server\n"
+	                           "hostname: pdu-a\nport: 2\n"),
+	                 0);
 	refuse_perform = true;
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), -ECONNREFUSED);
 	refuse_perform = false;
-	assert_contains(f.log, "GET http://pdu-server:16421/power/control/on?hostname=pdu-a&port=2:");
+	assert_contains(f.log,
+	                "GET http://pdu-server:16421/power/control/on?hostname=pdu-a&port=2:");
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: '[::1]'\n"
-				   "hostname: pdu-a\nport: 2\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: '[::1]'\n"
+	                           "hostname: pdu-a\nport: 2\n"),
+	                 0);
 	refuse_perform = true;
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), -ECONNREFUSED);
 	refuse_perform = false;
@@ -286,12 +303,15 @@ static void test_pdudaemon_500_names_board_url_status_and_config(void **state)
 	char url[128];
 
 	responder_start(&r, 0, 500, "Invalid request\n");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: nosuchpdu\nport: 3\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: nosuchpdu\nport: 3\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), -EIO);
 	responder_stop(&r);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/power/control/on?hostname=nosuchpdu&port=3",
-		 r.port);
+	         r.port);
 	assert_contains(f.log, "board \"rpi4-03\"");
 	assert_contains(f.log, url);
 	assert_contains(f.log, "status 500 (Invalid request)");
@@ -307,8 +327,11 @@ static void test_pdudaemon_404_is_error(void **state)
 	struct responder r;
 
 	responder_start(&r, 0, 404, "404: Not Found");
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: pdu-a\nport: 3\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: pdu-a\nport: 3\n",
+	                           r.port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, false), -EIO);
 	responder_stop(&r);
 	assert_contains(f.log, "status 404 (404: Not Found)");
@@ -321,8 +344,11 @@ static void test_pdudaemon_refused_connection_is_error(void **state)
 	/* A bound socket that does not listen: connections to it are refused. */
 	int fd = bind_loopback(0), port = sock_port(fd);
 
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: pdu-a\nport: 3\n", port), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: pdu-a\nport: 3\n",
+	                           port),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), -ECONNREFUSED);
 	close(fd);
 	assert_contains(f.log, "board \"rpi4-03\": cannot reach pdudaemon");
@@ -338,8 +364,11 @@ static void test_pdudaemon_silent_daemon_times_out_on_deadline(void **state)
 	int64_t start;
 
 	responder_start(&r, 0, 0, NULL);
-	assert_int_equal(open_yaml(&f, 300 * NS_PER_MS, "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
-				   "hostname: pdu-a\nport: 3\n", r.port), 0);
+	assert_int_equal(open_yaml(&f, 300 * NS_PER_MS,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:%d\n"
+	                           "hostname: pdu-a\nport: 3\n",
+	                           r.port),
+	                 0);
 	start = clock_now_ns();
 	assert_int_equal(power_pdudaemon_ops.set(&f.p, true), -ETIMEDOUT);
 	assert_true(clock_now_ns() - start < 2 * NS_PER_S);
@@ -357,8 +386,10 @@ static void test_pdudaemon_status_is_unknown_and_sends_nothing(void **state)
 	enum power_state s = POWER_ON;
 
 	/* Port 1 on loopback: any request would fail and log. */
-	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: 127.0.0.1:1\n"
-				   "hostname: pdu-a\nport: 3\n"), 0);
+	assert_int_equal(open_yaml(&f, 0,
+	                           "driver: pdudaemon\nhost: 127.0.0.1:1\n"
+	                           "hostname: pdu-a\nport: 3\n"),
+	                 0);
 	assert_int_equal(power_pdudaemon_ops.get(&f.p, &s), 0);
 	assert_int_equal(s, POWER_UNKNOWN);
 	assert_string_equal(f.log, "");
@@ -372,8 +403,10 @@ static void test_pdudaemon_default_timeout_is_set(void **state)
 	assert_int_equal(open_yaml(&f, 0, "driver: pdudaemon\nhost: h\nhostname: p\nport: 1\n"), 0);
 	assert_true(f.p.timeout_ns >= 10 * NS_PER_S);
 	fixture_close(&f);
-	assert_int_equal(open_yaml(&f, 2 * NS_PER_S, "driver: pdudaemon\nhost: h\nhostname: p\n"
-				   "port: 1\n"), 0);
+	assert_int_equal(open_yaml(&f, 2 * NS_PER_S,
+	                           "driver: pdudaemon\nhost: h\nhostname: p\n"
+	                           "port: 1\n"),
+	                 0);
 	assert_int_equal(f.p.timeout_ns, 2 * NS_PER_S);
 	fixture_close(&f);
 }
@@ -404,46 +437,45 @@ static void expect_open_error(const char *yaml, const char *where, const char *w
 
 static void test_pdudaemon_open_refuses_bad_settings(void **state)
 {
-	expect_open_error("driver: pdudaemon\nhost: h\nport: 1\n", "lab.yaml:1:",
-			  "needs key \"hostname\"");
-	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\n", "lab.yaml:1:",
-			  "needs key \"port\"");
-	expect_open_error("driver: pdudaemon\nhostname: p\nport: 1\n", "lab.yaml:1:",
-			  "needs url:");
+	expect_open_error("driver: pdudaemon\nhost: h\nport: 1\n",
+	                  "lab.yaml:1:", "needs key \"hostname\"");
+	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\n",
+	                  "lab.yaml:1:", "needs key \"port\"");
+	expect_open_error("driver: pdudaemon\nhostname: p\nport: 1\n", "lab.yaml:1:", "needs url:");
 	expect_open_error("driver: pdudaemon\nurl: http://h\nhost: h\nhostname: p\nport: 1\n",
-			  "lab.yaml:3:", "either url: or host:");
+	                  "lab.yaml:3:", "either url: or host:");
 	expect_open_error("driver: pdudaemon\nurl: ftp://h/\nhostname: p\nport: 1\n",
-			  "lab.yaml:2:", "http:// or https://");
+	                  "lab.yaml:2:", "http:// or https://");
 	expect_open_error("driver: pdudaemon\nurl: file:///etc/passwd\nhostname: p\nport: 1\n",
-			  "lab.yaml:2:", "http:// or https://");
-	expect_open_error("driver: pdudaemon\nhost: h/x\nhostname: p\nport: 1\n", "lab.yaml:2:",
-			  "host name or address");
-	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\nport: -1\n", "lab.yaml:4:",
-			  "port");
-	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\nport: one\n", "lab.yaml:4:",
-			  "port");
-	expect_open_error("driver: pdudaemon\nhost: h\nhostname: ''\nport: 1\n", "lab.yaml:3:",
-			  "pdudaemon's config");
+	                  "lab.yaml:2:", "http:// or https://");
+	expect_open_error("driver: pdudaemon\nhost: h/x\nhostname: p\nport: 1\n",
+	                  "lab.yaml:2:", "host name or address");
+	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\nport: -1\n",
+	                  "lab.yaml:4:", "port");
+	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\nport: one\n",
+	                  "lab.yaml:4:", "port");
+	expect_open_error("driver: pdudaemon\nhost: h\nhostname: ''\nport: 1\n",
+	                  "lab.yaml:3:", "pdudaemon's config");
 	expect_open_error("driver: pdudaemon\nhost: h\nhostname: p\nport: 1\noutlet: 2\n",
-			  "lab.yaml:5:", "not a known key");
+	                  "lab.yaml:5:", "not a known key");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pdudaemon_on_sends_get_with_pdu_and_outlet),
-		cmocka_unit_test(test_pdudaemon_off_sends_off_path),
-		cmocka_unit_test(test_pdudaemon_escapes_pdu_name),
-		cmocka_unit_test(test_pdudaemon_url_keeps_prefix_drops_trailing_slash),
-		cmocka_unit_test(test_pdudaemon_host_without_port_uses_16421),
-		cmocka_unit_test(test_pdudaemon_500_names_board_url_status_and_config),
-		cmocka_unit_test(test_pdudaemon_404_is_error),
-		cmocka_unit_test(test_pdudaemon_refused_connection_is_error),
-		cmocka_unit_test(test_pdudaemon_silent_daemon_times_out_on_deadline),
-		cmocka_unit_test(test_pdudaemon_status_is_unknown_and_sends_nothing),
-		cmocka_unit_test(test_pdudaemon_default_timeout_is_set),
-		cmocka_unit_test(test_pdudaemon_curl_init_failure_is_enomem),
-		cmocka_unit_test(test_pdudaemon_open_refuses_bad_settings),
+	    cmocka_unit_test(test_pdudaemon_on_sends_get_with_pdu_and_outlet),
+	    cmocka_unit_test(test_pdudaemon_off_sends_off_path),
+	    cmocka_unit_test(test_pdudaemon_escapes_pdu_name),
+	    cmocka_unit_test(test_pdudaemon_url_keeps_prefix_drops_trailing_slash),
+	    cmocka_unit_test(test_pdudaemon_host_without_port_uses_16421),
+	    cmocka_unit_test(test_pdudaemon_500_names_board_url_status_and_config),
+	    cmocka_unit_test(test_pdudaemon_404_is_error),
+	    cmocka_unit_test(test_pdudaemon_refused_connection_is_error),
+	    cmocka_unit_test(test_pdudaemon_silent_daemon_times_out_on_deadline),
+	    cmocka_unit_test(test_pdudaemon_status_is_unknown_and_sends_nothing),
+	    cmocka_unit_test(test_pdudaemon_default_timeout_is_set),
+	    cmocka_unit_test(test_pdudaemon_curl_init_failure_is_enomem),
+	    cmocka_unit_test(test_pdudaemon_open_refuses_bad_settings),
 	};
 
 	/* A proxy that would refuse everything: requests must not use it. */
