@@ -393,9 +393,12 @@ static void cmd_finish(struct cmd_run *r)
  * SIGKILL whatever is left of it before reaping the leader. */
 static void cmd_kill(struct cmd_run *r)
 {
+	/* The leader too, by pid: it may have moved to another group. */
 	kill(-r->pid, SIGTERM);
+	kill(r->pid, SIGTERM);
 	cmd_wait_until(r, clock_now_ns() + CMD_KILL_GRACE_NS);
 	kill(-r->pid, SIGKILL);
+	kill(r->pid, SIGKILL);
 	cmd_finish(r);
 }
 
