@@ -71,6 +71,14 @@ void board_close(struct board *b)
 	b->locked_here = false;
 }
 
+void board_set_timeline(struct board *b, struct timeline *tl)
+{
+	timeline_close(b->tl);
+	b->tl = tl;
+	b->power.tl = tl;
+	b->console.tl = tl;
+}
+
 int board_power_on(struct board *b, int64_t deadline_ns)
 {
 	int rc = power_set(&b->power, true);

@@ -36,6 +36,9 @@ struct board {
 int board_open(struct board *b, const struct lab *lab, const char *name,
 	       const char *timeline_path, unsigned flags);
 void board_close(struct board *b);
+/* Route power, console and events to tl from now on (one timeline per run);
+ * the board's previous timeline is closed. */
+void board_set_timeline(struct board *b, struct timeline *tl);
 
 /* Power on with the console connected before the board runs. */
 int board_power_on(struct board *b, int64_t deadline_ns);

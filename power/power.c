@@ -93,6 +93,11 @@ int power_started(struct power *p)
 	return p->ops && p->ops->started ? p->ops->started(p) : 0;
 }
 
+int power_prepare(struct power *p)
+{
+	return p->ops && p->ops->prepare ? p->ops->prepare(p) : 0;
+}
+
 void power_close(struct power *p)
 {
 	if (p && p->ops && p->ops->close)

@@ -32,6 +32,13 @@ struct power_ops {
 	 * starts paused so that no boot output is lost, and resumes here). */
 	int (*started)(struct power *p);
 	void (*close)(struct power *p);
+	/* Optional: before each run of a campaign, with power off. QEMU
+	 * recreates its copy-on-write overlays so every run starts from the
+	 * base image; a real board has nothing to do here (reflashing is a
+	 * scenario step). */
+	int (*prepare)(struct power *p);
+	/* Optional: a machine that owns its network link too (QEMU set_link). */
+	int (*link)(struct power *p, bool up);
 };
 
 struct power {
@@ -55,6 +62,7 @@ int power_open(struct power *p, const char *board, const char *run_dir,
 int power_set(struct power *p, bool on);
 int power_get(struct power *p, enum power_state *out);
 int power_started(struct power *p);
+int power_prepare(struct power *p);
 void power_close(struct power *p);
 const char *power_state_name(enum power_state s);
 
