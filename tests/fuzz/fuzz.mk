@@ -1,0 +1,32 @@
+# Fuzz targets (libFuzzer, clang, ASan+UBSan). Not part of make check.
+#   make fuzz FUZZ_SECONDS=600        run every target for that long
+#   make build/fuzz/fuzz_lab          build one
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-D_GNU_SOURCE -DHILCTL_VERSION='"fuzz"' -DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
+
+FUZZ_COMMON := harness/cfg.c harness/log.c
+fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c harness/lab.c harness/console.c power/power.c \
+	$(filter-out harness/main.c,$(wildcard harness/console_*.c)) $(wildcard power/*.c) \
+	harness/timeline.c harness/clock.h $(wildcard qemu/*.c)
+fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/expect.c
+
+FUZZ_TARGETS := fuzz_lab fuzz_expect $(patsubst tests/fuzz/%.c,%,$(filter-out \
+	tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_expect.c,$(wildcard tests/fuzz/fuzz_*.c)))
+
+build/fuzz/fuzz_lab: $(fuzz_lab_SRCS) $(FUZZ_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
+
+build/fuzz/fuzz_expect: $(fuzz_expect_SRCS) $(FUZZ_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
+
+fuzz: build/fuzz/fuzz_lab build/fuzz/fuzz_expect
+	@for t in fuzz_lab fuzz_expect; do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "== $$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$${t#fuzz_} 2>&1 | \
+			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; done
