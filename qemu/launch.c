@@ -1,0 +1,594 @@
+/* qemu/launch.c — check a qemu power: mapping and build the argv that starts
+ * the machine paused (-S), with QMP and the serial console on unix sockets in
+ * the board's run directory. Nothing here assumes an architecture: binary,
+ * machine, firmware and drives all come from the lab file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness/cfg.h"
+#include "launch.h"
+
+static const char *const config_keys[] = {
+	"driver", "timeout", "binary", "machine", "cpu",    "memory", "smp",  "accel", "bios",
+	"kernel", "initrd",  "dtb",    "append",  "drives", "pflash", "netdev", "args", NULL};
+static const char *const accel_words[] = {"auto", "tcg", "kvm", NULL};
+static const char *const drive_kinds[] = {"drive", "blockdev", NULL};
+
+char *qemu_resolve_path(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || !base_dir || !base_dir[0])
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+/* The lab file's directory, absolute, so that a QEMU left running does not
+ * depend on the directory hilctl was started from. */
+char *qemu_lab_dir(const struct cfg_node *settings)
+{
+	char *copy = strdup(settings->file ? settings->file : "."), *slash, *abs;
+
+	if (!copy)
+		return NULL;
+	slash = strrchr(copy, '/');
+	if (!slash) {
+		free(copy);
+		copy = strdup(".");
+	} else if (slash == copy) {
+		slash[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	abs = copy ? realpath(copy, NULL) : NULL;
+	if (abs) {
+		free(copy);
+		return abs;
+	}
+	return copy;
+}
+
+/* A drive's options: a mapping of scalars (or lists of scalars, repeated). */
+static int check_options(const struct cfg_node *map, bool allow_kind)
+{
+	int kind;
+
+	if (cfg_expect_type(map, CFG_MAP) < 0)
+		return -EINVAL;
+	if (cfg_count(map) == 0) {
+		cfg_error(map, "is empty; give QEMU's options (file:, format:, if: ...)");
+		return -EINVAL;
+	}
+	for (const struct cfg_node *o = map->child; o; o = o->next) {
+		if (o->type == CFG_MAP) {
+			cfg_error(o, "must be a value or a list of values");
+			return -EINVAL;
+		}
+		for (const struct cfg_node *v = o->child; v; v = v->next)
+			if (v->type != CFG_SCALAR) {
+				cfg_error(v, "must be a single value");
+				return -EINVAL;
+			}
+	}
+	if (cfg_get(map, "kind") && !allow_kind) {
+		cfg_error(cfg_get(map, "kind"), "is only known in drives:");
+		return -EINVAL;
+	}
+	return allow_kind ? cfg_get_enum(map, "kind", false, drive_kinds, &kind) : 0;
+}
+
+static int check_list(const struct cfg_node *list, bool drives)
+{
+	if (!list)
+		return 0;
+	if (cfg_expect_type(list, CFG_SEQ) < 0)
+		return -EINVAL;
+	for (const struct cfg_node *item = list->child; item; item = item->next) {
+		if (!drives && item->type == CFG_SCALAR && item->value[0])
+			continue; /* pflash: a bare image path */
+		if (check_options(item, drives) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_netdev(const struct cfg_node *netdev)
+{
+	if (!netdev)
+		return 0;
+	if (netdev->type == CFG_SCALAR) {
+		if (strcmp(netdev->value, "user") == 0 || strcmp(netdev->value, "none") == 0)
+			return 0;
+		cfg_error(netdev, "\"%s\" is not user, none or a mapping of -netdev options",
+			  netdev->value);
+		return -EINVAL;
+	}
+	if (check_options(netdev, false) < 0)
+		return -EINVAL;
+	for (const char *const *k = (const char *const[]){"type", "id", "device", "mac", NULL}; *k;
+	     k++) {
+		const struct cfg_node *n = cfg_get(netdev, *k);
+		if (n && (n->type != CFG_SCALAR || !n->value[0])) {
+			cfg_error(n, "must be a single value");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings)
+{
+	const struct { const char *key; const char **out; } strs[] = {
+		{"machine", &qc->machine}, {"cpu", &qc->cpu},	  {"memory", &qc->memory},
+		{"smp", &qc->smp},	   {"bios", &qc->bios},	  {"kernel", &qc->kernel},
+		{"initrd", &qc->initrd},   {"dtb", &qc->dtb},	  {"append", &qc->append},
+	};
+	int accel = QEMU_ACCEL_AUTO;
+
+	memset(qc, 0, sizeof(*qc));
+	if (cfg_check_keys(settings, config_keys) < 0)
+		return -EINVAL;
+	if (cfg_get_str(settings, "binary", true, &qc->binary) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (cfg_get_str(settings, strs[i].key, false, strs[i].out) < 0)
+			goto fail;
+	if (cfg_get_enum(settings, "accel", false, accel_words, &accel) < 0)
+		goto fail;
+	qc->accel = (enum qemu_accel)accel;
+	qc->drives = cfg_get(settings, "drives");
+	qc->pflash = cfg_get(settings, "pflash");
+	qc->netdev = cfg_get(settings, "netdev");
+	if (check_list(qc->drives, true) < 0 || check_list(qc->pflash, false) < 0 ||
+	    check_netdev(qc->netdev) < 0)
+		goto fail;
+	if (cfg_get_strv(settings, "args", false, &qc->args) < 0)
+		goto fail;
+	qc->base_dir = qemu_lab_dir(settings);
+	if (!qc->base_dir) {
+		qemu_config_free(qc);
+		return -ENOMEM;
+	}
+	return 0;
+fail:
+	qemu_config_free(qc);
+	return -EINVAL;
+}
+
+void qemu_config_free(struct qemu_config *qc)
+{
+	free(qc->base_dir);
+	free(qc->args);
+	qc->base_dir = NULL;
+	qc->args = NULL;
+}
+
+/* ---- argv building ---- */
+
+struct argv_buf {
+	char **v;
+	size_t n, cap;
+	int err;
+};
+
+static void push_owned(struct argv_buf *a, char *s)
+{
+	if (!s)
+		a->err = -ENOMEM;
+	if (a->err) {
+		free(s);
+		return;
+	}
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		if (!v) {
+			free(s);
+			a->err = -ENOMEM;
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void push(struct argv_buf *a, const char *s)
+{
+	push_owned(a, strdup(s));
+}
+
+static void pushf(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pushf(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	push_owned(a, s);
+}
+
+/* QEMU's option syntax: a comma inside a value is written twice. */
+static char *opt_escape(const char *value)
+{
+	size_t n = strlen(value) + 1;
+	char *out, *o;
+
+	for (const char *p = value; *p; p++)
+		n += *p == ',';
+	out = o = malloc(n);
+	if (!out)
+		return NULL;
+	for (const char *p = value; *p; p++) {
+		*o++ = *p;
+		if (*p == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Append ",key=value" (or "key=value" when *text is empty) to *text. */
+static int opt_append(char **text, const char *key, const char *value)
+{
+	char *esc = opt_escape(value), *joined;
+	int n;
+
+	if (!esc)
+		return -ENOMEM;
+	n = asprintf(&joined, "%s%s%s=%s", *text, (*text)[0] ? "," : "", key, esc);
+	free(esc);
+	if (n < 0)
+		return -ENOMEM;
+	free(*text);
+	*text = joined;
+	return 0;
+}
+
+static bool is_path_key(const char *key, bool drive)
+{
+	size_t len = strlen(key);
+
+	return (drive && strcmp(key, "file") == 0) || strcmp(key, "filename") == 0 ||
+	       (len > 9 && strcmp(key + len - 9, ".filename") == 0);
+}
+
+/* One option of a mapping; a list value repeats the key (hostfwd=...). */
+static int opt_append_node(char **text, const struct cfg_node *o, const char *base_dir,
+			   bool drive)
+{
+	const struct cfg_node *v = o->type == CFG_SCALAR ? o : o->child;
+	int rc = 0;
+
+	for (; v && rc == 0; v = o->type == CFG_SCALAR ? NULL : v->next) {
+		char *path = is_path_key(o->key, drive) ? qemu_resolve_path(base_dir, v->value) : NULL;
+		if (is_path_key(o->key, drive) && !path)
+			return -ENOMEM;
+		rc = opt_append(text, o->key, path ? path : v->value);
+		free(path);
+	}
+	return rc;
+}
+
+/* The options of a mapping in the lab file's order, skipping the keys
+ * hilctl itself interprets; defaults first for keys the mapping lacks. */
+static char *format_options(const struct cfg_node *map, const char *const skip[],
+			    const char *const defaults[], const char *base_dir, bool drive)
+{
+	char *text = strdup("");
+	int rc = 0;
+
+	for (int i = 0; defaults && defaults[i] && text && rc == 0; i += 2)
+		if (!cfg_get(map, defaults[i]))
+			rc = opt_append(&text, defaults[i], defaults[i + 1]);
+	for (const struct cfg_node *o = map->child; o && text && rc == 0; o = o->next) {
+		bool skipped = false;
+		for (int i = 0; skip && skip[i]; i++)
+			skipped |= strcmp(o->key, skip[i]) == 0;
+		if (!skipped)
+			rc = opt_append_node(&text, o, base_dir, drive);
+	}
+	if (rc < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void push_drives(struct argv_buf *a, const struct qemu_config *qc)
+{
+	static const char *const skip[] = {"kind", NULL};
+
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d; d = d->next) {
+		const struct cfg_node *kind = cfg_get(d, "kind");
+		bool blockdev = kind && strcmp(kind->value, "blockdev") == 0;
+		push(a, blockdev ? "-blockdev" : "-drive");
+		push_owned(a, format_options(d, skip, NULL, qc->base_dir, !blockdev));
+	}
+}
+
+/* pflash: a path is unit <index>; a mapping gets if=pflash, format=raw and
+ * unit=<index> unless it says otherwise (the aarch64 virt board takes its
+ * U-Boot environment from unit 1 while -bios fills unit 0). */
+static void push_pflash(struct argv_buf *a, const struct qemu_config *qc)
+{
+	int unit = 0;
+
+	for (const struct cfg_node *f = qc->pflash ? qc->pflash->child : NULL; f; f = f->next, unit++) {
+		char unit_text[16];
+		const char *const defaults[] = {"if", "pflash", "format", "raw", "unit", unit_text, NULL};
+
+		snprintf(unit_text, sizeof(unit_text), "%d", unit);
+		push(a, "-drive");
+		if (f->type == CFG_SCALAR) {
+			char *path = qemu_resolve_path(qc->base_dir, f->value);
+			char *esc = path ? opt_escape(path) : NULL;
+			pushf(a, "if=pflash,format=raw,unit=%d,file=%s", unit, esc ? esc : "");
+			if (!esc)
+				a->err = -ENOMEM;
+			free(path);
+			free(esc);
+		} else {
+			push_owned(a, format_options(f, NULL, defaults, qc->base_dir, true));
+		}
+	}
+}
+
+/* Default: user-mode networking (no host privileges, nothing listening) on a
+ * virtio-net PCI card; "none" leaves the machine without a NIC. */
+static void push_netdev(struct argv_buf *a, const struct qemu_config *qc)
+{
+	static const char *const skip[] = {"type", "id", "device", "mac", NULL};
+	const struct cfg_node *n = qc->netdev;
+	const char *type = "user", *id = QEMU_NETDEV_ID, *device = "virtio-net-pci", *mac = NULL;
+	char *extra = NULL;
+
+	if (n && n->type == CFG_SCALAR && strcmp(n->value, "none") == 0)
+		return;
+	if (n && n->type == CFG_MAP) {
+		cfg_get_str(n, "type", false, &type);
+		cfg_get_str(n, "id", false, &id);
+		cfg_get_str(n, "device", false, &device);
+		cfg_get_str(n, "mac", false, &mac);
+		extra = format_options(n, skip, NULL, qc->base_dir, false);
+		if (!extra) {
+			a->err = -ENOMEM;
+			return;
+		}
+	}
+	push(a, "-netdev");
+	pushf(a, "%s,id=%s%s%s", type, id, extra && extra[0] ? "," : "", extra ? extra : "");
+	push(a, "-device");
+	pushf(a, "%s,netdev=%s%s%s", device, id, mac ? ",mac=" : "", mac ? mac : "");
+	free(extra);
+}
+
+static void push_opt_path(struct argv_buf *a, const char *opt, const char *base_dir,
+			  const char *path)
+{
+	if (!path)
+		return;
+	push(a, opt);
+	push_owned(a, qemu_resolve_path(base_dir, path));
+}
+
+static void push_opt(struct argv_buf *a, const char *opt, const char *value)
+{
+	if (!value)
+		return;
+	push(a, opt);
+	push(a, value);
+}
+
+char *qemu_qmp_arg(const char *run_dir)
+{
+	char *dir = opt_escape(run_dir), *arg = NULL;
+
+	if (dir && asprintf(&arg, "unix:%s/" QEMU_QMP_SOCK ",server=on,wait=off", dir) < 0)
+		arg = NULL;
+	free(dir);
+	return arg;
+}
+
+/* The fixed part: paused, no default devices, no display, QMP and the first
+ * serial port on unix sockets that QEMU serves (wait=off: it does not block
+ * for a client), console bytes also logged to a file. */
+static void push_control(struct argv_buf *a, const char *run_dir)
+{
+	char *dir = opt_escape(run_dir);
+
+	if (!dir) {
+		a->err = -ENOMEM;
+		return;
+	}
+	push(a, "-nodefaults");
+	push(a, "-display");
+	push(a, "none");
+	push(a, "-S");
+	push(a, "-qmp");
+	push_owned(a, qemu_qmp_arg(run_dir));
+	push(a, "-chardev");
+	pushf(a,
+	      "socket,id=" QEMU_CONSOLE_ID ",path=%s/" QEMU_CONSOLE_SOCK
+	      ",server=on,wait=off,logfile=%s/" QEMU_CONSOLE_LOG,
+	      dir, dir);
+	push(a, "-serial");
+	push(a, "chardev:" QEMU_CONSOLE_ID);
+	push(a, "-pidfile");
+	pushf(a, "%s/" QEMU_PID_FILE, run_dir);
+	free(dir);
+}
+
+int qemu_build_argv(const struct qemu_config *qc, const char *board, const char *run_dir,
+		    bool with_kvm, char ***argv)
+{
+	struct argv_buf a = {0};
+
+	*argv = NULL;
+	if (strchr(qc->binary, '/'))
+		push_owned(&a, qemu_resolve_path(qc->base_dir, qc->binary));
+	else
+		push(&a, qc->binary); /* found on PATH by execvp */
+	push_opt(&a, "-name", board);
+	push_opt(&a, "-machine", qc->machine);
+	if (qc->accel == QEMU_ACCEL_KVM || (qc->accel == QEMU_ACCEL_AUTO && with_kvm))
+		push_opt(&a, "-accel", "kvm");
+	if (qc->accel != QEMU_ACCEL_KVM)
+		push_opt(&a, "-accel", "tcg");
+	push_opt(&a, "-cpu", qc->cpu);
+	push_opt(&a, "-m", qc->memory);
+	push_opt(&a, "-smp", qc->smp);
+	push_control(&a, run_dir);
+	push_opt_path(&a, "-bios", qc->base_dir, qc->bios);
+	push_opt_path(&a, "-kernel", qc->base_dir, qc->kernel);
+	push_opt_path(&a, "-initrd", qc->base_dir, qc->initrd);
+	push_opt_path(&a, "-dtb", qc->base_dir, qc->dtb);
+	push_opt(&a, "-append", qc->append);
+	push_drives(&a, qc);
+	push_pflash(&a, qc);
+	push_netdev(&a, qc);
+	for (size_t i = 0; qc->args && qc->args[i]; i++)
+		push(&a, qc->args[i]);
+	if (a.err) {
+		qemu_argv_free(a.v);
+		return a.err;
+	}
+	*argv = a.v;
+	return 0;
+}
+
+void qemu_argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+bool qemu_kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION) {
+		vm = ioctl(fd, KVM_CREATE_VM, 0);
+		ok = vm >= 0;
+		if (vm >= 0)
+			close(vm);
+	}
+	close(fd);
+	return ok;
+}
+
+/* ---- starting the process ---- */
+
+static void close_other_fds(int from)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, from, ~0U, 0) == 0)
+		return;
+#endif
+	for (long fd = from, max = sysconf(_SC_OPEN_MAX); fd < max && fd < 65536; fd++)
+		close((int)fd);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void child_exec(char *const argv[], int err_fd, int null_fd, int report_fd,
+		       pid_t parent, bool persist)
+{
+	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD};
+	sigset_t none;
+	int e;
+
+	if (persist) {
+		setsid();
+	} else {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* hilctl died before prctl took hold */
+			_exit(127);
+	}
+	/* Ignored signals stay ignored across exec; QEMU expects defaults. */
+	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		signal(reset[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(null_fd, 0) < 0 || dup2(err_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
+	    dup2(report_fd, 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		goto fail;
+	report_fd = 3;
+	/* Nothing else of hilctl's may live on in QEMU: a board lock or a
+	 * timeline held open by a detached QEMU would outlast hilctl. */
+	close_other_fds(4);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(report_fd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+int qemu_spawn(char *const argv[], const char *err_path, bool persist, int *pid, int *pidfd)
+{
+	int err_fd, null_fd, report[2], child_errno = 0, rc = 0;
+	pid_t parent = getpid(), child;
+	ssize_t n;
+
+	*pid = 0;
+	*pidfd = -1;
+	err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (err_fd < 0)
+		return -errno;
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(err_fd);
+		if (null_fd >= 0)
+			close(null_fd);
+		return rc;
+	}
+	child = fork();
+	if (child == 0)
+		child_exec(argv, err_fd, null_fd, report[1], parent, persist);
+	if (child < 0)
+		rc = -errno;
+	close(report[1]);
+	close(err_fd);
+	close(null_fd);
+	/* The report pipe closes at exec (CLOEXEC) or carries exec's errno;
+	 * either happens right after fork, so this read cannot hang. */
+	while (child > 0 && (n = read(report[0], &child_errno, sizeof(child_errno))) < 0 &&
+	       errno == EINTR)
+		;
+	close(report[0]);
+	if (child > 0 && child_errno) {
+		waitpid(child, NULL, 0);
+		return -child_errno;
+	}
+	if (child > 0) {
+		*pid = child;
+#ifdef SYS_pidfd_open
+		*pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+#endif
+	}
+	return rc;
+}

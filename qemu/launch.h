@@ -1,0 +1,74 @@
+/* qemu/launch.h — a QEMU machine as the lab file describes it, and the exact
+ * argv that starts it paused with its QMP and console sockets in the board's
+ * run directory.
+ *
+ * qemu_config_parse() checks a power: mapping (driver: qemu) and keeps
+ * borrowed pointers into the YAML tree plus a few strings it owns;
+ * qemu_config_free() releases those. qemu_build_argv() returns a
+ * NULL-terminated argv the caller frees with qemu_argv_free(). Relative paths
+ * (binary with a '/', bios, kernel, initrd, dtb, drive files, pflash) are
+ * taken from the directory of the lab file. */
+#ifndef HILCTL_QEMU_LAUNCH_H
+#define HILCTL_QEMU_LAUNCH_H
+
+#include <stdbool.h>
+
+struct cfg_node;
+
+/* Files in the board's run directory. */
+#define QEMU_QMP_SOCK "qmp.sock"
+#define QEMU_CONSOLE_SOCK "console.sock"
+#define QEMU_CONSOLE_LOG "console.log"
+#define QEMU_PID_FILE "qemu.pid"
+#define QEMU_STDERR_FILE "qemu.stderr"
+/* The chardev that carries the first serial port (query-chardev label). */
+#define QEMU_CONSOLE_ID "con0"
+/* The default user-mode network backend: QMP set_link takes this name. */
+#define QEMU_NETDEV_ID "net0"
+
+enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_TCG, QEMU_ACCEL_KVM };
+
+struct qemu_config {
+	char *base_dir;     /* owned: absolute directory of the lab file */
+	const char *binary; /* as written; resolved in the argv */
+	const char *machine, *cpu, *memory, *smp;
+	enum qemu_accel accel;
+	const char *bios, *kernel, *initrd, *dtb, *append;
+	const struct cfg_node *drives, *pflash, *netdev; /* checked; formatted at launch */
+	const char **args; /* owned array of borrowed strings, NULL-terminated, may be NULL */
+};
+
+/* Parse and check the settings; errors print file:line:col. 0 or -EINVAL. */
+int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings);
+void qemu_config_free(struct qemu_config *qc);
+
+/* The argv for one start: board names the machine (-name), run_dir holds its
+ * sockets, with_kvm adds "-accel kvm" before "-accel tcg" (QEMU falls back
+ * to TCG by itself when KVM fails to initialise). 0 or -ENOMEM. */
+int qemu_build_argv(const struct qemu_config *qc, const char *board, const char *run_dir,
+		    bool with_kvm, char ***argv);
+void qemu_argv_free(char **argv);
+
+/* The -qmp argument for run_dir, exactly as the argv carries it: a process
+ * whose command line has it is this board's QEMU. Caller frees. */
+char *qemu_qmp_arg(const char *run_dir);
+
+/* Start argv[0] (PATH lookup when it has no '/') with stdin from /dev/null
+ * and stdout+stderr into err_path (truncated), in a process group of its
+ * own. persist: a new session, so it outlives hilctl and its terminal;
+ * otherwise it gets SIGKILL when hilctl dies (PR_SET_PDEATHSIG). Returns 0
+ * with *pid and *pidfd (-1 where the kernel has no pidfd), or -errno when the
+ * program could not be run at all (-ENOENT: no such binary, -EACCES...). */
+int qemu_spawn(char *const argv[], const char *err_path, bool persist, int *pid, int *pidfd);
+
+/* Whether accel: auto should offer KVM: /dev/kvm opens, speaks API 12 and
+ * creates a VM. Never trusted alone: QEMU still falls back to TCG. */
+bool qemu_kvm_usable(void);
+
+/* The directory of the lab file a node comes from, absolute where it
+ * exists. Caller frees. */
+char *qemu_lab_dir(const struct cfg_node *node);
+/* A path from the lab file: absolute as is, else under base_dir. Caller frees. */
+char *qemu_resolve_path(const char *base_dir, const char *path);
+
+#endif
