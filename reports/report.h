@@ -1,0 +1,50 @@
+/* reports/report.h — the report writers: JUnit XML, TAP 13, JSON summary,
+ * HTML. Each writes one whole document for a merged set of journals and its
+ * gate to a stream, and returns 0 or -EIO when the stream failed.
+ *
+ * Board text (console lines, evidence, reasons) is hostile input; every
+ * writer escapes it for its format (reports/text.h). */
+#ifndef HILCTL_REPORTS_REPORT_H
+#define HILCTL_REPORTS_REPORT_H
+
+#include <stdio.h>
+
+#include "gate.h"
+#include "merge.h"
+#include "text.h"
+
+struct report_opts {
+	size_t excerpt_lines; /* console lines in a JUnit failure (TAP takes a quarter) */
+	size_t html_lines;    /* console lines per run in the HTML */
+	const char *generated; /* when the report was made, ISO 8601 UTC */
+};
+
+struct report {
+	const struct report_set *set;
+	const struct gate *gate;
+	struct report_opts opts;
+};
+
+int report_junit(FILE *f, const struct report *r);
+int report_tap(FILE *f, const struct report *r);
+int report_summary_json(FILE *f, const struct report *r);
+int report_html(FILE *f, const struct report *r);
+
+/* Shared by the writers (reports/report_common.c). */
+
+/* The fault point, or the run key when the run has none. */
+const char *run_point(const struct jrun *run);
+/* "BOARD @ POINT": the testcase name. Raw; the caller escapes. */
+void run_title(struct sbuf *out, const struct jrun *run);
+/* What the report is about: the campaign id, or "N campaigns". Raw. */
+void report_title(struct sbuf *out, const struct report_set *set);
+/* The plain-text story of a failed run, raw bytes (the caller escapes):
+ * verdict, allowed, reason, faults, evidence, the last console lines, the
+ * command that reproduces it. */
+void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines);
+/* The allowed verdicts, comma separated. */
+void run_allowed(struct sbuf *out, const struct jrun *run);
+/* "12.3 s", "4 min 05 s", "2 h 03 min": for people. */
+void format_duration(struct sbuf *out, double seconds);
+
+#endif

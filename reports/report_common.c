@@ -1,0 +1,116 @@
+/* reports/report_common.c — what several writers say the same way: a run's
+ * name, its allowed states, the plain-text account of a failure. */
+#include <math.h>
+#include <string.h>
+
+#include "report.h"
+#include "run_timeline.h"
+
+const char *run_point(const struct jrun *run)
+{
+	return run->point && run->point[0] ? run->point : run->key;
+}
+
+void run_title(struct sbuf *out, const struct jrun *run)
+{
+	sbuf_addf(out, "%s @ %s", run->board, run_point(run));
+}
+
+void report_title(struct sbuf *out, const struct report_set *set)
+{
+	size_t n = set->n_campaigns;
+
+	if (n == 1 && set->n_journals)
+		sbuf_adds(out, set->journals[0]->campaign.id);
+	else
+		sbuf_addf(out, "%zu campaigns", n);
+}
+
+void run_allowed(struct sbuf *out, const struct jrun *run)
+{
+	const char *sep = "";
+
+	for (int v = 0; v < VERDICT_COUNT; v++)
+		if (run->allowed & (1u << v)) {
+			sbuf_addf(out, "%s%s", sep, verdict_name((enum verdict)v));
+			sep = ", ";
+		}
+	if (!*sep)
+		sbuf_adds(out, "(none)");
+}
+
+void format_duration(struct sbuf *out, double s)
+{
+	if (!isfinite(s))
+		sbuf_adds(out, "?");
+	else if (s < 60)
+		sbuf_addf(out, "%.1f s", s);
+	else if (s < 3600)
+		sbuf_addf(out, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
+	else
+		sbuf_addf(out, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void fault_text(struct sbuf *out, const struct jfault *f)
+{
+	sbuf_addf(out, "fault: %s", f->kind[0] ? f->kind : "(unnamed)");
+	if (!f->injected)
+		sbuf_adds(out, " (not injected: its trigger never came)");
+	if (isfinite(f->at_s))
+		sbuf_addf(out, " at %.3f s", f->at_s);
+	if (f->latency_us >= 0)
+		sbuf_addf(out, ", %lld us after its trigger", f->latency_us);
+	if (f->phase)
+		sbuf_addf(out, ", phase %s", f->phase);
+	if (f->trigger)
+		sbuf_addf(out, "\n  trigger: %s", f->trigger);
+	sbuf_adds(out, "\n");
+}
+
+static void console_excerpt(struct sbuf *out, const struct jrun *run, size_t lines)
+{
+	struct run_timeline tl;
+
+	if (!lines)
+		return;
+	if (run_timeline_load(&tl, run, lines) < 0 || !tl.found) {
+		if (run->timeline)
+			sbuf_addf(out, "console: %s could not be read\n", run->timeline);
+		run_timeline_free(&tl);
+		return;
+	}
+	sbuf_addf(out, "console (last %zu of %zu lines, %s):\n", tl.n_lines, tl.n_con,
+		  run->timeline);
+	for (size_t i = 0; i < tl.n_lines; i++) {
+		sbuf_addf(out, "  %9.3f  ", tl.lines[i].t);
+		sbuf_add(out, tl.lines[i].text, tl.lines[i].len);
+		sbuf_adds(out, "\n");
+	}
+	run_timeline_free(&tl);
+}
+
+void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines)
+{
+	sbuf_addf(out, "verdict: %s (allowed: ", verdict_name(run->verdict));
+	run_allowed(out, run);
+	sbuf_adds(out, ")\n");
+	if (run->reason.s) {
+		sbuf_adds(out, "reason: ");
+		sbuf_add(out, run->reason.s, run->reason.len);
+		sbuf_adds(out, "\n");
+	}
+	for (size_t i = 0; i < run->n_faults; i++)
+		fault_text(out, &run->faults[i]);
+	if (run->n_evidence)
+		sbuf_adds(out, "evidence:\n");
+	for (size_t i = 0; i < run->n_evidence; i++) {
+		const struct jevent *e = &run->evidence[i];
+
+		sbuf_addf(out, "  %9.3f  %-6s ", e->t, e->kind);
+		sbuf_add(out, e->text.s, e->text.len);
+		sbuf_adds(out, "\n");
+	}
+	console_excerpt(out, run, console_lines);
+	if (run->reproduce)
+		sbuf_addf(out, "reproduce: %s\n", run->reproduce);
+}

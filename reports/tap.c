@@ -1,0 +1,147 @@
+/* reports/tap.c — TAP version 13: one test point per run, a YAML block with
+ * the verdict, reason, evidence and console tail for each run that did not
+ * pass, then missing shards as failed points. Every board string in YAML is
+ * a double-quoted scalar; descriptions have '#' escaped so no board text
+ * turns into a TODO/SKIP directive. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "report.h"
+#include "run_timeline.h"
+
+/* A description: one line, "#" escaped as TAP 13 asks. */
+static void description(struct sbuf *b, const char *s, size_t len)
+{
+	struct sbuf clean = {0};
+
+	text_clean(&clean, s, len, TEXT_STRIP_ANSI);
+	for (size_t i = 0; i < clean.len; i++) {
+		if (clean.s[i] == '#' || clean.s[i] == '\\')
+			sbuf_adds(b, "\\");
+		sbuf_add(b, &clean.s[i], 1);
+	}
+	sbuf_free(&clean);
+}
+
+static void yaml_kv(struct sbuf *b, const char *key, const char *s, size_t len)
+{
+	sbuf_addf(b, "  %s: ", key);
+	yaml_quote(b, s, len);
+	sbuf_adds(b, "\n");
+}
+
+static void yaml_console(struct sbuf *b, const struct jrun *run, size_t lines)
+{
+	struct run_timeline tl;
+
+	if (!lines || run_timeline_load(&tl, run, lines) < 0 || !tl.found || !tl.n_lines) {
+		run_timeline_free(&tl);
+		return;
+	}
+	sbuf_adds(b, "  console:\n");
+	for (size_t i = 0; i < tl.n_lines; i++) {
+		sbuf_adds(b, "    - ");
+		yaml_quote(b, tl.lines[i].text, tl.lines[i].len);
+		sbuf_adds(b, "\n");
+	}
+	run_timeline_free(&tl);
+}
+
+static void yaml_block(struct sbuf *b, const struct jrun *run, size_t console_lines)
+{
+	struct sbuf t = {0};
+
+	sbuf_adds(b, "  ---\n");
+	sbuf_addf(b, "  severity: %s\n", run->verdict == VERDICT_INFRA_ERROR ? "error" : "fail");
+	sbuf_addf(b, "  verdict: %s\n", verdict_name(run->verdict));
+	run_allowed(&t, run);
+	sbuf_addf(b, "  allowed: [%s]\n", run->allowed ? t.s : "");
+	if (run->reason.s)
+		yaml_kv(b, "message", run->reason.s, run->reason.len);
+	yaml_kv(b, "scenario", run->scenario, strlen(run->scenario));
+	yaml_kv(b, "board", run->board, strlen(run->board));
+	yaml_kv(b, "point", run_point(run), strlen(run_point(run)));
+	if (isfinite(run->duration_s))
+		sbuf_addf(b, "  duration_s: %.3f\n", run->duration_s);
+	if (run->n_evidence)
+		sbuf_adds(b, "  evidence:\n");
+	for (size_t i = 0; i < run->n_evidence; i++) {
+		const struct jevent *e = &run->evidence[i];
+
+		sbuf_reset(&t);
+		sbuf_addf(&t, "%.3f %s ", e->t, e->kind);
+		sbuf_add(&t, e->text.s, e->text.len);
+		sbuf_adds(b, "    - ");
+		yaml_quote(b, t.s, t.len);
+		sbuf_adds(b, "\n");
+	}
+	yaml_console(b, run, console_lines);
+	if (run->reproduce)
+		yaml_kv(b, "reproduce", run->reproduce, strlen(run->reproduce));
+	sbuf_adds(b, "  ...\n");
+	sbuf_free(&t);
+}
+
+static void test_point(struct sbuf *b, size_t n, const struct jrun *run, size_t console_lines)
+{
+	struct sbuf t = {0};
+
+	sbuf_addf(&t, "%s ", run->scenario);
+	run_title(&t, run);
+	sbuf_addf(&t, ": %s", verdict_name(run->verdict));
+	sbuf_addf(b, "%s %zu - ", run->pass ? "ok" : "not ok", n);
+	description(b, t.s, t.len);
+	sbuf_adds(b, "\n");
+	if (!run->pass)
+		yaml_block(b, run, console_lines);
+	sbuf_free(&t);
+}
+
+static void shard_points(struct sbuf *b, const struct report *r, size_t *n)
+{
+	struct sbuf t = {0};
+
+	for (size_t i = 0; i < r->set->n_shards; i++) {
+		const struct shard *sh = &r->set->shards[i];
+
+		if (sh->status == SHARD_COMPLETE)
+			continue;
+		sbuf_reset(&t);
+		sbuf_addf(&t, "campaign %s shard %d/%d: %s", sh->campaign_id, sh->index, sh->count,
+			  shard_status_name(sh->status));
+		sbuf_addf(b, "not ok %zu - ", ++*n);
+		description(b, t.s, t.len);
+		sbuf_adds(b, "\n  ---\n  severity: error\n  verdict: infra_error\n");
+		sbuf_addf(b, "  message: \"shard %s\"\n  ...\n",
+			  sh->status == SHARD_MISSING ? "missing: no journal of it was given"
+						      : "partial: its campaign did not finish");
+	}
+	sbuf_free(&t);
+}
+
+int report_tap(FILE *f, const struct report *r)
+{
+	const struct gate *g = r->gate;
+	struct sbuf b = {0};
+	size_t n = 0, lines = r->opts.excerpt_lines / 4;
+	int rc;
+
+	sbuf_addf(&b, "TAP version 13\n1..%zu\n", g->runs + g->shards_missing + g->shards_partial);
+	for (size_t i = 0; i < r->set->n_runs; i++)
+		test_point(&b, ++n, r->set->runs[i], lines);
+	shard_points(&b, r, &n);
+	sbuf_addf(&b, "# gate: %s; %zu runs, %zu passed, %zu failed, %zu infra_error\n",
+		  gate_decision_name(g->decision), g->runs, g->passed, g->failures,
+		  g->infra_errors);
+	if (isfinite(g->upper_bound_95))
+		sbuf_addf(&b, "# 95%% upper bound on the failure rate: %.4f\n", g->upper_bound_95);
+	for (size_t i = 0; i < g->n_reasons; i++) {
+		sbuf_adds(&b, "# ");
+		description(&b, g->reasons[i], strlen(g->reasons[i]));
+		sbuf_adds(&b, "\n");
+	}
+	rc = sbuf_write(&b, f);
+	sbuf_free(&b);
+	return rc ? rc : (ferror(f) ? -EIO : 0);
+}
