@@ -1,15 +1,255 @@
-/* harness/cmd_run.c — placeholder until the campaign runner lands. */
+/* harness/cmd_run.c — "hilctl run" and "hilctl qualify": parse the
+ * campaign's options and hand them to the campaign runner. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaign.h"
 #include "cli.h"
 #include "log.h"
 
+static const char run_help[] =
+	"usage: hilctl [--lab FILE] run SCENARIO... --out DIR [options]\n"
+	"       hilctl run --resume DIR\n\n"
+	"Run each scenario over its fault points on the lab's boards that fit it, judge\n"
+	"every run, and append it to DIR/journal.jsonl as it ends.\n\n"
+	"  --board B        use this board (repeat for several); default: any that fits\n"
+	"  --sweep A:B:S    fault points from A to B in steps of S (or a list: 1,5,9)\n"
+	"  --runs N         N points drawn at random from the scenario's sweep range\n"
+	"  --point P        only this point (what a run's reproduce command uses)\n"
+	"  --seed S         seed for random points and the runs' own seeds (default 1)\n"
+	"  -j N             boards in parallel (default 1)\n"
+	"  --bisect N       after the sweep, up to N extra runs per scenario to narrow\n"
+	"                   the window between a pass and a failure (default 4)\n"
+	"  --shard I/N      run only slice I (from 0) of N of the campaign\n"
+	"  --out DIR        where the journal, timelines and reports go\n"
+	"  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
+	"                   done again\n\n"
+	"exit: 0 every run ended in an allowed state, 1 a run failed the gate,\n"
+	"      2 usage or configuration error, 3 infrastructure error or interrupted\n";
+
+static const char qualify_help[] =
+	"usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
+	"Run every scenario of the qualification suite (scenarios/*.yaml, or --scenarios\n"
+	"DIR) that fits a board of the lab. Takes the options of hilctl run.\n";
+
+enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
+       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS };
+
+static int parse_shard(const char *arg, struct campaign_opts *o)
+{
+	if (sscanf(arg, "%d/%d", &o->shard_index, &o->shard_count) != 2 || o->shard_count < 1 ||
+	    o->shard_index < 0 || o->shard_index >= o->shard_count) {
+		hil_error("--shard %s: give I/N with 0 <= I < N", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int add_str(const char ***list, const char *s)
+{
+	size_t n = 0;
+	const char **nl;
+
+	while (*list && (*list)[n])
+		n++;
+	nl = realloc(*list, (n + 2) * sizeof(char *));
+	if (!nl)
+		return -ENOMEM;
+	nl[n] = s;
+	nl[n + 1] = NULL;
+	*list = nl;
+	return 0;
+}
+
+static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir, const char *help)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_LONGOPTS,
+		{"board", required_argument, NULL, OPT_BOARD},
+		{"sweep", required_argument, NULL, OPT_SWEEP},
+		{"runs", required_argument, NULL, OPT_RUNS},
+		{"point", required_argument, NULL, OPT_POINT},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"out", required_argument, NULL, OPT_OUT},
+		{"resume", required_argument, NULL, OPT_RESUME},
+		{"bisect", required_argument, NULL, OPT_BISECT},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"scenarios", required_argument, NULL, OPT_SCENARIOS},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(cli->argc, cli->argv, "hj:", opts, NULL)) != -1) {
+		int r = cli_common_opt(cli, c, help);
+		if (r == -1)
+			return 100;
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r == 1)
+			continue;
+		switch (c) {
+		case 'j':
+			o->jobs = atoi(optarg);
+			if (o->jobs < 1 || o->jobs > 64) {
+				hil_error("-j %s: give 1 to 64 boards", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_BOARD:
+			add_str(&o->boards, optarg);
+			break;
+		case OPT_SWEEP:
+			o->sweep = optarg;
+			break;
+		case OPT_RUNS:
+			o->runs = atoi(optarg);
+			if (o->runs < 1) {
+				hil_error("--runs %s: give a number of runs", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_POINT:
+			o->point = optarg;
+			break;
+		case OPT_SEED:
+			o->seed = strtoull(optarg, NULL, 0);
+			break;
+		case OPT_OUT:
+			o->out_dir = optarg;
+			break;
+		case OPT_RESUME:
+			o->out_dir = optarg;
+			o->resume = true;
+			break;
+		case OPT_BISECT:
+			o->bisect = atoi(optarg);
+			break;
+		case OPT_SHARD:
+			if (parse_shard(optarg, o) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SCENARIOS:
+			*scen_dir = optarg;
+			break;
+		}
+	}
+	return -1;
+}
+
+/* --resume DIR alone: the campaign's own command line is in its journal. */
+static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
+{
+	char path[1024];
+	json_t *j, *argv;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	f = fopen(path, "r");
+	if (!f || getline(&line, &cap, f) <= 0) {
+		hil_error("--resume %s: no journal there (%s)", dir, strerror(errno ? errno : ENOENT));
+		if (f)
+			fclose(f);
+		free(line);
+		return -ENOENT;
+	}
+	fclose(f);
+	j = json_loads(line, 0, NULL);
+	free(line);
+	argv = json_object_get(json_object_get(j, "campaign"), "argv");
+	if (!json_is_array(argv) || json_array_size(argv) < 1) {
+		hil_error("%s: line 1 is not a campaign header", path);
+		json_decref(j);
+		return -EINVAL;
+	}
+	n = json_array_size(argv);
+	*argv_out = calloc(n + 3, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		(*argv_out)[i] = strdup(json_string_value(json_array_get(argv, i)) ?: "");
+	(*argv_out)[n] = strdup("--resume");
+	(*argv_out)[n + 1] = strdup(dir);
+	json_decref(j);
+	return (int)n + 2;
+}
+
+static int scenarios_in(const char *dir, const char ***out)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		hil_error("--scenarios %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(ents[i]->d_name);
+		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".yaml")) {
+			char *p;
+			if (asprintf(&p, "%s/%s", dir, ents[i]->d_name) >= 0)
+				add_str(out, p);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return 0;
+}
+
+static int run_common(struct cli *cli, bool qualify)
+{
+	struct campaign_opts o = {.seed = 1, .jobs = 1, .bisect = 4, .shard_count = 1};
+	const char *scen_dir = "scenarios";
+	int rc = parse(cli, &o, &scen_dir, qualify ? qualify_help : run_help);
+
+	if (rc >= 0)
+		return rc == 100 ? EXIT_OK : rc;
+	if (o.resume && optind == cli->argc && !qualify) {
+		/* Re-read the campaign's options from its journal. */
+		char **argv = NULL;
+		int argc = resume_args(o.out_dir, cli, &argv);
+		if (argc < 0)
+			return EXIT_USAGE;
+		cli->argc = argc;
+		cli->argv = argv;
+		optind = 0;
+		if (!strcmp(argv[0], "qualify"))
+			return run_common(cli, true);
+		o = (struct campaign_opts){.seed = 1, .jobs = 1, .bisect = 4, .shard_count = 1};
+		rc = parse(cli, &o, &scen_dir, run_help);
+		if (rc >= 0)
+			return rc;
+	}
+	o.lab_path = cli->lab_path;
+	o.argc = cli->argc;
+	o.argv = cli->argv;
+	for (int i = optind; i < cli->argc; i++)
+		add_str(&o.scenario_paths, cli->argv[i]);
+	if (qualify && !o.scenario_paths && scenarios_in(scen_dir, &o.scenario_paths) < 0)
+		return EXIT_USAGE;
+	if (!o.scenario_paths) {
+		fputs(qualify ? qualify_help : run_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!o.out_dir)
+		o.out_dir = qualify ? "qualify-out" : "hilctl-out";
+	rc = campaign_run(&o);
+	free(o.boards);
+	free(o.scenario_paths);
+	return rc;
+}
+
 int cmd_run(struct cli *cli)
 {
-	hil_error("run: not built yet");
-	return EXIT_USAGE;
+	return run_common(cli, false);
 }
 
 int cmd_qualify(struct cli *cli)
 {
-	hil_error("qualify: not built yet");
-	return EXIT_USAGE;
+	return run_common(cli, true);
 }

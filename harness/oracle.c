@@ -214,8 +214,10 @@ void oracle_alive(struct oracle *o, int64_t t_ns, bool answered)
 	if (o->st != ST_SETTLED)
 		return;
 	o->alive_done = true;
-	add_evidence(o, t_ns, "check", answered ? "alive: answered" : "alive: no answer",
-		     answered ? 16 : 16);
+	{
+		const char *what = answered ? "alive: answered" : "alive: no answer";
+		add_evidence(o, t_ns, "check", what, strlen(what));
+	}
 	if (!answered)
 		decide(o, t_ns, VERDICT_HUNG, "booted version %s, then stopped answering on the console",
 		       o->version[0] ? o->version : "?");

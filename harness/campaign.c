@@ -1,0 +1,586 @@
+/* harness/campaign.c — run a campaign's plan over the lab's boards: one
+ * worker process per board, the parent hands out runs, writes the journal,
+ * shows progress, narrows failing windows and decides the gate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "board.h"
+#include "campaign_int.h"
+#include "cli.h"
+#include "clock.h"
+#include "log.h"
+
+#define MAX_WORKERS 64
+
+struct worker {
+	const struct board_cfg *board;
+	pid_t pid;
+	int to_fd, from_fd; /* run indexes down, records up */
+	long running;       /* plan index, -1 idle */
+	char buf[65536];
+	size_t len;
+	bool dead;
+};
+
+struct campaign {
+	const struct campaign_opts *o;
+	struct lab *lab;
+	struct plan plan;
+	struct journal *journal;
+	struct worker w[MAX_WORKERS];
+	int n_workers;
+	size_t done, failed, infra, counts[VERDICT_COUNT];
+	int next_id;
+	int64_t t_start;
+	bool tty;
+	int *bisect_budget;
+};
+
+/* ---- the worker: owns one board, runs what it is told ---- */
+
+static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct board_cfg *bc)
+{
+	struct board b;
+	struct engine_ctx ctx = {0};
+	FILE *in = fdopen(in_fd, "r");
+	char line[64];
+	int rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	rc = board_open(&b, c->lab, bc->name, NULL, 0);
+	if (rc < 0)
+		return EXIT_INFRA;
+	ctx.board = &b;
+	while (!cli_interrupted && in && fgets(line, sizeof(line), in)) {
+		long idx = strtol(line, NULL, 10);
+		struct plan_run *pr = &c->plan.runs[idx];
+		const struct scenario *sc = c->plan.scenarios[pr->sc];
+		struct run_spec spec = {.sc = sc, .point = pr->point, .seed = pr->seed};
+		struct run_result res;
+		char tl_rel[300], tl_path[900], *rec;
+		int id = (int)strtol(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0", NULL, 10);
+
+		snprintf(tl_rel, sizeof(tl_rel), "runs/%04d-%s", id, bc->name);
+		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
+		mkdir(tl_path, 0755);
+		strncat(tl_rel, "/timeline.jsonl", sizeof(tl_rel) - strlen(tl_rel) - 1);
+		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
+		spec.run_id = id;
+		spec.timeline_path = tl_path;
+		engine_run(&ctx, &spec, &res);
+		if (res.interrupted)
+			break;
+		rec = run_record(pr, id, sc, bc->name, &res, tl_rel, c->o);
+		if (!rec || write(out_fd, rec, strlen(rec)) < 0) {
+			free(rec);
+			break;
+		}
+		free(rec);
+	}
+	engine_ctx_close(&ctx);
+	board_close(&b);
+	return 0;
+}
+
+static int start_worker(struct campaign *c, struct worker *w)
+{
+	int down[2], up[2];
+
+	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	w->pid = fork();
+	if (w->pid < 0)
+		return -errno;
+	if (w->pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		_exit(worker_main(c, down[0], up[1], w->board));
+	}
+	close(down[0]);
+	close(up[1]);
+	w->to_fd = down[1];
+	w->from_fd = up[0];
+	w->running = -1;
+	return 0;
+}
+
+/* ---- the parent ---- */
+
+static bool fits(const struct campaign *c, const struct worker *w, const struct plan_run *pr)
+{
+	return board_fits(w->board, c->plan.scenarios[pr->sc]);
+}
+
+static int assign(struct campaign *c, struct worker *w)
+{
+	for (size_t i = 0; i < c->plan.n; i++) {
+		struct plan_run *pr = &c->plan.runs[i];
+		char line[64];
+
+		if (pr->state != RUN_TODO || !fits(c, w, pr))
+			continue;
+		pr->state = RUN_RUNNING;
+		w->running = (long)i;
+		snprintf(line, sizeof(line), "%zu %d\n", i, ++c->next_id);
+		if (write(w->to_fd, line, strlen(line)) < 0) {
+			pr->state = RUN_TODO;
+			w->running = -1;
+			return -errno;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static void progress(struct campaign *c, const struct plan_run *pr, const char *board,
+		     double duration)
+{
+	double elapsed = (double)(clock_now_ns() - c->t_start) / NS_PER_S;
+	size_t total = c->plan.n, left = total - c->done;
+	double eta = c->done ? elapsed / (double)c->done * (double)left : 0;
+
+	if (c->tty) {
+		fprintf(stderr, "\r\033[K[%zu/%zu] upgraded %zu  rolled_back %zu  failed %zu  "
+				"infra %zu  ETA %.0f min",
+			c->done, total, c->counts[VERDICT_UPGRADED], c->counts[VERDICT_ROLLED_BACK],
+			c->failed, c->infra, eta / 60);
+		if (!pr->pass)
+			fprintf(stderr, "\n%s on %s, point %s: %s\n", c->plan.scenarios[pr->sc]->name,
+				board, pr->point, verdict_name(pr->verdict));
+	} else {
+		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total, board,
+			c->plan.scenarios[pr->sc]->name, pr->point, verdict_name(pr->verdict),
+			pr->pass ? "pass" : "FAIL", duration);
+	}
+}
+
+static void on_record(struct campaign *c, struct worker *w, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL), *run = json_object_get(j, "run");
+	struct plan_run *pr;
+	int v;
+
+	if (w->running < 0 || !run) {
+		json_decref(j);
+		return;
+	}
+	pr = &c->plan.runs[w->running];
+	v = verdict_from_name(json_string_value(json_object_get(run, "verdict")));
+	pr->verdict = v < 0 ? VERDICT_INFRA_ERROR : (enum verdict)v;
+	pr->pass = json_is_true(json_object_get(run, "pass"));
+	pr->state = RUN_DONE;
+	w->running = -1;
+	if (journal_append(c->journal, line) < 0)
+		cli_interrupted = SIGTERM; /* nothing more can be recorded: stop */
+	c->done++;
+	c->counts[pr->verdict]++;
+	if (pr->verdict == VERDICT_INFRA_ERROR)
+		c->infra++;
+	else if (!pr->pass)
+		c->failed++;
+	progress(c, pr, w->board->name, json_real_value(json_object_get(run, "duration_s")));
+	json_decref(j);
+}
+
+static void read_worker(struct campaign *c, struct worker *w)
+{
+	ssize_t n = read(w->from_fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+	char *nl;
+
+	if (n <= 0) {
+		if (n < 0 && errno == EINTR)
+			return;
+		w->dead = true;
+		close(w->from_fd);
+		if (w->running >= 0) {
+			/* The worker died mid-run: the run is not lost, it goes
+			 * back to the queue for another board. */
+			c->plan.runs[w->running].state = RUN_TODO;
+			w->running = -1;
+		}
+		return;
+	}
+	w->len += (size_t)n;
+	w->buf[w->len] = '\0';
+	while ((nl = strchr(w->buf, '\n'))) {
+		*nl = '\0';
+		{
+			char *line = NULL;
+			if (asprintf(&line, "%s\n", w->buf) >= 0)
+				on_record(c, w, line);
+			free(line);
+		}
+		memmove(w->buf, nl + 1, w->len - (size_t)(nl + 1 - w->buf) + 1);
+		w->len -= (size_t)(nl + 1 - w->buf);
+	}
+}
+
+/* ---- narrowing a failing window ---- */
+
+struct point_result {
+	double x;
+	bool pass;
+	enum verdict verdict;
+};
+
+static int cmp_point(const void *a, const void *b)
+{
+	const struct point_result *pa = a, *pb = b;
+
+	return (pa->x > pb->x) - (pa->x < pb->x);
+}
+
+static bool numeric(const char *s, double *x)
+{
+	char *end;
+
+	*x = strtod(s, &end);
+	return end != s && *end == '\0';
+}
+
+/* Done runs of one scenario with numeric points, sorted. Caller frees. */
+static size_t scenario_results(const struct campaign *c, int sc, struct point_result **out)
+{
+	struct point_result *r = calloc(c->plan.n + 1, sizeof(*r));
+	size_t n = 0;
+
+	for (size_t i = 0; r && i < c->plan.n; i++) {
+		const struct plan_run *pr = &c->plan.runs[i];
+		if (pr->sc == sc && pr->state == RUN_DONE && pr->verdict != VERDICT_INFRA_ERROR &&
+		    numeric(pr->point, &r[n].x)) {
+			r[n].pass = pr->pass;
+			r[n].verdict = pr->verdict;
+			n++;
+		}
+	}
+	if (r)
+		qsort(r, n, sizeof(*r), cmp_point);
+	*out = r;
+	return n;
+}
+
+static bool planned(const struct campaign *c, int sc, double x)
+{
+	double y;
+
+	for (size_t i = 0; i < c->plan.n; i++)
+		if (c->plan.runs[i].sc == sc && numeric(c->plan.runs[i].point, &y) && y == x)
+			return true;
+	return false;
+}
+
+/* Add one run between a pass and a failure next to it. 1 when added. */
+static int bisect_next(struct campaign *c)
+{
+	for (size_t sc = 0; c->o->bisect > 0 && sc < c->plan.n_scenarios; sc++) {
+		struct point_result *r;
+		size_t n;
+
+		if (c->bisect_budget[sc] <= 0)
+			continue;
+		n = scenario_results(c, (int)sc, &r);
+		for (size_t i = 0; i + 1 < n; i++) {
+			double mid = (double)(long long)((r[i].x + r[i + 1].x) / 2);
+			char point[64];
+
+			if (r[i].pass == r[i + 1].pass || mid <= r[i].x || mid >= r[i + 1].x ||
+			    planned(c, (int)sc, mid))
+				continue;
+			free(r);
+			snprintf(point, sizeof(point), "%.15g", mid);
+			if (plan_add_bisect(&c->plan, (int)sc, point, c->o->seed) < 0)
+				return 0;
+			c->bisect_budget[sc]--;
+			return 1;
+		}
+		free(r);
+	}
+	return 0;
+}
+
+static void write_windows(struct campaign *c)
+{
+	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++) {
+		struct point_result *r;
+		size_t n = scenario_results(c, (int)sc, &r);
+
+		for (size_t i = 0; i + 1 < n; i++) {
+			const struct point_result *pass, *fail;
+			char *line = NULL;
+			if (r[i].pass == r[i + 1].pass)
+				continue;
+			pass = r[i].pass ? &r[i] : &r[i + 1];
+			fail = r[i].pass ? &r[i + 1] : &r[i];
+			if (asprintf(&line,
+				     "{\"window\":{\"scenario\":\"%s\",\"last_pass\":\"%.15g\","
+				     "\"first_fail\":\"%.15g\",\"verdict\":\"%s\",\"runs\":%zu}}\n",
+				     c->plan.scenarios[sc]->name, pass->x, fail->x,
+				     verdict_name(fail->verdict), n) >= 0)
+				journal_append(c->journal, line);
+			fprintf(stderr, "%s: failing window between point %.15g (pass) and %.15g (%s)\n",
+				c->plan.scenarios[sc]->name, pass->x, fail->x,
+				verdict_name(fail->verdict));
+			free(line);
+		}
+		free(r);
+	}
+}
+
+static int loop(struct campaign *c)
+{
+	for (;;) {
+		struct pollfd pfd[MAX_WORKERS];
+		int live = 0, busy = 0;
+
+		for (int i = 0; i < c->n_workers; i++) {
+			struct worker *w = &c->w[i];
+			if (w->dead)
+				continue;
+			live++;
+			if (w->running < 0 && !cli_interrupted && assign(c, w) < 0)
+				w->dead = true;
+			busy += w->running >= 0;
+		}
+		if (!busy && !cli_interrupted && bisect_next(c) > 0)
+			continue;
+		if (!busy || !live)
+			return 0;
+		for (int i = 0; i < c->n_workers; i++)
+			pfd[i] = (struct pollfd){.fd = c->w[i].dead ? -1 : c->w[i].from_fd,
+						 .events = POLLIN};
+		if (poll(pfd, (nfds_t)c->n_workers, -1) < 0 && errno != EINTR)
+			return -errno;
+		if (cli_interrupted)
+			for (int i = 0; i < c->n_workers; i++)
+				if (!c->w[i].dead)
+					kill(c->w[i].pid, SIGTERM);
+		for (int i = 0; i < c->n_workers; i++)
+			if (pfd[i].fd >= 0 && pfd[i].revents)
+				read_worker(c, &c->w[i]);
+	}
+}
+
+/* ---- setting up and tearing down ---- */
+
+static int mkdir_p(const char *path)
+{
+	char tmp[1024];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int load_scenarios(struct campaign *c)
+{
+	size_t n = 0;
+
+	while (c->o->scenario_paths[n])
+		n++;
+	c->plan.scenarios = calloc(n + 1, sizeof(*c->plan.scenarios));
+	c->bisect_budget = calloc(n + 1, sizeof(int));
+	if (!c->plan.scenarios || !c->bisect_budget)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		c->plan.scenarios[i] = scenario_load(c->o->scenario_paths[i]);
+		if (!c->plan.scenarios[i])
+			return -EINVAL;
+		c->plan.n_scenarios++;
+		c->bisect_budget[i] = c->o->bisect;
+	}
+	return 0;
+}
+
+static bool wanted(const struct campaign *c, const struct board_cfg *b)
+{
+	bool any = false;
+
+	if (c->o->boards) {
+		bool named = false;
+		for (size_t i = 0; c->o->boards[i]; i++)
+			named |= !strcmp(c->o->boards[i], b->name);
+		if (!named)
+			return false;
+	}
+	for (size_t i = 0; i < c->plan.n_scenarios; i++)
+		any |= board_fits(b, c->plan.scenarios[i]);
+	return any;
+}
+
+static int pick_boards(struct campaign *c, char **names)
+{
+	int jobs = c->o->jobs > 0 ? c->o->jobs : 1;
+
+	for (size_t i = 0; i < c->lab->n_boards && c->n_workers < jobs; i++) {
+		if (!wanted(c, &c->lab->boards[i]))
+			continue;
+		c->w[c->n_workers].board = &c->lab->boards[i];
+		names[c->n_workers] = (char *)c->lab->boards[i].name;
+		c->n_workers++;
+	}
+	if (c->n_workers == 0) {
+		hil_error("%s: no board fits (scenario %s needs tags", c->lab->path,
+			  c->plan.scenarios[0]->name);
+		for (size_t i = 0; c->plan.scenarios[0]->fits && c->plan.scenarios[0]->fits[i]; i++)
+			fprintf(stderr, " %s", c->plan.scenarios[0]->fits[i]);
+		fprintf(stderr, "%s)\n", c->o->boards ? " and --board limits the choice" : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void mark_resumed(struct campaign *c)
+{
+	size_t n;
+	char **keys = journal_done_keys(c->o->out_dir, &n);
+
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < c->plan.n; i++)
+			if (c->plan.runs[i].state == RUN_TODO && !strcmp(c->plan.runs[i].key, keys[k])) {
+				c->plan.runs[i].state = RUN_DONE;
+				c->plan.runs[i].pass = true;
+				c->done++;
+			}
+	for (size_t k = 0; k < n; k++)
+		free(keys[k]);
+	free(keys);
+	if (c->done)
+		fprintf(stderr, "resuming: %zu of %zu runs already in the journal\n", c->done,
+			c->plan.n);
+}
+
+static void stop_workers(struct campaign *c)
+{
+	int64_t deadline = clock_now_ns() + 60 * NS_PER_S;
+
+	for (int i = 0; i < c->n_workers; i++)
+		close(c->w[i].to_fd); /* EOF: finish and power the board off */
+	for (int i = 0; i < c->n_workers; i++) {
+		int status;
+		while (waitpid(c->w[i].pid, &status, WNOHANG) == 0) {
+			if (clock_now_ns() > deadline) {
+				kill(c->w[i].pid, SIGKILL);
+				waitpid(c->w[i].pid, &status, 0);
+				break;
+			}
+			poll(NULL, 0, 20);
+		}
+	}
+}
+
+static int gate(const struct campaign *c, bool complete)
+{
+	size_t total = c->done;
+
+	fprintf(stderr, "%s%zu runs: ", c->tty ? "\n" : "", total);
+	for (int v = 0; v < VERDICT_COUNT; v++)
+		if (c->counts[v])
+			fprintf(stderr, "%s %zu  ", verdict_name((enum verdict)v), c->counts[v]);
+	fprintf(stderr, "\n");
+	if (c->failed) {
+		fprintf(stderr, "gate: FAIL (%zu runs ended in a state their scenario does not "
+				"allow)\n", c->failed);
+		return EXIT_FAILED;
+	}
+	if (c->infra || !complete) {
+		fprintf(stderr, "gate: INCOMPLETE (%zu infrastructure errors%s); hilctl run "
+				"--resume %s finishes it\n",
+			c->infra, complete ? "" : ", campaign interrupted", c->o->out_dir);
+		return EXIT_INFRA;
+	}
+	fprintf(stderr, "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
+			"confidence)\n",
+		total, total ? 100.0 * (1.0 - pow(0.05, 1.0 / (double)total)) : 100.0);
+	return EXIT_OK;
+}
+
+static void free_campaign(struct campaign *c)
+{
+	for (size_t i = 0; i < c->plan.n_scenarios; i++)
+		scenario_free(c->plan.scenarios[i]);
+	free(c->plan.scenarios);
+	free(c->plan.runs);
+	free(c->bisect_budget);
+	lab_free(c->lab);
+}
+
+int campaign_run(const struct campaign_opts *o)
+{
+	struct campaign c = {.o = o, .tty = isatty(STDERR_FILENO)};
+	char *names[MAX_WORKERS];
+	char journal_path[1100];
+	struct stat st;
+	int rc = EXIT_USAGE;
+	bool complete;
+
+	c.lab = lab_load(o->lab_path);
+	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0)
+		goto out;
+	snprintf(journal_path, sizeof(journal_path), "%s/journal.jsonl", o->out_dir);
+	if (!o->resume && stat(journal_path, &st) == 0 && st.st_size > 0) {
+		hil_error("%s already holds a campaign: --resume %s finishes it, or choose another "
+			  "--out", o->out_dir, o->out_dir);
+		goto out;
+	}
+	if (mkdir_p(o->out_dir) < 0 || mkdir_p(journal_path) < 0 || rmdir(journal_path) < 0) {
+		hil_error("--out %s: cannot create it: %s", o->out_dir, strerror(errno));
+		goto out;
+	}
+	if (o->resume)
+		mark_resumed(&c);
+	{
+		char runs_dir[1100];
+		snprintf(runs_dir, sizeof(runs_dir), "%s/runs", o->out_dir);
+		mkdir_p(runs_dir);
+	}
+	if (pick_boards(&c, names) < 0)
+		goto out;
+	c.journal = journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.n_workers);
+	if (!c.journal) {
+		rc = EXIT_INFRA;
+		goto out;
+	}
+	c.t_start = clock_now_ns();
+	for (int i = 0; i < c.n_workers; i++)
+		if (start_worker(&c, &c.w[i]) < 0) {
+			c.n_workers = i;
+			break;
+		}
+	loop(&c);
+	stop_workers(&c);
+	if (c.o->bisect)
+		write_windows(&c);
+	complete = !cli_interrupted;
+	for (size_t i = 0; i < c.plan.n; i++)
+		complete &= c.plan.runs[i].state == RUN_DONE;
+	journal_close(c.journal, c.done, complete,
+		      cli_interrupted == SIGINT	   ? "SIGINT"
+		      : cli_interrupted == SIGTERM ? "SIGTERM"
+		      : cli_interrupted	   ? "signal"
+						   : NULL);
+	fprintf(stderr, "journal: %s\n", journal_path);
+	rc = gate(&c, complete);
+out:
+	free_campaign(&c);
+	return rc;
+}

@@ -1,0 +1,347 @@
+/* harness/engine_run.c — the steps of a run, its faults at their trigger
+ * points, and the oracle's recovery ladder until a verdict. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "cfg.h"
+#include "clock.h"
+#include "engine_int.h"
+#include "expect.h"
+#include "log.h"
+#include "network.h"
+#include "server.h"
+#include "timeline.h"
+
+#define DEFAULT_STEP_TIMEOUT (60 * NS_PER_S)
+#define DEFAULT_TRIGGER_TIMEOUT (120 * NS_PER_S)
+#define DEFAULT_OFF_TIME (500 * NS_PER_MS)
+
+int infra(struct run *r, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->infra[0]) {
+		va_start(ap, fmt);
+		vsnprintf(r->infra, sizeof(r->infra), fmt, ap);
+		va_end(ap);
+	}
+	return rc < 0 ? rc : -EIO;
+}
+
+void start_judging(struct run *r, int64_t t)
+{
+	r->judging = true;
+	oracle_power_restored(r->oracle, t);
+}
+
+static int power_on(struct run *r)
+{
+	int rc = board_power_on(r->b, clock_now_ns() + 30 * NS_PER_S);
+
+	r->line_len = 0;
+	return rc < 0 ? infra(r, rc, "power on failed: %s", strerror(-rc)) : 0;
+}
+
+static int power_off(struct run *r)
+{
+	int rc = board_power_off(r->b);
+
+	return rc < 0 ? infra(r, rc, "power off failed: %s", strerror(-rc)) : 0;
+}
+
+static int wait_off_time(struct run *r, const char *spec, int64_t def)
+{
+	int64_t off;
+	int rc;
+
+	if (expand_duration(r, spec, def, &off) < 0)
+		return infra(r, -EINVAL, "bad off_time");
+	rc = pump(r, clock_now_ns() + off, NULL, NULL, NULL, false);
+	return rc < 0 ? rc : 0;
+}
+
+static int step_power(struct run *r, const struct step *st)
+{
+	int rc;
+
+	if (!strcmp(st->arg, "on"))
+		return power_on(r);
+	rc = power_off(r);
+	if (rc < 0 || !strcmp(st->arg, "off"))
+		return rc;
+	rc = wait_off_time(r, st->off_time, 1000 * NS_PER_MS);
+	return rc < 0 ? rc : power_on(r);
+}
+
+static int step_expect(struct run *r, const struct step *st)
+{
+	char pats_buf[8][512];
+	const char *pats[8];
+	size_t n = st->n_patterns < 8 ? st->n_patterns : 8;
+	struct expect *e;
+	struct expect_match m;
+	int64_t timeout, t;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (expand(r, st->patterns[i], pats_buf[i], sizeof(pats_buf[i])) < 0)
+			return infra(r, -EINVAL, "bad pattern");
+		pats[i] = pats_buf[i];
+	}
+	if (expand_duration(r, st->timeout, DEFAULT_STEP_TIMEOUT, &timeout) < 0)
+		return infra(r, -EINVAL, "bad timeout");
+	e = expect_new(pats, n);
+	if (!e)
+		return infra(r, -EINVAL, "bad pattern");
+	rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+	expect_free(e);
+	if (rc == 1) {
+		timeline_event(r->b->tl, t, "marker", "step %d: matched \"%.100s\"",
+			       (int)(st - r->spec->sc->steps) + 1, pats[m.index]);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	timeline_event(r->b->tl, clock_now_ns(), "note", "step %d: no match within %.0f s",
+		       (int)(st - r->spec->sc->steps) + 1, (double)timeout / NS_PER_S);
+	/* Before judging started this is the setup failing, not the update:
+	 * the board never reached the state the scenario starts from. */
+	if (!r->judging)
+		return infra(r, -ETIMEDOUT, "precondition failed: \"%.80s\" not seen within %.0f s",
+			     pats[0], (double)timeout / NS_PER_S);
+	return 0;
+}
+
+static int step_serve(struct run *r, const struct step *st)
+{
+	const char *bundles = NULL;
+
+	if (r->ctx->server)
+		return 0;
+	if (cfg_get_str(r->b->cfg->vars, "bundles", false, &bundles) < 0 || !bundles) {
+		hil_error("board \"%s\": a serve: step needs vars: bundles: DIR in the lab file",
+			  r->b->cfg->name);
+		return infra(r, -EINVAL, "no bundles directory for the update server");
+	}
+	r->ctx->server = server_start(r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1", 0,
+				      bundles, r->b->tl);
+	if (!r->ctx->server)
+		return infra(r, -EADDRINUSE, "the update server could not start");
+	return 0;
+}
+
+/* Wait for the fault's trigger. Returns 1 with *t_fire set, 0 when the
+ * trigger never came (the fault is not injected), <0 on failure. */
+static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_result *fr,
+			int64_t *t_fire)
+{
+	int64_t timeout, delay, t;
+	char marker[512];
+	int rc;
+
+	if (expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
+	    expand_duration(r, f->delay, 0, &delay) < 0)
+		return infra(r, -EINVAL, "bad fault timing");
+	if (f->marker) {
+		if (expand(r, f->marker, marker, sizeof(marker)) < 0)
+			return infra(r, -EINVAL, "bad marker");
+		snprintf(fr->trigger, sizeof(fr->trigger), "marker '%.120s' + %.3f s", marker,
+			 (double)delay / NS_PER_S);
+		rc = expect_one(r, marker, timeout, &t);
+		if (rc <= 0)
+			return rc;
+		timeline_event(r->b->tl, t, "marker", "fault trigger: %.150s", marker);
+	} else if (f->after) {
+		int64_t after;
+		if (expand_duration(r, f->after, 0, &after) < 0)
+			return infra(r, -EINVAL, "bad after");
+		t = r->t_last_step + after;
+		snprintf(fr->trigger, sizeof(fr->trigger), "%.3f s after step", (double)after / NS_PER_S);
+	} else {
+		t = clock_now_ns();
+		snprintf(fr->trigger, sizeof(fr->trigger), "immediately");
+	}
+	*t_fire = t + delay;
+	rc = pump(r, *t_fire, NULL, NULL, NULL, false);
+	return rc < 0 ? rc : 1;
+}
+
+static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fault_result *fr,
+			   int64_t t_fire)
+{
+	int rc = power_off(r);
+	int64_t t_done = clock_now_ns();
+
+	if (rc < 0)
+		return rc;
+	fr->latency_ns = t_done - t_fire;
+	timeline_event(r->b->tl, t_done, "fault", "power cut (%s), %lld us after the trigger point",
+		       fr->trigger, (long long)(fr->latency_ns / 1000));
+	rc = wait_off_time(r, f->off_time, DEFAULT_OFF_TIME);
+	if (rc < 0)
+		return rc;
+	rc = power_on(r);
+	if (rc == 0)
+		start_judging(r, clock_now_ns());
+	return rc;
+}
+
+static int fault_network(struct run *r, const struct fault_spec *f, struct fault_result *fr)
+{
+	struct network net;
+	int64_t down;
+	int rc = network_open(&net, r->b);
+
+	if (rc < 0)
+		return infra(r, rc, "network control failed to open");
+	rc = network_set(&net, false);
+	fr->latency_ns = -1;
+	if (rc == 0) {
+		if (!r->judging)
+			start_judging(r, clock_now_ns());
+		if (f->until) {
+			char marker[512];
+			int64_t t;
+			if (expand(r, f->until, marker, sizeof(marker)) == 0)
+				rc = expect_one(r, marker, DEFAULT_TRIGGER_TIMEOUT, &t);
+			rc = rc < 0 ? rc : 0;
+		} else if (expand_duration(r, f->down, 0, &down) == 0) {
+			rc = pump(r, clock_now_ns() + down, NULL, NULL, NULL, false);
+		}
+		if (rc >= 0)
+			rc = network_set(&net, true);
+	}
+	network_close(&net);
+	return rc < 0 ? infra(r, rc, "network fault failed: %s", strerror(-rc)) : 0;
+}
+
+static int fault_server(struct run *r, const struct fault_spec *f, struct fault_result *fr)
+{
+	static const char *const names[] = {"stall", "close", "reset", "throttle", "corrupt"};
+	static const enum server_fault_kind kinds[] = {SERVER_FAULT_STALL, SERVER_FAULT_CLOSE_AFTER,
+						       SERVER_FAULT_RESET_AFTER,
+						       SERVER_FAULT_THROTTLE, SERVER_FAULT_CORRUPT};
+	struct server_fault sf = {0};
+	char buf[64];
+
+	if (!r->ctx->server)
+		return infra(r, -EINVAL, "a server fault needs a serve: step before it");
+	for (size_t i = 0; i < 5; i++)
+		if (!strcmp(f->server, names[i]))
+			sf.kind = kinds[i];
+	if (f->at_byte && expand(r, f->at_byte, buf, sizeof(buf)) == 0)
+		sf.at_byte = strtoull(buf, NULL, 0);
+	if (f->rate && expand(r, f->rate, buf, sizeof(buf)) == 0)
+		sf.rate_bps = strtoull(buf, NULL, 0);
+	if (expand_duration(r, f->stall, 0, &sf.stall_ns) < 0)
+		return infra(r, -EINVAL, "bad stall");
+	sf.path_glob = f->path ? f->path : "*";
+	snprintf(fr->trigger, sizeof(fr->trigger), "server %s at byte %llu", f->server,
+		 (unsigned long long)sf.at_byte);
+	fr->latency_ns = -1;
+	if (server_set_fault(r->ctx->server, &sf) < 0)
+		return infra(r, -EINVAL, "server fault refused");
+	if (!r->judging)
+		start_judging(r, clock_now_ns());
+	return 0;
+}
+
+static int fault_hang(struct run *r, const struct fault_spec *f, struct fault_result *fr)
+{
+	char line[512], cmd[600];
+
+	if (f->command) {
+		if (expand(r, f->command, line, sizeof(line)) < 0)
+			return infra(r, -EINVAL, "bad command");
+		snprintf(cmd, sizeof(cmd), "%s", line);
+	} else {
+		if (expand(r, f->process, line, sizeof(line)) < 0)
+			return infra(r, -EINVAL, "bad process");
+		snprintf(cmd, sizeof(cmd), "kill -STOP $(pidof %s)", line);
+	}
+	fr->latency_ns = -1;
+	timeline_event(r->b->tl, clock_now_ns(), "fault", "hang: %s", cmd);
+	if (!r->judging)
+		start_judging(r, clock_now_ns());
+	return send_line(r, cmd);
+}
+
+static int step_fault(struct run *r, const struct step *st)
+{
+	const struct fault_spec *f = &st->fault;
+	struct fault_result *fr;
+	int64_t t_fire = 0;
+	int rc;
+
+	if (r->res->n_faults >= RUN_MAX_FAULTS)
+		return infra(r, -E2BIG, "more than %d faults in one run", RUN_MAX_FAULTS);
+	fr = &r->res->faults[r->res->n_faults++];
+	fr->kind = f->kind;
+	fr->latency_ns = -1;
+	if (f->kind != FAULT_SERVER) {
+		rc = wait_trigger(r, f, fr, &t_fire);
+		if (rc <= 0) {
+			if (rc == 0)
+				timeline_event(r->b->tl, clock_now_ns(), "note",
+					       "fault not injected: its trigger never came (%s)",
+					       fr->trigger);
+			return rc;
+		}
+	}
+	fr->injected = true;
+	fr->at_s = (double)(clock_now_ns() - timeline_t0(r->b->tl)) / NS_PER_S;
+	snprintf(fr->phase, sizeof(fr->phase), "%s", r->phase[0] ? r->phase : "-");
+	switch (f->kind) {
+	case FAULT_POWER_CUT:
+		return fault_power_cut(r, f, fr, t_fire);
+	case FAULT_NETWORK:
+		return fault_network(r, f, fr);
+	case FAULT_SERVER:
+		return fault_server(r, f, fr);
+	case FAULT_HANG:
+	default:
+		return fault_hang(r, f, fr);
+	}
+}
+
+int run_step(struct run *r, const struct step *st)
+{
+	char line[1024];
+	int64_t wait;
+	int rc;
+
+	switch (st->kind) {
+	case STEP_POWER:
+		return step_power(r, st);
+	case STEP_EXPECT:
+		return step_expect(r, st);
+	case STEP_SEND:
+		if (expand(r, st->arg, line, sizeof(line)) < 0)
+			return infra(r, -EINVAL, "bad send line");
+		return send_line(r, line);
+	case STEP_WAIT:
+		if (expand_duration(r, st->arg, 0, &wait) < 0)
+			return infra(r, -EINVAL, "bad wait");
+		rc = pump(r, clock_now_ns() + wait, NULL, NULL, NULL, false);
+		return rc < 0 ? rc : 0;
+	case STEP_SERVE:
+		return step_serve(r, st);
+	case STEP_RECOVER:
+		rc = power_off(r);
+		if (rc == 0)
+			rc = wait_off_time(r, st->off_time, 1000 * NS_PER_MS);
+		if (rc == 0)
+			rc = power_on(r);
+		if (rc == 0)
+			start_judging(r, clock_now_ns());
+		return rc;
+	case STEP_FAULT:
+	default:
+		return step_fault(r, st);
+	}
+}
+
