@@ -10,11 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../harness/cfg.h"
@@ -497,98 +493,4 @@ bool qemu_kvm_usable(void)
 	}
 	close(fd);
 	return ok;
-}
-
-/* ---- starting the process ---- */
-
-static void close_other_fds(int from)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, from, ~0U, 0) == 0)
-		return;
-#endif
-	for (long fd = from, max = sysconf(_SC_OPEN_MAX); fd < max && fd < 65536; fd++)
-		close((int)fd);
-}
-
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(char *const argv[], int err_fd, int null_fd, int report_fd,
-		       pid_t parent, bool persist)
-{
-	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD};
-	sigset_t none;
-	int e;
-
-	if (persist) {
-		setsid();
-	} else {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent) /* hilctl died before prctl took hold */
-			_exit(127);
-	}
-	/* Ignored signals stay ignored across exec; QEMU expects defaults. */
-	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
-		signal(reset[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(null_fd, 0) < 0 || dup2(err_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
-	    dup2(report_fd, 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		goto fail;
-	report_fd = 3;
-	/* Nothing else of hilctl's may live on in QEMU: a board lock or a
-	 * timeline held open by a detached QEMU would outlast hilctl. */
-	close_other_fds(4);
-	execvp(argv[0], argv);
-fail:
-	e = errno;
-	if (write(report_fd, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-int qemu_spawn(char *const argv[], const char *err_path, bool persist, int *pid, int *pidfd)
-{
-	int err_fd, null_fd, report[2], child_errno = 0, rc = 0;
-	pid_t parent = getpid(), child;
-	ssize_t n;
-
-	*pid = 0;
-	*pidfd = -1;
-	err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (err_fd < 0)
-		return -errno;
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
-		rc = -errno;
-		close(err_fd);
-		if (null_fd >= 0)
-			close(null_fd);
-		return rc;
-	}
-	child = fork();
-	if (child == 0)
-		child_exec(argv, err_fd, null_fd, report[1], parent, persist);
-	if (child < 0)
-		rc = -errno;
-	close(report[1]);
-	close(err_fd);
-	close(null_fd);
-	/* The report pipe closes at exec (CLOEXEC) or carries exec's errno;
-	 * either happens right after fork, so this read cannot hang. */
-	while (child > 0 && (n = read(report[0], &child_errno, sizeof(child_errno))) < 0 &&
-	       errno == EINTR)
-		;
-	close(report[0]);
-	if (child > 0 && child_errno) {
-		waitpid(child, NULL, 0);
-		return -child_errno;
-	}
-	if (child > 0) {
-		*pid = child;
-#ifdef SYS_pidfd_open
-		*pidfd = (int)syscall(SYS_pidfd_open, child, 0);
-#endif
-	}
-	return rc;
 }

@@ -53,14 +53,6 @@ void qemu_argv_free(char **argv);
  * whose command line has it is this board's QEMU. Caller frees. */
 char *qemu_qmp_arg(const char *run_dir);
 
-/* Start argv[0] (PATH lookup when it has no '/') with stdin from /dev/null
- * and stdout+stderr into err_path (truncated), in a process group of its
- * own. persist: a new session, so it outlives hilctl and its terminal;
- * otherwise it gets SIGKILL when hilctl dies (PR_SET_PDEATHSIG). Returns 0
- * with *pid and *pidfd (-1 where the kernel has no pidfd), or -errno when the
- * program could not be run at all (-ENOENT: no such binary, -EACCES...). */
-int qemu_spawn(char *const argv[], const char *err_path, bool persist, int *pid, int *pidfd);
-
 /* Whether accel: auto should offer KVM: /dev/kvm opens, speaks API 12 and
  * creates a VM. Never trusted alone: QEMU still falls back to TCG. */
 bool qemu_kvm_usable(void);
