@@ -538,3 +538,9 @@ void server_get_stats(const struct update_server *s, struct server_stats *out)
 {
 	*out = s->stats;
 }
+
+void server_set_timeline(struct update_server *s, struct timeline *tl)
+{
+	if (s)
+		s->tl = tl;
+}

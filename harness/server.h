@@ -64,6 +64,8 @@ struct server_stats {
 struct update_server *server_start(const char *bind_addr, uint16_t port, const char *root_dir,
                                    struct timeline *tl);
 uint16_t server_port(const struct update_server *s);
+/* Log to tl from now on (one timeline per run); borrowed like the first. */
+void server_set_timeline(struct update_server *s, struct timeline *tl);
 /* Closes every connection (stalled ones too) and frees s. */
 void server_stop(struct update_server *s);
 
