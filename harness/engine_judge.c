@@ -159,8 +159,10 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	res->t0_ns = timeline_t0(tl);
 	timeline_event(tl, t_start, "run", "scenario %s, point %s, seed %llu", spec->sc->name,
 		       spec->point, spec->seed);
-	if (ctx->server)
+	if (ctx->server) {
+		server_set_timeline(ctx->server, tl);
 		server_set_fault(ctx->server, &(struct server_fault){.kind = SERVER_FAULT_NONE});
+	}
 	rc = setup_oracle(&r);
 	if (rc == 0) {
 		/* Every run starts from power off and a fresh image. */

@@ -127,8 +127,13 @@ static int step_serve(struct run *r, const struct step *st)
 			  r->b->cfg->name);
 		return infra(r, -EINVAL, "no bundles directory for the update server");
 	}
-	r->ctx->server = server_start(r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1", 0,
-				      bundles, r->b->tl);
+	{
+		char *root = lab_path(r->b->lab, bundles);
+		r->ctx->server = server_start(r->ctx->server_bind ? r->ctx->server_bind
+								  : "127.0.0.1",
+					      0, root ? root : bundles, r->b->tl);
+		free(root);
+	}
 	if (!r->ctx->server)
 		return infra(r, -EADDRINUSE, "the update server could not start");
 	return 0;

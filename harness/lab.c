@@ -12,7 +12,13 @@
 #include "lab.h"
 #include "log.h"
 
-static const char *const lab_keys[] = {"lab", "boards", "defaults", NULL};
+static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
+static const char *const *overrides;
+
+void lab_set_overrides(const char *const *name_value)
+{
+	overrides = name_value;
+}
 static const char *const board_keys[] = {"name",  "tags",   "power", "console", "network",
 					 "probes", "vars", "description", NULL};
 
@@ -103,6 +109,62 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	return 0;
 }
 
+static const char *var_value(const struct lab *lab, const char *name, size_t len)
+{
+	const struct cfg_node *vars = cfg_get(lab->root, "vars");
+
+	for (size_t i = 0; overrides && overrides[i]; i++)
+		if (!strncmp(overrides[i], name, len) && overrides[i][len] == '=')
+			return overrides[i] + len + 1;
+	for (const struct cfg_node *c = vars ? vars->child : NULL; c; c = c->next)
+		if (c->type == CFG_SCALAR && strlen(c->key) == len && !strncmp(c->key, name, len))
+			return c->value;
+	return NULL;
+}
+
+/* Replace ${name} in every scalar, in place; a name the lab does not
+ * define is an error that points at the value. */
+static int expand_node(const struct lab *lab, struct cfg_node *n)
+{
+	for (; n; n = n->next) {
+		char *p;
+		if (n->child && expand_node(lab, n->child) < 0)
+			return -EINVAL;
+		if (n->type != CFG_SCALAR || !n->value || !(p = strstr(n->value, "${")))
+			continue;
+		while ((p = strstr(n->value, "${"))) {
+			char *end = strchr(p, '}'), *nv;
+			const char *val;
+			if (!end) {
+				cfg_error(n, "\"%s\": unterminated ${", n->value);
+				return -EINVAL;
+			}
+			val = var_value(lab, p + 2, (size_t)(end - p - 2));
+			if (!val) {
+				cfg_error(n, "${%.*s} is not defined: give --set %.*s=VALUE or a vars: "
+					  "entry", (int)(end - p - 2), p + 2, (int)(end - p - 2), p + 2);
+				return -EINVAL;
+			}
+			if (asprintf(&nv, "%.*s%s%s", (int)(p - n->value), n->value, val, end + 1) < 0)
+				return -ENOMEM;
+			free(n->value);
+			n->value = nv;
+		}
+	}
+	return 0;
+}
+
+char *lab_path(const struct lab *lab, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || !lab->dir[0])
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", lab->dir, path) < 0)
+		return NULL;
+	return out;
+}
+
 struct lab *lab_load(const char *path)
 {
 	struct lab *lab = calloc(1, sizeof(*lab));
@@ -111,8 +173,15 @@ struct lab *lab_load(const char *path)
 	if (!lab)
 		return NULL;
 	lab->path = strdup(path);
+	lab->dir = strdup(path);
+	if (!lab->path || !lab->dir)
+		goto fail;
+	if (strrchr(lab->dir, '/'))
+		*strrchr(lab->dir, '/') = '\0';
+	else
+		lab->dir[0] = '\0';
 	lab->root = cfg_load_file(path);
-	if (!lab->root)
+	if (!lab->root || expand_node(lab, lab->root) < 0)
 		goto fail;
 	if (cfg_expect_type(lab->root, CFG_MAP) < 0 || cfg_check_keys(lab->root, lab_keys) < 0)
 		goto fail;
@@ -153,6 +222,7 @@ void lab_free(struct lab *lab)
 	free(lab->boards);
 	cfg_free(lab->root);
 	free(lab->path);
+	free(lab->dir);
 	free(lab);
 }
 

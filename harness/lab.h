@@ -13,6 +13,12 @@
  *       network: {driver: qemu | command | <any power driver>, ...}   # optional
  *       probes:  {version: 'regex with (?<version>...)', ...}          # optional
  *       vars:    {key: value}     # optional, substituted into scenarios as ${key}
+ *   vars: {variant: good}         # optional: ${variant} anywhere in this file
+ *
+ * ${name} in any value of the lab file is replaced by the value given with
+ * hilctl --set name=VALUE, else by the top-level vars: entry; an unknown
+ * name is an error that points at it. Relative paths in a lab file are
+ * relative to the lab file's directory (lab_path()).
  */
 #ifndef HILCTL_LAB_H
 #define HILCTL_LAB_H
@@ -30,6 +36,7 @@ struct board_cfg {
 
 struct lab {
 	char *path;
+	char *dir; /* the lab file's directory */
 	const char *name;
 	struct cfg_node *root;
 	struct board_cfg *boards;
@@ -38,6 +45,12 @@ struct lab {
 
 /* Returns NULL after printing an error with file:line:col. */
 struct lab *lab_load(const char *path);
+/* "name=value" overrides for ${name}, from --set; the array is borrowed and
+ * must outlive every lab_load(). */
+void lab_set_overrides(const char *const *name_value);
+/* A path from the lab file made usable from the current directory
+ * (malloc'd). */
+char *lab_path(const struct lab *lab, const char *path);
 void lab_free(struct lab *lab);
 const struct board_cfg *lab_board(const struct lab *lab, const char *name);
 /* Does the board carry this tag? */

@@ -73,6 +73,7 @@ static void usage(FILE *out)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\noptions:\n"
 		     "  --lab FILE   lab file (default: $HILCTL_LAB, else ./lab.yaml)\n"
+		     "  --set N=V    value for ${N} in the lab file (e.g. --set variant=no-fsync)\n"
 		     "  -v, -q       more or less output\n"
 		     "  --version    print the version\n"
 		     "  -h, --help   this text; \"hilctl COMMAND --help\" for a command\n\n"
@@ -85,10 +86,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"lab", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},   {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0},
+		{"quiet", no_argument, NULL, 'q'},     {"set", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
+	static const char *sets[64];
 	struct cli cli = {0};
-	int c, level = LOG_WARN;
+	int c, level = LOG_WARN, n_sets = 0;
 
 	cli.lab_path = getenv("HILCTL_LAB");
 	if (!cli.lab_path || !cli.lab_path[0])
@@ -111,11 +114,19 @@ int main(int argc, char **argv)
 		case 'q':
 			level = LOG_ERROR;
 			break;
+		case 's':
+			if (!strchr(optarg, '=') || n_sets == 63) {
+				hil_error("--set %s: give NAME=VALUE (at most 63 of them)", optarg);
+				return EXIT_USAGE;
+			}
+			sets[n_sets++] = optarg;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
+	lab_set_overrides(sets);
 	log_set_level(level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level);
 	if (optind >= argc) {
 		usage(stderr);
