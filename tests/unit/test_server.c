@@ -116,6 +116,21 @@ static void test_server_range_requests_get_206_with_those_bytes(void **state)
 	server_stop(s);
 }
 
+/* What the reference board's agent sends when it resumes. */
+static void test_server_http10_resume_request_gets_206_then_eof(void **state)
+{
+	struct update_server *s = start();
+	struct client *c = fetch(s, "GET /payload HTTP/1.0\r\nHost: 10.0.2.2:8080\r\n"
+	                            "Range: bytes=5-\r\nUser-Agent: hilctl-refdut\r\n\r\n");
+
+	assert_int_equal(status_of(c), 206);
+	assert_string_equal(header(c, "Content-Range"), "bytes 5-199999/200000");
+	assert_body_is(c, payload + 5, PAYLOAD_SIZE - 5);
+	assert_int_equal(c->err, 0);
+	client_free(c);
+	server_stop(s);
+}
+
 static void test_server_odd_ranges_get_416_or_the_whole_file(void **state)
 {
 	struct update_server *s = start();
@@ -320,8 +335,11 @@ static void test_server_logs_requests_to_timeline(void **state)
 	assert_non_null(s);
 	client_free(fetch(s, "GET /small.txt HTTP/1.1\r\nConnection: close\r\n\r\n"));
 	client_free(fetch(s, "GET /../secret HTTP/1.1\r\nConnection: close\r\n\r\n"));
-	server_stop(s);
+	/* The next run's timeline takes over; the old one can be closed. */
+	server_set_timeline(s, NULL);
 	timeline_close(tl);
+	client_free(fetch(s, "GET /nothing-logged HTTP/1.1\r\nConnection: close\r\n\r\n"));
+	server_stop(s);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
@@ -330,6 +348,7 @@ static void test_server_logs_requests_to_timeline(void **state)
 	assert_non_null(strstr(text, "\"d\":\"GET /small.txt 200 bytes 0-5/6\""));
 	assert_non_null(strstr(text, "\"d\":\"GET /small.txt sent 6/6 in "));
 	assert_non_null(strstr(text, "\"d\":\"GET /../secret 403 (path leaves the root)\""));
+	assert_null(strstr(text, "nothing-logged"));
 }
 
 static void test_server_counts_requests_and_bytes(void **state)
@@ -404,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_server_get_sends_exact_file_bytes),
 	    cmocka_unit_test(test_server_head_sends_length_without_body),
 	    cmocka_unit_test(test_server_range_requests_get_206_with_those_bytes),
+	    cmocka_unit_test(test_server_http10_resume_request_gets_206_then_eof),
 	    cmocka_unit_test(test_server_odd_ranges_get_416_or_the_whole_file),
 	    cmocka_unit_test(test_server_curl_resume_gets_the_rest),
 	    cmocka_unit_test(test_server_refuses_paths_out_of_root),
