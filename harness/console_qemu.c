@@ -72,10 +72,10 @@ static int qc_open(struct console *c, const struct cfg_node *settings)
 	free(path);
 	if (n < 0 || (size_t)n >= sizeof(qc->path)) {
 		cfg_error(socket_path ? cfg_get(settings, "socket") : settings,
-			  "the console socket path is too long for a unix socket (%zu bytes at "
-			  "most)%s",
-			  sizeof(qc->path) - 1,
-			  socket_path ? "" : ": set HILCTL_RUN_DIR to a shorter directory");
+		          "the console socket path is too long for a unix socket (%zu bytes at "
+		          "most)%s",
+		          sizeof(qc->path) - 1,
+		          socket_path ? "" : ": set HILCTL_RUN_DIR to a shorter directory");
 		free(qc);
 		return -ENAMETOOLONG;
 	}
@@ -95,7 +95,8 @@ static int chardev_connected(struct qmp *q, int64_t deadline_ns)
 	if (rc < 0)
 		return rc;
 	rc = -ENOENT;
-	json_array_foreach (list, i, dev) {
+	json_array_foreach(list, i, dev)
+	{
 		const char *label = json_string_value(json_object_get(dev, "label"));
 		const char *file = json_string_value(json_object_get(dev, "filename"));
 		if (label && file && strcmp(label, QEMU_CONSOLE_ID) == 0)
@@ -122,7 +123,7 @@ static void wait_accepted(struct console *c, int64_t deadline_ns)
 		poll(NULL, 0, QEMU_ACCEPT_TICK_MS); /* bounded by until above */
 	if (rc != 1)
 		hil_debug("board \"%s\": QEMU did not confirm the console connection (%d)",
-			  c->board, rc);
+		          c->board, rc);
 	qmp_close(q);
 }
 
@@ -191,12 +192,12 @@ static void qc_close(struct console *c)
 }
 
 const struct console_ops console_qemu_ops = {
-	.name = "qemu",
-	.follows_power = true,
-	.open = qc_open,
-	.connect = qc_connect,
-	.read = qc_read,
-	.write = qc_write,
-	.disconnect = qc_disconnect,
-	.close = qc_close,
+    .name = "qemu",
+    .follows_power = true,
+    .open = qc_open,
+    .connect = qc_connect,
+    .read = qc_read,
+    .write = qc_write,
+    .disconnect = qc_disconnect,
+    .close = qc_close,
 };

@@ -2,7 +2,7 @@
  * with QMP and the serial console on unix sockets in the board's run
  * directory, started() resumes it once the console listens, power off stops
  * it at once (QMP quit, SIGKILL when QMP does not answer), status asks the
- * process and QMP.
+ * process and QMP, link() pulls the network cable (QMP set_link).
  *
  * State lives in the run directory (qmp.sock, console.sock, console.log,
  * qemu.pid, qemu.stderr), so a later hilctl finds a QEMU that `hilctl power
@@ -44,7 +44,7 @@ struct qemu_power {
 	struct qemu_config cfg;
 	char qmp_path[SUN_PATH_MAX], con_path[SUN_PATH_MAX];
 	char pid_path[PATH_MAX], err_path[PATH_MAX];
-	char *qmp_arg;		/* the -qmp argument that identifies this board's QEMU */
+	char *qmp_arg;          /* the -qmp argument that identifies this board's QEMU */
 	struct qemu_proc child; /* started by this process; pid 0 once reaped */
 };
 
@@ -74,8 +74,8 @@ static int qemu_open(struct power *p, const struct cfg_node *settings)
 	}
 	if (dir_len + sizeof("/" QEMU_CONSOLE_SOCK) > SUN_PATH_MAX) {
 		hil_error("board \"%s\": run directory %s is too long for QEMU's unix sockets "
-			  "(%zu bytes at most): set HILCTL_RUN_DIR to a shorter directory",
-			  p->board, p->run_dir, SUN_PATH_MAX - sizeof("/" QEMU_CONSOLE_SOCK));
+		          "(%zu bytes at most): set HILCTL_RUN_DIR to a shorter directory",
+		          p->board, p->run_dir, SUN_PATH_MAX - sizeof("/" QEMU_CONSOLE_SOCK));
 		qemu_config_free(&qp->cfg);
 		free(qp);
 		return -ENAMETOOLONG;
@@ -97,8 +97,7 @@ static int qemu_open(struct power *p, const struct cfg_node *settings)
 /* This board's QEMU: our own child while it runs, else the process the pid
  * file names if it is this board's QEMU (filled into *found). NULL: none;
  * then *stale_pid names the process of a leftover pid file, if any. */
-static struct qemu_proc *find_qemu(struct qemu_power *qp, struct qemu_proc *found,
-				   pid_t *stale_pid)
+static struct qemu_proc *find_qemu(struct qemu_power *qp, struct qemu_proc *found, pid_t *stale_pid)
 {
 	*stale_pid = 0;
 	*found = (struct qemu_proc){0, -1, false, 0};
@@ -123,13 +122,13 @@ static void warn_gone(struct power *p, pid_t pid)
 
 	qemu_stderr_tail(qp->err_path, tail, sizeof(tail));
 	hil_warn("board \"%s\": QEMU (pid %d) is gone without a power off (killed or crashed "
-		 "outside hilctl?): power is off%s%s",
-		 p->board, (int)pid, tail[0] ? "; QEMU's last words: " : "", tail);
+	         "outside hilctl?): power is off%s%s",
+	         p->board, (int)pid, tail[0] ? "; QEMU's last words: " : "", tail);
 }
 
 /* Ask QMP; 0 with *status filled, or -errno with why filled. */
-static int ask_status(struct qemu_power *qp, char *status, size_t size, char *why,
-		      size_t why_size, int64_t deadline_ns)
+static int ask_status(struct qemu_power *qp, char *status, size_t size, char *why, size_t why_size,
+                      int64_t deadline_ns)
 {
 	struct qmp *q;
 	int rc = qmp_open(&q, qp->qmp_path, deadline_ns, why, why_size);
@@ -168,8 +167,8 @@ static int qemu_get(struct power *p, enum power_state *out)
 		*out = POWER_OFF;
 	} else if (rc < 0) {
 		hil_warn("board \"%s\": QEMU (pid %d) runs but does not answer on %s (%s): power "
-			 "state unknown; \"hilctl power %s off\" kills it",
-			 p->board, (int)proc->pid, qp->qmp_path, why, p->board);
+		         "state unknown; \"hilctl power %s off\" kills it",
+		         p->board, (int)proc->pid, qp->qmp_path, why, p->board);
 	} else {
 		/* QEMU exits right after "shutdown" (no -no-shutdown): the
 		 * machine is off already. Every other state is a powered one,
@@ -213,16 +212,16 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 	rc = qemu_proc_kill(proc, SIGKILL);
 	if (rc < 0 && rc != -ESRCH) {
 		hil_error("board \"%s\": cannot kill QEMU (pid %d): %s", p->board, (int)pid,
-			  strerror(-rc));
+		          strerror(-rc));
 		return rc;
 	}
 	if (qemu_proc_wait(proc, clock_now_ns() + QEMU_KILL_WAIT_NS) < 0) {
 		hil_error("board \"%s\": QEMU (pid %d) is still there after SIGKILL", p->board,
-			  (int)pid);
+		          (int)pid);
 		return -EIO;
 	}
 	hil_warn("board \"%s\": QEMU (pid %d) did not quit over QMP (%s); killed it", p->board,
-		 (int)pid, why);
+	         (int)pid, why);
 	return 0;
 }
 
@@ -257,7 +256,7 @@ static int fail_start(struct power *p, int rc, const char *what)
 	}
 	qemu_stderr_tail(qp->err_path, tail, sizeof(tail));
 	hil_error("board \"%s\": %s%s%s (all of it in %s)", p->board, what, tail[0] ? ": " : "",
-		  tail, qp->err_path);
+	          tail, qp->err_path);
 	remove_state_files(qp);
 	return rc;
 }
@@ -277,12 +276,12 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 		if (rc != -ENOENT && rc != -ECONNREFUSED)
 			break;
 		/* Not there yet: wait a tick on the pidfd, which wakes at exit. */
-		if (qemu_proc_wait(&qp->child, min64(deadline_ns, clock_now_ns() +
-								      QEMU_START_TICK_NS)) == 0) {
+		if (qemu_proc_wait(&qp->child,
+		                   min64(deadline_ns, clock_now_ns() + QEMU_START_TICK_NS)) == 0) {
 			int st = qp->child.status;
 			snprintf(what, sizeof(what), "QEMU exited at start (%s %d)",
-				 WIFEXITED(st) ? "exit status" : "signal",
-				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			         WIFEXITED(st) ? "exit status" : "signal",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 			return fail_start(p, -EIO, what);
 		}
 		if (clock_now_ns() >= deadline_ns) {
@@ -298,7 +297,7 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 	qmp_close(q);
 	if (rc < 0) {
 		snprintf(what, sizeof(what), "QEMU (pid %d) did not come up within %.1f s: %s",
-			 (int)pid, (double)op_timeout(p) / NS_PER_S, why);
+		         (int)pid, (double)op_timeout(p) / NS_PER_S, why);
 		return fail_start(p, rc == -ETIMEDOUT ? -ETIMEDOUT : -EIO, what);
 	}
 	timeline_event(p->tl, clock_now_ns(), "note", "qemu pid %d up, %s", (int)pid, status);
@@ -321,8 +320,8 @@ static int start_qemu(struct power *p)
 	rc = qemu_spawn(argv, qp->err_path, p->flags & POWER_F_PERSIST, &qp->child);
 	if (rc < 0)
 		hil_error("board \"%s\": cannot run QEMU \"%s\": %s (is it installed? power.binary "
-			  "names it)",
-			  p->board, argv[0], strerror(-rc));
+		          "names it)",
+		          p->board, argv[0], strerror(-rc));
 	qemu_argv_free(argv);
 	return rc < 0 ? rc : wait_started(p, deadline);
 }
@@ -342,8 +341,8 @@ static int qemu_on(struct power *p)
 	}
 	if (st == POWER_UNKNOWN) {
 		hil_error("board \"%s\": a QEMU that does not answer holds this board; \"hilctl "
-			  "power %s off\" kills it",
-			  p->board, p->board);
+		          "power %s off\" kills it",
+		          p->board, p->board);
 		return -EBUSY;
 	}
 	/* A QEMU on its way out after a guest shutdown: let it finish. */
@@ -376,8 +375,40 @@ static int qemu_started(struct power *p)
 		qmp_close(q);
 	}
 	if (rc < 0) {
-		hil_error("board \"%s\": cannot start QEMU's CPUs: %s (is it powered on?)", p->board,
-			  why);
+		hil_error("board \"%s\": cannot start QEMU's CPUs: %s (is it powered on?)",
+		          p->board, why);
+		return rc == -ENOENT || rc == -ECONNREFUSED ? -ENODEV : rc;
+	}
+	return 0;
+}
+
+/* The board's network cable: QMP set_link on the network backend (the
+ * guest sees its NIC lose carrier; nothing is removed). */
+static int qemu_link(struct power *p, bool up)
+{
+	struct qemu_power *qp = p->priv;
+	int64_t deadline = clock_now_ns() + op_timeout(p);
+	const char *id = qemu_netdev_id(&qp->cfg);
+	char why[320] = "";
+	struct qmp *q;
+	int rc;
+
+	if (!id) {
+		hil_error("board \"%s\" has no network card (power.netdev: none): nothing to cut",
+		          p->board);
+		return -EINVAL;
+	}
+	rc = qmp_open(&q, qp->qmp_path, deadline, why, sizeof(why));
+	if (rc == 0) {
+		rc = qmp_command_pack(q, "set_link", NULL, deadline, "{s:s, s:b}", "name", id, "up",
+		                      up);
+		if (rc < 0)
+			snprintf(why, sizeof(why), "%s", qmp_error(q));
+		qmp_close(q);
+	}
+	if (rc < 0) {
+		hil_error("board \"%s\": cannot set the network link of %s %s: %s", p->board, id,
+		          up ? "up" : "down", why);
 		return rc == -ENOENT || rc == -ECONNREFUSED ? -ENODEV : rc;
 	}
 	return 0;
@@ -401,10 +432,11 @@ static void qemu_close(struct power *p)
 }
 
 const struct power_ops power_qemu_ops = {
-	.name = "qemu",
-	.open = qemu_open,
-	.set = qemu_set,
-	.get = qemu_get,
-	.started = qemu_started,
-	.close = qemu_close,
+    .name = "qemu",
+    .open = qemu_open,
+    .set = qemu_set,
+    .get = qemu_get,
+    .started = qemu_started,
+    .close = qemu_close,
+    .link = qemu_link,
 };

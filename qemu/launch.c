@@ -17,8 +17,8 @@
 #include "launch.h"
 
 static const char *const config_keys[] = {
-	"driver", "timeout", "binary", "machine", "cpu",    "memory", "smp",  "accel", "bios",
-	"kernel", "initrd",  "dtb",    "append",  "drives", "pflash", "netdev", "args", NULL};
+    "driver", "timeout", "binary", "machine", "cpu",    "memory", "smp",    "accel", "bios",
+    "kernel", "initrd",  "dtb",    "append",  "drives", "pflash", "netdev", "args",  NULL};
 static const char *const accel_words[] = {"auto", "tcg", "kvm", NULL};
 static const char *const drive_kinds[] = {"drive", "blockdev", NULL};
 
@@ -110,7 +110,7 @@ static int check_netdev(const struct cfg_node *netdev)
 		if (strcmp(netdev->value, "user") == 0 || strcmp(netdev->value, "none") == 0)
 			return 0;
 		cfg_error(netdev, "\"%s\" is not user, none or a mapping of -netdev options",
-			  netdev->value);
+		          netdev->value);
 		return -EINVAL;
 	}
 	if (check_options(netdev, false) < 0)
@@ -128,10 +128,13 @@ static int check_netdev(const struct cfg_node *netdev)
 
 int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings)
 {
-	const struct { const char *key; const char **out; } strs[] = {
-		{"machine", &qc->machine}, {"cpu", &qc->cpu},	  {"memory", &qc->memory},
-		{"smp", &qc->smp},	   {"bios", &qc->bios},	  {"kernel", &qc->kernel},
-		{"initrd", &qc->initrd},   {"dtb", &qc->dtb},	  {"append", &qc->append},
+	const struct {
+		const char *key;
+		const char **out;
+	} strs[] = {
+	    {"machine", &qc->machine}, {"cpu", &qc->cpu},   {"memory", &qc->memory},
+	    {"smp", &qc->smp},         {"bios", &qc->bios}, {"kernel", &qc->kernel},
+	    {"initrd", &qc->initrd},   {"dtb", &qc->dtb},   {"append", &qc->append},
 	};
 	int accel = QEMU_ACCEL_AUTO;
 
@@ -268,14 +271,14 @@ static bool is_path_key(const char *key, bool drive)
 }
 
 /* One option of a mapping; a list value repeats the key (hostfwd=...). */
-static int opt_append_node(char **text, const struct cfg_node *o, const char *base_dir,
-			   bool drive)
+static int opt_append_node(char **text, const struct cfg_node *o, const char *base_dir, bool drive)
 {
 	const struct cfg_node *v = o->type == CFG_SCALAR ? o : o->child;
 	int rc = 0;
 
 	for (; v && rc == 0; v = o->type == CFG_SCALAR ? NULL : v->next) {
-		char *path = is_path_key(o->key, drive) ? qemu_resolve_path(base_dir, v->value) : NULL;
+		char *path =
+		    is_path_key(o->key, drive) ? qemu_resolve_path(base_dir, v->value) : NULL;
 		if (is_path_key(o->key, drive) && !path)
 			return -ENOMEM;
 		rc = opt_append(text, o->key, path ? path : v->value);
@@ -287,7 +290,7 @@ static int opt_append_node(char **text, const struct cfg_node *o, const char *ba
 /* The options of a mapping in the lab file's order, skipping the keys
  * hilctl itself interprets; defaults first for keys the mapping lacks. */
 static char *format_options(const struct cfg_node *map, const char *const skip[],
-			    const char *const defaults[], const char *base_dir, bool drive)
+                            const char *const defaults[], const char *base_dir, bool drive)
 {
 	char *text = strdup("");
 	int rc = 0;
@@ -328,9 +331,11 @@ static void push_pflash(struct argv_buf *a, const struct qemu_config *qc)
 {
 	int unit = 0;
 
-	for (const struct cfg_node *f = qc->pflash ? qc->pflash->child : NULL; f; f = f->next, unit++) {
+	for (const struct cfg_node *f = qc->pflash ? qc->pflash->child : NULL; f;
+	     f = f->next, unit++) {
 		char unit_text[16];
-		const char *const defaults[] = {"if", "pflash", "format", "raw", "unit", unit_text, NULL};
+		const char *const defaults[] = {"if",   "pflash",  "format", "raw",
+		                                "unit", unit_text, NULL};
 
 		snprintf(unit_text, sizeof(unit_text), "%d", unit);
 		push(a, "-drive");
@@ -348,20 +353,31 @@ static void push_pflash(struct argv_buf *a, const struct qemu_config *qc)
 	}
 }
 
+const char *qemu_netdev_id(const struct qemu_config *qc)
+{
+	const char *id = QEMU_NETDEV_ID;
+
+	if (qc->netdev && qc->netdev->type == CFG_SCALAR && strcmp(qc->netdev->value, "none") == 0)
+		return NULL;
+	if (qc->netdev && qc->netdev->type == CFG_MAP)
+		cfg_get_str(qc->netdev, "id", false, &id);
+	return id;
+}
+
 /* Default: user-mode networking (no host privileges, nothing listening) on a
  * virtio-net PCI card; "none" leaves the machine without a NIC. */
 static void push_netdev(struct argv_buf *a, const struct qemu_config *qc)
 {
 	static const char *const skip[] = {"type", "id", "device", "mac", NULL};
 	const struct cfg_node *n = qc->netdev;
-	const char *type = "user", *id = QEMU_NETDEV_ID, *device = "virtio-net-pci", *mac = NULL;
+	const char *type = "user", *id = qemu_netdev_id(qc), *device = "virtio-net-pci",
+	           *mac = NULL;
 	char *extra = NULL;
 
-	if (n && n->type == CFG_SCALAR && strcmp(n->value, "none") == 0)
+	if (!id)
 		return;
 	if (n && n->type == CFG_MAP) {
 		cfg_get_str(n, "type", false, &type);
-		cfg_get_str(n, "id", false, &id);
 		cfg_get_str(n, "device", false, &device);
 		cfg_get_str(n, "mac", false, &mac);
 		extra = format_options(n, skip, NULL, qc->base_dir, false);
@@ -378,7 +394,7 @@ static void push_netdev(struct argv_buf *a, const struct qemu_config *qc)
 }
 
 static void push_opt_path(struct argv_buf *a, const char *opt, const char *base_dir,
-			  const char *path)
+                          const char *path)
 {
 	if (!path)
 		return;
@@ -434,7 +450,7 @@ static void push_control(struct argv_buf *a, const char *run_dir)
 }
 
 int qemu_build_argv(const struct qemu_config *qc, const char *board, const char *run_dir,
-		    bool with_kvm, char ***argv)
+                    bool with_kvm, char ***argv)
 {
 	struct argv_buf a = {0};
 

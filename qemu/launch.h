@@ -46,8 +46,12 @@ void qemu_config_free(struct qemu_config *qc);
  * sockets, with_kvm adds "-accel kvm" before "-accel tcg" (QEMU falls back
  * to TCG by itself when KVM fails to initialise). 0 or -ENOMEM. */
 int qemu_build_argv(const struct qemu_config *qc, const char *board, const char *run_dir,
-		    bool with_kvm, char ***argv);
+                    bool with_kvm, char ***argv);
 void qemu_argv_free(char **argv);
+
+/* The id of the network backend (QMP set_link takes it): "net0" unless the
+ * lab file names another; NULL with netdev: none. */
+const char *qemu_netdev_id(const struct qemu_config *qc);
 
 /* The -qmp argument for run_dir, exactly as the argv carries it: a process
  * whose command line has it is this board's QEMU. Caller frees. */

@@ -41,8 +41,8 @@ static void close_other_fds(int from)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(char *const argv[], int err_fd, int null_fd, int report_fd,
-		       pid_t parent, bool persist)
+static void child_exec(char *const argv[], int err_fd, int null_fd, int report_fd, pid_t parent,
+                       bool persist)
 {
 	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD};
 	sigset_t none;
@@ -167,7 +167,7 @@ static bool pidfd_exited(int pidfd)
 }
 
 int qemu_proc_find(const char *pid_path, const char *ident, struct qemu_proc *proc,
-		   pid_t *stale_pid)
+                   pid_t *stale_pid)
 {
 	pid_t pid = read_pid_file(pid_path);
 	int pidfd;

@@ -15,10 +15,10 @@
 #include <sys/types.h>
 
 struct qemu_proc {
-	pid_t pid;   /* 0: none */
-	int pidfd;   /* -1 where the kernel has no pidfd */
-	bool ours;   /* our child: reap it */
-	int status;  /* waitpid() status once an own child was reaped */
+	pid_t pid;  /* 0: none */
+	int pidfd;  /* -1 where the kernel has no pidfd */
+	bool ours;  /* our child: reap it */
+	int status; /* waitpid() status once an own child was reaped */
 };
 
 /* Start argv[0] (PATH lookup when it has no '/') with stdin from /dev/null
@@ -34,7 +34,7 @@ int qemu_spawn(char *const argv[], const char *err_path, bool persist, struct qe
  * When the pid file names a process that is gone or is not that QEMU (a pid
  * reused after a crash), *stale_pid is that pid, else 0. */
 int qemu_proc_find(const char *pid_path, const char *ident, struct qemu_proc *proc,
-		   pid_t *stale_pid);
+                   pid_t *stale_pid);
 
 /* Has it exited? Reaps an own child (and then sets pid to 0). */
 bool qemu_proc_exited(struct qemu_proc *proc);

@@ -84,9 +84,10 @@ static int fill(struct qmp *q, int64_t deadline_ns)
 			return 0;
 		}
 		if (n == 0)
-			return die(q, fail(q, -EPIPE, q->len ? "QEMU closed the QMP connection in "
-							       "the middle of a message"
-							     : "QEMU closed the QMP connection"));
+			return die(q, fail(q, -EPIPE,
+			                   q->len ? "QEMU closed the QMP connection in "
+			                            "the middle of a message"
+			                          : "QEMU closed the QMP connection"));
 		if (errno == EINTR)
 			continue;
 		if (errno == ECONNRESET)
@@ -139,9 +140,10 @@ static int read_message(struct qmp *q, json_t **msg, int64_t deadline_ns)
 		json_escape_bytes(q->buf, line_len < 60 ? line_len : 60, shown, sizeof(shown));
 		json_decref(*msg);
 		*msg = NULL;
-		return die(q, fail(q, -EPROTO, "QEMU sent something that is not a QMP message: "
-						"\"%s%s\"",
-				   shown, line_len > 60 ? "..." : ""));
+		return die(q, fail(q, -EPROTO,
+		                   "QEMU sent something that is not a QMP message: "
+		                   "\"%s%s\"",
+		                   shown, line_len > 60 ? "..." : ""));
 	}
 	q->len -= line_len + 1;
 	memmove(q->buf, nl + 1, q->len);
@@ -195,7 +197,7 @@ static bool id_matches(json_t *msg, unsigned long id)
 
 /* Wait for the answer to command id, queueing events. */
 static int await_reply(struct qmp *q, const char *name, unsigned long id, json_t **ret,
-		       int64_t deadline_ns)
+                       int64_t deadline_ns)
 {
 	json_t *msg, *val;
 	int rc;
@@ -212,14 +214,15 @@ static int await_reply(struct qmp *q, const char *name, unsigned long id, json_t
 		}
 		if (!json_object_get(msg, "return") && !json_object_get(msg, "error")) {
 			json_decref(msg);
-			return die(q, fail(q, -EPROTO, "QEMU answered %s with neither return nor "
-						       "error",
-					   name));
+			return die(q, fail(q, -EPROTO,
+			                   "QEMU answered %s with neither return nor "
+			                   "error",
+			                   name));
 		}
 		if (!id_matches(msg, id)) {
 			/* The late answer to a command that timed out. */
 			hil_debug("QMP: dropping a late answer (id %lld)",
-				  (long long)json_integer_value(json_object_get(msg, "id")));
+			          (long long)json_integer_value(json_object_get(msg, "id")));
 			json_decref(msg);
 			continue;
 		}
@@ -236,8 +239,7 @@ static int await_reply(struct qmp *q, const char *name, unsigned long id, json_t
 	}
 }
 
-int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret,
-		int64_t deadline_ns)
+int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret, int64_t deadline_ns)
 {
 	unsigned long id;
 	json_t *cmd;
@@ -271,7 +273,7 @@ int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret,
 }
 
 int qmp_command_pack(struct qmp *q, const char *name, json_t **ret, int64_t deadline_ns,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	json_error_t jerr;
 	json_t *args;
@@ -297,8 +299,9 @@ static int greet(struct qmp *q, int64_t deadline_ns)
 
 	rc = read_message(q, &msg, deadline_ns);
 	if (rc == -ETIMEDOUT)
-		return fail(q, rc, "no QMP greeting in time (is another client connected? QEMU "
-				   "serves one at a time)");
+		return fail(q, rc,
+		            "no QMP greeting in time (is another client connected? QEMU "
+		            "serves one at a time)");
 	if (rc < 0)
 		return rc;
 	greeting = json_object_get(msg, "QMP");
@@ -337,8 +340,7 @@ int qmp_open_fd(struct qmp **out, int fd, int64_t deadline_ns, char *why, size_t
 	return 0;
 }
 
-int qmp_open(struct qmp **out, const char *path, int64_t deadline_ns, char *why,
-	     size_t why_size)
+int qmp_open(struct qmp **out, const char *path, int64_t deadline_ns, char *why, size_t why_size)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd, rc;
@@ -404,12 +406,12 @@ int qmp_event_wait(struct qmp *q, const char *name, json_t **event, int64_t dead
 
 	*event = NULL;
 	q->error[0] = q->error_class[0] = '\0';
-	json_array_foreach (q->events, i, msg)
-		if (event_is(msg, name)) {
-			*event = json_incref(msg);
-			json_array_remove(q->events, i);
-			return 0;
-		}
+	json_array_foreach(q->events, i, msg) if (event_is(msg, name))
+	{
+		*event = json_incref(msg);
+		json_array_remove(q->events, i);
+		return 0;
+	}
 	if (q->dead_rc)
 		return q->dead_rc;
 	for (;;) {

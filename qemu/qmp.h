@@ -68,8 +68,7 @@ struct qmp;
  * qmp_capabilities. On success *out is the client; on failure *out is NULL,
  * the return is -errno and, if why is not NULL, a one-line reason is written
  * there (why_size bytes, NUL-terminated). */
-int qmp_open(struct qmp **out, const char *path, int64_t deadline_ns, char *why,
-	     size_t why_size);
+int qmp_open(struct qmp **out, const char *path, int64_t deadline_ns, char *why, size_t why_size);
 /* The same over a connected stream socket the client takes over (closed by
  * qmp_close(), or here on failure). For tests and inherited fds. */
 int qmp_open_fd(struct qmp **out, int fd, int64_t deadline_ns, char *why, size_t why_size);
@@ -77,12 +76,11 @@ void qmp_close(struct qmp *q);
 
 /* Run one command. args is an object of arguments or NULL. On success, if
  * ret is not NULL, *ret is the "return" value (often an empty object). */
-int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret,
-		int64_t deadline_ns);
+int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret, int64_t deadline_ns);
 /* The same with the arguments built by json_pack(fmt, ...), e.g.
  * qmp_command_pack(q, "set_link", NULL, dl, "{s:s, s:b}", "name", "net0", "up", 1). */
 int qmp_command_pack(struct qmp *q, const char *name, json_t **ret, int64_t deadline_ns,
-		     const char *fmt, ...);
+                     const char *fmt, ...);
 
 /* The oldest queued event ({"event": NAME, "data": {...}, "timestamp": {...}})
  * or NULL when none is queued. Never waits. */

@@ -142,11 +142,12 @@ static void test_console_qemu_streams_bytes_and_ends_with_epipe(void **state)
 static void fake_qemu(int con_fd, int qmp_fd)
 {
 	static const char *const answers[] = {
-		"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n",
-		"{\"return\": {}, \"id\": 1}\r\n",
-		"{\"return\": [{\"label\": \"con0\", \"filename\": \"disconnected:unix:x,server=on\"}],"
-		" \"id\": 2}\r\n",
-		"{\"return\": [{\"label\": \"con0\", \"filename\": \"unix:x,server=on\"}], \"id\": 3}\r\n",
+	    "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n",
+	    "{\"return\": {}, \"id\": 1}\r\n",
+	    "{\"return\": [{\"label\": \"con0\", \"filename\": \"disconnected:unix:x,server=on\"}],"
+	    " \"id\": 2}\r\n",
+	    "{\"return\": [{\"label\": \"con0\", \"filename\": \"unix:x,server=on\"}], \"id\": "
+	    "3}\r\n",
 	};
 	char buf[512];
 	int q, c;
@@ -201,16 +202,16 @@ static void test_console_qemu_without_qmp_connects_anyway(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_console_qemu_refuses_unknown_keys, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_console_qemu_not_running_is_not_there_yet, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_console_qemu_streams_bytes_and_ends_with_epipe,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_console_qemu_waits_until_qemu_accepted, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_console_qemu_without_qmp_connects_anyway, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_console_qemu_refuses_unknown_keys, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_console_qemu_not_running_is_not_there_yet, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_console_qemu_streams_bytes_and_ends_with_epipe,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_console_qemu_waits_until_qemu_accepted, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_console_qemu_without_qmp_connects_anyway, setup,
+	                                    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -35,7 +35,7 @@ static struct cfg_node *yaml(const char *text)
 }
 
 static void assert_argv(const char *settings, const char *run_dir, bool with_kvm,
-			const char *const want[])
+                        const char *const want[])
 {
 	struct cfg_node *root = yaml(settings);
 	struct qemu_config qc;
@@ -49,24 +49,32 @@ static void assert_argv(const char *settings, const char *run_dir, bool with_kvm
 			fail_msg("argv[%zu] is \"%s\", expected \"%s\"", i, argv[i], want[i]);
 	if (want[i] || argv[i])
 		fail_msg("argv[%zu] is \"%s\", expected \"%s\"", i, argv[i] ? argv[i] : "(end)",
-			 want[i] ? want[i] : "(end)");
+		         want[i] ? want[i] : "(end)");
 	qemu_argv_free(argv);
 	qemu_config_free(&qc);
 	cfg_free(root);
 }
 
-#define CONTROL(dir)                                                                             \
-	"-nodefaults", "-display", "none", "-S", "-qmp",                                         \
-		"unix:" dir "/qmp.sock,server=on,wait=off", "-chardev",                          \
-		"socket,id=con0,path=" dir "/console.sock,server=on,wait=off,logfile=" dir        \
-		"/console.log",                                                                  \
-		"-serial", "chardev:con0", "-pidfile", dir "/qemu.pid"
+#define CONTROL(dir)                                                                               \
+	"-nodefaults", "-display", "none", "-S", "-qmp",                                           \
+	    "unix:" dir "/qmp.sock,server=on,wait=off", "-chardev",                                \
+	    "socket,id=con0,path=" dir "/console.sock,server=on,wait=off,logfile=" dir             \
+	    "/console.log",                                                                        \
+	    "-serial", "chardev:con0", "-pidfile", dir "/qemu.pid"
 
 static void test_qemu_argv_minimal_is_paused_with_sockets_and_user_net(void **state)
 {
-	const char *const want[] = {"qemu-system-aarch64", "-name", "b1", "-accel", "tcg",
-				    CONTROL("/run/b1"), "-netdev", "user,id=net0", "-device",
-				    "virtio-net-pci,netdev=net0", NULL};
+	const char *const want[] = {"qemu-system-aarch64",
+	                            "-name",
+	                            "b1",
+	                            "-accel",
+	                            "tcg",
+	                            CONTROL("/run/b1"),
+	                            "-netdev",
+	                            "user,id=net0",
+	                            "-device",
+	                            "virtio-net-pci,netdev=net0",
+	                            NULL};
 
 	assert_argv("driver: qemu\nbinary: qemu-system-aarch64\n", "/run/b1", false, want);
 }
@@ -74,74 +82,119 @@ static void test_qemu_argv_minimal_is_paused_with_sockets_and_user_net(void **st
 static void test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir(void **state)
 {
 	const char *const want[] = {
-		"/labs/desk/../../opt/qemu/bin/qemu-system-aarch64", "-name", "b1", "-machine", "virt,gic-version=3",
-		"-accel", "tcg", "-cpu", "cortex-a53", "-m", "512M", "-smp", "2", CONTROL("/run/b1"),
-		"-bios", "/usr/share/qemu/u-boot.bin", "-kernel", "/labs/desk/img/Image",
-		"-initrd", "/labs/desk/img/initrd.img", "-dtb", "/labs/desk/virt.dtb",
-		"-append", "console=ttyAMA0 root=/dev/vda2 quiet",
-		"-drive", "if=none,id=d0,format=qcow2,file=/labs/desk/disk.qcow2,readonly=on",
-		"-blockdev", "driver=file,node-name=f0,filename=/labs/desk/raw.img",
-		"-blockdev",
-		"driver=blklogwrites,node-name=log0,file=f0,log.driver=file,"
-		"log.filename=/var/tmp/w.log,log-sector-size=512",
-		"-drive", "if=pflash,format=raw,unit=0,file=/labs/desk/flash0.img",
-		"-drive", "if=pflash,format=raw,unit=1,file=/labs/desk/env.img,readonly=on",
-		"-netdev", "user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,"
-			   "hostfwd=tcp:127.0.0.1:8080-:80",
-		"-device", "e1000,netdev=lan,mac=52:54:00:12:34:56",
-		"-device", "i6300esb", "-action", "watchdog=reset", NULL};
+	    "/labs/desk/../../opt/qemu/bin/qemu-system-aarch64",
+	    "-name",
+	    "b1",
+	    "-machine",
+	    "virt,gic-version=3",
+	    "-accel",
+	    "tcg",
+	    "-cpu",
+	    "cortex-a53",
+	    "-m",
+	    "512M",
+	    "-smp",
+	    "2",
+	    CONTROL("/run/b1"),
+	    "-bios",
+	    "/usr/share/qemu/u-boot.bin",
+	    "-kernel",
+	    "/labs/desk/img/Image",
+	    "-initrd",
+	    "/labs/desk/img/initrd.img",
+	    "-dtb",
+	    "/labs/desk/virt.dtb",
+	    "-append",
+	    "console=ttyAMA0 root=/dev/vda2 quiet",
+	    "-drive",
+	    "if=none,id=d0,format=qcow2,file=/labs/desk/disk.qcow2,readonly=on",
+	    "-blockdev",
+	    "driver=file,node-name=f0,filename=/labs/desk/raw.img",
+	    "-blockdev",
+	    "driver=blklogwrites,node-name=log0,file=f0,log.driver=file,"
+	    "log.filename=/var/tmp/w.log,log-sector-size=512",
+	    "-drive",
+	    "if=pflash,format=raw,unit=0,file=/labs/desk/flash0.img",
+	    "-drive",
+	    "if=pflash,format=raw,unit=1,file=/labs/desk/env.img,readonly=on",
+	    "-netdev",
+	    "user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,"
+	    "hostfwd=tcp:127.0.0.1:8080-:80",
+	    "-device",
+	    "e1000,netdev=lan,mac=52:54:00:12:34:56",
+	    "-device",
+	    "i6300esb",
+	    "-action",
+	    "watchdog=reset",
+	    NULL};
 
 	assert_argv("driver: qemu\n"
-		    "binary: ../../opt/qemu/bin/qemu-system-aarch64\n"
-		    "machine: virt,gic-version=3\n"
-		    "cpu: cortex-a53\nmemory: 512M\nsmp: 2\naccel: tcg\n"
-		    "bios: /usr/share/qemu/u-boot.bin\n"
-		    "kernel: img/Image\ninitrd: img/initrd.img\ndtb: virt.dtb\n"
-		    "append: console=ttyAMA0 root=/dev/vda2 quiet\n"
-		    "drives:\n"
-		    "  - {if: none, id: d0, format: qcow2, file: disk.qcow2, readonly: on}\n"
-		    "  - {kind: blockdev, driver: file, node-name: f0, filename: raw.img}\n"
-		    "  - kind: blockdev\n    driver: blklogwrites\n    node-name: log0\n"
-		    "    file: f0\n    log.driver: file\n    log.filename: /var/tmp/w.log\n"
-		    "    log-sector-size: 512\n"
-		    "pflash:\n  - flash0.img\n  - {file: env.img, readonly: on}\n"
-		    "netdev:\n  id: lan\n  device: e1000\n  mac: 52:54:00:12:34:56\n"
-		    "  restrict: on\n"
-		    "  hostfwd: [tcp:127.0.0.1:2222-:22, tcp:127.0.0.1:8080-:80]\n"
-		    "args: [-device, i6300esb, -action, watchdog=reset]\n"
-		    "timeout: 20s\n",
-		    "/run/b1", false, want);
+	            "binary: ../../opt/qemu/bin/qemu-system-aarch64\n"
+	            "machine: virt,gic-version=3\n"
+	            "cpu: cortex-a53\nmemory: 512M\nsmp: 2\naccel: tcg\n"
+	            "bios: /usr/share/qemu/u-boot.bin\n"
+	            "kernel: img/Image\ninitrd: img/initrd.img\ndtb: virt.dtb\n"
+	            "append: console=ttyAMA0 root=/dev/vda2 quiet\n"
+	            "drives:\n"
+	            "  - {if: none, id: d0, format: qcow2, file: disk.qcow2, readonly: on}\n"
+	            "  - {kind: blockdev, driver: file, node-name: f0, filename: raw.img}\n"
+	            "  - kind: blockdev\n    driver: blklogwrites\n    node-name: log0\n"
+	            "    file: f0\n    log.driver: file\n    log.filename: /var/tmp/w.log\n"
+	            "    log-sector-size: 512\n"
+	            "pflash:\n  - flash0.img\n  - {file: env.img, readonly: on}\n"
+	            "netdev:\n  id: lan\n  device: e1000\n  mac: 52:54:00:12:34:56\n"
+	            "  restrict: on\n"
+	            "  hostfwd: [tcp:127.0.0.1:2222-:22, tcp:127.0.0.1:8080-:80]\n"
+	            "args: [-device, i6300esb, -action, watchdog=reset]\n"
+	            "timeout: 20s\n",
+	            "/run/b1", false, want);
 }
 
 static void test_qemu_argv_accel_auto_offers_kvm_then_tcg(void **state)
 {
-	const char *const auto_kvm[] = {"qemu-system-x86_64", "-name", "b1", "-accel", "kvm",
-					"-accel", "tcg", CONTROL("/r"), NULL};
+	const char *const auto_kvm[] = {
+	    "qemu-system-x86_64", "-name", "b1", "-accel", "kvm", "-accel", "tcg",
+	    CONTROL("/r"),        NULL};
 	const char *const only_kvm[] = {"qemu-system-x86_64", "-name", "b1", "-accel", "kvm",
-					CONTROL("/r"), NULL};
+	                                CONTROL("/r"),        NULL};
 	const char *const only_tcg[] = {"qemu-system-x86_64", "-name", "b1", "-accel", "tcg",
-					CONTROL("/r"), NULL};
+	                                CONTROL("/r"),        NULL};
 
 	assert_argv("binary: qemu-system-x86_64\nnetdev: none\n", "/r", true, auto_kvm);
 	assert_argv("binary: qemu-system-x86_64\nnetdev: none\naccel: kvm\n", "/r", false,
-		    only_kvm);
-	assert_argv("binary: qemu-system-x86_64\nnetdev: none\naccel: tcg\n", "/r", true,
-		    only_tcg);
+	            only_kvm);
+	assert_argv("binary: qemu-system-x86_64\nnetdev: none\naccel: tcg\n", "/r", true, only_tcg);
 }
 
 static void test_qemu_argv_doubles_commas_in_option_values(void **state)
 {
 	const char *const want[] = {
-		"qemu-system-x86_64", "-name", "b1", "-accel", "tcg", "-nodefaults", "-display",
-		"none", "-S", "-qmp", "unix:/r,,x/qmp.sock,server=on,wait=off", "-chardev",
-		"socket,id=con0,path=/r,,x/console.sock,server=on,wait=off,logfile=/r,,x/console.log",
-		"-serial", "chardev:con0", "-pidfile", "/r,x/qemu.pid", "-drive",
-		"if=virtio,file=/labs/desk/a,,b.img", "-drive",
-		"if=pflash,format=raw,unit=0,file=/labs/desk/c,,d.img", NULL};
+	    "qemu-system-x86_64",
+	    "-name",
+	    "b1",
+	    "-accel",
+	    "tcg",
+	    "-nodefaults",
+	    "-display",
+	    "none",
+	    "-S",
+	    "-qmp",
+	    "unix:/r,,x/qmp.sock,server=on,wait=off",
+	    "-chardev",
+	    "socket,id=con0,path=/r,,x/console.sock,server=on,wait=off,logfile=/r,,x/console.log",
+	    "-serial",
+	    "chardev:con0",
+	    "-pidfile",
+	    "/r,x/qemu.pid",
+	    "-drive",
+	    "if=virtio,file=/labs/desk/a,,b.img",
+	    "-drive",
+	    "if=pflash,format=raw,unit=0,file=/labs/desk/c,,d.img",
+	    NULL};
 
 	assert_argv("binary: qemu-system-x86_64\nnetdev: none\n"
-		    "drives: [{if: virtio, file: 'a,b.img'}]\npflash: ['c,d.img']\n",
-		    "/r,x", false, want);
+	            "drives: [{if: virtio, file: 'a,b.img'}]\npflash: ['c,d.img']\n",
+	            "/r,x", false, want);
 }
 
 static void assert_config_error(const char *settings, const char *message)
@@ -168,11 +221,11 @@ static void test_qemu_settings_errors_name_the_key_and_what_is_valid(void **stat
 	assert_config_error("binary: q\ndrives: [disk.img]\n", "must be a mapping");
 	assert_config_error("binary: q\ndrives: [{}]\n", "is empty");
 	assert_config_error("binary: q\ndrives: [{kind: scsi, file: a}]\n",
-			    "\"scsi\" is not one of drive, blockdev");
+	                    "\"scsi\" is not one of drive, blockdev");
 	assert_config_error("binary: q\ndrives: [{file: {path: a}}]\n",
-			    "must be a value or a list of values");
+	                    "must be a value or a list of values");
 	assert_config_error("binary: q\npflash: [{file: a, kind: blockdev}]\n",
-			    "is only known in drives:");
+	                    "is only known in drives:");
 	assert_config_error("binary: q\nnetdev: tap\n", "\"tap\" is not user, none or a mapping");
 	assert_config_error("binary: q\nnetdev: {device: [a, b]}\n", "must be a single value");
 	assert_config_error("binary: q\nargs: {a: b}\n", "not a mapping");
@@ -182,53 +235,54 @@ static void test_qemu_settings_errors_name_the_key_and_what_is_valid(void **stat
 /* ---- the driver against a fake QEMU ---- */
 
 static const char fake_qemu[] =
-	"#!/usr/bin/python3\n"
-	"import json, os, signal, socket, sys\n"
-	"args = sys.argv[1:]\n"
-	"opt = lambda name: args[args.index(name) + 1]\n"
-	"log = open(os.environ['FAKE_QEMU_LOG'], 'a', buffering=1)\n"
-	"log.write('start %d\\n' % os.getpid())\n"
-	"mode = os.environ.get('FAKE_QEMU_MODE', 'normal')\n"
-	"if mode == 'exit':\n"
-	"    print('fake-qemu: -bogus: invalid option', file=sys.stderr)\n"
-	"    sys.exit(1)\n"
-	"if mode == 'sleep':\n"
-	"    signal.pause()\n"
-	"qmp = opt('-qmp')[5:].split(',')[0]\n"
-	"con = [o[5:] for o in opt('-chardev').split(',') if o.startswith('path=')][0]\n"
-	"pidfile = opt('-pidfile')\n"
-	"open(pidfile, 'w').write('%d\\n' % os.getpid())\n"
-	"socks = []\n"
-	"for path in (con, qmp):\n"
-	"    s = socket.socket(socket.AF_UNIX)\n"
-	"    s.bind(path)\n"
-	"    s.listen(4)\n"
-	"    socks.append(s)\n"
-	"status = 'prelaunch'\n"
-	"while True:\n"
-	"    c, _ = socks[1].accept()\n"
-	"    if os.path.exists(os.environ['FAKE_QEMU_LOG'] + '.mute'):\n"
-	"        signal.pause()\n"
-	"    f = c.makefile('rw')\n"
-	"    f.write(json.dumps({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, "
-	"'micro': 0}}, 'capabilities': []}}) + '\\r\\n')\n"
-	"    f.flush()\n"
-	"    for line in f:\n"
-	"        m = json.loads(line)\n"
-	"        cmd = m['execute']\n"
-	"        log.write(cmd + '\\n')\n"
-	"        ret = {}\n"
-	"        if cmd == 'query-status':\n"
-	"            ret = {'status': status, 'running': status == 'running'}\n"
-	"        if cmd == 'cont':\n"
-	"            status = 'running'\n"
-	"        f.write(json.dumps({'return': ret, 'id': m['id']}) + '\\r\\n')\n"
-	"        f.flush()\n"
-	"        if cmd == 'quit' and mode != 'ignore-quit':\n"
-	"            for path in (qmp, con, pidfile):\n"
-	"                os.unlink(path)\n"
-	"            sys.exit(0)\n"
-	"    c.close()\n";
+    "#!/usr/bin/python3\n"
+    "import json, os, signal, socket, sys\n"
+    "args = sys.argv[1:]\n"
+    "opt = lambda name: args[args.index(name) + 1]\n"
+    "log = open(os.environ['FAKE_QEMU_LOG'], 'a', buffering=1)\n"
+    "log.write('start %d\\n' % os.getpid())\n"
+    "mode = os.environ.get('FAKE_QEMU_MODE', 'normal')\n"
+    "if mode == 'exit':\n"
+    "    print('fake-qemu: -bogus: invalid option', file=sys.stderr)\n"
+    "    sys.exit(1)\n"
+    "if mode == 'sleep':\n"
+    "    signal.pause()\n"
+    "qmp = opt('-qmp')[5:].split(',')[0]\n"
+    "con = [o[5:] for o in opt('-chardev').split(',') if o.startswith('path=')][0]\n"
+    "pidfile = opt('-pidfile')\n"
+    "open(pidfile, 'w').write('%d\\n' % os.getpid())\n"
+    "socks = []\n"
+    "for path in (con, qmp):\n"
+    "    s = socket.socket(socket.AF_UNIX)\n"
+    "    s.bind(path)\n"
+    "    s.listen(4)\n"
+    "    socks.append(s)\n"
+    "status = 'prelaunch'\n"
+    "while True:\n"
+    "    c, _ = socks[1].accept()\n"
+    "    if os.path.exists(os.environ['FAKE_QEMU_LOG'] + '.mute'):\n"
+    "        signal.pause()\n"
+    "    f = c.makefile('rw')\n"
+    "    f.write(json.dumps({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, "
+    "'micro': 0}}, 'capabilities': []}}) + '\\r\\n')\n"
+    "    f.flush()\n"
+    "    for line in f:\n"
+    "        m = json.loads(line)\n"
+    "        cmd = m['execute']\n"
+    "        log.write(cmd + (' ' + json.dumps(m['arguments'], sort_keys=True) "
+    "if 'arguments' in m else '') + '\\n')\n"
+    "        ret = {}\n"
+    "        if cmd == 'query-status':\n"
+    "            ret = {'status': status, 'running': status == 'running'}\n"
+    "        if cmd == 'cont':\n"
+    "            status = 'running'\n"
+    "        f.write(json.dumps({'return': ret, 'id': m['id']}) + '\\r\\n')\n"
+    "        f.flush()\n"
+    "        if cmd == 'quit' and mode != 'ignore-quit':\n"
+    "            for path in (qmp, con, pidfile):\n"
+    "                os.unlink(path)\n"
+    "            sys.exit(0)\n"
+    "    c.close()\n";
 
 struct fixture {
 	char dir[64];
@@ -573,7 +627,8 @@ static void test_qemu_missing_binary_is_enoent_with_advice(void **state)
 	log_capture(f->log, sizeof(f->log));
 	assert_int_equal(power_qemu_ops.set(&f->p, true), -ENOENT);
 	log_capture(NULL, 0);
-	assert_non_null(strstr(f->log, "cannot run QEMU \"qemu-system-nonexistent-arch\": No such file"));
+	assert_non_null(
+	    strstr(f->log, "cannot run QEMU \"qemu-system-nonexistent-arch\": No such file"));
 	power_qemu_ops.close(&f->p);
 }
 
@@ -586,6 +641,47 @@ static void test_qemu_started_without_qemu_is_enodev(void **state)
 	assert_int_equal(power_qemu_ops.started(&f->p), -ENODEV);
 	log_capture(NULL, 0);
 	assert_non_null(strstr(f->log, "is it powered on?"));
+	power_qemu_ops.close(&f->p);
+}
+
+static void test_qemu_link_sets_the_netdev_link(void **state)
+{
+	struct fixture *f = *state;
+	const char *text = "driver: qemu\nbinary: ./fake-qemu\nnetdev: {id: lan, device: e1000}\n";
+
+	assert_int_equal(open_driver(f, 0), 0);
+	log_capture(f->log, sizeof(f->log));
+	assert_int_equal(power_qemu_ops.link(&f->p, false), -ENODEV); /* not running */
+	log_capture(NULL, 0);
+	assert_non_null(strstr(f->log, "cannot set the network link of net0 down"));
+	assert_int_equal(power_qemu_ops.set(&f->p, true), 0);
+	assert_int_equal(power_qemu_ops.link(&f->p, false), 0);
+	assert_int_equal(power_qemu_ops.link(&f->p, true), 0);
+	assert_int_equal(count_in_log(f, "set_link {\"name\": \"net0\", \"up\": false}"), 1);
+	assert_int_equal(count_in_log(f, "set_link {\"name\": \"net0\", \"up\": true}"), 1);
+	power_qemu_ops.close(&f->p);
+	/* Another backend id is used by name. */
+	cfg_free(f->settings);
+	f->settings = cfg_load_buf(f->lab_path, text, strlen(text));
+	assert_int_equal(open_driver(f, 0), 0);
+	assert_int_equal(power_qemu_ops.set(&f->p, true), 0);
+	assert_int_equal(power_qemu_ops.link(&f->p, false), 0);
+	assert_int_equal(count_in_log(f, "set_link {\"name\": \"lan\", \"up\": false}"), 1);
+	power_qemu_ops.close(&f->p);
+}
+
+static void test_qemu_link_without_network_card_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *text = "driver: qemu\nbinary: ./fake-qemu\nnetdev: none\n";
+
+	cfg_free(f->settings);
+	f->settings = cfg_load_buf(f->lab_path, text, strlen(text));
+	assert_int_equal(open_driver(f, 0), 0);
+	log_capture(f->log, sizeof(f->log));
+	assert_int_equal(power_qemu_ops.link(&f->p, false), -EINVAL);
+	log_capture(NULL, 0);
+	assert_non_null(strstr(f->log, "has no network card"));
 	power_qemu_ops.close(&f->p);
 }
 
@@ -609,37 +705,40 @@ static void test_qemu_run_dir_too_long_for_a_socket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qemu_argv_minimal_is_paused_with_sockets_and_user_net),
-		cmocka_unit_test(test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir),
-		cmocka_unit_test(test_qemu_argv_accel_auto_offers_kvm_then_tcg),
-		cmocka_unit_test(test_qemu_argv_doubles_commas_in_option_values),
-		cmocka_unit_test(test_qemu_settings_errors_name_the_key_and_what_is_valid),
-		cmocka_unit_test_setup_teardown(test_qemu_on_starts_paused_and_started_resumes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_off_quits_and_removes_the_sockets, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_off_kills_a_qemu_that_does_not_quit, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_status_unknown_when_qmp_does_not_answer,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_without_persist_dies_at_close, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_persisted_is_found_by_a_later_open, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_killed_from_outside_is_off_with_a_message,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_pid_file_of_another_process_is_stale, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_that_exits_at_start_reports_its_stderr,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_without_qmp_socket_times_out_and_is_killed,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_missing_binary_is_enoent_with_advice, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_started_without_qemu_is_enodev, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_run_dir_too_long_for_a_socket, setup,
-						teardown),
+	    cmocka_unit_test(test_qemu_argv_minimal_is_paused_with_sockets_and_user_net),
+	    cmocka_unit_test(test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir),
+	    cmocka_unit_test(test_qemu_argv_accel_auto_offers_kvm_then_tcg),
+	    cmocka_unit_test(test_qemu_argv_doubles_commas_in_option_values),
+	    cmocka_unit_test(test_qemu_settings_errors_name_the_key_and_what_is_valid),
+	    cmocka_unit_test_setup_teardown(test_qemu_on_starts_paused_and_started_resumes, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_off_quits_and_removes_the_sockets, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_off_kills_a_qemu_that_does_not_quit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_status_unknown_when_qmp_does_not_answer,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_without_persist_dies_at_close, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_persisted_is_found_by_a_later_open, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_killed_from_outside_is_off_with_a_message,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_pid_file_of_another_process_is_stale, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_that_exits_at_start_reports_its_stderr, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_without_qmp_socket_times_out_and_is_killed,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_missing_binary_is_enoent_with_advice, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_started_without_qemu_is_enodev, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_link_sets_the_netdev_link, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_link_without_network_card_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_run_dir_too_long_for_a_socket, setup,
+	                                    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -22,8 +22,8 @@
 #include "../../harness/clock.h"
 #include "../../qemu/qmp.h"
 
-#define GREETING                                                                           \
-	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, "  \
+#define GREETING                                                                                   \
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, "         \
 	"\"package\": \"Debian\"}, \"capabilities\": [\"oob\"]}}\r\n"
 #define CAPS_OK "{\"return\": {}, \"id\": 1}\r\n"
 
@@ -95,7 +95,8 @@ static void test_qmp_open_negotiates_capabilities_after_greeting(void **state)
 	struct qmp *q = open_pair(&server);
 	const json_t *v = qmp_version(q);
 
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "qemu"), "major")), 7);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "qemu"), "major")),
+	                 7);
 	assert_string_equal(qmp_error(q), "");
 	qmp_close(q);
 	close(server);
@@ -125,7 +126,7 @@ static void test_qmp_command_sends_arguments_object(void **state)
 	put(server, "{\"return\": {}, \"id\": 2}\n");
 	assert_int_equal(qmp_command(q, "set_link", args, NULL, in_ms(1000)), 0);
 	assert_sent(server, "{\"execute\": \"set_link\", \"id\": 2, "
-			    "\"arguments\": {\"name\": \"net0\", \"up\": false}}");
+	                    "\"arguments\": {\"name\": \"net0\", \"up\": false}}");
 	/* Arguments are borrowed, not stolen. */
 	assert_int_equal(args->refcount, 1);
 	json_decref(args);
@@ -139,8 +140,10 @@ static void test_qmp_command_pack_builds_arguments(void **state)
 	struct qmp *q = open_pair(&server);
 
 	put(server, "{\"return\": {}, \"id\": 2}\n");
-	assert_int_equal(qmp_command_pack(q, "savevm", NULL, in_ms(1000), "{s:s}", "name", "s1"), 0);
-	assert_sent(server, "{\"execute\": \"savevm\", \"id\": 2, \"arguments\": {\"name\": \"s1\"}}");
+	assert_int_equal(qmp_command_pack(q, "savevm", NULL, in_ms(1000), "{s:s}", "name", "s1"),
+	                 0);
+	assert_sent(server,
+	            "{\"execute\": \"savevm\", \"id\": 2, \"arguments\": {\"name\": \"s1\"}}");
 	/* A broken pack format never reaches QEMU. */
 	assert_int_equal(qmp_command_pack(q, "savevm", NULL, in_ms(100), "{s:"), -EINVAL);
 	json_t *not_object = json_integer(1);
@@ -156,10 +159,10 @@ static void test_qmp_error_answer_gives_class_and_description(void **state)
 	struct qmp *q = open_pair(&server);
 
 	put(server, "{\"id\": 2, \"error\": {\"class\": \"DeviceNotFound\", "
-		    "\"desc\": \"Device 'nic9' not found\"}}\n");
+	            "\"desc\": \"Device 'nic9' not found\"}}\n");
 	assert_int_equal(qmp_command_pack(q, "set_link", NULL, in_ms(1000), "{s:s, s:b}", "name",
-					  "nic9", "up", 1),
-			 -EREMOTEIO);
+	                                  "nic9", "up", 1),
+	                 -EREMOTEIO);
 	assert_string_equal(qmp_error_class(q), "DeviceNotFound");
 	assert_non_null(strstr(qmp_error(q), "set_link"));
 	assert_non_null(strstr(qmp_error(q), "Device 'nic9' not found"));
@@ -177,9 +180,10 @@ static void test_qmp_events_before_the_answer_are_queued_in_order(void **state)
 	struct qmp *q = open_pair(&server);
 	json_t *ev;
 
-	put(server, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n"
-		    "{\"event\": \"RESET\", \"data\": {\"guest\": true}}\r\n"
-		    "{\"return\": {}, \"id\": 2}\r\n");
+	put(server,
+	    "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n"
+	    "{\"event\": \"RESET\", \"data\": {\"guest\": true}}\r\n"
+	    "{\"return\": {}, \"id\": 2}\r\n");
 	assert_int_equal(qmp_command(q, "stop", NULL, NULL, in_ms(1000)), 0);
 	assert_int_equal(qmp_events_queued(q), 2);
 	ev = qmp_event_next(q);
@@ -200,11 +204,11 @@ static void test_qmp_event_wait_takes_named_event_and_keeps_others(void **state)
 	json_t *ev;
 
 	put(server, "{\"event\": \"RTC_CHANGE\"}\n{\"event\": \"SHUTDOWN\", \"data\": "
-		    "{\"guest\": true, \"reason\": \"guest-shutdown\"}}\n{\"event\": \"STOP\"}\n");
+	            "{\"guest\": true, \"reason\": \"guest-shutdown\"}}\n{\"event\": \"STOP\"}\n");
 	assert_int_equal(qmp_event_wait(q, "SHUTDOWN", &ev, in_ms(1000)), 0);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "data"),
-							       "reason")),
-			    "guest-shutdown");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(ev, "data"), "reason")),
+	    "guest-shutdown");
 	json_decref(ev);
 	assert_int_equal(qmp_events_queued(q), 1); /* RTC_CHANGE; STOP still unread */
 	/* A queued event is found without reading. */
@@ -233,7 +237,8 @@ static void test_qmp_command_honours_deadline_and_drops_late_answer(void **state
 	assert_true(took < 400 * NS_PER_MS);
 	assert_non_null(strstr(qmp_error(q), "query-status"));
 	/* The late answer (id 2) arrives before the next one (id 3). */
-	put(server, "{\"return\": {\"late\": true}, \"id\": 2}\n{\"return\": {\"ok\": 3}, \"id\": 3}\n");
+	put(server,
+	    "{\"return\": {\"late\": true}, \"id\": 2}\n{\"return\": {\"ok\": 3}, \"id\": 3}\n");
 	assert_int_equal(qmp_command(q, "query-name", NULL, &ret, in_ms(1000)), 0);
 	assert_int_equal(json_integer_value(json_object_get(ret, "ok")), 3);
 	json_decref(ret);
@@ -327,9 +332,10 @@ static void test_qmp_quit_answer_after_shutdown_event(void **state)
 	json_t *ev;
 
 	/* What QEMU 7.2 sends on quit: the event first, then the answer, then EOF. */
-	put(server, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": \"SHUTDOWN\", "
-		    "\"data\": {\"guest\": false, \"reason\": \"host-qmp-quit\"}}\r\n"
-		    "{\"return\": {}, \"id\": 2}\r\n");
+	put(server,
+	    "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": \"SHUTDOWN\", "
+	    "\"data\": {\"guest\": false, \"reason\": \"host-qmp-quit\"}}\r\n"
+	    "{\"return\": {}, \"id\": 2}\r\n");
 	shutdown(server, SHUT_WR);
 	assert_int_equal(qmp_command(q, "quit", NULL, NULL, in_ms(1000)), 0);
 	assert_int_equal(qmp_event_wait(q, "SHUTDOWN", &ev, in_ms(100)), 0);
@@ -388,7 +394,7 @@ static void test_qmp_open_reports_refused_capabilities(void **state)
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	put(sv[1], GREETING "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"Expecting "
-			    "capabilities negotiation with 'qmp_capabilities'\"}, \"id\": 1}\n");
+	                    "capabilities negotiation with 'qmp_capabilities'\"}, \"id\": 1}\n");
 	assert_int_equal(qmp_open_fd(&q, sv[0], in_ms(1000), why, sizeof(why)), -EREMOTEIO);
 	assert_non_null(strstr(why, "qmp_capabilities"));
 	close(sv[1]);
@@ -516,29 +522,29 @@ static void test_qmp_event_queue_is_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qmp_open_negotiates_capabilities_after_greeting),
-		cmocka_unit_test(test_qmp_command_sends_name_and_id_and_returns_value),
-		cmocka_unit_test(test_qmp_command_sends_arguments_object),
-		cmocka_unit_test(test_qmp_command_pack_builds_arguments),
-		cmocka_unit_test(test_qmp_error_answer_gives_class_and_description),
-		cmocka_unit_test(test_qmp_events_before_the_answer_are_queued_in_order),
-		cmocka_unit_test(test_qmp_event_wait_takes_named_event_and_keeps_others),
-		cmocka_unit_test(test_qmp_command_honours_deadline_and_drops_late_answer),
-		cmocka_unit_test(test_qmp_garbage_is_protocol_error_and_kills_client),
-		cmocka_unit_test(test_qmp_json_that_is_not_an_object_is_protocol_error),
-		cmocka_unit_test(test_qmp_answer_without_return_or_error_is_protocol_error),
-		cmocka_unit_test(test_qmp_truncated_message_then_close_is_epipe),
-		cmocka_unit_test(test_qmp_truncated_message_without_close_times_out),
-		cmocka_unit_test(test_qmp_server_close_is_epipe_with_clear_message),
-		cmocka_unit_test(test_qmp_quit_answer_after_shutdown_event),
-		cmocka_unit_test(test_qmp_open_without_greeting_honours_deadline),
-		cmocka_unit_test(test_qmp_open_when_server_closes_before_greeting),
-		cmocka_unit_test(test_qmp_open_refuses_a_first_message_that_is_no_greeting),
-		cmocka_unit_test(test_qmp_open_reports_refused_capabilities),
-		cmocka_unit_test(test_qmp_open_path_errors),
-		cmocka_unit_test(test_qmp_open_by_path_and_split_answer),
-		cmocka_unit_test(test_qmp_pump_reads_events_without_waiting),
-		cmocka_unit_test(test_qmp_event_queue_is_bounded),
+	    cmocka_unit_test(test_qmp_open_negotiates_capabilities_after_greeting),
+	    cmocka_unit_test(test_qmp_command_sends_name_and_id_and_returns_value),
+	    cmocka_unit_test(test_qmp_command_sends_arguments_object),
+	    cmocka_unit_test(test_qmp_command_pack_builds_arguments),
+	    cmocka_unit_test(test_qmp_error_answer_gives_class_and_description),
+	    cmocka_unit_test(test_qmp_events_before_the_answer_are_queued_in_order),
+	    cmocka_unit_test(test_qmp_event_wait_takes_named_event_and_keeps_others),
+	    cmocka_unit_test(test_qmp_command_honours_deadline_and_drops_late_answer),
+	    cmocka_unit_test(test_qmp_garbage_is_protocol_error_and_kills_client),
+	    cmocka_unit_test(test_qmp_json_that_is_not_an_object_is_protocol_error),
+	    cmocka_unit_test(test_qmp_answer_without_return_or_error_is_protocol_error),
+	    cmocka_unit_test(test_qmp_truncated_message_then_close_is_epipe),
+	    cmocka_unit_test(test_qmp_truncated_message_without_close_times_out),
+	    cmocka_unit_test(test_qmp_server_close_is_epipe_with_clear_message),
+	    cmocka_unit_test(test_qmp_quit_answer_after_shutdown_event),
+	    cmocka_unit_test(test_qmp_open_without_greeting_honours_deadline),
+	    cmocka_unit_test(test_qmp_open_when_server_closes_before_greeting),
+	    cmocka_unit_test(test_qmp_open_refuses_a_first_message_that_is_no_greeting),
+	    cmocka_unit_test(test_qmp_open_reports_refused_capabilities),
+	    cmocka_unit_test(test_qmp_open_path_errors),
+	    cmocka_unit_test(test_qmp_open_by_path_and_split_answer),
+	    cmocka_unit_test(test_qmp_pump_reads_events_without_waiting),
+	    cmocka_unit_test(test_qmp_event_queue_is_bounded),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
