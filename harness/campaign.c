@@ -439,11 +439,15 @@ static int pick_boards(struct campaign *c, char **names)
 		c->n_workers++;
 	}
 	if (c->n_workers == 0) {
-		hil_error("%s: no board fits (scenario %s needs tags", c->lab->path,
-			  c->plan.scenarios[0]->name);
-		for (size_t i = 0; c->plan.scenarios[0]->fits && c->plan.scenarios[0]->fits[i]; i++)
-			fprintf(stderr, " %s", c->plan.scenarios[0]->fits[i]);
-		fprintf(stderr, "%s)\n", c->o->boards ? " and --board limits the choice" : "");
+		char tags[256] = "";
+		size_t used = 0;
+		const char *const *fits = c->plan.scenarios[0]->fits;
+		for (size_t i = 0; fits && fits[i] && used < sizeof(tags); i++)
+			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
+						 i ? ", " : "", fits[i]);
+		hil_error("%s: no board fits (scenario %s needs the tags %s)%s", c->lab->path,
+			  c->plan.scenarios[0]->name, tags[0] ? tags : "-",
+			  c->o->boards ? "; --board limits the choice" : "");
 		return -ENOENT;
 	}
 	return 0;
@@ -536,6 +540,13 @@ int campaign_run(const struct campaign_opts *o)
 	c.lab = lab_load(o->lab_path);
 	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0)
 		goto out;
+	if (o->dry_run) {
+		for (size_t i = 0; i < c.plan.n; i++)
+			printf("%s\n", c.plan.runs[i].key);
+		printf("%zu runs\n", c.plan.n);
+		rc = EXIT_OK;
+		goto out;
+	}
 	snprintf(journal_path, sizeof(journal_path), "%s/journal.jsonl", o->out_dir);
 	if (!o->resume && stat(journal_path, &st) == 0 && st.st_size > 0) {
 		hil_error("%s already holds a campaign: --resume %s finishes it, or choose another "

@@ -23,6 +23,7 @@ struct campaign_opts {
 	int bisect;                  /* extra runs per scenario to narrow a failing window */
 	const char *out_dir;
 	bool resume;
+	bool dry_run;                /* print the plan, run nothing */
 	int shard_index, shard_count; /* 0/1 = everything */
 	int argc;                    /* the command line, for the journal header */
 	char **argv;

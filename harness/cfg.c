@@ -15,11 +15,55 @@
 
 #define CFG_MAX_DEPTH 64
 
+#define CFG_MAX_ANCHORS 256
+
 struct loader {
 	yaml_parser_t parser;
 	const char *name; /* owned by the root node's file field */
 	int depth;
+	struct {
+		char *name;
+		const struct cfg_node *node;
+	} anchors[CFG_MAX_ANCHORS];
+	int n_anchors;
+	size_t copied; /* nodes made by aliases: bounded against alias bombs */
 };
+
+static struct cfg_node *node_copy(struct loader *ld, const struct cfg_node *src)
+{
+	struct cfg_node *n, *tail = NULL;
+
+	if (++ld->copied > 100000)
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	*n = *src;
+	n->key = src->key ? strdup(src->key) : NULL;
+	n->value = src->value ? strdup(src->value) : NULL;
+	n->parent = n->child = n->next = NULL;
+	for (const struct cfg_node *c = src->child; c; c = c->next) {
+		struct cfg_node *cc = node_copy(ld, c);
+		if (!cc)
+			return n; /* partial copy; the caller sees ld->copied overflow */
+		cc->parent = n;
+		if (tail)
+			tail->next = cc;
+		else
+			n->child = cc;
+		tail = cc;
+	}
+	return n;
+}
+
+static void remember_anchor(struct loader *ld, const yaml_char_t *anchor, const struct cfg_node *n)
+{
+	if (anchor && n && ld->n_anchors < CFG_MAX_ANCHORS) {
+		ld->anchors[ld->n_anchors].name = strdup((const char *)anchor);
+		ld->anchors[ld->n_anchors].node = n;
+		ld->n_anchors++;
+	}
+}
 
 static struct cfg_node *node_new(struct loader *ld, enum cfg_type type, const yaml_mark_t *mark)
 {
@@ -108,6 +152,52 @@ static struct cfg_node *load_collection(struct loader *ld, yaml_event_t *start, 
 			yaml_event_delete(&ev);
 			if (!key)
 				goto fail;
+			if (!strcmp(key->value, "<<")) {
+				/* Merge key: take the mapping's entries that this
+				 * mapping does not set itself (YAML 1.1). */
+				node_free(key);
+				if (next_event(ld, &ev) < 0)
+					goto fail;
+				val = load_node(ld, &ev);
+				yaml_event_delete(&ev);
+				if (!val || val->type != CFG_MAP) {
+					if (val)
+						cfg_error(val, "<< must merge a mapping");
+					node_free(val);
+					goto fail;
+				}
+				while (val->child) {
+					struct cfg_node *c = val->child;
+					val->child = c->next;
+					c->next = NULL;
+					c->merged = true;
+					if (cfg_get(coll, c->key))
+						node_free(c);
+					else
+						append_child(coll, c, &tail);
+				}
+				for (int i = 0; i < ld->n_anchors; i++)
+					if (ld->anchors[i].node == val)
+						ld->anchors[i].node = coll;
+				node_free(val);
+				continue;
+			}
+			if (cfg_get(coll, key->value) && cfg_get(coll, key->value)->merged) {
+				/* An explicit key overrides a merged one. */
+				struct cfg_node **pp = &coll->child;
+				tail = NULL;
+				while (*pp) {
+					if ((*pp)->key && !strcmp((*pp)->key, key->value)) {
+						struct cfg_node *gone = *pp;
+						*pp = gone->next;
+						gone->next = NULL;
+						node_free(gone);
+						continue;
+					}
+					tail = *pp;
+					pp = &(*pp)->next;
+				}
+			}
 			if (cfg_get(coll, key->value)) {
 				cfg_error(key, "key \"%s\" is given twice", key->value);
 				node_free(key);
@@ -163,14 +253,33 @@ static struct cfg_node *load_node(struct loader *ld, yaml_event_t *ev)
 		}
 		if (!n->quoted && (strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0))
 			n->value[0] = '\0';
+		remember_anchor(ld, ev->data.scalar.anchor, n);
 		return n;
 	case YAML_MAPPING_START_EVENT:
-		return load_collection(ld, ev, true);
+		n = load_collection(ld, ev, true);
+		remember_anchor(ld, ev->data.mapping_start.anchor, n);
+		return n;
 	case YAML_SEQUENCE_START_EVENT:
-		return load_collection(ld, ev, false);
+		n = load_collection(ld, ev, false);
+		remember_anchor(ld, ev->data.sequence_start.anchor, n);
+		return n;
 	case YAML_ALIAS_EVENT:
-		parse_error(ld, "YAML aliases (*name) are not supported; repeat the settings",
-			    &ev->start_mark);
+		for (int i = ld->n_anchors - 1; i >= 0; i--)
+			if (!strcmp(ld->anchors[i].name, (const char *)ev->data.alias.anchor)) {
+				n = node_copy(ld, ld->anchors[i].node);
+				if (!n || ld->copied > 100000) {
+					parse_error(ld, "aliases expand to too many values",
+						    &ev->start_mark);
+					node_free(n);
+					return NULL;
+				}
+				free(n->key); /* its container names it */
+				n->key = NULL;
+				n->line = (int)ev->start_mark.line + 1;
+				n->col = (int)ev->start_mark.column + 1;
+				return n;
+			}
+		parse_error(ld, "alias to an unknown anchor", &ev->start_mark);
 		return NULL;
 	default:
 		parse_error(ld, "unexpected YAML structure", &ev->start_mark);
@@ -232,6 +341,8 @@ struct cfg_node *cfg_load_buf(const char *name, const char *buf, size_t len)
 	yaml_parser_set_input_string(&ld.parser, (const unsigned char *)buf, len);
 	root = load(&ld);
 	yaml_parser_delete(&ld.parser);
+	for (int i = 0; i < ld.n_anchors; i++)
+		free(ld.anchors[i].name);
 	if (!root) {
 		free(owned_name);
 		return NULL;

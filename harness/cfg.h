@@ -19,6 +19,7 @@ struct cfg_node {
 	char *key;   /* key when this node is a value in a map, else NULL */
 	char *value; /* scalar text (NUL-terminated; "" for null), else NULL */
 	bool quoted; /* scalar was written in quotes */
+	bool merged; /* came in through a << merge key */
 	const char *file;
 	int line, col;         /* 1-based, of the value */
 	int key_line, key_col; /* of the key, when key is set */

@@ -11,20 +11,20 @@ fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c harness/lab.c harness/console.c power/pow
 	$(filter-out harness/main.c,$(wildcard harness/console_*.c)) $(wildcard power/*.c) \
 	harness/timeline.c harness/clock.h $(wildcard qemu/*.c)
 fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/expect.c
+fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server.c harness/server_fault.c \
+	harness/timeline.c
 
-FUZZ_TARGETS := fuzz_lab fuzz_expect $(patsubst tests/fuzz/%.c,%,$(filter-out \
-	tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_expect.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server
 
-build/fuzz/fuzz_lab: $(fuzz_lab_SRCS) $(FUZZ_COMMON)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
+define fuzz_rule
+build/fuzz/$(1): $$($(1)_SRCS) $$(FUZZ_COMMON) $$(wildcard */*.h)
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -o $$@ $$(filter %.c,$$^) $$(PKG_LIBS) -lm
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
-build/fuzz/fuzz_expect: $(fuzz_expect_SRCS) $(FUZZ_COMMON)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) -lm
-
-fuzz: build/fuzz/fuzz_lab build/fuzz/fuzz_expect
-	@for t in fuzz_lab fuzz_expect; do \
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "== $$t for $(FUZZ_SECONDS) s"; \
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

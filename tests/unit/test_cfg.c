@@ -67,10 +67,35 @@ static void test_cfg_duplicate_key_is_an_error(void **state)
 	assert_non_null(strstr(logbuf, "given twice"));
 }
 
-static void test_cfg_alias_is_refused_not_crashed(void **state)
+static void test_cfg_alias_and_merge_key_share_settings(void **state)
 {
-	assert_null(load("a: &x 1\nb: *x\n"));
-	assert_non_null(strstr(logbuf, "aliases"));
+	struct cfg_node *root = load("d: &d {driver: qemu, memory: 512M}\n"
+				     "a: {<<: *d, memory: 1G}\n"
+				     "b: *d\n");
+	const struct cfg_node *a, *b;
+
+	assert_non_null(root);
+	a = cfg_get(root, "a");
+	b = cfg_get(root, "b");
+	assert_string_equal(cfg_get(a, "driver")->value, "qemu");
+	assert_string_equal(cfg_get(a, "memory")->value, "1G");
+	assert_int_equal(cfg_count(a), 2);
+	assert_string_equal(cfg_get(b, "memory")->value, "512M");
+	/* A merged value still points where it was written. */
+	assert_int_equal(cfg_get(a, "driver")->line, 1);
+	cfg_free(root);
+}
+
+static void test_cfg_alias_bomb_is_refused(void **state)
+{
+	assert_null(load("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+			 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+			 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+			 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+			 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"));
+	assert_non_null(strstr(logbuf, "too many"));
+	assert_null(load("a: *nope\n"));
+	assert_non_null(strstr(logbuf, "unknown anchor"));
 }
 
 static void test_cfg_int_range_and_garbage(void **state)
@@ -155,7 +180,8 @@ int main(void)
 		cmocka_unit_test(test_cfg_enum_error_names_board_key_and_choices),
 		cmocka_unit_test(test_cfg_malformed_yaml_reports_position),
 		cmocka_unit_test(test_cfg_duplicate_key_is_an_error),
-		cmocka_unit_test(test_cfg_alias_is_refused_not_crashed),
+		cmocka_unit_test(test_cfg_alias_and_merge_key_share_settings),
+		cmocka_unit_test(test_cfg_alias_bomb_is_refused),
 		cmocka_unit_test(test_cfg_int_range_and_garbage),
 		cmocka_unit_test(test_cfg_missing_required_key),
 		cmocka_unit_test(test_cfg_durations),
