@@ -101,6 +101,17 @@ deps-if-missing:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -q && $(MAKE) deps; \
 		else sudo apt-get update -q && sudo $(MAKE) deps; fi; fi
 
+# The README's main command: the qualification campaign on the QEMU lab.
+DEMO_OUT ?= $(BUILD)/qualify
+DEMO_ARGS ?= -j2
+demo: deps-if-missing
+	$(MAKE) all
+	$(MAKE) refdut
+	rm -rf $(DEMO_OUT)
+	$(BUILD)/hilctl --lab fixtures/lab-qemu.yaml qualify $(DEMO_ARGS) --out $(DEMO_OUT); \
+		rc=$$?; $(BUILD)/hilctl report $(DEMO_OUT) >/dev/null 2>&1; \
+		echo "journal and reports: $(DEMO_OUT)/"; exit $$rc
+
 install: $(BUILD)/hilctl
 	install -D -m 0755 $(BUILD)/hilctl $(DESTDIR)$(PREFIX)/bin/hilctl
 	install -D -m 0644 docs/hilctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/hilctl.1
