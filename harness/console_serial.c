@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <libserialport.h>
@@ -203,29 +204,56 @@ static int open_error(struct console *c, int64_t deadline_ns, int err)
 	}
 }
 
-/* Apply baud, framing and flow control; one error line names the setting. */
-static int configure(struct console *c)
+static int config_error(struct console *c, const char *what, int err)
 {
 	struct serial_priv *sp = c->priv;
-	const char *what;
 
-	if (sp_set_baudrate(sp->port, sp->baud) != SP_OK)
-		what = "baud";
-	else if (sp_set_bits(sp->port, sp->data_bits) != SP_OK)
-		what = "data_bits";
-	else if (sp_set_parity(sp->port, parity_values[sp->parity]) != SP_OK)
-		what = "parity";
-	else if (sp_set_stopbits(sp->port, sp->stop_bits) != SP_OK)
-		what = "stop_bits";
-	else if (sp_set_flowcontrol(sp->port, flow_values[sp->flow]) != SP_OK)
-		what = "flow";
-	else
-		return 0;
 	hil_error("board \"%s\": %s: the port refused %s (%d baud, %d data bits, parity %s, "
 		  "%d stop bits, flow %s): %s",
 		  c->board, sp->dev, what, sp->baud, sp->data_bits, parity_words[sp->parity],
-		  sp->stop_bits, flow_words[sp->flow], strerror(sp_last_error_code()));
+		  sp->stop_bits, flow_words[sp->flow], strerror(err));
 	return -EINVAL;
+}
+
+/* libserialport 0.1.1 (and its master branch still) writes CRTSCTS into
+ * c_iflag instead of c_cflag on Linux: sp_set_flowcontrol() neither turns
+ * RTS/CTS on nor clears it when a previous program left it on (and then
+ * nothing is sent while CTS is low). Put the real bit right ourselves; the
+ * guest UART test checks it on a 16550. */
+static int fix_rtscts(int fd, bool on)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t) < 0)
+		return -errno;
+	if (!!(t.c_cflag & CRTSCTS) == on && !(t.c_iflag & CRTSCTS))
+		return 0;
+	t.c_iflag &= ~(tcflag_t)CRTSCTS;
+	if (on)
+		t.c_cflag |= CRTSCTS;
+	else
+		t.c_cflag &= ~(tcflag_t)CRTSCTS;
+	return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
+}
+
+/* Apply baud, framing and flow control; one error line names the setting. */
+static int configure(struct console *c, int fd)
+{
+	struct serial_priv *sp = c->priv;
+	int err;
+
+	if (sp_set_baudrate(sp->port, sp->baud) != SP_OK)
+		return config_error(c, "baud", sp_last_error_code());
+	if (sp_set_bits(sp->port, sp->data_bits) != SP_OK)
+		return config_error(c, "data_bits", sp_last_error_code());
+	if (sp_set_parity(sp->port, parity_values[sp->parity]) != SP_OK)
+		return config_error(c, "parity", sp_last_error_code());
+	if (sp_set_stopbits(sp->port, sp->stop_bits) != SP_OK)
+		return config_error(c, "stop_bits", sp_last_error_code());
+	if (sp_set_flowcontrol(sp->port, flow_values[sp->flow]) != SP_OK)
+		return config_error(c, "flow", sp_last_error_code());
+	err = fix_rtscts(fd, flow_values[sp->flow] == SP_FLOWCONTROL_RTSCTS);
+	return err < 0 ? config_error(c, "flow", -err) : 0;
 }
 
 static void drop_port(struct serial_priv *sp)
@@ -263,10 +291,11 @@ static int serial_connect(struct console *c, int64_t deadline_ns)
 		sp->port = NULL;
 		return open_error(c, deadline_ns, err);
 	}
-	rc = configure(c);
-	if (rc == 0 && sp_get_port_handle(sp->port, &fd) != SP_OK) {
+	if (sp_get_port_handle(sp->port, &fd) != SP_OK || fd < 0) {
 		hil_error("board \"%s\": %s: no file descriptor for the port", c->board, sp->dev);
 		rc = -EIO;
+	} else {
+		rc = configure(c, fd);
 	}
 	if (rc < 0) {
 		drop_port(sp);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -154,6 +155,30 @@ enum sp_return __wrap_sp_nonblocking_write(struct sp_port *port, const void *buf
 	return (enum sp_return)rc;
 }
 
+/* The port's termios as the kernel keeps it: libserialport's own termios
+ * calls are inside the faked sp_set_*, so only hilctl's CRTSCTS repair
+ * reaches these. */
+static struct termios fake_termios;
+static int tcsetattr_calls;
+
+int __wrap_tcgetattr(int fd, struct termios *t);
+int __wrap_tcgetattr(int fd, struct termios *t)
+{
+	assert_int_equal(fd, sock[0]);
+	*t = fake_termios;
+	return 0;
+}
+
+int __wrap_tcsetattr(int fd, int action, const struct termios *t);
+int __wrap_tcsetattr(int fd, int action, const struct termios *t)
+{
+	assert_int_equal(fd, sock[0]);
+	assert_int_equal(action, TCSANOW);
+	fake_termios = *t;
+	tcsetattr_calls++;
+	return 0;
+}
+
 /* Each listed port is a pointer into `listing`, so name and serial lookups
  * need no other state. */
 enum sp_return __wrap_sp_list_ports(struct sp_port ***list);
@@ -207,6 +232,9 @@ static int setup(void **state)
 	con.board = "bbb-02";
 	fake_errno = 0;
 	listing = NULL;
+	memset(&fake_termios, 0, sizeof(fake_termios));
+	fake_termios.c_cflag = CS8 | CREAD | CLOCAL;
+	tcsetattr_calls = 0;
 	return 0;
 }
 
@@ -365,6 +393,47 @@ static void test_serial_odd_parity_and_xonxoff_map_to_libserialport(void **state
 	expect_open_ok("/dev/ttyS1");
 	expect_settings(57600, 8, SP_PARITY_ODD, 1, SP_FLOWCONTROL_XONXOFF);
 	assert_int_equal(con.ops->connect(&con, STILL_WAITING), 0);
+	close_connected();
+}
+
+/* libserialport 0.1.1 puts CRTSCTS into c_iflag; hilctl sets the real bit. */
+static void test_serial_rtscts_sets_crtscts_in_cflag(void **state)
+{
+	assert_int_equal(open_yaml("type: serial\npath: /dev/ttyUSB0\nflow: rtscts\n"), 0);
+	fake_termios.c_iflag = CRTSCTS; /* where libserialport wrote it */
+	expect_path("/dev/ttyUSB0", "/dev/ttyUSB0");
+	expect_open_ok("/dev/ttyUSB0");
+	expect_settings(115200, 8, SP_PARITY_NONE, 1, SP_FLOWCONTROL_RTSCTS);
+	assert_int_equal(con.ops->connect(&con, STILL_WAITING), 0);
+	assert_true(fake_termios.c_cflag & CRTSCTS);
+	assert_false(fake_termios.c_iflag & CRTSCTS);
+	assert_true(fake_termios.c_cflag & CLOCAL); /* the rest is kept */
+	close_connected();
+}
+
+/* A port that picocom -f h left with RTS/CTS on would never send while CTS
+ * is low; flow: none must clear it, which libserialport 0.1.1 does not. */
+static void test_serial_flow_none_clears_crtscts_left_by_another_program(void **state)
+{
+	assert_int_equal(open_yaml("type: serial\npath: /dev/ttyUSB0\n"), 0);
+	fake_termios.c_cflag |= CRTSCTS;
+	expect_path("/dev/ttyUSB0", "/dev/ttyUSB0");
+	expect_open_ok("/dev/ttyUSB0");
+	expect_settings(115200, 8, SP_PARITY_NONE, 1, SP_FLOWCONTROL_NONE);
+	assert_int_equal(con.ops->connect(&con, STILL_WAITING), 0);
+	assert_false(fake_termios.c_cflag & CRTSCTS);
+	assert_int_equal(tcsetattr_calls, 1);
+	close_connected();
+}
+
+static void test_serial_consistent_flow_needs_no_extra_tcsetattr(void **state)
+{
+	assert_int_equal(open_yaml("type: serial\npath: /dev/ttyUSB0\n"), 0);
+	expect_path("/dev/ttyUSB0", "/dev/ttyUSB0");
+	expect_open_ok("/dev/ttyUSB0");
+	expect_settings(115200, 8, SP_PARITY_NONE, 1, SP_FLOWCONTROL_NONE);
+	assert_int_equal(con.ops->connect(&con, STILL_WAITING), 0);
+	assert_int_equal(tcsetattr_calls, 0);
 	close_connected();
 }
 
@@ -712,6 +781,9 @@ int main(void)
 		T(test_serial_connect_applies_every_setting),
 		T(test_serial_defaults_are_115200_8n1_without_flow_control),
 		T(test_serial_odd_parity_and_xonxoff_map_to_libserialport),
+		T(test_serial_rtscts_sets_crtscts_in_cflag),
+		T(test_serial_flow_none_clears_crtscts_left_by_another_program),
+		T(test_serial_consistent_flow_needs_no_extra_tcsetattr),
 		T(test_serial_missing_device_is_enoent_with_power_hint),
 		T(test_serial_node_gone_from_sysfs_is_enoent),
 		T(test_serial_not_a_tty_is_refused),
