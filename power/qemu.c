@@ -26,6 +26,7 @@
 #include "../harness/log.h"
 #include "../harness/timeline.h"
 #include "../qemu/launch.h"
+#include "../qemu/overlay.h"
 #include "../qemu/proc.h"
 #include "../qemu/qmp.h"
 #include "power.h"
@@ -243,6 +244,25 @@ static int qemu_off(struct power *p)
 	return rc;
 }
 
+/* ---- disk overlays ---- */
+
+/* Before a run, power off: fresh overlays. */
+static int qemu_prepare(struct power *p)
+{
+	struct qemu_power *qp = p->priv;
+	struct qemu_proc found;
+	pid_t stale;
+
+	if (find_qemu(qp, &found, &stale)) {
+		qemu_proc_release(&found);
+		hil_error("board \"%s\": its QEMU still runs; power it off before a new run",
+		          p->board);
+		return -EBUSY;
+	}
+	return qemu_overlays_make(&qp->cfg, p->board, p->run_dir, true,
+	                          clock_now_ns() + op_timeout(p));
+}
+
 /* ---- on ---- */
 
 static int fail_start(struct power *p, int rc, const char *what)
@@ -313,6 +333,9 @@ static int start_qemu(struct power *p)
 	int rc;
 
 	remove_state_files(qp);
+	rc = qemu_overlays_make(&qp->cfg, p->board, p->run_dir, false, deadline);
+	if (rc < 0)
+		return rc;
 	rc = qemu_build_argv(&qp->cfg, p->board, p->run_dir, kvm, &argv);
 	if (rc < 0)
 		return rc;
@@ -438,5 +461,6 @@ const struct power_ops power_qemu_ops = {
     .get = qemu_get,
     .started = qemu_started,
     .close = qemu_close,
+    .prepare = qemu_prepare,
     .link = qemu_link,
 };

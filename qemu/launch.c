@@ -87,6 +87,27 @@ static int check_options(const struct cfg_node *map, bool allow_kind)
 	return allow_kind ? cfg_get_enum(map, "kind", false, drive_kinds, &kind) : 0;
 }
 
+/* overlay: true — the drive runs on a qcow2 overlay of its file. */
+static int check_overlay(const struct cfg_node *drive)
+{
+	const struct cfg_node *kind = cfg_get(drive, "kind"), *file = cfg_get(drive, "file");
+	bool overlay = false;
+
+	if (cfg_get_bool(drive, "overlay", false, &overlay) < 0)
+		return -EINVAL;
+	if (!overlay)
+		return 0;
+	if (kind && strcmp(kind->value, "drive") != 0) {
+		cfg_error(cfg_get(drive, "overlay"), "works on -drive (kind: drive) only");
+		return -EINVAL;
+	}
+	if (!file || file->type != CFG_SCALAR || !file->value[0]) {
+		cfg_error(cfg_get(drive, "overlay"), "needs file: (the base image)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_list(const struct cfg_node *list, bool drives)
 {
 	if (!list)
@@ -96,7 +117,7 @@ static int check_list(const struct cfg_node *list, bool drives)
 	for (const struct cfg_node *item = list->child; item; item = item->next) {
 		if (!drives && item->type == CFG_SCALAR && item->value[0])
 			continue; /* pflash: a bare image path */
-		if (check_options(item, drives) < 0)
+		if (check_options(item, drives) < 0 || (drives && check_overlay(item) < 0))
 			return -EINVAL;
 	}
 	return 0;
@@ -312,15 +333,48 @@ static char *format_options(const struct cfg_node *map, const char *const skip[]
 	return text;
 }
 
-static void push_drives(struct argv_buf *a, const struct qemu_config *qc)
+bool qemu_drive_overlay(const struct cfg_node *drive)
 {
-	static const char *const skip[] = {"kind", NULL};
+	bool overlay = false;
 
-	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d; d = d->next) {
+	cfg_get_bool(drive, "overlay", false, &overlay);
+	return overlay;
+}
+
+char *qemu_overlay_path(const char *run_dir, int index)
+{
+	char *path;
+
+	return asprintf(&path, "%s/overlay-%d.qcow2", run_dir, index) < 0 ? NULL : path;
+}
+
+/* An overlay drive gets file=RUN/overlay-<index>.qcow2,format=qcow2 in place
+ * of its own file and format. */
+static void push_drives(struct argv_buf *a, const struct qemu_config *qc, const char *run_dir)
+{
+	static const char *const skip[] = {"kind", "overlay", NULL};
+	static const char *const skip_overlay[] = {"kind", "overlay", "file", "format", NULL};
+	int index = 0;
+
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d;
+	     d = d->next, index++) {
 		const struct cfg_node *kind = cfg_get(d, "kind");
 		bool blockdev = kind && strcmp(kind->value, "blockdev") == 0;
+		bool overlay = qemu_drive_overlay(d);
+		char *text =
+		    format_options(d, overlay ? skip_overlay : skip, NULL, qc->base_dir, !blockdev);
+
+		if (overlay) {
+			char *path = qemu_overlay_path(run_dir, index);
+			if (!text || !path || opt_append(&text, "file", path) < 0 ||
+			    opt_append(&text, "format", "qcow2") < 0) {
+				free(text);
+				text = NULL;
+			}
+			free(path);
+		}
 		push(a, blockdev ? "-blockdev" : "-drive");
-		push_owned(a, format_options(d, skip, NULL, qc->base_dir, !blockdev));
+		push_owned(a, text); /* NULL: out of memory, noted in a->err */
 	}
 }
 
@@ -474,7 +528,7 @@ int qemu_build_argv(const struct qemu_config *qc, const char *board, const char 
 	push_opt_path(&a, "-initrd", qc->base_dir, qc->initrd);
 	push_opt_path(&a, "-dtb", qc->base_dir, qc->dtb);
 	push_opt(&a, "-append", qc->append);
-	push_drives(&a, qc);
+	push_drives(&a, qc, run_dir);
 	push_pflash(&a, qc);
 	push_netdev(&a, qc);
 	for (size_t i = 0; qc->args && qc->args[i]; i++)

@@ -49,6 +49,13 @@ int qemu_build_argv(const struct qemu_config *qc, const char *board, const char 
                     bool with_kvm, char ***argv);
 void qemu_argv_free(char **argv);
 
+/* Drives with overlay: true run on a qcow2 overlay in the run directory,
+ * RUN/overlay-<index in drives:>.qcow2 (malloc'd path), backed by the lab
+ * file's image, so that the image itself is never written (qemu/overlay.h
+ * makes them). */
+bool qemu_drive_overlay(const struct cfg_node *drive);
+char *qemu_overlay_path(const char *run_dir, int index);
+
 /* The id of the network backend (QMP set_link takes it): "net0" unless the
  * lab file names another; NULL with netdev: none. */
 const char *qemu_netdev_id(const struct qemu_config *qc);

@@ -197,6 +197,26 @@ static void test_qemu_argv_doubles_commas_in_option_values(void **state)
 	            "/r,x", false, want);
 }
 
+static void test_qemu_argv_overlay_drive_runs_on_qcow2_in_run_dir(void **state)
+{
+	const char *const want[] = {"qemu-system-aarch64",
+	                            "-name",
+	                            "b1",
+	                            "-accel",
+	                            "tcg",
+	                            CONTROL("/r"),
+	                            "-drive",
+	                            "if=pflash,unit=1,format=raw,file=/labs/desk/env.img",
+	                            "-drive",
+	                            "if=none,id=disk0,file=/r/overlay-1.qcow2,format=qcow2",
+	                            NULL};
+
+	assert_argv("binary: qemu-system-aarch64\nnetdev: none\ndrives:\n"
+	            "  - {if: pflash, unit: 1, format: raw, file: env.img}\n"
+	            "  - {if: none, id: disk0, format: raw, file: disk.img, overlay: true}\n",
+	            "/r", false, want);
+}
+
 static void assert_config_error(const char *settings, const char *message)
 {
 	char log[2048];
@@ -230,6 +250,12 @@ static void test_qemu_settings_errors_name_the_key_and_what_is_valid(void **stat
 	assert_config_error("binary: q\nnetdev: {device: [a, b]}\n", "must be a single value");
 	assert_config_error("binary: q\nargs: {a: b}\n", "not a mapping");
 	assert_config_error("binary: [a, b]\n", "must be a single value");
+	assert_config_error("binary: q\ndrives: [{file: a, overlay: maybe}]\n",
+	                    "\"maybe\" is not true or false");
+	assert_config_error("binary: q\ndrives: [{if: none, overlay: true}]\n",
+	                    "overlay needs file: (the base image)");
+	assert_config_error("binary: q\ndrives: [{kind: blockdev, filename: a, overlay: on}]\n",
+	                    "works on -drive (kind: drive) only");
 }
 
 /* ---- the driver against a fake QEMU ---- */
@@ -685,6 +711,84 @@ static void test_qemu_link_without_network_card_is_refused(void **state)
 	power_qemu_ops.close(&f->p);
 }
 
+static void use_overlay_lab(struct fixture *f, const char *base)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+	         "driver: qemu\nbinary: ./fake-qemu\n"
+	         "drives: [{if: none, id: d0, format: raw, file: %s, overlay: true}]\n",
+	         base);
+	cfg_free(f->settings);
+	f->settings = cfg_load_buf(f->lab_path, text, strlen(text));
+	assert_non_null(f->settings);
+}
+
+static off_t size_of(struct fixture *f, const char *name)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", f->run_dir, name);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* What a guest's writes do to the overlay, as far as this test can tell. */
+static void grow(struct fixture *f, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", f->run_dir, name);
+	assert_int_equal(truncate(path, size_of(f, name) + 65536), 0);
+}
+
+static void test_qemu_overlay_made_at_power_on_and_fresh_at_prepare(void **state)
+{
+	struct fixture *f = *state;
+	char base[160];
+	off_t fresh;
+
+	snprintf(base, sizeof(base), "%s/base.img", f->dir);
+	write_file(base, "base image", 0644);
+	assert_int_equal(truncate(base, 1 << 20), 0);
+	use_overlay_lab(f, "base.img"); /* relative to the lab file */
+	assert_int_equal(open_driver(f, 0), 0);
+	assert_int_equal(power_qemu_ops.set(&f->p, true), 0);
+	fresh = size_of(f, "overlay-0.qcow2");
+	assert_true(fresh > 0);
+	grow(f, "overlay-0.qcow2");
+	assert_false(exists(f, "overlay-0.qcow2.tmp"));
+	/* Not while it runs: that is a power cut's disk, kept across cycles. */
+	log_capture(f->log, sizeof(f->log));
+	assert_int_equal(power_qemu_ops.prepare(&f->p), -EBUSY);
+	log_capture(NULL, 0);
+	assert_non_null(strstr(f->log, "power it off"));
+	assert_int_equal(power_qemu_ops.set(&f->p, false), 0);
+	assert_int_equal(power_qemu_ops.set(&f->p, true), 0);
+	/* A power cycle keeps what the guest wrote. */
+	assert_int_equal(size_of(f, "overlay-0.qcow2"), fresh + 65536);
+	assert_int_equal(power_qemu_ops.set(&f->p, false), 0);
+	assert_int_equal(power_qemu_ops.prepare(&f->p), 0);
+	assert_int_equal(size_of(f, "overlay-0.qcow2"), fresh);
+	power_qemu_ops.close(&f->p);
+}
+
+static void test_qemu_overlay_of_missing_image_says_why(void **state)
+{
+	struct fixture *f = *state;
+
+	use_overlay_lab(f, "no-such.img");
+	assert_int_equal(open_driver(f, 0), 0);
+	log_capture(f->log, sizeof(f->log));
+	assert_int_equal(power_qemu_ops.set(&f->p, true), -EIO);
+	log_capture(NULL, 0);
+	assert_non_null(strstr(f->log, "cannot make the overlay"));
+	assert_non_null(strstr(f->log, "no-such.img"));
+	assert_int_equal(count_in_log(f, "start"), 0); /* QEMU never started */
+	assert_false(exists(f, "overlay-0.qcow2") || exists(f, "overlay-0.qcow2.tmp"));
+	power_qemu_ops.close(&f->p);
+}
+
 static void test_qemu_run_dir_too_long_for_a_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -709,6 +813,7 @@ int main(void)
 	    cmocka_unit_test(test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir),
 	    cmocka_unit_test(test_qemu_argv_accel_auto_offers_kvm_then_tcg),
 	    cmocka_unit_test(test_qemu_argv_doubles_commas_in_option_values),
+	    cmocka_unit_test(test_qemu_argv_overlay_drive_runs_on_qcow2_in_run_dir),
 	    cmocka_unit_test(test_qemu_settings_errors_name_the_key_and_what_is_valid),
 	    cmocka_unit_test_setup_teardown(test_qemu_on_starts_paused_and_started_resumes, setup,
 	                                    teardown),
@@ -736,6 +841,10 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_link_sets_the_netdev_link, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_link_without_network_card_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_overlay_made_at_power_on_and_fresh_at_prepare,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_overlay_of_missing_image_says_why, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_run_dir_too_long_for_a_socket, setup,
 	                                    teardown),
