@@ -175,6 +175,26 @@ def test_power_cycle_restarts_the_machine(lab_cli, qrun):
     assert lab_cli("power", board, "status").stdout == "on\n"
 
 
+def test_guest_reboot_keeps_qemu_and_guest_poweroff_is_off(lab_cli, qrun):
+    board = "guest-x86_64"
+    assert lab_cli("power", board, "on", timeout=40).returncode == 0
+    pid = int((board_dir(qrun, "x86_64") / "qemu.pid").read_text())
+    assert wait_for_text(board_dir(qrun, "x86_64") / "console.log", "hilctl-guest: ready", 90)
+    # No -no-reboot: a guest reboot is the same QEMU, the console goes on.
+    r = lab_cli("expect", board, "hilctl-guest: ready", "--send", "reboot -f",
+                "--timeout", "90", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int((board_dir(qrun, "x86_64") / "qemu.pid").read_text()) == pid
+    assert lab_cli("power", board, "status").stdout == "on\n"
+    # The guest powering itself off is power off, and no crash.
+    r = lab_cli("expect", board, "reboot: Power down", "--send", "poweroff -f",
+                "--timeout", "30", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert wait_no_qemu(qrun)
+    r = lab_cli("power", board, "status")
+    assert (r.stdout, r.stderr) == ("off\n", "")
+
+
 def write_lab(tmp_path, power_lines):
     """A one-board lab (board "g") with the x86-64 guest and extra settings."""
     lab = tmp_path / "lab.yaml"
