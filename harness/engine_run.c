@@ -183,7 +183,7 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 
 	if (rc < 0)
 		return rc;
-	fr->latency_ns = t_done - t_fire;
+	fr->latency_ns = (r->b->power.t_stopped_ns ? r->b->power.t_stopped_ns : t_done) - t_fire;
 	timeline_event(r->b->tl, t_done, "fault", "power cut (%s), %lld us after the trigger point",
 		       fr->trigger, (long long)(fr->latency_ns / 1000));
 	rc = wait_off_time(r, f->off_time, DEFAULT_OFF_TIME);

@@ -73,7 +73,10 @@ int power_set(struct power *p, bool on)
 
 	timeline_event(p->tl, clock_now_ns(), "power", "%s requested (%s)", on ? "on" : "off",
 		       p->ops->name);
+	p->t_stopped_ns = 0;
 	rc = p->ops->set(p, on);
+	if (!on && rc == 0 && p->t_stopped_ns == 0)
+		p->t_stopped_ns = clock_now_ns();
 	if (rc < 0)
 		timeline_event(p->tl, clock_now_ns(), "power", "%s failed: %s", on ? "on" : "off",
 			       strerror(-rc));

@@ -49,6 +49,11 @@ struct power {
 	int64_t timeout_ns;  /* per operation; 0 means the driver's default */
 	struct timeline *tl; /* may be NULL */
 	void *priv;          /* the driver's own state */
+	/* When the last set(off) took effect: a driver that knows better than
+	 * "when set() returned" (QEMU: the moment QMP says the vCPUs stopped)
+	 * sets it; power_set() fills it in otherwise. Cut latency is measured
+	 * to this point. */
+	int64_t t_stopped_ns;
 };
 
 const struct power_ops *power_find(const char *name);
