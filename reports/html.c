@@ -26,9 +26,40 @@ const char *verdict_color(enum verdict v)
 	return (unsigned)v < VERDICT_COUNT ? colors[v] : "#6e7781";
 }
 
+/* Control characters arrive as Unicode control pictures (reports/text.c);
+ * many fonts lack those glyphs, so the page shows their names in a box. */
+static const char *const control_names[33] = {
+	"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",
+	"VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+	"SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US",  "DEL",
+};
+
 void h_textn(struct sbuf *b, const char *s, size_t len, unsigned flags)
 {
 	xml_escape(b, s ? s : "", s ? len : 0, flags);
+}
+
+void h_board_text(struct sbuf *b, const char *s, size_t len, unsigned flags)
+{
+	struct sbuf esc = {0};
+	size_t i = 0;
+
+	xml_escape(&esc, s ? s : "", s ? len : 0, flags);
+	while (i < esc.len) {
+		const unsigned char *p = (const unsigned char *)esc.s + i;
+
+		/* U+2400..U+241F and U+2421 are E2 90 80..9F and E2 90 A1. */
+		if (i + 2 < esc.len && p[0] == 0xe2 && p[1] == 0x90 &&
+		    ((p[2] >= 0x80 && p[2] <= 0x9f) || p[2] == 0xa1)) {
+			sbuf_addf(b, "<span class=\"ctl\">%s</span>",
+				  control_names[p[2] == 0xa1 ? 32 : p[2] - 0x80]);
+			i += 3;
+			continue;
+		}
+		sbuf_add(b, p, 1);
+		i++;
+	}
+	sbuf_free(&esc);
 }
 
 void h_text(struct sbuf *b, const char *s)

@@ -15,6 +15,9 @@ const char *verdict_color(enum verdict v);
 /* Escaped text for element content or attribute values (both safe). */
 void h_text(struct sbuf *b, const char *s);
 void h_textn(struct sbuf *b, const char *s, size_t len, unsigned flags);
+/* Board text in HTML content (never inside SVG: the spans it may add
+ * would break out of it): control characters shown by name in a box. */
+void h_board_text(struct sbuf *b, const char *s, size_t len, unsigned flags);
 /* At most max characters of s (UTF-8 aware), "…" when cut; escaped. */
 void h_short(struct sbuf *b, const char *s, size_t max);
 /* <span class="vtag" style="--vc:...">verdict</span> */

@@ -266,7 +266,7 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 	sbuf_addf(b, " &nbsp;allowed: %s</dd>", t.s);
 	if (run->reason.s) {
 		kv(b, "reason");
-		h_textn(b, run->reason.s, run->reason.len, 0);
+		h_board_text(b, run->reason.s, run->reason.len, 0);
 		sbuf_adds(b, "</dd>");
 	}
 	for (size_t i = 0; i < run->n_faults; i++) {
@@ -331,7 +331,7 @@ static void evidence(struct sbuf *b, const struct jrun *run)
 		sbuf_addf(b, "<tr><td>%.3f s</td><td>", e->t);
 		h_text(b, e->kind);
 		sbuf_adds(b, "</td><td class=\"txt\">");
-		h_textn(b, e->text.s, e->text.len, TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
+		h_board_text(b, e->text.s, e->text.len, TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
 		sbuf_adds(b, "</td></tr>\n");
 	}
 	sbuf_adds(b, "</table>\n");
@@ -343,7 +343,7 @@ static bool is_evidence(const struct jrun *run, const struct tl_record *line)
 		const struct jevent *e = &run->evidence[i];
 
 		if (fabs(e->t - line->t) < 1e-6 && e->text.len == line->len &&
-		    !memcmp(e->text.s, line->text, line->len))
+		    (!line->len || !memcmp(e->text.s, line->text, line->len)))
 			return true;
 	}
 	return false;
@@ -373,7 +373,7 @@ static void console_log(struct sbuf *b, const struct jrun *run, const struct run
 
 		sbuf_addf(b, "%s<span class=\"ts\">%9.3f </span>", ev ? "<span class=\"ev\">" : "",
 			  tl->lines[i].t);
-		h_textn(b, tl->lines[i].text, tl->lines[i].len, TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
+		h_board_text(b, tl->lines[i].text, tl->lines[i].len, TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
 		sbuf_adds(b, ev ? "</span>\n" : "\n");
 	}
 	sbuf_adds(b, "</pre></details>\n");
@@ -398,7 +398,7 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	sbuf_adds(b, "</span><span class=\"reason\">");
 	if (!run->pass)
 		sbuf_adds(b, "<b>not allowed</b> \xc2\xb7 ");
-	h_textn(b, run->reason.s, run->reason.len, 0);
+	h_board_text(b, run->reason.s, run->reason.len, TEXT_STRIP_ANSI);
 	sbuf_adds(b, "</span><span class=\"dur\">");
 	sbuf_reset(&t);
 	format_duration(&t, run->duration_s);

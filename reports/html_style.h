@@ -106,6 +106,8 @@ static const char html_style[] =
 	"details.log>summary{cursor:pointer;color:#0969da;font-size:13px;margin-top:8px}\n"
 	"table.evidence td:first-child{white-space:nowrap;color:var(--muted);width:70px}\n"
 	"table.evidence td.txt{font-family:var(--mono);font-size:12px;overflow-wrap:anywhere}\n"
+	".ctl{font:10px/1 var(--mono);border:1px solid currentColor;border-radius:3px;"
+	"padding:0 2px;margin:0 1px;opacity:.75;vertical-align:1px}\n"
 	"footer{color:var(--muted);font-size:12px;text-align:center;padding:0 0 30px}\n"
 	"@media (max-width:1100px){.gate{grid-template-columns:150px 1fr 200px}"
 	".facts{grid-column:1/-1;border-left:0;padding-left:0}.grid2{grid-template-columns:1fr}}\n"

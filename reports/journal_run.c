@@ -140,12 +140,14 @@ static int parse_allowed(struct parser *p, json_t *o, struct jrun *r, bool *has)
 static int decide_pass(struct parser *p, json_t *o, struct jrun *r)
 {
 	bool has_allowed, has_pass, pass = false;
+	int rc;
 
 	if (parse_allowed(p, o, r, &has_allowed) < 0)
 		return -1;
-	has_pass = jp_bool(p, o, "pass", false, &pass) == 0;
-	if (p->errors)
+	rc = jp_bool(p, o, "pass", false, &pass);
+	if (rc < 0)
 		return -1;
+	has_pass = rc == 0;
 	if (!has_allowed && !has_pass) {
 		jp_err(p, "run: needs \"allowed\" (the end states the scenario allows) or \"pass\"");
 		return -1;

@@ -60,12 +60,12 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
-	qsort(*names, *n, sizeof(**names), cmp_str);
 	if (*n == 0) {
 		hil_error("%s: no journal.jsonl (or journal*.jsonl) in this directory; is it a "
 			  "campaign directory (hilctl run --out DIR)?", dir);
 		return -EINVAL;
 	}
+	qsort(*names, *n, sizeof(**names), cmp_str);
 	return 0;
 }
 
@@ -237,7 +237,8 @@ static int cmp_report_order(const void *a, const void *b, void *ctx)
 
 static void count_runs(struct report_set *rs, struct counted *list, size_t n)
 {
-	qsort(list, n, sizeof(*list), cmp_counted_key);
+	if (n)
+		qsort(list, n, sizeof(*list), cmp_counted_key);
 	rs->runs = calloc(n + 1, sizeof(*rs->runs));
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(list[i].campaign_id, list[i - 1].campaign_id) &&

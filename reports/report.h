@@ -38,7 +38,8 @@ const char *run_point(const struct jrun *run);
 void run_title(struct sbuf *out, const struct jrun *run);
 /* What the report is about: the campaign id, or "N campaigns". Raw. */
 void report_title(struct sbuf *out, const struct report_set *set);
-/* The plain-text story of a failed run, raw bytes (the caller escapes):
+/* The plain-text story of a failed run (board text cleaned, one line per
+ * record; the caller escapes for its format):
  * verdict, allowed, reason, faults, evidence, the last console lines, the
  * command that reproduces it. */
 void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines);

@@ -51,6 +51,12 @@ void format_duration(struct sbuf *out, double s)
 		sbuf_addf(out, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
+/* One record's text on one line: its own line ends become visible. */
+static void add_one_line(struct sbuf *out, const char *s, size_t len)
+{
+	text_clean(out, s, len, TEXT_KEEP_TAB | TEXT_STRIP_ANSI);
+}
+
 static void fault_text(struct sbuf *out, const struct jfault *f)
 {
 	sbuf_addf(out, "fault: %s", f->kind[0] ? f->kind : "(unnamed)");
@@ -83,7 +89,7 @@ static void console_excerpt(struct sbuf *out, const struct jrun *run, size_t lin
 		  run->timeline);
 	for (size_t i = 0; i < tl.n_lines; i++) {
 		sbuf_addf(out, "  %9.3f  ", tl.lines[i].t);
-		sbuf_add(out, tl.lines[i].text, tl.lines[i].len);
+		add_one_line(out, tl.lines[i].text, tl.lines[i].len);
 		sbuf_adds(out, "\n");
 	}
 	run_timeline_free(&tl);
@@ -96,7 +102,7 @@ void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_l
 	sbuf_adds(out, ")\n");
 	if (run->reason.s) {
 		sbuf_adds(out, "reason: ");
-		sbuf_add(out, run->reason.s, run->reason.len);
+		add_one_line(out, run->reason.s, run->reason.len);
 		sbuf_adds(out, "\n");
 	}
 	for (size_t i = 0; i < run->n_faults; i++)
@@ -107,7 +113,7 @@ void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_l
 		const struct jevent *e = &run->evidence[i];
 
 		sbuf_addf(out, "  %9.3f  %-6s ", e->t, e->kind);
-		sbuf_add(out, e->text.s, e->text.len);
+		add_one_line(out, e->text.s, e->text.len);
 		sbuf_adds(out, "\n");
 	}
 	console_excerpt(out, run, console_lines);

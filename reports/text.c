@@ -28,7 +28,8 @@ static void sbuf_grow(struct sbuf *b, size_t more)
 void sbuf_add(struct sbuf *b, const void *data, size_t len)
 {
 	sbuf_grow(b, len);
-	memcpy(b->s + b->len, data, len);
+	if (len)
+		memcpy(b->s + b->len, data, len);
 	b->len += len;
 	b->s[b->len] = '\0';
 }

@@ -1,0 +1,400 @@
+"""hilctl report: hand-made journals (docs/journal.md) with hostile console text
+and a few verdicts go in; report.xml, report.tap, summary.json and report.html
+come out and must validate with real parsers (xml.etree, junitparser, json,
+html.parser, yaml for TAP's YAML blocks). Then the gate's exit codes, bad and
+cut journals, and merging shards with attempts, a partial and a missing one."""
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import yaml
+from junitparser import JUnitXml
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "data"))
+from journal_fixtures import Timeline, bytes_field  # noqa: E402
+
+# Console bytes a board may send; each must come out escaped and valid.
+HOSTILE = [
+    b"\x00NUL\x01\x07bell\x1b[31mred\x1b[0m\x7f",
+    b"]]> CDATA end",
+    b"</script><script>alert(1)</script>",
+    b"<img src=x onerror=alert(1)>",
+    b"\xff\xfe\xc3\x28 invalid UTF-8 \xed\xa0\x80 surrogate",
+    b"&amp; &lt; & < > \" ' \\ backslash",
+    b"# TODO not a directive \\# SKIP",
+    b"\r\n---\n...\nnot a YAML end",
+    b"line\xe2\x80\xa8separator \xef\xbb\xbfbom \xc2\x85nel",
+    "UTF-8 board text: Größe 温度 ✓".encode(),
+]
+HOSTILE_ALL = b" | ".join(HOSTILE)
+
+SCENARIO_HOSTILE = 'cut-<b>"&amp;\'-write'
+
+
+def campaign(cid="camp-1", shard=(0, 1, 1), runs_planned=None, scenarios=None, resumed=False):
+    rec = {"format": 1, "id": cid, "hilctl_version": "test", "started": "2026-11-25T01:00:00.000Z",
+           "host": "lab-host-1", "lab": "fixtures/lab-qemu.yaml", "boards": ["qemu-01"],
+           "scenarios": scenarios or [], "seed": 42,
+           "shard": {"index": shard[0], "count": shard[1], "attempt": shard[2]}}
+    if runs_planned is not None:
+        rec["runs_planned"] = runs_planned
+    if resumed:
+        rec["resumed"] = True
+    return json.dumps({"campaign": rec})
+
+
+def run(run_id, scenario, point, verdict, allowed=("upgraded", "rolled_back"), reason=b"ok",
+        evidence=(), timeline=None, board="qemu-01", key=None):
+    body = {"id": run_id, "key": key or "%s/point=%s" % (scenario, point), "scenario": scenario,
+            "board": board, "seed": 42, "point": point,
+            "fault": {"kind": "power_cut", "trigger": "marker 'write' + " + point, "injected": True,
+                      "at_s": 1.5, "latency_us": 300, "phase": "write"},
+            "verdict": verdict, "allowed": list(allowed),
+            "pass": verdict in allowed and verdict != "infra_error",
+            "reason": "@R@", "evidence": "@E@", "started": "2026-11-25T01:00:%02d.000Z" % run_id,
+            "duration_s": 10.0 + run_id, "reproduce": "hilctl run x --point %s" % point}
+    if timeline:
+        body["timeline"] = timeline
+    ev = "[" + ",".join('{"t":%.3f,"k":"con","d":%s}' % (t, bytes_field(d))
+                        for t, d in evidence) + "]"
+    return json.dumps({"run": body}).replace('"@R@"', bytes_field(reason)).replace('"@E@"', ev)
+
+
+def end(complete=True, runs_done=0):
+    return json.dumps({"end": {"finished": "2026-11-25T02:00:00.000Z", "runs_done": runs_done,
+                               "complete": complete, "interrupted": None if complete else "SIGTERM"}})
+
+
+def write_journal(d, lines, name="journal.jsonl"):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text("\n".join(lines) + "\n")
+    return d / name
+
+
+def hostile_timeline(d, rel):
+    tl = Timeline(str(d / rel), "qemu-01")
+    tl.rec("power", "on")
+    for i, line in enumerate(HOSTILE):
+        tl.con(line, 0.1)
+        if i == 3:
+            tl.rec("marker", b"marker <script>x</script>", 0.0)
+    tl.rec("fault", "power_cut", 0.1)
+    tl.rec("power", "off", 0.0)
+    tl.rec("net", "down", 0.1)
+    tl.rec("net", "up", 0.5)
+    tl.rec("power", "on", 0.5)
+    tl.con(HOSTILE_ALL, 0.1)
+    tl.close()
+
+
+def hostile_campaign(d):
+    """Five runs: upgraded, rolled_back, bricked (hostile), hung, infra_error."""
+    for n in range(1, 6):
+        hostile_timeline(d, "runs/%04d/timeline.jsonl" % n)
+    lines = [campaign(scenarios=["cut-during-download", SCENARIO_HOSTILE]),
+             run(1, "cut-during-download", "100ms", "upgraded", timeline="runs/0001/timeline.jsonl"),
+             run(2, "cut-during-download", "200ms", "rolled_back",
+                 timeline="runs/0002/timeline.jsonl"),
+             run(3, SCENARIO_HOSTILE, "300ms", "bricked", reason=HOSTILE_ALL,
+                 evidence=[(0.1 * i, h) for i, h in enumerate(HOSTILE)],
+                 timeline="runs/0003/timeline.jsonl", board="qemu-<01>&"),
+             run(4, SCENARIO_HOSTILE, "400ms", "hung", reason=b"<img src=x onerror=alert(1)>",
+                 timeline="runs/0004/timeline.jsonl"),
+             run(5, SCENARIO_HOSTILE, "500ms", "infra_error", reason=b"QEMU died ]]>",
+                 timeline="runs/0005/timeline.jsonl"),
+             json.dumps({"window": {"scenario": SCENARIO_HOSTILE, "board": "qemu-01",
+                                    "last_pass": "250ms", "first_fail": "300ms",
+                                    "verdict": "bricked", "runs": 3}}),
+             end(runs_done=5)]
+    write_journal(d, lines)
+    return d
+
+
+# ---- validators ------------------------------------------------------------------------------
+
+def check_junit(path, tests, failures, errors):
+    raw = path.read_bytes()
+    raw.decode("utf-8")  # strict: valid UTF-8
+    text = raw.decode()
+    for bad in ("<img", "<script", "]]>", "<![CDATA["):
+        assert bad not in text, bad
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text), "control character in XML"
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    assert int(root.get("tests")) == tests
+    xml = JUnitXml.fromfile(str(path))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == tests
+    kinds = [type(r).__name__ for case in cases for r in case.result]
+    assert kinds.count("Failure") == failures
+    assert kinds.count("Error") == errors
+    return root, cases
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.attrs, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend((tag, k, v) for k, v in attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def check_html(path):
+    raw = path.read_bytes().decode("utf-8")  # strict
+    p = Tags()
+    p.feed(raw)
+    p.close()
+    for tag in ("script", "img", "iframe", "object", "embed", "link", "base", "form"):
+        assert tag not in p.tags, tag
+    assert p.tags.count("style") == 1
+    for tag, name, value in p.attrs:
+        assert not name.startswith("on"), (tag, name, value)
+        assert name not in ("src", "srcset", "xlink:href"), (tag, name)
+        if name == "href":
+            assert value.startswith("#"), value  # nothing fetched, only in-page links
+    # Every onerror= in the file is escaped text, never markup.
+    for m in re.finditer("onerror=", raw):
+        assert raw[max(0, m.start() - 15):m.start()].endswith("&lt;img src=x "), raw[m.start() - 40:m.end()]
+    assert "Content-Security-Policy" in raw and "default-src 'none'" in raw
+    for svg in re.findall(r"<svg.*?</svg>", raw, re.S):  # HTML inside SVG breaks out of it
+        assert not re.search(r"<(span|b|div|p|br|code|pre)\b", svg), svg[:200]
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", raw)
+    return p, raw
+
+
+def check_tap(path):
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "TAP version 13"
+    m = re.fullmatch(r"1\.\.(\d+)", lines[1])
+    assert m, lines[1]
+    planned, numbers, oks, not_oks, blocks, i = int(m.group(1)), [], 0, 0, 0, 2
+    while i < len(lines):
+        line = lines[i]
+        t = re.match(r"(ok|not ok) (\d+) - (.*)$", line)
+        if t:
+            numbers.append(int(t.group(2)))
+            oks += t.group(1) == "ok"
+            not_oks += t.group(1) == "not ok"
+            assert not re.search(r"(?<!\\)#", t.group(3)), "unescaped # in " + line
+        elif line == "  ---":
+            end = lines.index("  ...", i)
+            doc = yaml.safe_load("\n".join(l[2:] for l in lines[i + 1:end]))
+            assert isinstance(doc, dict) and "severity" in doc
+            blocks += 1
+            i = end
+        else:
+            assert line == "" or line.startswith("# "), "stray line: %r" % line
+        i += 1
+    assert numbers == list(range(1, planned + 1))
+    return oks, not_oks, blocks
+
+
+# ---- tests ---------------------------------------------------------------------------------
+
+def test_report_hostile_console_text_stays_escaped_and_valid(hilctl, tmp_path):
+    d = hostile_campaign(tmp_path / "camp")
+    r = hilctl("report", d)
+    assert r.returncode == 1, r.stderr  # a board failure: the gate fails
+    assert "gate: FAIL" in r.stdout
+
+    root, cases = check_junit(d / "report.xml", tests=5, failures=2, errors=1)
+    bricked = [c for c in cases if c.name == "qemu-<01>& @ 300ms"][0]
+    assert bricked.classname == SCENARIO_HOSTILE
+    text = bricked.result[0].text
+    assert "<img src=x onerror=alert(1)>" in text  # carried as text, not markup
+    assert "</script>" in text and "]]>" in text
+    assert "\u2400NUL" in text  # NUL shown as a control picture
+    assert "Größe 温度 ✓" in text  # the board's UTF-8 survives
+    assert "console (last" in text  # the excerpt from the run's timeline
+    assert bricked.result[0].type == "bricked"
+
+    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    assert "</script" not in (d / "summary.json").read_text()
+    assert summary["gate"]["decision"] == "fail"
+    assert summary["gate"]["exit_code"] == 1
+    assert summary["counts"] == {"upgraded": 1, "rolled_back": 1, "bricked": 1, "boot_loop": 0,
+                                 "hung": 1, "inconsistent": 0, "infra_error": 1}
+    assert summary["scenarios"][SCENARIO_HOSTILE]["failures"] == 2
+    assert summary["windows"][0]["first_fail"] == "300ms"
+    assert summary["gate"]["upper_bound_95"] is None
+    run3 = [x for x in summary["runs"] if x["point"] == "300ms"][0]
+    assert "<img src=x onerror=alert(1)>" in run3["reason"]
+    assert "\x00" not in run3["reason"]
+
+    oks, not_oks, blocks = check_tap(d / "report.tap")
+    assert (oks, not_oks, blocks) == (2, 3, 3)
+
+    parser, raw = check_html(d / "report.html")
+    text = "".join(parser.text)
+    assert "<img src=x onerror=alert(1)>" in text  # visible as text to the reader
+    assert "FAIL" in text and "Outcome map" in text
+
+
+def test_report_gate_passes_with_upper_bound(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    lines = [campaign()] + [run(i, "s", "%dms" % i, "upgraded") for i in range(1, 60)] + [end()]
+    write_journal(d, lines)
+    r = hilctl("report", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["gate"]["decision"] == "pass"
+    assert abs(summary["gate"]["upper_bound_95"] - (1 - 0.05 ** (1 / 59))) < 1e-9
+    check_junit(d / "report.xml", tests=59, failures=0, errors=0)
+    assert check_tap(d / "report.tap") == (59, 0, 0)
+    check_html(d / "report.html")
+
+
+def test_report_infra_only_exits_3(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"), run(2, "s", "2ms", "infra_error"),
+                      end()])
+    r = hilctl("report", d)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert json.loads((d / "summary.json").read_text())["gate"]["decision"] == "infra_error"
+
+
+def test_report_killed_campaign_is_partial_and_last_cut_line_ignored(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    d.mkdir()
+    text = "\n".join([campaign(), run(1, "s", "1ms", "upgraded"), run(2, "s", "2ms", "upgraded")])
+    (d / "journal.jsonl").write_text(text + "\n" + run(3, "s", "3ms", "bricked")[:57])
+    r = hilctl("report", d)
+    assert r.returncode == 3, r.stdout + r.stderr  # no end record: partial, not a pass
+    assert "journal.jsonl:4: the last line has no newline" in r.stderr
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["gate"]["runs"] == 2
+    assert summary["shards"][0]["status"] == "partial"
+
+
+def test_report_no_runs_fails(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(), end()])
+    assert hilctl("report", d).returncode == 1
+
+
+def test_report_garbage_is_refused_with_file_and_line(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"), "{not json", run(2, "s", "2ms",
+                  "exploded"), json.dumps({"run": {"key": 1}}), end()])
+    r = hilctl("report", d)
+    assert r.returncode == 2
+    assert "journal.jsonl:3: not a JSON record" in r.stderr
+    assert 'journal.jsonl:4: run: "verdict": "exploded" is not one of upgraded' in r.stderr
+    assert 'journal.jsonl:5: run: "key" must be a string' in r.stderr
+    assert not (d / "report.xml").exists()
+
+
+def test_report_refuses_a_file_that_is_not_a_journal(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [json.dumps({"run": {}}), end()])
+    r = hilctl("report", d)
+    assert r.returncode == 2
+    assert 'journal.jsonl:1: the first record must be "campaign"' in r.stderr
+    r = hilctl("report", tmp_path / "nowhere")
+    assert r.returncode == 2 and "nowhere" in r.stderr
+
+
+def test_report_usage_errors(hilctl, tmp_path):
+    a = write_journal(tmp_path / "a", [campaign(), end()]).parent
+    b = write_journal(tmp_path / "b", [campaign(), end()]).parent
+    assert hilctl("report").returncode == 2
+    r = hilctl("report", a, b)
+    assert r.returncode == 2 and "--merge" in r.stderr
+    r = hilctl("report", "--merge", a, b)
+    assert r.returncode == 2 and "--out" in r.stderr
+    assert hilctl("report", "--console-lines", "x", a).returncode == 2
+    r = hilctl("report", "--help")
+    assert r.returncode == 0 and "--merge" in r.stdout
+
+
+def test_report_out_dir_and_missing_timeline(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(), run(1, "s", "1ms", "bricked", timeline="runs/gone/timeline.jsonl"),
+                      run(2, "s", "2ms", "upgraded", timeline="../../etc/passwd"), end()])
+    out = tmp_path / "out"
+    r = hilctl("report", "--out", out, d / "journal.jsonl")
+    assert r.returncode == 1, r.stderr
+    assert "is not a path inside the campaign directory" in r.stderr
+    for name in ("report.xml", "report.tap", "summary.json", "report.html"):
+        assert (out / name).exists()
+    assert not (d / "report.xml").exists()
+    _, raw = check_html(out / "report.html")
+    assert "could not be read" in raw
+    assert "root:" not in raw
+
+
+def shard_lines(cid, index, count, attempt, keys, complete=True, verdict="upgraded"):
+    lines = [campaign(cid, shard=(index, count, attempt))]
+    lines += [run(k, "s", "%dms" % k, verdict) for k in keys]
+    if complete is not None:
+        lines.append(end(complete=complete, runs_done=len(keys)))
+    return lines
+
+
+def test_report_merge_counts_each_run_once_and_names_missing_shards(hilctl, tmp_path):
+    # Campaign of 4 shards; shard 0 ran twice (attempt 1 cut short, attempt 2
+    # complete), shard 1 once, shard 2 was killed (no end), shard 3 never ran.
+    host_a, host_b = tmp_path / "host-a", tmp_path / "host-b"
+    write_journal(host_a, shard_lines("camp-x", 0, 4, 1, [1, 2], complete=None),
+                  "journal-s0-a1.jsonl")
+    write_journal(host_b, shard_lines("camp-x", 0, 4, 2, [1, 2, 3]), "journal-s0-a2.jsonl")
+    write_journal(host_b, shard_lines("camp-x", 1, 4, 1, [4, 5, 6]), "journal-s1-a1.jsonl")
+    write_journal(host_a, shard_lines("camp-x", 2, 4, 1, [7, 8], complete=None),
+                  "journal-s2-a1.jsonl")
+    out = tmp_path / "merged"
+    r = hilctl("report", "--merge", "--out", out, host_a, host_b, host_b / "journal-s1-a1.jsonl")
+    assert r.returncode == 3, r.stdout + r.stderr  # no board failed; the lab's part is missing
+    summary = json.loads((out / "summary.json").read_text())
+    keys = [x["key"] for x in summary["runs"]]
+    assert sorted(keys) == sorted("s/point=%dms" % k for k in range(1, 9))  # once each
+    shards = {s["index"]: s for s in summary["shards"]}
+    assert shards[0]["status"] == "complete" and shards[0]["attempt"] == 2
+    assert shards[0]["attempts"] == 2
+    assert shards[1]["status"] == "complete"
+    assert shards[2]["status"] == "partial" and shards[2]["runs"] == 2
+    assert shards[3]["status"] == "missing"
+    reasons = " ".join(summary["gate"]["reasons"])
+    assert "shard 3/4 of campaign camp-x: missing" in reasons
+    assert "shard 2/4 of campaign camp-x: partial" in reasons
+    assert summary["gate"]["decision"] == "infra_error"
+    # CI sees the missing and partial shards as errors.
+    _, cases = check_junit(out / "report.xml", tests=10, failures=0, errors=2)
+    assert {c.name for c in cases if c.classname == "hilctl.shards"} == {
+        "campaign camp-x shard 2/4", "campaign camp-x shard 3/4"}
+    assert check_tap(out / "report.tap") == (8, 2, 2)
+    check_html(out / "report.html")
+
+
+def test_report_merge_board_failure_beats_missing_shard(hilctl, tmp_path):
+    write_journal(tmp_path / "a", shard_lines("c", 0, 2, 1, [1, 2], verdict="bricked"))
+    r = hilctl("report", "--merge", "--out", tmp_path / "out", tmp_path / "a")
+    assert r.returncode == 1, r.stdout + r.stderr
+
+
+def test_report_merge_refuses_disagreeing_shard_counts(hilctl, tmp_path):
+    write_journal(tmp_path / "a", shard_lines("c", 0, 2, 1, [1]))
+    write_journal(tmp_path / "b", shard_lines("c", 1, 3, 1, [2]))
+    r = hilctl("report", "--merge", "--out", tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    assert r.returncode == 2
+    assert 'campaign "c" is split in 3 shards here but in 2' in r.stderr
+
+
+def test_report_resumed_campaign_counts_runs_once(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"), end(complete=False),
+                      campaign(resumed=True), run(2, "s", "2ms", "rolled_back"),
+                      run(3, "s", "1ms", "upgraded", key="s/point=1ms"), end()])
+    r = hilctl("report", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'run "s/point=1ms" again at line' in r.stderr
+    assert json.loads((d / "summary.json").read_text())["gate"]["runs"] == 2

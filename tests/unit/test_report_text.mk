@@ -1,0 +1,2 @@
+UNIT_TESTS += test_report_text
+test_report_text_SRCS := reports/text.c

@@ -1,0 +1,251 @@
+/* tests/unit/test_report_writers.c — each writer (JUnit, TAP, JSON, HTML) fed
+ * a journal and a timeline full of hostile console text: the output is valid
+ * UTF-8 without control characters, nothing the board sent becomes markup,
+ * and a stream that fails is reported. */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../harness/log.h"
+#include "../../reports/report.h"
+
+/* Board bytes as the journal carries them: one code point per byte. */
+#define HOSTILE_JSON                                                                               \
+	"\\u0000\\u001b[31m]]><img src=x onerror=alert(1)></script>\\u00ff\\u00fe&\\\"'#\\n..."
+#define HOSTILE_TIMELINE                                                                           \
+	"{\"hilctl_timeline\":1}\n"                                                                \
+	"{\"t\":0.5,\"k\":\"power\",\"d\":\"on\"}\n"                                               \
+	"{\"t\":1.0,\"k\":\"con\",\"d\":\"" HOSTILE_JSON "\"}\n"                                   \
+	"{\"t\":1.1,\"k\":\"marker\",\"d\":\"<svg onload=alert(1)>\"}\n"                           \
+	"{\"t\":1.2,\"k\":\"con\",\"d\":\"gr\\u00c3\\u00b6\\u00c3\\u009fe\"}\n"                    \
+	"not json at all\n"
+
+struct fixture {
+	char dir[64];
+	struct report_set set;
+	struct gate gate;
+	struct report report;
+	char log[8192];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[128], *journal = NULL;
+	FILE *tl;
+
+	strcpy(f->dir, "/tmp/test_report_writers.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/t.jsonl", f->dir);
+	tl = fopen(path, "w");
+	fputs(HOSTILE_TIMELINE, tl);
+	fclose(tl);
+	snprintf(path, sizeof(path), "%s/journal.jsonl", f->dir);
+	if (asprintf(&journal,
+		     "{\"campaign\":{\"format\":1,\"id\":\"c<1>\",\"host\":\"h&\",\"seed\":1,"
+		     "\"scenarios\":[\"s<b>\",\"other\"]}}\n"
+		     "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
+		     "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
+		     "\"timeline\":\"t.jsonl\",\"duration_s\":2}}\n"
+		     "{\"run\":{\"key\":\"k2\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
+		     "\"point\":\"2ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"],"
+		     "\"reason\":\"%s\",\"evidence\":[{\"t\":1.0,\"k\":\"con\",\"d\":\"%s\"}],"
+		     "\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.05,"
+		     "\"latency_us\":300},\"timeline\":\"t.jsonl\",\"duration_s\":3,"
+		     "\"reproduce\":\"hilctl run x\"}}\n"
+		     "{\"run\":{\"key\":\"k3\",\"scenario\":\"other\",\"board\":\"qemu-01\","
+		     "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\"}}\n"
+		     "{\"end\":{\"complete\":true}}\n",
+		     HOSTILE_JSON, HOSTILE_JSON, HOSTILE_JSON) < 0)
+		return -1;
+	log_capture(f->log, sizeof(f->log));
+	report_set_add(&f->set, jfile_parse(path, journal, strlen(journal)));
+	free(journal);
+	assert_non_null(f->set.journals[0]);
+	assert_int_equal(report_set_finish(&f->set), 0);
+	gate_compute(&f->gate, &f->set);
+	f->report = (struct report){&f->set, &f->gate, {40, 100, "2026-11-25T00:00:00Z"}};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	gate_free(&f->gate);
+	report_set_free(&f->set);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	log_capture(NULL, 0);
+	free(f);
+	return 0;
+}
+
+static char *render(int (*writer)(FILE *, const struct report *), const struct fixture *f)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+
+	assert_int_equal(writer(m, &f->report), 0);
+	fclose(m);
+	assert_int_equal(strlen(out), len); /* no NUL inside */
+	return out;
+}
+
+/* Valid UTF-8, no control character but \n and \t: cleaning changes nothing. */
+static void assert_clean_utf8(const char *s)
+{
+	struct sbuf b = {0};
+
+	text_clean(&b, s, strlen(s), TEXT_KEEP_NL | TEXT_KEEP_TAB);
+	assert_int_equal(b.len, strlen(s));
+	assert_memory_equal(b.s, s, b.len);
+	sbuf_free(&b);
+}
+
+/* Every "onerror=" / "onload=" is inside escaped text, never an attribute. */
+static void assert_only_escaped(const char *s, const char *needle, const char *escaped_prefix)
+{
+	size_t plen = strlen(escaped_prefix);
+
+	for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle)) {
+		assert_true(p - s >= (ptrdiff_t)plen);
+		assert_memory_equal(p - plen, escaped_prefix, plen);
+	}
+}
+
+static void test_junit_escapes_console_text_and_counts(void **state)
+{
+	char *x = render(report_junit, *state);
+
+	assert_clean_utf8(x);
+	assert_null(strstr(x, "<img"));
+	assert_null(strstr(x, "<script"));
+	assert_null(strstr(x, "]]>"));
+	assert_null(strstr(x, "CDATA"));
+	assert_non_null(strstr(x, "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;"));
+	assert_only_escaped(x, "onerror=", "&lt;img src=x ");
+	assert_non_null(strstr(x, "<testsuites name=\"hilctl c&lt;1&gt;\" tests=\"3\" "
+				  "failures=\"1\" errors=\"1\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"qemu-01 @ 2ms\""));
+	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked: "));
+	assert_non_null(strstr(x, "<error type=\"infra_error\""));
+	assert_non_null(strstr(x, "&#10;...\">")); /* the reason's newline, in the attribute */
+	assert_non_null(strstr(x, "console (last 2 of 2 lines, t.jsonl)"));
+	assert_non_null(strstr(x, "gr\xc3\xb6\xc3\x9f" "e")); /* the board's UTF-8 */
+	assert_non_null(strstr(x, "reproduce: hilctl run x"));
+	free(x);
+}
+
+static void test_tap_keeps_one_point_per_run_and_quotes_yaml(void **state)
+{
+	char *t = render(report_tap, *state);
+
+	assert_clean_utf8(t);
+	assert_memory_equal(t, "TAP version 13\n1..3\n", 20);
+	assert_non_null(strstr(t, "\nok 1 - s<b> qemu-01 @ 1ms: upgraded\n"));
+	assert_non_null(strstr(t, "\nnot ok 2 - s<b> qemu-01 @ 2ms: bricked\n  ---\n"));
+	assert_non_null(strstr(t, "\nnot ok 3 - other qemu-01 @ k3: infra_error\n"));
+	assert_non_null(strstr(t, "  severity: error\n"));
+	/* one double-quoted line: '"' and '\' escaped, the newline a picture */
+	assert_non_null(strstr(t, "  message: \"\xe2\x90\x80\xe2\x90\x9b[31m]]><img src=x "
+				  "onerror=alert(1)></script>\xef\xbf\xbd\xef\xbf\xbd&\\\"'#"
+				  "\xe2\x90\x8a...\"\n"));
+	assert_non_null(strstr(t, "# gate: fail; 3 runs, 1 passed, 1 failed, 1 infra_error\n"));
+	free(t);
+}
+
+static void test_tap_escapes_hash_in_descriptions(void **state)
+{
+	struct fixture *f = *state;
+	char *t;
+
+	/* A scenario name with '#' must not turn into a TODO directive. */
+	((struct jrun *)f->set.runs[0])->scenario = "a # TODO b";
+	t = render(report_tap, f);
+	assert_non_null(strstr(t, "ok 1 - a \\# TODO b qemu-01 @ 1ms: upgraded\n"));
+	free(t);
+}
+
+static void test_summary_json_parses_and_holds_clean_text(void **state)
+{
+	char *s = render(report_summary_json, *state);
+	json_error_t err;
+	json_t *doc = json_loads(s, JSON_REJECT_DUPLICATES, &err), *run;
+	const char *reason;
+
+	assert_non_null(doc);
+	assert_null(strstr(s, "</script")); /* "/" escaped */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "gate"),
+							      "decision")), "fail");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "counts"),
+							    "bricked")), 1);
+	run = json_array_get(json_object_get(doc, "runs"), 1);
+	reason = json_string_value(json_object_get(run, "reason"));
+	assert_non_null(strstr(reason, "]]><img src=x onerror=alert(1)></script>"));
+	assert_memory_equal(reason, "\xe2\x90\x80", 3); /* NUL as a picture, not \u0000 */
+	assert_true(json_is_null(json_object_get(json_object_get(doc, "gate"),
+						 "upper_bound_95")));
+	json_decref(doc);
+	free(s);
+}
+
+static void test_html_never_turns_board_text_into_markup(void **state)
+{
+	char *h = render(report_html, *state);
+
+	assert_clean_utf8(h);
+	assert_null(strstr(h, "<script"));
+	assert_null(strstr(h, "<img"));
+	assert_null(strstr(h, "<svg onload"));
+	assert_only_escaped(h, "onerror=", "&lt;img src=x ");
+	assert_only_escaped(h, "onload=", "&lt;svg ");
+	assert_non_null(strstr(h, "default-src 'none'"));
+	assert_non_null(strstr(h, "<span class=\"ctl\">NUL</span>"));
+	assert_non_null(strstr(h, "id=\"run-1\" style=\"--vc:#cf222e\" open>"));
+	assert_non_null(strstr(h, "Console log \xe2\x80\x94 2 lines"));
+	assert_non_null(strstr(h, "<title>FAIL \xe2\x80\x94 c&lt;1&gt; \xe2\x80\x94 hilctl report</title>"));
+	free(h);
+}
+
+static void test_writer_reports_a_failing_stream(void **state)
+{
+	char small[64];
+	FILE *f = fmemopen(small, sizeof(small), "w");
+
+	setvbuf(f, NULL, _IONBF, 0); /* every fwrite reaches the 64-byte buffer */
+	assert_int_equal(report_junit(f, &((struct fixture *)*state)->report), -EIO);
+	fclose(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_junit_escapes_console_text_and_counts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_writer_reports_a_failing_stream, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
