@@ -1,11 +1,15 @@
-"""The serial console's libserialport path on a real UART.
+"""The serial console's libserialport path on real UARTs.
 
 libserialport 0.1.1 cannot open a pty, so the UART is QEMU's 16550: an
 x86-64 guest (Debian's cloud kernel, busybox) runs tests/uart/uart_guest.c,
 which opens /dev/ttyS1 through hilctl's own console code (console.c over
 console_serial.c over libserialport.a). QEMU wires that UART to a unix socket;
-this test is the other end of the wire. tests/uart/build.sh builds the guest
-(cached; it downloads two Debian packages the first time)."""
+this test is the other end of the wire. The last test plugs QEMU's
+usb-serial (an FTDI) under Debian's generic kernel instead, finds it by its USB
+serial number, unplugs it as a board's power cut would, and checks that the
+console comes back under another ttyUSB name. tests/uart/build.sh builds the
+guest (cached; it downloads three Debian packages the first time)."""
+import json
 import os
 import pathlib
 import random
@@ -36,35 +40,77 @@ def xorshift_bytes(seed, n):
 @pytest.fixture(scope="module")
 def guest_images():
     subprocess.run([str(ROOT / "tests" / "uart" / "build.sh")], check=True, timeout=900)
-    return UART_OUT / "vmlinuz", UART_OUT / "initrd.img"
+    return {"kernel": UART_OUT / "vmlinuz", "usb_kernel": UART_OUT / "vmlinuz-usb",
+            "initrd": UART_OUT / "initrd.img"}
 
 
 class Guest:
-    """One QEMU guest; every wait has a deadline."""
+    """One QEMU guest; every wait has a deadline. usb_serial=None wires the
+    guest's ttyS1 to the socket; a serial number plugs QEMU's usb-serial (an
+    FTDI) with that number instead, and opens QMP to unplug it."""
 
-    def __init__(self, tmp, kernel, initrd):
-        self.sock_path = str(tmp / "ttyS1.sock")
+    def __init__(self, tmp, kernel, initrd, usb_serial=None):
+        self.sock_path = str(tmp / "uart.sock")
         self.log_path = tmp / "ttyS0.log"
         self.buf = b""
-        self.qemu = subprocess.Popen(
-            ["qemu-system-x86_64", "-M", "q35", "-m", "256", "-accel", "tcg", "-nodefaults",
-             "-kernel", str(kernel), "-initrd", str(initrd),
-             "-append", "console=ttyS0 panic=-1",
-             "-serial", f"file:{self.log_path}",
-             "-serial", f"unix:{self.sock_path},server=on,wait=off",
-             "-display", "none", "-no-reboot"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.qmp = None
+        args = ["qemu-system-x86_64", "-M", "q35", "-m", "256", "-accel", "tcg",
+                "-nodefaults", "-kernel", str(kernel), "-initrd", str(initrd),
+                "-serial", f"file:{self.log_path}", "-display", "none", "-no-reboot"]
+        if usb_serial is None:
+            args += ["-append", "console=ttyS0 panic=-1",
+                     "-serial", f"unix:{self.sock_path},server=on,wait=off"]
+        else:
+            self.qmp_path = str(tmp / "qmp.sock")
+            args += ["-append", f"console=ttyS0 panic=-1 hilctl_uart=usb:{usb_serial}",
+                     "-device", "qemu-xhci,id=xhci",
+                     "-chardev", f"socket,id=uart,path={self.sock_path},server=on,wait=off",
+                     "-chardev", "null,id=decoy",
+                     "-device", f"usb-serial,id=dut,bus=xhci.0,chardev=uart,serial={usb_serial}",
+                     "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        self.qemu = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.sock = self._connect(self.sock_path)
+        if usb_serial is not None:
+            self.qmp = self._connect(self.qmp_path)
+            self.qmp_file = self.qmp.makefile("rw")
+            self.qmp.settimeout(30)
+            assert "QMP" in json.loads(self.qmp_file.readline())
+            self.qmp_command("qmp_capabilities")
+
+    def _connect(self, path):
         deadline = time.monotonic() + 10
         while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(self.sock_path)
-                break
+                sock.connect(path)
+                return sock
             except (FileNotFoundError, ConnectionRefusedError):
-                self.sock.close()
+                sock.close()
                 assert self.qemu.poll() is None, f"QEMU exited: {self.qemu.stdout.read()}"
-                assert time.monotonic() < deadline, "QEMU never created its socket"
+                assert time.monotonic() < deadline, f"QEMU never created {path}"
                 time.sleep(0.05)
+
+    def qmp_command(self, command, wait_event=None, **arguments):
+        """Run a QMP command; with wait_event, also wait for that event."""
+        self.qmp_file.write(json.dumps({"execute": command, "arguments": arguments}) + "\n")
+        self.qmp_file.flush()
+        answer, seen = None, wait_event is None
+        while answer is None or not seen:
+            msg = json.loads(self.qmp_file.readline())  # socket timeout: 30 s
+            if "error" in msg:
+                pytest.fail(f"QMP {command}: {msg['error']}")
+            if "return" in msg:
+                answer = msg["return"]
+            if msg.get("event") == wait_event:
+                seen = True
+        return answer
+
+    def wait_log(self, text, count=1, timeout=BOOT_DEADLINE):
+        deadline = time.monotonic() + timeout
+        while self.log().count(text) < count:
+            assert time.monotonic() < deadline, f"guest log never showed {text!r}:\n{self.log()}"
+            time.sleep(0.1)
 
     def log(self):
         try:
@@ -140,6 +186,9 @@ class Guest:
 
     def stop(self):
         self.sock.close()
+        if self.qmp:
+            self.qmp_file.close()
+            self.qmp.close()
         if self.qemu.poll() is None:
             self.qemu.kill()
             self.qemu.wait(timeout=10)
@@ -148,7 +197,7 @@ class Guest:
 
 @pytest.fixture
 def guest(guest_images, tmp_path):
-    g = Guest(tmp_path, *guest_images)
+    g = Guest(tmp_path, guest_images["kernel"], guest_images["initrd"])
     try:
         g.handshake()
         yield g
@@ -226,3 +275,41 @@ def test_uart_disconnect_and_connect_again_keeps_the_stream(guest):
         assert guest.read_exact(3) == bytes(b ^ 0xFF for b in b"abc")
     log = guest.quit()
     assert re.search(r"uart-guest: done after \d+ bytes read", log)
+
+
+def test_usb_uart_vanishes_and_is_found_again_by_serial_under_another_name(
+        guest_images, tmp_path):
+    g = Guest(tmp_path, guest_images["usb_kernel"], guest_images["initrd"],
+              usb_serial="HILCTL-UART-1")
+    try:
+        g.handshake()
+        assert g.command("N") == "N /dev/ttyUSB0"
+        assert g.command("X 4") == "X 4"
+        g.send(b"\0on\xff")
+        assert g.read_exact(4) == b"\xff\x90\x91\0"
+
+        # Board power cut: the adapter leaves the bus, the tty hangs up.
+        g.qmp_command("device_del", wait_event="DEVICE_DELETED", id="dut")
+        g.wait_log("uart-guest: usb:HILCTL-UART-1 vanished (gap)")
+        # Another adapter takes ttyUSB0 while this one is away...
+        g.qmp_command("device_add", driver="usb-serial", id="other", bus="xhci.0",
+                      chardev="decoy", serial="OTHER-2", **{"always-plugged": True})
+        g.wait_log("now attached to ttyUSB0", count=2)
+        time.sleep(1)  # the console keeps looking for its own serial number
+        assert "uart-guest: usb:HILCTL-UART-1 back" not in g.log()
+
+        # ...so when power returns, ours re-enumerates as ttyUSB1.
+        g.qmp_command("device_add", driver="usb-serial", id="dut", bus="xhci.0",
+                      chardev="uart", serial="HILCTL-UART-1")
+        while g.read_line() != "GAP BACK":
+            pass
+        assert g.command("N") == "N /dev/ttyUSB1"
+        assert g.command("X 3") == "X 3"
+        g.send(b"abc")
+        assert g.read_exact(3) == bytes(b ^ 0xFF for b in b"abc")
+        # console.c marked the gap on the timeline: vanished, then back.
+        assert g.command("G") == "G 2"
+        log = g.quit()
+        assert "attached to ttyUSB1" in log
+    finally:
+        g.stop()

@@ -2,7 +2,11 @@
 # tests/uart/build.sh — build the x86-64 guest that exercises the serial
 # console's libserialport path on a real UART (QEMU's 16550, /dev/ttyS1):
 #   build/uart/vmlinuz     Debian's cloud kernel (linux-image-cloud-amd64)
-#   build/uart/initrd.img  busybox-static (amd64) + /init + uart-guest
+#   build/uart/vmlinuz-usb Debian's generic kernel (linux-image-amd64): the
+#                          cloud kernel has no USB, and the USB-UART test
+#                          unplugs QEMU's usb-serial (an FTDI) under it
+#   build/uart/initrd.img  busybox-static (amd64) + /init + uart-guest + the
+#                          generic kernel's USB serial modules
 #   build/uart/uart-guest  tests/uart/uart_guest.c with hilctl's console code,
 #                          linked statically against libserialport.a
 # Debian packages are fetched with `apt-get download` into
@@ -41,13 +45,16 @@ if [ -z "$kpkg" ]; then
 fi
 kdeb=$(deb_of "$kpkg")
 bdeb=$(deb_of busybox-static)
+# The generic kernel of the same ABI, for its USB modules.
+gpkg=$(echo "$kpkg" | sed 's/-cloud-amd64$/-amd64/')
+gdeb=$(deb_of "$gpkg")
 
 srcs="$here/uart_guest.c $root/harness/console.c $root/harness/console_serial.c
 	$root/harness/cfg.c $root/harness/log.c $root/harness/timeline.c"
 stamp=$( (cat "$here/build.sh" "$here/mkcpio.py" "$here/init" $srcs "$root"/harness/*.h
-	echo "$kdeb $bdeb") | sha256sum | cut -d' ' -f1)
+	echo "$kdeb $bdeb $gdeb") | sha256sum | cut -d' ' -f1)
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
-	[ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
+	[ -f "$out/vmlinuz" ] && [ -f "$out/vmlinuz-usb" ] && [ -f "$out/initrd.img" ]; then
 	echo "uart: $out is up to date"
 	exit 0
 fi
@@ -59,6 +66,18 @@ echo "uart: kernel from $(basename "$kdeb")"
 dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$work" --wildcards './boot/vmlinuz-*'
 cp "$work"/boot/vmlinuz-* "$out/vmlinuz.tmp"
 
+echo "uart: USB kernel and modules from $(basename "$gdeb")"
+usbmods="usb-common usbcore xhci-hcd xhci-pci usbserial ftdi_sio"
+mkdir -p "$work/generic"
+dpkg-deb --fsys-tarfile "$gdeb" | tar -x -C "$work/generic" --wildcards './boot/vmlinuz-*' \
+	$(for m in $usbmods; do echo "*/$m.ko"; done)
+cp "$work"/generic/boot/vmlinuz-* "$out/vmlinuz-usb.tmp"
+modspecs=""
+for m in $usbmods; do
+	ko=$(find "$work/generic/lib/modules" -name "$m.ko")
+	modspecs="$modspecs file:/lib/modules/usb/$m.ko=$ko:0644"
+done
+
 echo "uart: busybox from $(basename "$bdeb")"
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$work" ./bin/busybox
 
@@ -68,13 +87,15 @@ ${CC:-gcc} -static -O2 -g0 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-Wno-unused-parameter $(pkg-config --cflags libserialport yaml-0.1) \
 	-o "$out/uart-guest" $srcs -l:libserialport.a -l:libyaml.a
 
+# shellcheck disable=SC2086  # $modspecs: one word per module
 python3 "$here/mkcpio.py" "$out/initrd.img.tmp" \
-	dir:/bin dir:/dev dir:/proc dir:/sys dir:/tmp \
-	chr:/dev/console=5,1 \
+	dir:/bin dir:/dev dir:/proc dir:/sys dir:/tmp dir:/lib dir:/lib/modules \
+	dir:/lib/modules/usb chr:/dev/console=5,1 \
 	file:/init="$here/init":0755 \
 	file:/bin/busybox="$work/bin/busybox":0755 \
-	file:/bin/uart-guest="$out/uart-guest":0755
+	file:/bin/uart-guest="$out/uart-guest":0755 $modspecs
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+mv "$out/vmlinuz-usb.tmp" "$out/vmlinuz-usb"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
 echo "$stamp" >"$out/stamp"
-echo "uart: built $out/vmlinuz and $out/initrd.img"
+echo "uart: built $out/vmlinuz, $out/vmlinuz-usb and $out/initrd.img"

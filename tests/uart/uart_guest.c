@@ -1,5 +1,6 @@
 /* tests/uart/uart_guest.c — runs inside the x86-64 test guest and drives a
- * real UART (the 16550 at /dev/ttyS1) through hilctl's own console code:
+ * real UART (the 16550 at /dev/ttyS1, or a USB serial adapter named by its
+ * serial number as "usb:SERIAL") through hilctl's own console code:
  * console_open/console_connect/console_read/console_write_all from
  * harness/console.c over console_serial.c, i.e. over libserialport.
  *
@@ -13,6 +14,8 @@
  *   T                 -> the port's termios as libserialport left it
  *   C BAUD PARITY DATA STOP FLOW -> reopen with these settings, "C OK\n"
  *   D                 -> disconnect and connect again, "D OK\n"
+ *   N                 -> "N /dev/ttyUSB1": the node open now
+ *   G                 -> "G COUNT": gap events on the timeline so far
  *   Q                 -> "BYE\n", exit
  * A gap (the port vanished, -EPIPE) is reported on stdout (the guest's
  * ttyS0 log) and the port is connected again. */
@@ -118,10 +121,12 @@ static int open_port(struct guest *g, const char *baud, const char *parity, cons
 
 	console_close(&g->con);
 	cfg_free(g->settings);
+	/* "usb:SERIAL" finds the adapter by its USB serial number. */
 	snprintf(yaml, sizeof(yaml),
-		 "type: serial\npath: %s\nbaud: %s\nparity: %s\ndata_bits: %s\n"
+		 "type: serial\n%s: %s\nbaud: %s\nparity: %s\ndata_bits: %s\n"
 		 "stop_bits: %s\nflow: %s\n",
-		 g->dev, baud, parity, data, stop, flow);
+		 strncmp(g->dev, "usb:", 4) ? "path" : "usb_serial",
+		 strncmp(g->dev, "usb:", 4) ? g->dev : g->dev + 4, baud, parity, data, stop, flow);
 	g->settings = cfg_load_buf("uart-guest", yaml, strlen(yaml));
 	if (!g->settings)
 		return -EINVAL;
@@ -172,6 +177,36 @@ static void report_termios(struct guest *g)
 	    !!(t.c_oflag & OPOST), !!(t.c_iflag & ICRNL), !!(t.c_cflag & CLOCAL));
 }
 
+/* Which /dev node the console has open now (it changes when a USB
+ * adapter comes back under another name). */
+static void report_node(struct guest *g)
+{
+	char link[64], node[256];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", g->con.fd);
+	n = readlink(link, node, sizeof(node) - 1);
+	node[n > 0 ? n : 0] = '\0';
+	say(g, "N %s\n", node);
+}
+
+/* How many "gap" events console.c wrote to the timeline. */
+static void report_gaps(struct guest *g)
+{
+	char line[1024];
+	int gaps = 0;
+	FILE *f;
+
+	timeline_flush(g->con.tl);
+	f = fopen("/tmp/uart-guest.timeline", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "\"k\":\"gap\""))
+			gaps++;
+	if (f)
+		fclose(f);
+	say(g, "G %d\n", gaps);
+}
+
 static void send_stream(struct guest *g, size_t n, uint32_t seed)
 {
 	uint8_t buf[4096];
@@ -215,6 +250,10 @@ static void command(struct guest *g, char *line)
 		g->prng = (uint32_t)seed;
 		if (!n)
 			say(g, "R OK 0\n");
+	} else if (strcmp(line, "N") == 0) {
+		report_node(g);
+	} else if (strcmp(line, "G") == 0) {
+		report_gaps(g);
 	} else if (strcmp(line, "T") == 0) {
 		report_termios(g);
 	} else if (sscanf(line, "C %31s %31s %31s %31s %31s", a[0], a[1], a[2], a[3], a[4]) == 5) {
@@ -305,6 +344,9 @@ int main(int argc, char **argv)
 			if (console_connect(&g.con, clock_now_ns() + IDLE_LIMIT_NS) < 0)
 				return 3;
 			printf("uart-guest: %s back\n", g.dev);
+			/* Input that raced the reconnect belongs to no command. */
+			g.line_len = 0;
+			g.mode = LINE;
 			say(&g, "GAP BACK\n");
 		} else if (n < 0) {
 			return 3;
