@@ -339,6 +339,11 @@ static void write_windows(struct campaign *c)
 	}
 }
 
+static bool stopping(const struct campaign *c)
+{
+	return c->o->max_failures > 0 && c->failed >= (size_t)c->o->max_failures;
+}
+
 static int loop(struct campaign *c)
 {
 	for (;;) {
@@ -350,11 +355,11 @@ static int loop(struct campaign *c)
 			if (w->dead)
 				continue;
 			live++;
-			if (w->running < 0 && !cli_interrupted && assign(c, w) < 0)
+			if (w->running < 0 && !cli_interrupted && !stopping(c) && assign(c, w) < 0)
 				w->dead = true;
 			busy += w->running >= 0;
 		}
-		if (!busy && !cli_interrupted && bisect_next(c) > 0)
+		if (!busy && !cli_interrupted && !stopping(c) && bisect_next(c) > 0)
 			continue;
 		if (!busy || !live)
 			return 0;
@@ -581,7 +586,7 @@ int campaign_run(const struct campaign_opts *o)
 	stop_workers(&c);
 	if (c.o->bisect)
 		write_windows(&c);
-	complete = !cli_interrupted;
+	complete = !cli_interrupted && !stopping(&c);
 	for (size_t i = 0; i < c.plan.n; i++)
 		complete &= c.plan.runs[i].state == RUN_DONE;
 	journal_close(c.journal, c.done, complete,

@@ -24,6 +24,7 @@ struct campaign_opts {
 	const char *out_dir;
 	bool resume;
 	bool dry_run;                /* print the plan, run nothing */
+	int max_failures;            /* stop handing out runs after this many failures (0: never) */
 	int shard_index, shard_count; /* 0/1 = everything */
 	int argc;                    /* the command line, for the journal header */
 	char **argv;

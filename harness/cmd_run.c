@@ -27,6 +27,7 @@ static const char run_help[] =
 	"                   the window between a pass and a failure (default 4)\n"
 	"  --shard I/N      run only slice I (from 0) of N of the campaign\n"
 	"  --out DIR        where the journal, timelines and reports go\n"
+	"  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
 	"  --dry-run        check the scenarios and list the runs; run nothing\n"
 	"  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
 	"                   done again\n\n"
@@ -39,7 +40,7 @@ static const char qualify_help[] =
 	"DIR) that fits a board of the lab. Takes the options of hilctl run.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
-       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN };
+       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL };
 
 static int parse_shard(const char *arg, struct campaign_opts *o)
 {
@@ -82,6 +83,7 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"scenarios", required_argument, NULL, OPT_SCENARIOS},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"max-failures", required_argument, NULL, OPT_MAX_FAIL},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -140,6 +142,9 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			break;
 		case OPT_DRY_RUN:
 			o->dry_run = true;
+			break;
+		case OPT_MAX_FAIL:
+			o->max_failures = atoi(optarg);
 			break;
 		}
 	}

@@ -32,6 +32,7 @@ struct run {
 	pcre2_match_data *phase_md;
 	char phase[48];
 	int64_t t_last_step;
+	bool sent; /* a send step ran: the update path is under way */
 	char infra[256];
 };
 

@@ -108,9 +108,10 @@ static int step_expect(struct run *r, const struct step *st)
 		return rc;
 	timeline_event(r->b->tl, clock_now_ns(), "note", "step %d: no match within %.0f s",
 		       (int)(st - r->spec->sc->steps) + 1, (double)timeout / NS_PER_S);
-	/* Before judging started this is the setup failing, not the update:
-	 * the board never reached the state the scenario starts from. */
-	if (!r->judging)
+	/* Before anything was sent to the board this is the setup failing,
+	 * not the update: the board never reached the state the scenario
+	 * starts from. After, the oracle judges what the board did. */
+	if (!r->judging && !r->sent)
 		return infra(r, -ETIMEDOUT, "precondition failed: \"%.80s\" not seen within %.0f s",
 			     pats[0], (double)timeout / NS_PER_S);
 	return 0;
@@ -327,6 +328,7 @@ int run_step(struct run *r, const struct step *st)
 	case STEP_SEND:
 		if (expand(r, st->arg, line, sizeof(line)) < 0)
 			return infra(r, -EINVAL, "bad send line");
+		r->sent = true;
 		return send_line(r, line);
 	case STEP_WAIT:
 		if (expand_duration(r, st->arg, 0, &wait) < 0)
