@@ -163,7 +163,8 @@ static void progress(struct campaign *c, const struct plan_run *pr, const char *
 	} else {
 		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total, board,
 			c->plan.scenarios[pr->sc]->name, pr->point, verdict_name(pr->verdict),
-			pr->pass ? "pass" : "FAIL", duration);
+			pr->pass ? "pass" : pr->verdict == VERDICT_INFRA_ERROR ? "infra" : "FAIL",
+			duration);
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "campaign.h"
 #include "cli.h"
@@ -36,8 +37,9 @@ static const char run_help[] =
 
 static const char qualify_help[] =
 	"usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
-	"Run every scenario of the qualification suite (scenarios/*.yaml, or --scenarios\n"
-	"DIR) that fits a board of the lab. Takes the options of hilctl run.\n";
+	"Run the qualification suite: the scenarios listed in scenarios/qualify.suite\n"
+	"(or every DIR/*.yaml with --scenarios DIR and no suite file), each on the\n"
+	"lab's boards that fit it. Takes the options of hilctl run.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
        OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL };
@@ -189,6 +191,37 @@ static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
 	return (int)n + 2;
 }
 
+/* DIR/qualify.suite: one scenario name a line, in the order to run them. */
+static int suite_in(const char *dir, const char ***out)
+{
+	char path[1024], line[256];
+	FILE *f;
+	int lineno = 0;
+
+	snprintf(path, sizeof(path), "%s/qualify.suite", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *name = line + strspn(line, " \t");
+		lineno++;
+		name[strcspn(name, " \t\r\n#")] = '\0';
+		if (!name[0])
+			continue;
+		if (asprintf(&p, "%s/%s.yaml", dir, name) < 0)
+			break;
+		if (access(p, R_OK) < 0) {
+			hil_error("%s:%d: no scenario %s", path, lineno, p);
+			free(p);
+			fclose(f);
+			return -ENOENT;
+		}
+		add_str(out, p);
+	}
+	fclose(f);
+	return 1;
+}
+
 static int scenarios_in(const char *dir, const char ***out)
 {
 	struct dirent **ents;
@@ -240,8 +273,11 @@ static int run_common(struct cli *cli, bool qualify)
 	o.argv = cli->argv;
 	for (int i = optind; i < cli->argc; i++)
 		add_str(&o.scenario_paths, cli->argv[i]);
-	if (qualify && !o.scenario_paths && scenarios_in(scen_dir, &o.scenario_paths) < 0)
-		return EXIT_USAGE;
+	if (qualify && !o.scenario_paths) {
+		int found = suite_in(scen_dir, &o.scenario_paths);
+		if (found < 0 || (found == 0 && scenarios_in(scen_dir, &o.scenario_paths) < 0))
+			return EXIT_USAGE;
+	}
 	if (!o.scenario_paths) {
 		fputs(qualify ? qualify_help : run_help, stderr);
 		return EXIT_USAGE;
