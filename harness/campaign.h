@@ -18,6 +18,7 @@ struct campaign_opts {
 	const char *sweep;           /* --sweep "a:b:step" or "v1,v2,..." */
 	const char *point;           /* --point: one point only */
 	int runs;                    /* --runs N: N random points from the sweep's range */
+	int repeat;                  /* --repeat K: every point K times (keys get #2..#K) */
 	unsigned long long seed;
 	int jobs;                    /* -j: boards in parallel */
 	int bisect;                  /* extra runs per scenario to narrow a failing window */

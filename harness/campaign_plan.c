@@ -28,7 +28,7 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static int add_run(struct plan *p, int sc, const char *point, unsigned long long seed)
+static int add_run(struct plan *p, int sc, const char *point, unsigned long long seed, int rep)
 {
 	struct plan_run *r;
 
@@ -45,6 +45,8 @@ static int add_run(struct plan *p, int sc, const char *point, unsigned long long
 	r->sc = sc;
 	snprintf(r->point, sizeof(r->point), "%s", point);
 	snprintf(r->key, sizeof(r->key), "%s/point=%s", p->scenarios[sc]->name, point);
+	if (rep > 1)
+		snprintf(r->key + strlen(r->key), sizeof(r->key) - strlen(r->key), "#%d", rep);
 	for (size_t i = 0; i < p->n; i++)
 		if (!strcmp(p->runs[i].key, r->key))
 			return 0; /* a random draw that repeats a point runs once */
@@ -148,8 +150,9 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 			points = scenario_points(s, &n);
 			rc = points ? 0 : -ENOMEM;
 		}
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = add_run(p, (int)sc, points[i], o->seed);
+		for (int k = 1; k <= (o->repeat > 1 ? o->repeat : 1); k++)
+			for (size_t i = 0; rc == 0 && i < n; i++)
+				rc = add_run(p, (int)sc, points[i], o->seed, k);
 		points_free(points, n);
 		if (rc < 0)
 			return rc;
@@ -169,7 +172,7 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 int plan_add_bisect(struct plan *p, int sc, const char *point, unsigned long long seed)
 {
 	size_t before = p->n;
-	int rc = add_run(p, sc, point, seed);
+	int rc = add_run(p, sc, point, seed, 1);
 
 	if (rc == 0 && p->n > before)
 		p->runs[p->n - 1].bisect = true;

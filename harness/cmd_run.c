@@ -21,6 +21,7 @@ static const char run_help[] =
 	"  --board B        use this board (repeat for several); default: any that fits\n"
 	"  --sweep A:B:S    fault points from A to B in steps of S (or a list: 1,5,9)\n"
 	"  --runs N         N points drawn at random from the scenario's sweep range\n"
+	"  --repeat K       run every point K times (flaky bugs, confidence bounds)\n"
 	"  --point P        only this point (what a run's reproduce command uses)\n"
 	"  --seed S         seed for random points and the runs' own seeds (default 1)\n"
 	"  -j N             boards in parallel (default 1)\n"
@@ -42,7 +43,7 @@ static const char qualify_help[] =
 	"lab's boards that fit it. Takes the options of hilctl run.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
-       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL };
+       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT };
 
 static int parse_shard(const char *arg, struct campaign_opts *o)
 {
@@ -86,6 +87,7 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 		{"scenarios", required_argument, NULL, OPT_SCENARIOS},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"max-failures", required_argument, NULL, OPT_MAX_FAIL},
+		{"repeat", required_argument, NULL, OPT_REPEAT},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -147,6 +149,13 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			break;
 		case OPT_MAX_FAIL:
 			o->max_failures = atoi(optarg);
+			break;
+		case OPT_REPEAT:
+			o->repeat = atoi(optarg);
+			if (o->repeat < 1 || o->repeat > 1000) {
+				hil_error("--repeat %s: give 1 to 1000", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		}
 	}
