@@ -234,7 +234,7 @@ static void test_qmp_command_honours_deadline_and_drops_late_answer(void **state
 	assert_int_equal(qmp_command(q, "query-status", NULL, NULL, in_ms(150)), -ETIMEDOUT);
 	took = clock_now_ns() - start;
 	assert_true(took >= 150 * NS_PER_MS);
-	assert_true(took < 400 * NS_PER_MS);
+	assert_true(took < 2 * NS_PER_S);
 	assert_non_null(strstr(qmp_error(q), "query-status"));
 	/* The late answer (id 2) arrives before the next one (id 3). */
 	put(server,
@@ -356,7 +356,7 @@ static void test_qmp_open_without_greeting_honours_deadline(void **state)
 	assert_int_equal(qmp_open_fd(&q, sv[0], in_ms(200), why, sizeof(why)), -ETIMEDOUT);
 	took = clock_now_ns() - start;
 	assert_null(q);
-	assert_true(took >= 200 * NS_PER_MS && took < 450 * NS_PER_MS);
+	assert_true(took >= 200 * NS_PER_MS && took < 2 * NS_PER_S);
 	assert_non_null(strstr(why, "no QMP greeting"));
 	close(sv[1]);
 }
@@ -485,7 +485,7 @@ static void test_qmp_pump_reads_events_without_waiting(void **state)
 
 	start = clock_now_ns();
 	assert_int_equal(qmp_pump(q), 0);
-	assert_true(clock_now_ns() - start < 50 * NS_PER_MS);
+	assert_true(clock_now_ns() - start < 500 * NS_PER_MS);
 	put(server, "{\"event\": \"STOP\"}\n\r\n{\"event\": \"RESUME\"}\n{\"event\": \"RES");
 	assert_int_equal(qmp_pump(q), 2);
 	put(server, "ET\"}\n");
