@@ -104,7 +104,9 @@ static int expect_on_board(struct board *b, struct expect *e, const struct expec
 	int64_t t;
 	int rc;
 
-	rc = console_connect(&b->console, deadline);
+	/* Powering on: the console may only appear with power (QEMU, a
+	 * USB-UART fed by the board); board_power_on connects it in time. */
+	rc = console_connect(&b->console, a->power ? clock_now_ns() : deadline);
 	if (rc < 0 && a->power == 0) {
 		hil_error("board \"%s\": cannot connect its console: %s", name, strerror(-rc));
 		return EXIT_INFRA;

@@ -3,6 +3,8 @@ directory per test, and helpers to run the CLI with a deadline."""
 import os
 import subprocess
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -23,11 +25,12 @@ def hilctl_bin():
 @pytest.fixture
 def run_dir(tmp_path, monkeypatch):
     """Each test gets its own board state and lock directories."""
-    d = tmp_path / "run"
-    d.mkdir()
+    # Unix socket paths must fit 107 bytes: keep the run dir short.
+    d = pathlib.Path(tempfile.mkdtemp(prefix="hr", dir="/tmp"))
     monkeypatch.setenv("HILCTL_RUN_DIR", str(d))
     monkeypatch.setenv("HILCTL_LOCK_DIR", str(tmp_path / "locks"))
-    return d
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
