@@ -83,6 +83,20 @@ void h_short(struct sbuf *b, const char *s, size_t max)
 		sbuf_adds(b, "\xe2\x80\xa6");
 }
 
+double nice_step(double span, int ticks)
+{
+	static const double nice[] = {1, 2, 5, 10};
+	double raw = span / ticks, p;
+
+	if (!(raw > 0) || !isfinite(raw))
+		return 1;
+	p = pow(10, floor(log10(raw)));
+	for (int k = 0; k < 4; k++)
+		if (nice[k] * p >= raw)
+			return nice[k] * p;
+	return 10 * p;
+}
+
 void h_verdict_tag(struct sbuf *b, enum verdict v)
 {
 	sbuf_addf(b, "<span class=\"vtag\" style=\"--vc:%s\">%s</span>", verdict_color(v),
@@ -326,21 +340,37 @@ static void windows(struct sbuf *b, const struct report *r)
 	sbuf_adds(b, "</section>\n");
 }
 
-static void runs(struct sbuf *b, const struct report *r)
+/* The runs that did not pass first, open; then every other run, closed. */
+static void runs(struct sbuf *b, const struct report *r, bool failed)
 {
 	const struct report_set *rs = r->set;
+	const char *last = NULL;
+	size_t n = 0;
 
-	sbuf_addf(b, "<section class=\"card\" id=\"runs\"><h2>Runs <small>%zu, by scenario and "
-		     "fault point; failed runs are open</small></h2>\n", rs->n_runs);
+	for (size_t i = 0; i < rs->n_runs; i++)
+		n += rs->runs[i]->pass != failed;
+	if (failed && !n)
+		return;
+	if (failed)
+		sbuf_addf(b, "<section class=\"card\" id=\"failed\"><h2>Runs that did not pass "
+			     "<small>%zu: each with its timeline, evidence and console log</small></h2>\n",
+			  n);
+	else
+		sbuf_addf(b, "<section class=\"card\" id=\"runs\"><h2>%s <small>%zu, by scenario "
+			     "and fault point; open one for its timeline and console</small></h2>\n",
+			  n == rs->n_runs ? "Runs" : "Runs that passed", n);
 	for (size_t i = 0; i < rs->n_runs; i++) {
-		if (i == 0 || strcmp(rs->runs[i]->scenario, rs->runs[i - 1]->scenario)) {
+		if (rs->runs[i]->pass == failed)
+			continue;
+		if (!last || strcmp(rs->runs[i]->scenario, last)) {
 			sbuf_adds(b, "<h3 class=\"scn\">");
 			h_text(b, rs->runs[i]->scenario);
 			sbuf_adds(b, "</h3>\n");
+			last = rs->runs[i]->scenario;
 		}
 		html_run(b, r, i);
 	}
-	if (!rs->n_runs)
+	if (!n)
 		sbuf_adds(b, "<p class=\"empty\">No runs.</p>");
 	sbuf_adds(b, "</section>\n");
 }
@@ -356,14 +386,14 @@ int report_html(FILE *f, const struct report *r)
 	sbuf_adds(&b, "<div class=\"grid2\">\n<section class=\"card\"><h2>Verdicts per scenario"
 		      "</h2>\n");
 	html_chart_scenarios(&b, r);
-	sbuf_adds(&b, "</section>\n<section class=\"card\"><h2>Fault timing <small>trigger to "
-		      "fault latency, and run durations</small></h2>\n");
+	sbuf_adds(&b, "</section>\n<section class=\"card\"><h2>Fault timing</h2>\n");
 	html_chart_latency(&b, r);
 	html_chart_durations(&b, r);
 	sbuf_adds(&b, "</section>\n</div>\n");
 	windows(&b, r);
 	html_outcome_map(&b, r);
-	runs(&b, r);
+	runs(&b, r, true);
+	runs(&b, r, false);
 	sbuf_adds(&b, "</main>\n<footer>hilctl ");
 	h_text(&b, HILCTL_VERSION);
 	sbuf_adds(&b, " \xc2\xb7 made from the campaign journal only \xc2\xb7 summary.json, "

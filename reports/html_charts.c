@@ -178,6 +178,7 @@ void html_chart_latency(struct sbuf *b, const struct report *r)
 		sbuf_adds(b, "<p class=\"empty\">No trigger-to-fault latency recorded.</p>\n");
 		return;
 	}
+	sbuf_adds(b, "<h4>Trigger to fault latency, per fault kind</h4>\n");
 	sbuf_addf(b, "<svg viewBox=\"0 0 620 %.0f\" width=\"620\" role=\"img\" "
 		     "aria-label=\"latency per fault kind\">\n", row * (double)n);
 	for (size_t g = 0; g < n; g++) {
@@ -185,6 +186,18 @@ void html_chart_latency(struct sbuf *b, const struct report *r)
 		free(groups[g].us);
 	}
 	sbuf_adds(b, "</svg>\n");
+}
+
+static void duration_axis(struct sbuf *b, double x0, double w, double y, double most)
+{
+	double step = nice_step(most, 8);
+
+	sbuf_addf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d1d9e0\"/>",
+		  x0, x0 + w, y, y);
+	for (double t = 0; t <= most + step / 1000; t += step)
+		sbuf_addf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"dim\">%g%s"
+			     "</text>", x0 + w * t / most, y + 14, t, t == 0 ? " s" : "");
+	sbuf_adds(b, "\n");
 }
 
 /* Run durations, one dot per run, a row per verdict: a bricked run that
@@ -203,9 +216,10 @@ void html_chart_durations(struct sbuf *b, const struct report *r)
 			most = rs->runs[i]->duration_s;
 	if (!n_rows || most <= 0)
 		return;
+	sbuf_adds(b, "<h4>Run duration by verdict</h4>\n");
 	sbuf_addf(b, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
-		     "aria-label=\"run durations\" style=\"margin-top:10px\">\n", w,
-		  row * n_rows + 20, w);
+		     "aria-label=\"run durations\">\n", w,
+		  row * n_rows + 22, w);
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (rows[v] >= 0)
 			sbuf_addf(b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
@@ -225,9 +239,8 @@ void html_chart_durations(struct sbuf *b, const struct report *r)
 		run_tip(b, run);
 		sbuf_adds(b, "</circle></a>\n");
 	}
-	sbuf_addf(b, "<text x=\"%.0f\" y=\"%.0f\">0 s</text><text x=\"%.0f\" y=\"%.0f\" "
-		     "text-anchor=\"end\">%.1f s run duration</text>\n</svg>\n", label_w,
-		  row * n_rows + 16, label_w + plot_w, row * n_rows + 16, most);
+	duration_axis(b, label_w, plot_w, row * n_rows + 2, most);
+	sbuf_adds(b, "</svg>\n");
 }
 
 static void map_legend(struct sbuf *b, const struct report *r)

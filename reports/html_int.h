@@ -20,6 +20,8 @@ void h_textn(struct sbuf *b, const char *s, size_t len, unsigned flags);
 void h_board_text(struct sbuf *b, const char *s, size_t len, unsigned flags);
 /* At most max characters of s (UTF-8 aware), "…" when cut; escaped. */
 void h_short(struct sbuf *b, const char *s, size_t max);
+/* A round axis step (1, 2 or 5 times a power of ten) for about ticks ticks. */
+double nice_step(double span, int ticks);
 /* <span class="vtag" style="--vc:...">verdict</span> */
 void h_verdict_tag(struct sbuf *b, enum verdict v);
 

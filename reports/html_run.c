@@ -196,19 +196,8 @@ static void faults(struct sbuf *b, const struct scale *s, const struct run_timel
 
 static void axis(struct sbuf *b, const struct scale *s)
 {
-	static const double nice[] = {1, 2, 5};
-	double step = 1, raw = s->t_max / 10;
+	double step = nice_step(s->t_max, 10);
 
-	for (double p = pow(10, floor(log10(raw))); ; p *= 10) {
-		size_t k;
-
-		for (k = 0; k < 3 && nice[k] * p < raw; k++)
-			;
-		if (k < 3) {
-			step = nice[k] * p;
-			break;
-		}
-	}
 	sbuf_addf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#d1d9e0\"/>",
 		  TL_LEFT, TL_LEFT + TL_PLOT, AXIS_Y, AXIS_Y);
 	for (double t = 0; t <= s->t_max; t += step)
@@ -385,7 +374,9 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	struct run_timeline tl;
 	struct sbuf t = {0};
 
-	run_timeline_load(&tl, run, r->opts.html_lines);
+	/* A passing run keeps a quarter of the lines: the page stays small, and
+	 * the whole log is in the run's timeline file. */
+	run_timeline_load(&tl, run, run->pass ? r->opts.html_lines / 4 : r->opts.html_lines);
 	sbuf_addf(b, "<details class=\"run%s\" id=\"run-%zu\" style=\"--vc:%s\"%s><summary>",
 		  run->pass ? "" : " failed", index, verdict_color(run->verdict),
 		  run->pass ? "" : " open");
@@ -396,7 +387,9 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	run_title(&t, run);
 	h_short(b, t.s, 30);
 	sbuf_adds(b, "</span><span class=\"reason\">");
-	if (!run->pass)
+	if (run->verdict == VERDICT_INFRA_ERROR)
+		sbuf_adds(b, "<b>lab or harness failed</b> \xc2\xb7 ");
+	else if (!run->pass)
 		sbuf_adds(b, "<b>not allowed</b> \xc2\xb7 ");
 	h_board_text(b, run->reason.s, run->reason.len, TEXT_STRIP_ANSI);
 	sbuf_adds(b, "</span><span class=\"dur\">");

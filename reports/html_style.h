@@ -26,6 +26,8 @@ static const char html_style[] =
 	".card{background:var(--card);border:1px solid var(--line);border-radius:8px;"
 	"padding:14px 18px;margin:0 0 16px}\n"
 	".card h2{font-size:15px;margin:0 0 10px;display:flex;align-items:baseline;gap:10px}\n"
+	".card h4{font-size:12px;font-weight:600;color:var(--muted);margin:4px 0 4px}\n"
+	".card h4+svg{margin-bottom:8px}\n"
 	".card h2 small{font-weight:400;color:var(--muted);font-size:12px}\n"
 	/* The gate: badge, headline, the bound, the campaign's facts. */
 	".gate{display:grid;grid-template-columns:172px 1fr 230px 330px;gap:22px;"

@@ -3,6 +3,7 @@ tests and the report screenshot (the campaign runner writes real ones).
 
     python3 tests/integration/data/journal_fixtures.py demo DIR   # a qualification-like campaign that fails
     python3 tests/integration/data/journal_fixtures.py pass DIR   # the same lab, every run allowed
+    python3 tests/integration/data/journal_fixtures.py shards DIR # 4 shards, shard 2 missing
 
 Each campaign directory holds journal.jsonl and runs/NNNN-BOARD/timeline.jsonl.
 Console bytes are written the way harness/timeline.c and the journal writer do
@@ -236,13 +237,17 @@ def simulate(d, tl, scenario, kind, point_ms, failing):
         (t, "con", "hilctl-probe: version=1 slot=A committed=1")], fault_at
 
 
-def demo(d, failing=True, seed=7):
+def demo(d, failing=True, seed=7, shards=1, missing=()):
     """A qualification-like campaign: 10 scenarios, 2 boards; with failing,
-    a seeded bug bricks three flip points and loops one trial boot."""
+    a seeded bug bricks three flip points and loops one trial boot. With
+    shards > 1 the runs go to one journal per shard (journal-sI.jsonl), and
+    the shards in missing never ran."""
     rnd = random.Random(seed)
     os.makedirs(d, exist_ok=True)
     cid = "20261125T012233Z-qualify-42"
     lines = [campaign_record(cid, sum(s[1] for s in SCENARIOS))]
+    per_shard = [[campaign_record(cid, 0, shard=(k, shards, 1), host="lab-host-%d" % (k + 1))]
+                 for k in range(shards)]
     run_id = 0
     bad = {("cut-during-flip", 7): "bricked", ("cut-during-flip", 8): "bricked",
            ("cut-during-flip", 9): "bricked", ("cut-during-trial-boot", 5): "boot_loop"}
@@ -270,9 +275,11 @@ def demo(d, failing=True, seed=7):
                                        else rnd.gauss(2100, 400)),
                      "phase": "write"}
             allowed = ["upgraded", "rolled_back"]
-            lines.append(run_record(run_id, "%s/point=%s" % (scenario, point), scenario, board,
-                                    point, fault, verdict, allowed, reason, ev,
-                                    tl.t + rnd.uniform(0.5, 2.0), rel))
+            rec = run_record(run_id, "%s/point=%s" % (scenario, point), scenario, board,
+                             point, fault, verdict, allowed, reason, ev,
+                             tl.t + rnd.uniform(0.5, 2.0), rel)
+            lines.append(rec)
+            per_shard[run_id % shards].append(rec)
     if failing:
         lines.append(json.dumps({"window": {"scenario": "cut-during-flip", "board": "qemu-02",
                                             "last_pass": "4550ms", "first_fail": "4575ms",
@@ -281,14 +288,23 @@ def demo(d, failing=True, seed=7):
                                             "board": "qemu-02", "last_pass": "2450ms",
                                             "first_fail": "2700ms", "verdict": "boot_loop",
                                             "runs": 3}}))
-    lines.append(json.dumps({"end": {"finished": "2026-11-25T02:31:07.000Z",
-                                     "runs_done": run_id, "complete": True,
-                                     "interrupted": None}}))
-    with open(os.path.join(d, "journal.jsonl"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    end = json.dumps({"end": {"finished": "2026-11-25T02:31:07.000Z", "runs_done": run_id,
+                              "complete": True, "interrupted": None}})
+    lines.append(end)
+    if shards == 1:
+        with open(os.path.join(d, "journal.jsonl"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return d
+    for k in range(shards):
+        if k not in missing:
+            with open(os.path.join(d, "journal-s%d.jsonl" % k), "w") as f:
+                f.write("\n".join(per_shard[k] + [end]) + "\n")
     return d
 
 
 if __name__ == "__main__":
     what, where = sys.argv[1], sys.argv[2]
-    demo(where, failing=(what == "demo"))
+    if what == "shards":
+        demo(where, failing=False, shards=4, missing=(2,))
+    else:
+        demo(where, failing=(what == "demo"))
