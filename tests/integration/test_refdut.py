@@ -45,6 +45,7 @@ class BundleServer:
     def __init__(self, root):
         handler = functools.partial(_QuietHandler, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.drop_after = [0]
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -58,8 +59,34 @@ class BundleServer:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, plus what the agent's resume needs: "Range: bytes=N-"
+    (206), and a fault for the tests: the server's drop_after[0] > 0 makes
+    the next payload response stop after that many bytes."""
+
     def log_message(self, *a):
         pass
+
+    def do_GET(self):
+        path = self.translate_path(self.path)
+        rng = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
+        drop = self.server.drop_after
+        if not path.endswith("payload") or not os.path.isfile(path) or not (rng or drop[0]):
+            return super().do_GET()
+        size = os.path.getsize(path)
+        start = int(rng.group(1)) if rng else 0
+        self.send_response(206 if rng else 200)
+        self.send_header("Content-Length", str(size - start))
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.end_headers()
+        limit, drop[0] = (drop[0] or size), 0
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = min(size - start, limit)
+            while left > 0:
+                chunk = f.read(min(65536, left))
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
 
 class Board:
@@ -289,6 +316,27 @@ def test_bad_sha_is_rejected_and_nothing_flips(board):
     b.send("reboot")
     assert boot_line(b) == ("A", "normal", 1)
     assert probe(b) == ("1", "A", 1)
+
+
+def test_interrupted_download_resumes_and_verifies(board):
+    b = board("good")
+    fresh_boot(b)
+    b.server.httpd.drop_after[0] = 5 * 1024 * 1024 + 12345
+    b.send(f"hilctl-update {b.server.url('v2')}")
+    b.expect(r"hilctl-agent: write offset=5242880", UPDATE_S)
+    b.expect(r"hilctl-agent: error download (short|timeout)", 60)
+    b.wait_prompt()
+    b.send(f"hilctl-update {b.server.url('v2')}")
+    b.expect(r"hilctl-agent: download start", 60)
+    off = int(b.expect(r"hilctl-agent: resume offset=(\d+)", 30).group(1))
+    assert 5 * 1024 * 1024 <= off <= 5 * 1024 * 1024 + 12345
+    first = int(b.expect(r"hilctl-agent: write offset=(\d+)", 60).group(1))
+    assert first == 6 * 1024 * 1024
+    b.expect(r"hilctl-agent: verify ok", UPDATE_S)
+    b.expect(r"hilctl-agent: flip slot=B", UPDATE_S)
+    assert boot_line(b) == ("B", "trial", 1)
+    b.expect(r"hilctl-agent: commit slot=B", BOOT_S)
+    assert probe(b) == ("2", "B", 1)
 
 
 def test_app_update_switches_and_survives_reboot(board):
