@@ -379,3 +379,57 @@ def test_seeded_no_bootcount_cannot_roll_back(board):
     assert boot_line(b) == ("B", "normal", 1)
     assert probe(b) == ("2", "B", 1)
     assert not any("selftest" in line for line in b.log)
+
+
+def test_seeded_bootcount_not_reset_falls_back_from_stable_slot(board):
+    """rauc#490: bootcount never reset on good boots; after bootlimit plain
+    reboots the committed slot is abandoned (here for the empty slot B)."""
+    _build("bootcount-not-reset")
+    b = board("bootcount-not-reset")
+    for n in (1, 2, 3):
+        assert boot_line(b) == ("A", "normal", n)
+        assert probe(b) == ("1", "A", 1)
+        b.wait_prompt()
+        b.send("reboot")
+    assert boot_line(b) == ("B", "fallback", 1)
+    b.expect(r"hilctl-boot: error cannot boot slot=B", 30)
+
+
+def test_seeded_commit_before_selftest_keeps_failing_version(board):
+    _build("commit-before-selftest")
+    b = board("commit-before-selftest")
+    fresh_boot(b)
+    b.send(f"hilctl-update {b.server.url('v2-selftest-fail')}")
+    b.expect(r"hilctl-agent: flip slot=B", UPDATE_S)
+    assert boot_line(b) == ("B", "trial", 1)
+    b.expect(r"hilctl-agent: commit slot=B", BOOT_S)
+    b.expect(r"hilctl-agent: selftest fail", 60)
+    b.expect(r"hilctl-agent: reboot", 30)
+    # already committed: no more trials, the failing version stays
+    assert boot_line(b) == ("B", "normal", 1)
+    assert probe(b) == ("2", "B", 1)
+
+
+def _order(b, *patterns, timeout=UPDATE_S):
+    for p in patterns:
+        b.expect(p, timeout)
+
+
+def test_seeded_flip_before_verify_flips_a_bad_payload(board):
+    _build("flip-before-verify")
+    b = board("flip-before-verify")
+    fresh_boot(b)
+    b.send(f"hilctl-update {b.server.url('v2-badsha')}")
+    _order(b, r"hilctl-agent: download done", r"hilctl-agent: flip slot=B", r"hilctl-agent: verify fail")
+    b.wait_prompt()
+    b.send("hilctl-update --state")
+    assert b.expect(r"slot=(\w) upgrade_available=(\d)", 30).groups() == ("B", "1")
+
+
+def test_seeded_app_delete_first_leaves_a_window_without_app(board):
+    _build("app-delete-first")
+    b = board("app-delete-first")
+    fresh_boot(b)
+    b.send(f"hilctl-update --app {b.server.url('app-v2')}")
+    _order(b, r"hilctl-app: verify ok", r"hilctl-app: cleanup version=1", r"hilctl-app: install version=2",
+           r"hilctl-app: switch version=2", r"hilctl-app: done version=2", timeout=60)
