@@ -37,16 +37,16 @@ struct serial_priv {
 
 static const char *const parity_words[] = {"none", "odd", "even", "mark", "space", NULL};
 static const enum sp_parity parity_values[] = {SP_PARITY_NONE, SP_PARITY_ODD, SP_PARITY_EVEN,
-					       SP_PARITY_MARK, SP_PARITY_SPACE};
+                                               SP_PARITY_MARK, SP_PARITY_SPACE};
 static const char *const flow_words[] = {"none", "rtscts", "xonxoff", NULL};
 static const enum sp_flowcontrol flow_values[] = {SP_FLOWCONTROL_NONE, SP_FLOWCONTROL_RTSCTS,
-						  SP_FLOWCONTROL_XONXOFF};
+                                                  SP_FLOWCONTROL_XONXOFF};
 
 static int serial_open(struct console *c, const struct cfg_node *settings)
 {
-	static const char *const keys[] = {"type",	"driver",    "timeout",	  "path",
-					   "usb_serial", "baud",      "parity",	  "data_bits",
-					   "stop_bits",	 "flow",      NULL};
+	static const char *const keys[] = {"type",       "driver", "timeout", "path",
+	                                   "usb_serial", "baud",   "parity",  "data_bits",
+	                                   "stop_bits",  "flow",   NULL};
 	struct serial_priv *sp;
 	long long baud = 115200, data_bits = 8, stop_bits = 1;
 	int parity = 0, flow = 0;
@@ -68,8 +68,8 @@ static int serial_open(struct console *c, const struct cfg_node *settings)
 		goto invalid;
 	if (!sp->path == !sp->usb_serial) {
 		cfg_error(settings, "needs exactly one of \"path:\" (/dev/ttyUSB0, "
-				    "/dev/serial/by-id/...) or \"usb_serial:\" (the adapter's "
-				    "USB serial number)");
+		                    "/dev/serial/by-id/...) or \"usb_serial:\" (the adapter's "
+		                    "USB serial number)");
 		goto invalid;
 	}
 	sp->baud = (int)baud;
@@ -98,11 +98,11 @@ static int report_absent(struct console *c, int64_t deadline_ns, const char *wha
 	sp->absent_reported = true;
 	if (sp->usb_serial && !sp->path)
 		hil_error("board \"%s\": no serial adapter with USB serial number \"%s\" "
-			  "(is the adapter powered by the board? plugged in?)",
-			  c->board, sp->usb_serial);
+		          "(is the adapter powered by the board? plugged in?)",
+		          c->board, sp->usb_serial);
 	else
 		hil_error("board \"%s\": %s: no such device (is the adapter powered by the board?)",
-			  c->board, what);
+		          c->board, what);
 	return -ENOENT;
 }
 
@@ -119,7 +119,7 @@ static int find_by_usb_serial(struct console *c, int64_t deadline_ns)
 
 	if (sp_list_ports(&list) != SP_OK) {
 		hil_error("board \"%s\": cannot list serial ports: %s", c->board,
-			  strerror(sp_last_error_code()));
+		          strerror(sp_last_error_code()));
 		return -EIO;
 	}
 	for (size_t i = 0; list && list[i]; i++) {
@@ -132,15 +132,15 @@ static int find_by_usb_serial(struct console *c, int64_t deadline_ns)
 			snprintf(sp->dev, sizeof(sp->dev), "%s", name);
 		if (used < sizeof(names))
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-						 used ? ", " : "", name);
+			                         used ? ", " : "", name);
 	}
 	sp_free_port_list(list);
 	if (matches == 0)
 		return report_absent(c, deadline_ns, sp->usb_serial);
 	if (matches > 1) {
 		hil_error("board \"%s\": USB serial number \"%s\" matches %d ports (%s): use "
-			  "path: /dev/serial/by-id/...-ifNN-port0 to pick one",
-			  c->board, sp->usb_serial, matches, names);
+		          "path: /dev/serial/by-id/...-ifNN-port0 to pick one",
+		          c->board, sp->usb_serial, matches, names);
 		return -EINVAL;
 	}
 	return 0;
@@ -164,7 +164,7 @@ static int resolve_path(struct console *c, int64_t deadline_ns)
 	}
 	if (strncmp(resolved, "/dev/", 5) != 0) {
 		hil_error("board \"%s\": %s is %s, not a device under /dev", c->board, sp->path,
-			  resolved);
+		          resolved);
 		return -EINVAL;
 	}
 	snprintf(sp->dev, sizeof(sp->dev), "%s", resolved);
@@ -185,18 +185,18 @@ static int open_error(struct console *c, int64_t deadline_ns, int err)
 	case EACCES:
 	case EPERM:
 		hil_error("board \"%s\": %s: permission denied (add your user to the group that "
-			  "owns it, usually dialout: sudo usermod -aG dialout $USER, then log in "
-			  "again)",
-			  c->board, shown);
+		          "owns it, usually dialout: sudo usermod -aG dialout $USER, then log in "
+		          "again)",
+		          c->board, shown);
 		return -EACCES;
 	case EBUSY:
 		hil_error("board \"%s\": %s: busy: another program holds it (picocom, minicom, "
-			  "screen, ModemManager, another hilctl?)",
-			  c->board, shown);
+		          "screen, ModemManager, another hilctl?)",
+		          c->board, shown);
 		return -EBUSY;
 	case EIO:
 		hil_error("board \"%s\": %s: input/output error (no UART behind this port?)",
-			  c->board, shown);
+		          c->board, shown);
 		return -EIO;
 	default:
 		hil_error("board \"%s\": %s: cannot open: %s", c->board, shown, strerror(err));
@@ -209,9 +209,9 @@ static int config_error(struct console *c, const char *what, int err)
 	struct serial_priv *sp = c->priv;
 
 	hil_error("board \"%s\": %s: the port refused %s (%d baud, %d data bits, parity %s, "
-		  "%d stop bits, flow %s): %s",
-		  c->board, sp->dev, what, sp->baud, sp->data_bits, parity_words[sp->parity],
-		  sp->stop_bits, flow_words[sp->flow], strerror(err));
+	          "%d stop bits, flow %s): %s",
+	          c->board, sp->dev, what, sp->baud, sp->data_bits, parity_words[sp->parity],
+	          sp->stop_bits, flow_words[sp->flow], strerror(err));
 	return -EINVAL;
 }
 
@@ -271,7 +271,7 @@ static int serial_connect(struct console *c, int64_t deadline_ns)
 	int rc, fd = -1;
 
 	rc = sp->usb_serial && !sp->path ? find_by_usb_serial(c, deadline_ns)
-					 : resolve_path(c, deadline_ns);
+	                                 : resolve_path(c, deadline_ns);
 	if (rc < 0)
 		return rc;
 	if (sp_get_port_by_name(sp->dev, &sp->port) != SP_OK) {
@@ -281,7 +281,7 @@ static int serial_connect(struct console *c, int64_t deadline_ns)
 		if (access(sp->dev, F_OK) < 0)
 			return report_absent(c, deadline_ns, sp->path ? sp->path : sp->dev);
 		hil_error("board \"%s\": %s is not a serial port (no /sys/class/tty/ entry)",
-			  c->board, sp->dev);
+		          c->board, sp->dev);
 		return -ENOTTY;
 	}
 	if (sp_open(sp->port, SP_MODE_READ_WRITE) != SP_OK) {
@@ -381,11 +381,11 @@ static void serial_close(struct console *c)
 }
 
 const struct console_ops console_serial_ops = {
-	.name = "serial",
-	.open = serial_open,
-	.connect = serial_connect,
-	.read = serial_read,
-	.write = serial_write,
-	.disconnect = serial_disconnect,
-	.close = serial_close,
+    .name = "serial",
+    .open = serial_open,
+    .connect = serial_connect,
+    .read = serial_read,
+    .write = serial_write,
+    .disconnect = serial_disconnect,
+    .close = serial_close,
 };

@@ -27,7 +27,7 @@
 struct tcp_priv {
 	const char *host; /* borrowed from the lab file */
 	char port[8];
-	int64_t timeout_ns;   /* one connect attempt at most */
+	int64_t timeout_ns;    /* one connect attempt at most */
 	bool refused_reported; /* "refused" printed since last connect */
 };
 
@@ -121,7 +121,7 @@ static int resolve(struct console *c, int64_t deadline_ns, struct addrinfo **out
 	if (rc == EAI_AGAIN && clock_now_ns() < deadline_ns)
 		return -EAGAIN; /* resolver not ready yet: retried quietly */
 	hil_error("board \"%s\": console host \"%s\": %s", c->board, tp->host,
-		  rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	          rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 	return rc == EAI_AGAIN ? -EAGAIN : -EHOSTUNREACH;
 }
 
@@ -133,23 +133,23 @@ static int connect_error(struct console *c, int64_t deadline_ns, int err)
 		/* ser2net not (yet) running: quiet until the deadline. */
 		if (clock_now_ns() < deadline_ns || tp->refused_reported) {
 			hil_debug("board \"%s\": %s:%s refused, still trying", c->board, tp->host,
-				  tp->port);
+			          tp->port);
 			return -ECONNREFUSED;
 		}
 		tp->refused_reported = true;
 		hil_error("board \"%s\": %s:%s: connection refused (is ser2net running with a "
-			  "raw accepter on this port?)",
-			  c->board, tp->host, tp->port);
+		          "raw accepter on this port?)",
+		          c->board, tp->host, tp->port);
 		return -ECONNREFUSED;
 	}
 	if (err == ETIMEDOUT) {
 		hil_error("board \"%s\": %s:%s: no answer within %.1f s (host down or port "
-			  "firewalled?)",
-			  c->board, tp->host, tp->port, (double)tp->timeout_ns / NS_PER_S);
+		          "firewalled?)",
+		          c->board, tp->host, tp->port, (double)tp->timeout_ns / NS_PER_S);
 		return -ETIMEDOUT;
 	}
 	hil_error("board \"%s\": %s:%s: cannot connect: %s", c->board, tp->host, tp->port,
-		  strerror(err));
+	          strerror(err));
 	return -err;
 }
 
@@ -195,7 +195,7 @@ static ssize_t tcp_read(struct console *c, void *buf, size_t len)
 		return n;
 	if (n == 0) {
 		hil_info("board \"%s\": %s:%s closed the console stream", c->board, tp->host,
-			 tp->port);
+		         tp->port);
 		return -EPIPE;
 	}
 	if (errno == EAGAIN || errno == EINTR)
@@ -239,11 +239,11 @@ static void tcp_close(struct console *c)
 }
 
 const struct console_ops console_tcp_ops = {
-	.name = "tcp",
-	.open = tcp_open,
-	.connect = tcp_connect,
-	.read = tcp_read,
-	.write = tcp_write,
-	.disconnect = tcp_disconnect,
-	.close = tcp_close,
+    .name = "tcp",
+    .open = tcp_open,
+    .connect = tcp_connect,
+    .read = tcp_read,
+    .write = tcp_write,
+    .disconnect = tcp_disconnect,
+    .close = tcp_close,
 };

@@ -113,7 +113,7 @@ static void say(struct guest *g, const char *fmt, ...)
 }
 
 static int open_port(struct guest *g, const char *baud, const char *parity, const char *data,
-		     const char *stop, const char *flow)
+                     const char *stop, const char *flow)
 {
 	struct timeline *tl = g->con.tl;
 	char yaml[512];
@@ -123,10 +123,10 @@ static int open_port(struct guest *g, const char *baud, const char *parity, cons
 	cfg_free(g->settings);
 	/* "usb:SERIAL" finds the adapter by its USB serial number. */
 	snprintf(yaml, sizeof(yaml),
-		 "type: serial\n%s: %s\nbaud: %s\nparity: %s\ndata_bits: %s\n"
-		 "stop_bits: %s\nflow: %s\n",
-		 strncmp(g->dev, "usb:", 4) ? "path" : "usb_serial",
-		 strncmp(g->dev, "usb:", 4) ? g->dev : g->dev + 4, baud, parity, data, stop, flow);
+	         "type: serial\n%s: %s\nbaud: %s\nparity: %s\ndata_bits: %s\n"
+	         "stop_bits: %s\nflow: %s\n",
+	         strncmp(g->dev, "usb:", 4) ? "path" : "usb_serial",
+	         strncmp(g->dev, "usb:", 4) ? g->dev : g->dev + 4, baud, parity, data, stop, flow);
 	g->settings = cfg_load_buf("uart-guest", yaml, strlen(yaml));
 	if (!g->settings)
 		return -EINVAL;
@@ -135,8 +135,10 @@ static int open_port(struct guest *g, const char *baud, const char *parity, cons
 	if (rc == 0)
 		rc = console_connect(&g->con, clock_now_ns() + 30 * NS_PER_S);
 	printf("uart-guest: %s %s %s%s%s flow %s: %s\n", g->dev, baud, data,
-	       parity[0] == 'n' ? "n" : parity[0] == 'o' ? "o" : "e", stop, flow,
-	       rc ? strerror(-rc) : "connected");
+	       parity[0] == 'n'   ? "n"
+	       : parity[0] == 'o' ? "o"
+	                          : "e",
+	       stop, flow, rc ? strerror(-rc) : "connected");
 	fflush(stdout);
 	return rc;
 }
@@ -147,8 +149,8 @@ static void report_termios(struct guest *g)
 	static const struct {
 		speed_t code;
 		long baud;
-	} speeds[] = {{B9600, 9600},	 {B19200, 19200},   {B38400, 38400},
-		      {B57600, 57600}, {B115200, 115200}, {B230400, 230400}};
+	} speeds[] = {{B9600, 9600},   {B19200, 19200},   {B38400, 38400},
+	              {B57600, 57600}, {B115200, 115200}, {B230400, 230400}};
 	long ispeed = -1, ospeed = -1;
 	int bits;
 
@@ -163,15 +165,26 @@ static void report_termios(struct guest *g)
 			ospeed = speeds[i].baud;
 	}
 	switch (t.c_cflag & CSIZE) {
-	case CS5: bits = 5; break;
-	case CS6: bits = 6; break;
-	case CS7: bits = 7; break;
-	default: bits = 8; break;
+	case CS5:
+		bits = 5;
+		break;
+	case CS6:
+		bits = 6;
+		break;
+	case CS7:
+		bits = 7;
+		break;
+	default:
+		bits = 8;
+		break;
 	}
-	say(g, "T ispeed=%ld ospeed=%ld bits=%d parity=%s stop=%d crtscts=%d ixon=%d ixoff=%d "
-	       "icanon=%d echo=%d opost=%d icrnl=%d clocal=%d\n",
+	say(g,
+	    "T ispeed=%ld ospeed=%ld bits=%d parity=%s stop=%d crtscts=%d ixon=%d ixoff=%d "
+	    "icanon=%d echo=%d opost=%d icrnl=%d clocal=%d\n",
 	    ispeed, ospeed, bits,
-	    !(t.c_cflag & PARENB) ? "none" : (t.c_cflag & PARODD) ? "odd" : "even",
+	    !(t.c_cflag & PARENB)  ? "none"
+	    : (t.c_cflag & PARODD) ? "odd"
+	                           : "even",
 	    (t.c_cflag & CSTOPB) ? 2 : 1, !!(t.c_cflag & CRTSCTS), !!(t.c_iflag & IXON),
 	    !!(t.c_iflag & IXOFF), !!(t.c_lflag & ICANON), !!(t.c_lflag & ECHO),
 	    !!(t.c_oflag & OPOST), !!(t.c_iflag & ICRNL), !!(t.c_cflag & CLOCAL));

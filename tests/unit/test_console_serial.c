@@ -30,7 +30,7 @@
 
 static char port_storage[4];
 #define FAKE_PORT ((struct sp_port *)&port_storage[0])
-static int fake_errno;        /* what sp_last_error_code() answers */
+static int fake_errno;         /* what sp_last_error_code() answers */
 static int sock[2] = {-1, -1}; /* sock[0] is the port's fd */
 
 struct fake_listed {
@@ -79,17 +79,17 @@ enum sp_return __wrap_sp_open(struct sp_port *port, enum sp_mode flags)
 	return rc;
 }
 
-#define FAKE_SETTER(fn, type)                                                                     \
-	enum sp_return __wrap_##fn(struct sp_port *port, type value);                             \
-	enum sp_return __wrap_##fn(struct sp_port *port, type value)                              \
-	{                                                                                         \
-		enum sp_return rc;                                                                \
-		assert_ptr_equal(port, FAKE_PORT);                                                \
-		check_expected(value);                                                            \
-		rc = mock_type(enum sp_return);                                                   \
-		if (rc != SP_OK)                                                                  \
-			fake_errno = mock_type(int);                                              \
-		return rc;                                                                        \
+#define FAKE_SETTER(fn, type)                                                                      \
+	enum sp_return __wrap_##fn(struct sp_port *port, type value);                              \
+	enum sp_return __wrap_##fn(struct sp_port *port, type value)                               \
+	{                                                                                          \
+		enum sp_return rc;                                                                 \
+		assert_ptr_equal(port, FAKE_PORT);                                                 \
+		check_expected(value);                                                             \
+		rc = mock_type(enum sp_return);                                                    \
+		if (rc != SP_OK)                                                                   \
+			fake_errno = mock_type(int);                                               \
+		return rc;                                                                         \
 	}
 FAKE_SETTER(sp_set_baudrate, int)
 FAKE_SETTER(sp_set_bits, int)
@@ -275,7 +275,7 @@ static void expect_open_ok(const char *dev)
 }
 
 static void expect_settings(int baud, int bits, enum sp_parity parity, int stop,
-			    enum sp_flowcontrol flow)
+                            enum sp_flowcontrol flow)
 {
 	expect_value(__wrap_sp_set_baudrate, value, baud);
 	will_return(__wrap_sp_set_baudrate, SP_OK);
@@ -359,9 +359,9 @@ static void test_serial_connect_applies_every_setting(void **state)
 	char yaml[256];
 
 	snprintf(yaml, sizeof(yaml),
-		 "type: serial\npath: %s\nbaud: 9600\nparity: even\ndata_bits: 7\n"
-		 "stop_bits: 2\nflow: rtscts\n",
-		 by_id);
+	         "type: serial\npath: %s\nbaud: 9600\nparity: even\ndata_bits: 7\n"
+	         "stop_bits: 2\nflow: rtscts\n",
+	         by_id);
 	assert_int_equal(open_yaml(yaml), 0);
 	expect_path(by_id, "/dev/ttyUSB3");
 	expect_open_ok("/dev/ttyUSB3");
@@ -387,8 +387,8 @@ static void test_serial_defaults_are_115200_8n1_without_flow_control(void **stat
 static void test_serial_odd_parity_and_xonxoff_map_to_libserialport(void **state)
 {
 	assert_int_equal(open_yaml("type: serial\npath: /dev/ttyS1\nparity: odd\nflow: xonxoff\n"
-				   "baud: 57600\n"),
-			 0);
+	                           "baud: 57600\n"),
+	                 0);
 	expect_path("/dev/ttyS1", "/dev/ttyS1");
 	expect_open_ok("/dev/ttyS1");
 	expect_settings(57600, 8, SP_PARITY_ODD, 1, SP_FLOWCONTROL_XONXOFF);
@@ -455,8 +455,8 @@ static void test_serial_missing_device_is_enoent_with_power_hint(void **state)
 	will_return(__wrap_realpath, ENOENT);
 	assert_int_equal(con.ops->connect(&con, LAST_TRY), -ENOENT);
 	assert_string_equal(logbuf, "board \"bbb-02\": /dev/serial/by-id/usb-FTDI_FT232R_A50285BI-"
-				    "if00-port0: no such device (is the adapter powered by the "
-				    "board?)\n");
+	                            "if00-port0: no such device (is the adapter powered by the "
+	                            "board?)\n");
 	/* ...and only once while it stays away. */
 	expect_path(by_id, NULL);
 	will_return(__wrap_realpath, ENOENT);
@@ -482,7 +482,7 @@ static void test_serial_not_a_tty_is_refused(void **state)
 	will_return(__wrap_sp_get_port_by_name, SP_ERR_ARG);
 	assert_int_equal(con.ops->connect(&con, STILL_WAITING), -ENOTTY);
 	assert_string_equal(logbuf, "board \"bbb-02\": /dev/null is not a serial port "
-				    "(no /sys/class/tty/ entry)\n");
+	                            "(no /sys/class/tty/ entry)\n");
 }
 
 static void test_serial_path_outside_dev_is_refused(void **state)
@@ -540,8 +540,8 @@ static void test_serial_vanishing_between_lookup_and_open_is_enoent(void **state
 static void test_serial_refused_setting_names_it_and_closes_port(void **state)
 {
 	assert_int_equal(open_yaml("type: serial\npath: /dev/ttyUSB0\nbaud: 9600\n"
-				   "flow: rtscts\n"),
-			 0);
+	                           "flow: rtscts\n"),
+	                 0);
 	expect_path("/dev/ttyUSB0", "/dev/ttyUSB0");
 	expect_open_ok("/dev/ttyUSB0");
 	expect_value(__wrap_sp_set_baudrate, value, 9600);
@@ -558,17 +558,17 @@ static void test_serial_refused_setting_names_it_and_closes_port(void **state)
 	expect_release();
 	assert_int_equal(con.ops->connect(&con, STILL_WAITING), -EINVAL);
 	assert_non_null(strstr(logbuf, "/dev/ttyUSB0: the port refused flow (9600 baud, 8 data "
-				       "bits, parity none, 1 stop bits, flow rtscts)"));
+	                               "bits, parity none, 1 stop bits, flow rtscts)"));
 	assert_int_equal(con.fd, -1);
 }
 
 /* ---- lookup by USB serial number ------------------------------------ */
 
 static const struct fake_listed three_ports[] = {
-	{"/dev/ttyS0", NULL},
-	{"/dev/ttyUSB0", "A50285BI"},
-	{"/dev/ttyUSB1", "FT8ZQ2XK"},
-	{NULL, NULL},
+    {"/dev/ttyS0", NULL},
+    {"/dev/ttyUSB0", "A50285BI"},
+    {"/dev/ttyUSB1", "FT8ZQ2XK"},
+    {NULL, NULL},
 };
 
 static void test_serial_usb_serial_picks_the_matching_adapter(void **state)
@@ -590,14 +590,14 @@ static void test_serial_usb_serial_absent_is_enoent(void **state)
 	expect_function_call(__wrap_sp_list_ports);
 	assert_int_equal(con.ops->connect(&con, LAST_TRY), -ENOENT);
 	assert_string_equal(logbuf, "board \"bbb-02\": no serial adapter with USB serial number "
-				    "\"NOPE1234\" (is the adapter powered by the board? plugged "
-				    "in?)\n");
+	                            "\"NOPE1234\" (is the adapter powered by the board? plugged "
+	                            "in?)\n");
 }
 
 static void test_serial_usb_serial_shared_by_two_ports_is_refused(void **state)
 {
 	static const struct fake_listed ft4232[] = {
-		{"/dev/ttyUSB0", "FT4232A"}, {"/dev/ttyUSB1", "FT4232A"}, {NULL, NULL}};
+	    {"/dev/ttyUSB0", "FT4232A"}, {"/dev/ttyUSB1", "FT4232A"}, {NULL, NULL}};
 
 	assert_int_equal(open_yaml("type: serial\nusb_serial: FT4232A\n"), 0);
 	listing = ft4232;
@@ -706,9 +706,10 @@ static void test_serial_write_passes_bytes_and_maps_errors(void **state)
 static void test_serial_reconnect_finds_reenumerated_adapter_by_usb_serial(void **state)
 {
 	static const struct fake_listed gone[] = {{"/dev/ttyS0", NULL}, {NULL, NULL}};
-	static const struct fake_listed back[] = {
-		{"/dev/ttyS0", NULL}, {"/dev/ttyUSB0", "A50285BI"}, {"/dev/ttyUSB2", "FT8ZQ2XK"},
-		{NULL, NULL}};
+	static const struct fake_listed back[] = {{"/dev/ttyS0", NULL},
+	                                          {"/dev/ttyUSB0", "A50285BI"},
+	                                          {"/dev/ttyUSB2", "FT8ZQ2XK"},
+	                                          {NULL, NULL}};
 	char buf[16];
 
 	assert_int_equal(open_yaml("type: serial\nusb_serial: FT8ZQ2XK\n"), 0);
@@ -773,36 +774,36 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_serial_open_needs_path_or_usb_serial),
-		T(test_serial_open_refuses_path_and_usb_serial_together),
-		T(test_serial_open_refuses_unknown_key),
-		T(test_serial_open_lists_valid_parity_and_flow),
-		T(test_serial_open_checks_ranges),
-		T(test_serial_connect_applies_every_setting),
-		T(test_serial_defaults_are_115200_8n1_without_flow_control),
-		T(test_serial_odd_parity_and_xonxoff_map_to_libserialport),
-		T(test_serial_rtscts_sets_crtscts_in_cflag),
-		T(test_serial_flow_none_clears_crtscts_left_by_another_program),
-		T(test_serial_consistent_flow_needs_no_extra_tcsetattr),
-		T(test_serial_missing_device_is_enoent_with_power_hint),
-		T(test_serial_node_gone_from_sysfs_is_enoent),
-		T(test_serial_not_a_tty_is_refused),
-		T(test_serial_path_outside_dev_is_refused),
-		T(test_serial_permission_denied_hints_dialout),
-		T(test_serial_busy_port_names_likely_holders),
-		T(test_serial_vanishing_between_lookup_and_open_is_enoent),
-		T(test_serial_refused_setting_names_it_and_closes_port),
-		T(test_serial_usb_serial_picks_the_matching_adapter),
-		T(test_serial_usb_serial_absent_is_enoent),
-		T(test_serial_usb_serial_shared_by_two_ports_is_refused),
-		T(test_serial_read_passes_bytes_and_idle_is_zero),
-		T(test_serial_hangup_eof_is_epipe),
-		T(test_serial_read_eio_is_epipe),
-		T(test_serial_read_other_error_is_reported),
-		T(test_serial_write_passes_bytes_and_maps_errors),
-		T(test_serial_reconnect_finds_reenumerated_adapter_by_usb_serial),
-		T(test_serial_reconnect_by_id_path_follows_the_new_node),
-		T(test_serial_close_releases_a_connected_port),
+	    T(test_serial_open_needs_path_or_usb_serial),
+	    T(test_serial_open_refuses_path_and_usb_serial_together),
+	    T(test_serial_open_refuses_unknown_key),
+	    T(test_serial_open_lists_valid_parity_and_flow),
+	    T(test_serial_open_checks_ranges),
+	    T(test_serial_connect_applies_every_setting),
+	    T(test_serial_defaults_are_115200_8n1_without_flow_control),
+	    T(test_serial_odd_parity_and_xonxoff_map_to_libserialport),
+	    T(test_serial_rtscts_sets_crtscts_in_cflag),
+	    T(test_serial_flow_none_clears_crtscts_left_by_another_program),
+	    T(test_serial_consistent_flow_needs_no_extra_tcsetattr),
+	    T(test_serial_missing_device_is_enoent_with_power_hint),
+	    T(test_serial_node_gone_from_sysfs_is_enoent),
+	    T(test_serial_not_a_tty_is_refused),
+	    T(test_serial_path_outside_dev_is_refused),
+	    T(test_serial_permission_denied_hints_dialout),
+	    T(test_serial_busy_port_names_likely_holders),
+	    T(test_serial_vanishing_between_lookup_and_open_is_enoent),
+	    T(test_serial_refused_setting_names_it_and_closes_port),
+	    T(test_serial_usb_serial_picks_the_matching_adapter),
+	    T(test_serial_usb_serial_absent_is_enoent),
+	    T(test_serial_usb_serial_shared_by_two_ports_is_refused),
+	    T(test_serial_read_passes_bytes_and_idle_is_zero),
+	    T(test_serial_hangup_eof_is_epipe),
+	    T(test_serial_read_eio_is_epipe),
+	    T(test_serial_read_other_error_is_reported),
+	    T(test_serial_write_passes_bytes_and_maps_errors),
+	    T(test_serial_reconnect_finds_reenumerated_adapter_by_usb_serial),
+	    T(test_serial_reconnect_by_id_path_follows_the_new_node),
+	    T(test_serial_close_releases_a_connected_port),
 #undef T
 	};
 

@@ -28,11 +28,11 @@
 /* ---- fake resolver: names ending in .invalid fail, the rest is real ---- */
 
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		       struct addrinfo **res);
+                       struct addrinfo **res);
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		       struct addrinfo **res);
+                       struct addrinfo **res);
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-		       struct addrinfo **res)
+                       struct addrinfo **res)
 {
 	size_t l = strlen(node);
 
@@ -197,8 +197,8 @@ static void test_tcp_unanswered_connect_stops_at_timeout(void **state)
 	listener = listen_loopback(0);
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		                        .sin_port = htons((uint16_t)port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		connect(filler[i], (struct sockaddr *)&a, sizeof(a));
 	}
@@ -221,8 +221,8 @@ static void test_tcp_connect_respects_callers_earlier_deadline(void **state)
 	listener = listen_loopback(0);
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		                        .sin_port = htons((uint16_t)port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		connect(filler[i], (struct sockaddr *)&a, sizeof(a));
 	}
@@ -325,20 +325,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_tcp_open_needs_port),
-		T(test_tcp_open_refuses_unknown_key_and_bad_values),
-		T(test_tcp_connects_to_127_0_0_1_by_default),
-		T(test_tcp_localhost_name_resolves),
-		T(test_tcp_refused_is_econnrefused_and_quiet_before_deadline),
-		T(test_tcp_unanswered_connect_stops_at_timeout),
-		T(test_tcp_connect_respects_callers_earlier_deadline),
-		T(test_tcp_unknown_host_is_reported),
-		T(test_tcp_resolver_not_ready_is_retried_quietly),
-		T(test_tcp_bytes_pass_unchanged_both_ways),
-		T(test_tcp_eof_is_epipe),
-		T(test_tcp_reset_is_epipe),
-		T(test_tcp_write_after_peer_closed_is_epipe_without_sigpipe),
-		T(test_tcp_reconnect_after_disconnect),
+	    T(test_tcp_open_needs_port),
+	    T(test_tcp_open_refuses_unknown_key_and_bad_values),
+	    T(test_tcp_connects_to_127_0_0_1_by_default),
+	    T(test_tcp_localhost_name_resolves),
+	    T(test_tcp_refused_is_econnrefused_and_quiet_before_deadline),
+	    T(test_tcp_unanswered_connect_stops_at_timeout),
+	    T(test_tcp_connect_respects_callers_earlier_deadline),
+	    T(test_tcp_unknown_host_is_reported),
+	    T(test_tcp_resolver_not_ready_is_retried_quietly),
+	    T(test_tcp_bytes_pass_unchanged_both_ways),
+	    T(test_tcp_eof_is_epipe),
+	    T(test_tcp_reset_is_epipe),
+	    T(test_tcp_write_after_peer_closed_is_epipe_without_sigpipe),
+	    T(test_tcp_reconnect_after_disconnect),
 #undef T
 	};
 
