@@ -47,7 +47,35 @@ struct qemu_power {
 	char pid_path[PATH_MAX], err_path[PATH_MAX];
 	char *qmp_arg;          /* the -qmp argument that identifies this board's QEMU */
 	struct qemu_proc child; /* started by this process; pid 0 once reaped */
+	/* QMP connection kept from power on to power off when this process
+	 * runs QEMU for itself (not POWER_F_PERSIST): a power cut is then one
+	 * "stop" on an open socket instead of connect + greeting + quit.
+	 * QEMU serves one QMP client at a time, so everything here uses it. */
+	struct qmp *held;
 };
+
+/* The held connection, or a new one (*fresh: close it after use). */
+static int qmp_for(struct qemu_power *qp, struct qmp **q, bool *fresh, int64_t deadline,
+		   char *why, size_t why_size)
+{
+	if (qp->held) {
+		*q = qp->held;
+		*fresh = false;
+		return 0;
+	}
+	*fresh = true;
+	return qmp_open(q, qp->qmp_path, deadline, why, why_size);
+}
+
+static void qmp_done(struct qemu_power *qp, struct qmp *q, bool fresh, int rc)
+{
+	if (fresh) {
+		qmp_close(q);
+	} else if (rc == -EPIPE || rc == -EPROTO) {
+		qmp_close(qp->held);
+		qp->held = NULL;
+	}
+}
 
 static int64_t op_timeout(const struct power *p)
 {
@@ -132,14 +160,15 @@ static int ask_status(struct qemu_power *qp, char *status, size_t size, char *wh
                       int64_t deadline_ns)
 {
 	struct qmp *q;
-	int rc = qmp_open(&q, qp->qmp_path, deadline_ns, why, why_size);
+	bool fresh;
+	int rc = qmp_for(qp, &q, &fresh, deadline_ns, why, why_size);
 
 	if (rc < 0)
 		return rc;
 	rc = qmp_query_status(q, status, size, deadline_ns);
 	if (rc < 0)
 		snprintf(why, why_size, "%s", qmp_error(q));
-	qmp_close(q);
+	qmp_done(qp, q, fresh, rc);
 	return rc;
 }
 
@@ -191,11 +220,21 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 	int64_t now = clock_now_ns();
 	int64_t qmp_deadline = now + min64(op_timeout(p), QEMU_QMP_PATIENCE_NS);
 	char why[320] = "";
-	struct qmp *q;
+	struct qmp *q = NULL;
 	pid_t pid;
 	int rc;
 
-	rc = qmp_open(&q, qp->qmp_path, qmp_deadline, why, sizeof(why));
+	if (qp->held && proc->pid == qp->child.pid) {
+		/* The fast cut: the vCPUs stop when QEMU answers "stop"; that
+		 * is the moment the board lost power. quit then exits QEMU. */
+		rc = qmp_command(qp->held, "stop", NULL, NULL, qmp_deadline);
+		if (rc == 0)
+			p->t_stopped_ns = clock_now_ns();
+		q = qp->held;
+		qp->held = NULL;
+	} else {
+		rc = qmp_open(&q, qp->qmp_path, qmp_deadline, why, sizeof(why));
+	}
 	if (rc == 0) {
 		rc = qmp_command(q, "quit", NULL, NULL, qmp_deadline);
 		/* QEMU may close the socket before its answer arrives. */
@@ -203,8 +242,10 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 			rc = 0;
 		if (rc < 0)
 			snprintf(why, sizeof(why), "%s", qmp_error(q));
-		qmp_close(q);
+	} else if (q) {
+		snprintf(why, sizeof(why), "%s", qmp_error(q));
 	}
+	qmp_close(q);
 	if (rc == 0 && qemu_proc_wait(proc, now + op_timeout(p)) == 0)
 		return 0;
 	if (rc == 0)
@@ -239,6 +280,10 @@ static int qemu_off(struct power *p)
 	else if (stale)
 		hil_info("board \"%s\": QEMU (pid %d) was already gone", p->board, (int)stale);
 	qemu_proc_release(&found);
+	if (qp->held) { /* QEMU went away on its own: the socket is dead */
+		qmp_close(qp->held);
+		qp->held = NULL;
+	}
 	if (rc == 0)
 		remove_state_files(qp);
 	return rc;
@@ -390,12 +435,17 @@ static int qemu_started(struct power *p)
 	struct qmp *q;
 	int rc;
 
-	rc = qmp_open(&q, qp->qmp_path, deadline, why, sizeof(why));
+	bool fresh;
+
+	rc = qmp_for(qp, &q, &fresh, deadline, why, sizeof(why));
 	if (rc == 0) {
 		rc = qmp_command(q, "cont", NULL, NULL, deadline);
 		if (rc < 0)
 			snprintf(why, sizeof(why), "%s", qmp_error(q));
-		qmp_close(q);
+		if (rc == 0 && fresh && !(p->flags & POWER_F_PERSIST) && qp->child.pid)
+			qp->held = q; /* kept for a fast power cut */
+		else
+			qmp_done(qp, q, fresh, rc);
 	}
 	if (rc < 0) {
 		hil_error("board \"%s\": cannot start QEMU's CPUs: %s (is it powered on?)",
@@ -421,13 +471,15 @@ static int qemu_link(struct power *p, bool up)
 		          p->board);
 		return -EINVAL;
 	}
-	rc = qmp_open(&q, qp->qmp_path, deadline, why, sizeof(why));
+	bool fresh;
+
+	rc = qmp_for(qp, &q, &fresh, deadline, why, sizeof(why));
 	if (rc == 0) {
 		rc = qmp_command_pack(q, "set_link", NULL, deadline, "{s:s, s:b}", "name", id, "up",
 		                      up);
 		if (rc < 0)
 			snprintf(why, sizeof(why), "%s", qmp_error(q));
-		qmp_close(q);
+		qmp_done(qp, q, fresh, rc);
 	}
 	if (rc < 0) {
 		hil_error("board \"%s\": cannot set the network link of %s %s: %s", p->board, id,
@@ -443,6 +495,11 @@ static void qemu_close(struct power *p)
 
 	if (!qp)
 		return;
+	if (qp->held && !(qp->child.pid && !(p->flags & POWER_F_PERSIST) &&
+			  !qemu_proc_exited(&qp->child))) {
+		qmp_close(qp->held);
+		qp->held = NULL;
+	}
 	/* A QEMU this process started dies with it unless it was to persist. */
 	if (qp->child.pid && !(p->flags & POWER_F_PERSIST) && !qemu_proc_exited(&qp->child) &&
 	    stop_qemu(p, &qp->child) == 0)
