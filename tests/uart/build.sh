@@ -32,9 +32,17 @@ deb_of() {
 }
 
 # The metapackage names the current kernel ABI; without apt lists (no
-# `apt-get update` yet) fall back to the newest cached cloud kernel.
-kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n 1)
+# `apt-get update` yet) update them when root, else fall back to the
+# newest cached cloud kernel.
+kernel_abi() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n 1
+}
+kpkg=$(kernel_abi)
+if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ] &&
+	! ls "$debs"/linux-image-*-cloud-amd64_*_amd64.deb >/dev/null 2>&1; then
+	apt-get update -q >&2 && kpkg=$(kernel_abi)
+fi
 if [ -z "$kpkg" ]; then
 	kpkg=$(ls "$debs"/linux-image-*-cloud-amd64_*_amd64.deb 2>/dev/null | sort -V |
 		tail -n 1 | sed 's|.*/\(linux-image-[^_]*\)_.*|\1|')
