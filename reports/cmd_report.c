@@ -186,8 +186,8 @@ static void print_gate(const struct gate *g, const char *dir)
 {
 	static const char *const words[] = {"PASS", "FAIL", "INFRA ERROR"};
 
-	printf("gate: %s: %zu runs, %zu passed, %zu failed, %zu infra_error", words[g->decision],
-	       g->runs, g->passed, g->failures, g->infra_errors);
+	printf("gate: %s: %zu run%s, %zu passed, %zu failed, %zu infra_error", words[g->decision],
+	       g->runs, g->runs == 1 ? "" : "s", g->passed, g->failures, g->infra_errors);
 	if (g->shards_missing || g->shards_partial)
 		printf(", %zu shards missing, %zu partial", g->shards_missing, g->shards_partial);
 	if (g->upper_bound_95 == g->upper_bound_95)

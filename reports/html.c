@@ -252,7 +252,14 @@ static void facts(struct sbuf *b, const struct report *r)
 	for (size_t i = 0; i < rs->n_shards; i++)
 		complete += rs->shards[i].status == SHARD_COMPLETE;
 	sbuf_reset(&v);
-	sbuf_addf(&v, "%zu of %zu complete", complete, rs->n_shards);
+	if (rs->n_shards > 1)
+		sbuf_addf(&v, "%zu of %zu complete", complete, rs->n_shards);
+	else if (complete)
+		sbuf_adds(&v, "complete");
+	else if (rs->shards[0].journal && rs->shards[0].journal->ended)
+		sbuf_adds(&v, "stopped early");
+	else
+		sbuf_adds(&v, "partial: no end record");
 	fact(b, rs->n_shards > 1 ? "shards" : "journal", v.s);
 	sbuf_reset(&v);
 	h_text(&v, c->started ? c->started : "\xe2\x80\x94");
@@ -311,8 +318,8 @@ static void windows(struct sbuf *b, const struct report *r)
 		     "smallest fault-point interval that bisection found, per scenario and "
 		     "board</small></h2>\n");
 	if (!rs->n_windows)
-		sbuf_adds(b, "<p class=\"empty\">No window recorded (the campaign ran no "
-			     "bisection).</p>");
+		sbuf_adds(b, "<p class=\"empty\">No window in the journal: no bisection ran, or "
+			     "no failing point had a passing neighbour.</p>");
 	else
 		sbuf_adds(b, "<table><tr><th>scenario</th><th>board</th><th>last pass</th>"
 			     "<th>first failure</th><th>verdict</th><th class=\"num\">runs</th></tr>\n");

@@ -279,7 +279,8 @@ static void map_cell(struct sbuf *b, const struct report_set *rs, size_t i, doub
 		     double cw, double ch)
 {
 	const struct jrun *run = rs->runs[i];
-	bool outline = !run->pass && cw >= 7 && ch >= 7;
+	bool failed = !run->pass && run->verdict != VERDICT_INFRA_ERROR; /* the board's fault */
+	bool outline = failed && cw >= 7 && ch >= 7;
 
 	sbuf_addf(b, "<a href=\"#run-%zu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
 		     "height=\"%.2f\" rx=\"%.1f\" fill=\"%s\"", i, x + (outline ? 1 : 0),
@@ -290,7 +291,7 @@ static void map_cell(struct sbuf *b, const struct report_set *rs, size_t i, doub
 	sbuf_adds(b, ">");
 	run_tip(b, run);
 	sbuf_adds(b, "</rect></a>");
-	if (!run->pass && !outline) /* too small to outline: a mark under it */
+	if (failed && !outline) /* too small to outline: a mark under it */
 		sbuf_addf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"3\" "
 			     "fill=\"#1f2328\"/>", x, y + ch + 1, cw > 2 ? cw : 2);
 	sbuf_adds(b, "\n");

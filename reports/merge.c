@@ -1,6 +1,7 @@
 /* reports/merge.c — gather journals from campaign directories, pick the
  * attempt of each shard that counts, count every run key once, and name the
  * shards that are missing or were cut short. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -201,6 +202,24 @@ static int cmp_counted_key(const void *a, const void *b)
 	return c;
 }
 
+static bool numeric(const char *s)
+{
+	return s && (isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1])));
+}
+
+/* Numeric fault points (times, offsets, write counts) in numeric order; named
+ * ones (phases, markers) in the order the campaign planned them (run ids of
+ * one journal). */
+static int cmp_points(const struct jrun *x, const struct jrun *y)
+{
+	const char *px = x->point ? x->point : x->key, *py = y->point ? y->point : y->key;
+
+	if (!(numeric(px) && numeric(py)) && x->id != y->id &&
+	    x->journal->campaign.id == y->journal->campaign.id)
+		return x->id < y->id ? -1 : 1;
+	return natural_cmp(px, py);
+}
+
 /* Where a scenario stands in its campaign's list (the suite's order: the
  * update path from download to commit), or after all listed ones. */
 static size_t scenario_rank(const struct report_set *rs, const char *name)
@@ -225,7 +244,7 @@ static int cmp_report_order(const void *a, const void *b, void *ctx)
 	int c = rx != ry ? (rx < ry ? -1 : 1) : natural_cmp(x->scenario, y->scenario);
 
 	if (!c)
-		c = natural_cmp(x->point ? x->point : x->key, y->point ? y->point : y->key);
+		c = cmp_points(x, y);
 	if (!c)
 		c = natural_cmp(x->board, y->board);
 	if (!c)
