@@ -125,7 +125,7 @@ static int resolve(struct console *c, int64_t deadline_ns, struct addrinfo **out
 	return rc == EAI_AGAIN ? -EAGAIN : -EHOSTUNREACH;
 }
 
-static int connect_error(struct console *c, int64_t deadline_ns, int err)
+static int connect_error(struct console *c, int64_t start_ns, int64_t deadline_ns, int err)
 {
 	struct tcp_priv *tp = c->priv;
 
@@ -145,7 +145,7 @@ static int connect_error(struct console *c, int64_t deadline_ns, int err)
 	if (err == ETIMEDOUT) {
 		hil_error("board \"%s\": %s:%s: no answer within %.1f s (host down or port "
 		          "firewalled?)",
-		          c->board, tp->host, tp->port, (double)tp->timeout_ns / NS_PER_S);
+		          c->board, tp->host, tp->port, (double)(deadline_ns - start_ns) / NS_PER_S);
 		return -ETIMEDOUT;
 	}
 	hil_error("board \"%s\": %s:%s: cannot connect: %s", c->board, tp->host, tp->port,
@@ -157,7 +157,7 @@ static int tcp_connect(struct console *c, int64_t deadline_ns)
 {
 	struct tcp_priv *tp = c->priv;
 	struct addrinfo *list, *ai;
-	int64_t own = clock_now_ns() + tp->timeout_ns;
+	int64_t start = clock_now_ns(), own = start + tp->timeout_ns;
 	int fd = -ENOENT, rc;
 
 	rc = resolve(c, deadline_ns, &list);
@@ -173,7 +173,7 @@ static int tcp_connect(struct console *c, int64_t deadline_ns)
 	}
 	freeaddrinfo(list);
 	if (fd < 0)
-		return connect_error(c, deadline_ns, -fd);
+		return connect_error(c, start, deadline_ns, -fd);
 	tune_socket(fd);
 	c->fd = fd;
 	tp->refused_reported = false;
