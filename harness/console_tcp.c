@@ -145,7 +145,8 @@ static int connect_error(struct console *c, int64_t start_ns, int64_t deadline_n
 	if (err == ETIMEDOUT) {
 		hil_error("board \"%s\": %s:%s: no answer within %.1f s (host down or port "
 		          "firewalled?)",
-		          c->board, tp->host, tp->port, (double)(deadline_ns - start_ns) / NS_PER_S);
+		          c->board, tp->host, tp->port,
+		          (double)(deadline_ns - start_ns) / NS_PER_S);
 		return -ETIMEDOUT;
 	}
 	hil_error("board \"%s\": %s:%s: cannot connect: %s", c->board, tp->host, tp->port,
