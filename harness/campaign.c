@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <getopt.h>
 #include <jansson.h>
 
 #include "board.h"
@@ -524,6 +525,29 @@ static int gate(const struct campaign *c, bool complete)
 	return EXIT_OK;
 }
 
+/* The reports are made from the journal alone (hilctl report DIR): the
+ * campaign's own gate line above stays the one the user reads. */
+static void write_reports(const char *dir)
+{
+	char *argv[] = {"report", (char *)dir, NULL};
+	struct cli rc_cli = {.argc = 2, .argv = argv};
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	fflush(stderr);
+	if (null >= 0)
+		dup2(null, STDERR_FILENO);
+	optind = 0;
+	cmd_report(&rc_cli);
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (null >= 0)
+		close(null);
+	fprintf(stderr, "reports: %s/report.html, report.xml, report.tap, summary.json\n", dir);
+}
+
 static void free_campaign(struct campaign *c)
 {
 	for (size_t i = 0; i < c->plan.n_scenarios; i++)
@@ -596,6 +620,7 @@ int campaign_run(const struct campaign_opts *o)
 		      : cli_interrupted	   ? "signal"
 						   : NULL);
 	fprintf(stderr, "journal: %s\n", journal_path);
+	write_reports(o->out_dir);
 	rc = gate(&c, complete);
 out:
 	free_campaign(&c);
