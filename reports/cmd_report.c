@@ -15,23 +15,23 @@
 #include "report.h"
 
 static const char help[] =
-	"usage: hilctl report [--out OUTDIR] DIR|JOURNAL\n"
-	"       hilctl report --merge --out OUTDIR DIR|JOURNAL...\n\n"
-	"Write report.xml (JUnit), report.tap (TAP 13), summary.json and report.html\n"
-	"from a campaign's journal, into DIR or OUTDIR. A DIR stands for every\n"
-	"journal*.jsonl in it. --merge takes the journals of several shards or hosts:\n"
-	"shards 0..N-1 must all be there; the latest complete attempt of each counts,\n"
-	"every run key once; missing or unfinished shards are infrastructure errors.\n\n"
-	"options:\n"
-	"  --out OUTDIR         where the reports go (made if missing)\n"
-	"  --merge              several journals or campaign directories, one gate\n"
-	"  --console-lines N    console lines per failed run in report.html (default 2000;\n"
-	"                       a run that passed: N/4)\n"
-	"  --excerpt-lines N    console lines in a JUnit failure (default 40; TAP: N/4)\n\n"
-	"exit codes: 0 the gate passed, 1 a run ended in a state its scenario does not\n"
-	"allow (or no runs), 2 usage error or a journal that cannot be read, 3 the gate\n"
-	"cannot pass for infrastructure reasons only (infra_error runs, missing or\n"
-	"partial shards: requeue those) or a report could not be written.\n";
+    "usage: hilctl report [--out OUTDIR] DIR|JOURNAL\n"
+    "       hilctl report --merge --out OUTDIR DIR|JOURNAL...\n\n"
+    "Write report.xml (JUnit), report.tap (TAP 13), summary.json and report.html\n"
+    "from a campaign's journal, into DIR or OUTDIR. A DIR stands for every\n"
+    "journal*.jsonl in it. --merge takes the journals of several shards or hosts:\n"
+    "shards 0..N-1 must all be there; the latest complete attempt of each counts,\n"
+    "every run key once; missing or unfinished shards are infrastructure errors.\n\n"
+    "options:\n"
+    "  --out OUTDIR         where the reports go (made if missing)\n"
+    "  --merge              several journals or campaign directories, one gate\n"
+    "  --console-lines N    console lines per failed run in report.html (default 2000;\n"
+    "                       a run that passed: N/4)\n"
+    "  --excerpt-lines N    console lines in a JUnit failure (default 40; TAP: N/4)\n\n"
+    "exit codes: 0 the gate passed, 1 a run ended in a state its scenario does not\n"
+    "allow (or no runs), 2 usage error or a journal that cannot be read, 3 the gate\n"
+    "cannot pass for infrastructure reasons only (infra_error runs, missing or\n"
+    "partial shards: requeue those) or a report could not be written.\n";
 
 struct report_args {
 	const char *out;
@@ -59,12 +59,12 @@ static int parse_count(const char *s, long *out)
 static int parse_args(struct cli *cli, struct report_args *a)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"out", required_argument, NULL, 'o'},
-		{"merge", no_argument, NULL, 'm'},
-		{"console-lines", required_argument, NULL, 'c'},
-		{"excerpt-lines", required_argument, NULL, 'e'},
-		{NULL, 0, NULL, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"out", required_argument, NULL, 'o'},
+	    {"merge", no_argument, NULL, 'm'},
+	    {"console-lines", required_argument, NULL, 'c'},
+	    {"excerpt-lines", required_argument, NULL, 'e'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, rc;
 
@@ -80,21 +80,21 @@ static int parse_args(struct cli *cli, struct report_args *a)
 		else if (c == 'm')
 			a->merge = true;
 		else if ((c == 'c' && parse_count(optarg, &a->console_lines) < 0) ||
-			 (c == 'e' && parse_count(optarg, &a->excerpt_lines) < 0))
+		         (c == 'e' && parse_count(optarg, &a->excerpt_lines) < 0))
 			return EXIT_USAGE;
 	}
 	a->paths = cli->argv + optind;
 	a->n_paths = cli->argc - optind;
 	if (a->n_paths < 1 || (a->n_paths > 1 && !a->merge)) {
 		hil_error("report: %s", a->n_paths < 1 ? "which campaign directory or journal?"
-						       : "several journals: use --merge to make "
-							 "one gate of them");
+		                                       : "several journals: use --merge to make "
+		                                         "one gate of them");
 		fputs(help, stderr);
 		return EXIT_USAGE;
 	}
 	if (a->merge && a->n_paths > 1 && !a->out) {
 		hil_error("report: --merge of several journals needs --out OUTDIR for the merged "
-			  "reports");
+		          "reports");
 		return EXIT_USAGE;
 	}
 	return -1; /* go on */
@@ -111,13 +111,14 @@ static char *out_dir(const struct report_args *a)
 	if (stat(a->paths[0], &st) == 0 && S_ISDIR(st.st_mode))
 		return strdup(a->paths[0]);
 	slash = strrchr(a->paths[0], '/');
-	return slash ? strndup(a->paths[0], (size_t)(slash - a->paths[0]) + (slash == a->paths[0])) : strdup(".");
+	return slash ? strndup(a->paths[0], (size_t)(slash - a->paths[0]) + (slash == a->paths[0]))
+	             : strdup(".");
 }
 
 /* Write one report to DIR/NAME through a temporary file and a rename, so a
  * reader never sees half a report. */
-static int write_one(const char *dir, const char *name, int (*writer)(FILE *, const struct report *),
-		     const struct report *r)
+static int write_one(const char *dir, const char *name,
+                     int (*writer)(FILE *, const struct report *), const struct report *r)
 {
 	char *tmp = NULL, *path = NULL;
 	FILE *f;
@@ -165,10 +166,10 @@ static int write_all(const char *dir, const struct report *r)
 		const char *name;
 		int (*writer)(FILE *, const struct report *);
 	} outputs[] = {
-		{"report.xml", report_junit},
-		{"report.tap", report_tap},
-		{"summary.json", report_summary_json},
-		{"report.html", report_html},
+	    {"report.xml", report_junit},
+	    {"report.tap", report_tap},
+	    {"summary.json", report_summary_json},
+	    {"report.html", report_html},
 	};
 	int rc = 0;
 
@@ -215,9 +216,11 @@ int cmd_report(struct cli *cli)
 	}
 	gate_compute(&gate, &set);
 	now_iso(generated, sizeof(generated));
-	r = (struct report){&set, &gate,
-			    {.excerpt_lines = (size_t)a.excerpt_lines,
-			     .html_lines = (size_t)a.console_lines, .generated = generated}};
+	r = (struct report){&set,
+	                    &gate,
+	                    {.excerpt_lines = (size_t)a.excerpt_lines,
+	                     .html_lines = (size_t)a.console_lines,
+	                     .generated = generated}};
 	dir = out_dir(&a);
 	if (write_all(dir, &r) < 0) {
 		rc = EXIT_INFRA;

@@ -17,9 +17,12 @@ double gate_upper_bound_95(size_t n)
 const char *gate_decision_name(enum gate_decision d)
 {
 	switch (d) {
-	case GATE_PASS: return "pass";
-	case GATE_FAIL: return "fail";
-	case GATE_INFRA: return "infra_error";
+	case GATE_PASS:
+		return "pass";
+	case GATE_FAIL:
+		return "fail";
+	case GATE_INFRA:
+		return "infra_error";
 	}
 	return "?";
 }
@@ -111,7 +114,7 @@ static void shard_reasons(struct gate *g, const struct report_set *rs)
 			continue;
 		if (sh->count > 1)
 			snprintf(name, sizeof(name), "shard %d/%d of campaign %s", sh->index,
-				 sh->count, sh->campaign_id);
+			         sh->count, sh->campaign_id);
 		else
 			snprintf(name, sizeof(name), "campaign %s", sh->campaign_id);
 		if (sh->status == SHARD_MISSING) {
@@ -120,10 +123,10 @@ static void shard_reasons(struct gate *g, const struct report_set *rs)
 		} else {
 			g->shards_partial++;
 			add_reason(g, "%s: partial (attempt %d %s; %zu runs)", name,
-				   j->campaign.shard_attempt,
-				   j->ended ? (j->interrupted ? "was interrupted" : "stopped early")
-					    : "has no end record",
-				   sh->runs);
+			           j->campaign.shard_attempt,
+			           j->ended ? (j->interrupted ? "was interrupted" : "stopped early")
+			                    : "has no end record",
+			           sh->runs);
 		}
 	}
 }
@@ -140,10 +143,12 @@ void gate_compute(struct gate *g, const struct report_set *rs)
 	}
 	if (g->failures)
 		add_reason(g, "%zu of %zu runs ended in a state their scenario does not allow",
-			   g->failures, g->runs);
+		           g->failures, g->runs);
 	if (g->infra_errors)
-		add_reason(g, "%zu run%s ended in infra_error (the lab or harness failed, not the "
-			      "board)", g->infra_errors, g->infra_errors == 1 ? "" : "s");
+		add_reason(g,
+		           "%zu run%s ended in infra_error (the lab or harness failed, not the "
+		           "board)",
+		           g->infra_errors, g->infra_errors == 1 ? "" : "s");
 	shard_reasons(g, rs);
 	if (!g->runs && !g->shards_missing && !g->shards_partial)
 		add_reason(g, "no runs recorded: nothing was tested");
@@ -156,9 +161,9 @@ void gate_compute(struct gate *g, const struct report_set *rs)
 	} else {
 		g->decision = GATE_PASS;
 	}
-	g->exit_code = g->decision == GATE_PASS ? EXIT_OK
-		       : g->decision == GATE_FAIL ? EXIT_FAILED
-						  : EXIT_INFRA;
+	g->exit_code = g->decision == GATE_PASS   ? EXIT_OK
+	               : g->decision == GATE_FAIL ? EXIT_FAILED
+	                                          : EXIT_INFRA;
 }
 
 void gate_free(struct gate *g)

@@ -26,21 +26,21 @@ struct scenario_stats {
 
 struct gate {
 	enum gate_decision decision;
-	int exit_code;              /* 0 pass, 1 fail, 3 infra: harness/cli.h */
-	size_t runs;                /* counted runs */
-	size_t passed;              /* ended in an allowed state */
-	size_t failures;            /* ended in a board state not allowed */
-	size_t infra_errors;        /* verdict infra_error */
-	size_t judged;              /* runs with a board verdict: runs - infra_errors */
+	int exit_code;       /* 0 pass, 1 fail, 3 infra: harness/cli.h */
+	size_t runs;         /* counted runs */
+	size_t passed;       /* ended in an allowed state */
+	size_t failures;     /* ended in a board state not allowed */
+	size_t infra_errors; /* verdict infra_error */
+	size_t judged;       /* runs with a board verdict: runs - infra_errors */
 	size_t counts[VERDICT_COUNT];
 	struct scenario_stats *scenarios; /* in report order */
 	size_t n_scenarios;
 	size_t shards_missing, shards_partial;
-	double upper_bound_95;      /* with 0 failures in judged > 0 runs; else NAN */
-	double failure_rate;        /* failures / judged; NAN when judged == 0 */
-	double wall_s;              /* first start to last finish; NAN if unknown */
-	double run_time_s;          /* sum of run durations */
-	char **reasons;             /* why it did not pass, one sentence each */
+	double upper_bound_95; /* with 0 failures in judged > 0 runs; else NAN */
+	double failure_rate;   /* failures / judged; NAN when judged == 0 */
+	double wall_s;         /* first start to last finish; NAN if unknown */
+	double run_time_s;     /* sum of run durations */
+	char **reasons;        /* why it did not pass, one sentence each */
 	size_t n_reasons;
 };
 

@@ -12,13 +12,13 @@
 #include "html_style.h"
 
 static const char *const colors[VERDICT_COUNT] = {
-	"#1a7f37", /* upgraded: green */
-	"#0a7ea4", /* rolled_back: teal, a safe outcome too */
-	"#cf222e", /* bricked: red */
-	"#d1581a", /* boot_loop: orange */
-	"#8250df", /* hung: purple */
-	"#a37b00", /* inconsistent: amber */
-	"#6e7781", /* infra_error: grey, not the board */
+    "#1a7f37", /* upgraded: green */
+    "#0a7ea4", /* rolled_back: teal, a safe outcome too */
+    "#cf222e", /* bricked: red */
+    "#d1581a", /* boot_loop: orange */
+    "#8250df", /* hung: purple */
+    "#a37b00", /* inconsistent: amber */
+    "#6e7781", /* infra_error: grey, not the board */
 };
 
 const char *verdict_color(enum verdict v)
@@ -29,9 +29,9 @@ const char *verdict_color(enum verdict v)
 /* Control characters arrive as Unicode control pictures (reports/text.c);
  * many fonts lack those glyphs, so the page shows their names in a box. */
 static const char *const control_names[33] = {
-	"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",
-	"VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
-	"SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US",  "DEL",
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",
+    "VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+    "SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US",  "DEL",
 };
 
 void h_textn(struct sbuf *b, const char *s, size_t len, unsigned flags)
@@ -52,7 +52,7 @@ void h_board_text(struct sbuf *b, const char *s, size_t len, unsigned flags)
 		if (i + 2 < esc.len && p[0] == 0xe2 && p[1] == 0x90 &&
 		    ((p[2] >= 0x80 && p[2] <= 0x9f) || p[2] == 0xa1)) {
 			sbuf_addf(b, "<span class=\"ctl\">%s</span>",
-				  control_names[p[2] == 0xa1 ? 32 : p[2] - 0x80]);
+			          control_names[p[2] == 0xa1 ? 32 : p[2] - 0x80]);
 			i += 3;
 			continue;
 		}
@@ -100,7 +100,7 @@ double nice_step(double span, int ticks)
 void h_verdict_tag(struct sbuf *b, enum verdict v)
 {
 	sbuf_addf(b, "<span class=\"vtag\" style=\"--vc:%s\">%s</span>", verdict_color(v),
-		  verdict_name(v));
+	          verdict_name(v));
 }
 
 static void head(struct sbuf *b, const struct report *r)
@@ -109,19 +109,20 @@ static void head(struct sbuf *b, const struct report *r)
 
 	report_title(&title, r->set);
 	sbuf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-		     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-		     "style-src 'unsafe-inline'; img-src data:\">\n"
-		     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-		     "<title>");
-	sbuf_addf(b, "%s \xe2\x80\x94 ", r->gate->decision == GATE_PASS   ? "PASS"
-					 : r->gate->decision == GATE_FAIL ? "FAIL"
-									  : "INFRA ERROR");
+	             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	             "style-src 'unsafe-inline'; img-src data:\">\n"
+	             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	             "<title>");
+	sbuf_addf(b, "%s \xe2\x80\x94 ",
+	          r->gate->decision == GATE_PASS   ? "PASS"
+	          : r->gate->decision == GATE_FAIL ? "FAIL"
+	                                           : "INFRA ERROR");
 	h_text(b, title.s);
 	sbuf_adds(b, " \xe2\x80\x94 hilctl report</title>\n<style>\n");
 	sbuf_adds(b, html_style);
 	sbuf_adds(b, "</style>\n</head>\n<body>\n<header class=\"top\"><div class=\"wrap\">"
-		     "<span class=\"brand\">hilctl <span>campaign report</span></span>"
-		     "<span class=\"id\">");
+	             "<span class=\"brand\">hilctl <span>campaign report</span></span>"
+	             "<span class=\"id\">");
 	h_text(b, title.s);
 	sbuf_adds(b, "</span><span class=\"gen\">generated ");
 	h_text(b, r->opts.generated);
@@ -135,7 +136,8 @@ static void verdict_counts(struct sbuf *b, bool failing_only, const struct repor
 	const char *sep = "";
 
 	for (size_t i = 0; i < rs->n_runs; i++)
-		if (!failing_only || (!rs->runs[i]->pass && rs->runs[i]->verdict != VERDICT_INFRA_ERROR))
+		if (!failing_only ||
+		    (!rs->runs[i]->pass && rs->runs[i]->verdict != VERDICT_INFRA_ERROR))
 			per[rs->runs[i]->verdict]++;
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (per[v]) {
@@ -154,10 +156,10 @@ static void headline(struct sbuf *b, const struct report *r)
 		sbuf_addf(b, "All %zu runs ended in an allowed state", g->runs);
 	else if (g->failures)
 		sbuf_addf(b, "%zu of %zu runs ended in a state their scenario does not allow",
-			  g->failures, g->runs);
+		          g->failures, g->runs);
 	else if (g->runs)
 		sbuf_addf(b, "No board failed in %zu runs, but the campaign is incomplete",
-			  g->judged);
+		          g->judged);
 	else
 		sbuf_adds(b, "No runs recorded");
 	sbuf_adds(b, "</h1><p>");
@@ -165,8 +167,8 @@ static void headline(struct sbuf *b, const struct report *r)
 	if (g->failures)
 		sbuf_adds(b, " not allowed");
 	sbuf_addf(b, " \xe2\x80\x94 exit code %d%s</p>", g->exit_code,
-		  g->decision == GATE_INFRA ? ": requeue the lab's part, the boards did not fail"
-					    : "");
+	          g->decision == GATE_INFRA ? ": requeue the lab's part, the boards did not fail"
+	                                    : "");
 	if (g->n_reasons > first) {
 		sbuf_adds(b, "<ul class=\"reasons\">");
 		for (size_t i = first; i < g->n_reasons && i < first + 4; i++) {
@@ -176,7 +178,7 @@ static void headline(struct sbuf *b, const struct report *r)
 		}
 		if (g->n_reasons > first + 4)
 			sbuf_addf(b, "<li>and %zu more (summary.json lists them all)</li>",
-				  g->n_reasons - first - 4);
+			          g->n_reasons - first - 4);
 		sbuf_adds(b, "</ul>");
 	}
 	sbuf_adds(b, "</div>\n");
@@ -186,13 +188,15 @@ static void bound(struct sbuf *b, const struct gate *g)
 {
 	sbuf_adds(b, "<div class=\"bound\">");
 	if (isfinite(g->upper_bound_95))
-		sbuf_addf(b, "<b>\xe2\x89\xa4 %.2f %%</b><span>failure rate, 95 %% upper bound"
-			     "</span><span>0 failures in %zu judged runs</span>",
-			  100 * g->upper_bound_95, g->judged);
+		sbuf_addf(b,
+		          "<b>\xe2\x89\xa4 %.2f %%</b><span>failure rate, 95 %% upper bound"
+		          "</span><span>0 failures in %zu judged runs</span>",
+		          100 * g->upper_bound_95, g->judged);
 	else if (isfinite(g->failure_rate))
-		sbuf_addf(b, "<b>%.2f %%</b><span>observed failure rate</span><span>%zu failures "
-			     "in %zu judged runs</span>", 100 * g->failure_rate, g->failures,
-			  g->judged);
+		sbuf_addf(b,
+		          "<b>%.2f %%</b><span>observed failure rate</span><span>%zu failures "
+		          "in %zu judged runs</span>",
+		          100 * g->failure_rate, g->failures, g->judged);
 	else
 		sbuf_adds(b, "<b>\xe2\x80\x94</b><span>no run reached a board verdict</span>");
 	sbuf_adds(b, "</div>\n");
@@ -302,9 +306,9 @@ static void chips(struct sbuf *b, const struct report *r)
 	sbuf_adds(b, "<div class=\"chips\">");
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		sbuf_addf(b, "<span class=\"chip%s%s\" style=\"--vc:%s\"><b>%zu</b>%s</span>",
-			  r->gate->counts[v] ? "" : " zero", failing[v] ? " notallowed" : "",
-			  verdict_color((enum verdict)v), r->gate->counts[v],
-			  verdict_name((enum verdict)v));
+		          r->gate->counts[v] ? "" : " zero", failing[v] ? " notallowed" : "",
+		          verdict_color((enum verdict)v), r->gate->counts[v],
+		          verdict_name((enum verdict)v));
 	sbuf_adds(b, "</div>\n");
 }
 
@@ -315,14 +319,15 @@ static void windows(struct sbuf *b, const struct report *r)
 	if (!rs->n_windows && !r->gate->failures)
 		return;
 	sbuf_adds(b, "<section class=\"card\" id=\"windows\"><h2>Failing windows <small>the "
-		     "smallest fault-point interval that bisection found, per scenario and "
-		     "board</small></h2>\n");
+	             "smallest fault-point interval that bisection found, per scenario and "
+	             "board</small></h2>\n");
 	if (!rs->n_windows)
 		sbuf_adds(b, "<p class=\"empty\">No window in the journal: no bisection ran, or "
-			     "no failing point had a passing neighbour.</p>");
+		             "no failing point had a passing neighbour.</p>");
 	else
-		sbuf_adds(b, "<table><tr><th>scenario</th><th>board</th><th>last pass</th>"
-			     "<th>first failure</th><th>verdict</th><th class=\"num\">runs</th></tr>\n");
+		sbuf_adds(
+		    b, "<table><tr><th>scenario</th><th>board</th><th>last pass</th>"
+		       "<th>first failure</th><th>verdict</th><th class=\"num\">runs</th></tr>\n");
 	for (size_t i = 0; i < rs->n_windows; i++) {
 		const struct jwindow *w = rs->windows[i];
 
@@ -359,13 +364,16 @@ static void runs(struct sbuf *b, const struct report *r, bool failed)
 	if (failed && !n)
 		return;
 	if (failed)
-		sbuf_addf(b, "<section class=\"card\" id=\"failed\"><h2>Runs that did not pass "
-			     "<small>%zu: each with its timeline, evidence and console log</small></h2>\n",
-			  n);
+		sbuf_addf(
+		    b,
+		    "<section class=\"card\" id=\"failed\"><h2>Runs that did not pass "
+		    "<small>%zu: each with its timeline, evidence and console log</small></h2>\n",
+		    n);
 	else
-		sbuf_addf(b, "<section class=\"card\" id=\"runs\"><h2>%s <small>%zu, by scenario "
-			     "and fault point; open one for its timeline and console</small></h2>\n",
-			  n == rs->n_runs ? "Runs" : "Runs that passed", n);
+		sbuf_addf(b,
+		          "<section class=\"card\" id=\"runs\"><h2>%s <small>%zu, by scenario "
+		          "and fault point; open one for its timeline and console</small></h2>\n",
+		          n == rs->n_runs ? "Runs" : "Runs that passed", n);
 	for (size_t i = 0; i < rs->n_runs; i++) {
 		if (rs->runs[i]->pass == failed)
 			continue;
@@ -391,7 +399,7 @@ int report_html(FILE *f, const struct report *r)
 	gate_section(&b, r);
 	chips(&b, r);
 	sbuf_adds(&b, "<div class=\"grid2\">\n<section class=\"card\"><h2>Verdicts per scenario"
-		      "</h2>\n");
+	              "</h2>\n");
 	html_chart_scenarios(&b, r);
 	sbuf_adds(&b, "</section>\n<section class=\"card\"><h2>Fault timing</h2>\n");
 	html_chart_latency(&b, r);
@@ -404,7 +412,7 @@ int report_html(FILE *f, const struct report *r)
 	sbuf_adds(&b, "</main>\n<footer>hilctl ");
 	h_text(&b, HILCTL_VERSION);
 	sbuf_adds(&b, " \xc2\xb7 made from the campaign journal only \xc2\xb7 summary.json, "
-		      "report.xml and report.tap hold the same data</footer>\n</body>\n</html>\n");
+	              "report.xml and report.tap hold the same data</footer>\n</body>\n</html>\n");
 	rc = sbuf_write(&b, f);
 	sbuf_free(&b);
 	return rc ? rc : (ferror(f) ? -EIO : 0);

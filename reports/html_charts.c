@@ -39,14 +39,16 @@ void html_chart_scenarios(struct sbuf *b, const struct report *r)
 	}
 	for (size_t i = 0; i < g->n_scenarios; i++)
 		most = max_size(most, g->scenarios[i].runs);
-	sbuf_addf(b, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
-		     "aria-label=\"verdicts per scenario\">\n", w, row * (double)g->n_scenarios + 4, w);
+	sbuf_addf(b,
+	          "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
+	          "aria-label=\"verdicts per scenario\">\n",
+	          w, row * (double)g->n_scenarios + 4, w);
 	for (size_t i = 0; i < g->n_scenarios; i++) {
 		const struct scenario_stats *s = &g->scenarios[i];
 		double y = (double)i * row + 2, x = label_w;
 
 		sbuf_addf(b, "<text class=\"lbl\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">",
-			  label_w - 8, y + 14);
+		          label_w - 8, y + 14);
 		h_short(b, s->name, 28);
 		sbuf_adds(b, "<title>");
 		h_text(b, s->name);
@@ -56,17 +58,20 @@ void html_chart_scenarios(struct sbuf *b, const struct report *r)
 
 			if (!s->counts[v])
 				continue;
-			sbuf_addf(b, "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"18\" "
-				     "fill=\"%s\"><title>%zu %s</title></rect>\n", x, y, len,
-				  verdict_color((enum verdict)v), s->counts[v],
-				  verdict_name((enum verdict)v));
+			sbuf_addf(b,
+			          "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"18\" "
+			          "fill=\"%s\"><title>%zu %s</title></rect>\n",
+			          x, y, len, verdict_color((enum verdict)v), s->counts[v],
+			          verdict_name((enum verdict)v));
 			x += len;
 		}
 		sbuf_addf(b, "<text x=\"%.1f\" y=\"%.1f\">%zu run%s", x + 8, y + 14, s->runs,
-			  s->runs == 1 ? "" : "s");
+		          s->runs == 1 ? "" : "s");
 		if (s->failures)
-			sbuf_addf(b, " \xc2\xb7 <tspan fill=\"#cf222e\" font-weight=\"600\">%zu "
-				     "failed</tspan>", s->failures);
+			sbuf_addf(b,
+			          " \xc2\xb7 <tspan fill=\"#cf222e\" font-weight=\"600\">%zu "
+			          "failed</tspan>",
+			          s->failures);
 		if (s->infra_errors)
 			sbuf_addf(b, " \xc2\xb7 %zu infra", s->infra_errors);
 		sbuf_adds(b, "</text>\n");
@@ -140,27 +145,28 @@ static void latency_row(struct sbuf *b, struct latencies *l, double y)
 		top = max_size(top, ++counts[k]);
 	}
 	sbuf_addf(b, "<text class=\"lbl\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", label_w - 8,
-		  y + h - 4);
+	          y + h - 4);
 	h_short(b, l->kind[0] ? l->kind : "fault", 14);
 	sbuf_adds(b, "</text>");
 	for (int k = 0; k < BINS; k++) {
 		double bh = (h - 2) * (double)counts[k] / (double)top;
 
 		if (counts[k])
-			sbuf_addf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				     "fill=\"#54aeff\"><title>%zu</title></rect>",
-				  label_w + k * plot_w / BINS, y + h - bh, plot_w / BINS - 1, bh,
-				  counts[k]);
+			sbuf_addf(b,
+			          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			          "fill=\"#54aeff\"><title>%zu</title></rect>",
+			          label_w + k * plot_w / BINS, y + h - bh, plot_w / BINS - 1, bh,
+			          counts[k]);
 	}
 	sbuf_addf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d1d9e0\"/>",
-		  label_w, label_w + plot_w, y + h + 0.5, y + h + 0.5);
+	          label_w, label_w + plot_w, y + h + 0.5, y + h + 0.5);
 	sbuf_addf(b, "<text x=\"%.0f\" y=\"%.1f\">", label_w + plot_w + 12, y + 11);
 	sbuf_adds(b, "median ");
 	fmt_us(b, (double)l->us[l->n / 2]);
 	sbuf_adds(b, " \xc2\xb7 p99 ");
 	fmt_us(b, (double)l->us[(l->n * 99) / 100]);
 	sbuf_addf(b, "</text><text x=\"%.0f\" y=\"%.1f\" class=\"dim\">", label_w + plot_w + 12,
-		  y + h - 1);
+	          y + h - 1);
 	fmt_us(b, lo);
 	sbuf_adds(b, " \xe2\x80\x93 ");
 	fmt_us(b, hi);
@@ -179,8 +185,10 @@ void html_chart_latency(struct sbuf *b, const struct report *r)
 		return;
 	}
 	sbuf_adds(b, "<h4>Trigger to fault latency, per fault kind</h4>\n");
-	sbuf_addf(b, "<svg viewBox=\"0 0 620 %.0f\" width=\"620\" role=\"img\" "
-		     "aria-label=\"latency per fault kind\">\n", row * (double)n);
+	sbuf_addf(b,
+	          "<svg viewBox=\"0 0 620 %.0f\" width=\"620\" role=\"img\" "
+	          "aria-label=\"latency per fault kind\">\n",
+	          row * (double)n);
 	for (size_t g = 0; g < n; g++) {
 		latency_row(b, &groups[g], row * (double)g + 4);
 		free(groups[g].us);
@@ -193,10 +201,12 @@ static void duration_axis(struct sbuf *b, double x0, double w, double y, double 
 	double step = nice_step(most, 8);
 
 	sbuf_addf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d1d9e0\"/>",
-		  x0, x0 + w, y, y);
+	          x0, x0 + w, y, y);
 	for (double t = 0; t <= most + step / 1000; t += step)
-		sbuf_addf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"dim\">%g%s"
-			     "</text>", x0 + w * t / most, y + 14, t, t == 0 ? " s" : "");
+		sbuf_addf(b,
+		          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"dim\">%g%s"
+		          "</text>",
+		          x0 + w * t / most, y + 14, t, t == 0 ? " s" : "");
 	sbuf_adds(b, "\n");
 }
 
@@ -217,25 +227,29 @@ void html_chart_durations(struct sbuf *b, const struct report *r)
 	if (!n_rows || most <= 0)
 		return;
 	sbuf_adds(b, "<h4>Run duration by verdict</h4>\n");
-	sbuf_addf(b, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
-		     "aria-label=\"run durations\">\n", w,
-		  row * n_rows + 22, w);
+	sbuf_addf(b,
+	          "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
+	          "aria-label=\"run durations\">\n",
+	          w, row * n_rows + 22, w);
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (rows[v] >= 0)
-			sbuf_addf(b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
-				     "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
-				     "stroke=\"#eaeef2\"/>\n", label_w - 8, rows[v] * row + 13,
-				  verdict_name((enum verdict)v), label_w, label_w + plot_w,
-				  rows[v] * row + 9.5, rows[v] * row + 9.5);
+			sbuf_addf(b,
+			          "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
+			          "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
+			          "stroke=\"#eaeef2\"/>\n",
+			          label_w - 8, rows[v] * row + 13, verdict_name((enum verdict)v),
+			          label_w, label_w + plot_w, rows[v] * row + 9.5,
+			          rows[v] * row + 9.5);
 	for (size_t i = 0; i < rs->n_runs; i++) {
 		const struct jrun *run = rs->runs[i];
 
 		if (!isfinite(run->duration_s))
 			continue;
-		sbuf_addf(b, "<a href=\"#run-%zu\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
-			     "fill=\"%s\" fill-opacity=\".7\">", i,
-			  label_w + plot_w * run->duration_s / most, rows[run->verdict] * row + 9.5,
-			  verdict_color(run->verdict));
+		sbuf_addf(b,
+		          "<a href=\"#run-%zu\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
+		          "fill=\"%s\" fill-opacity=\".7\">",
+		          i, label_w + plot_w * run->duration_s / most,
+		          rows[run->verdict] * row + 9.5, verdict_color(run->verdict));
 		run_tip(b, run);
 		sbuf_adds(b, "</circle></a>\n");
 	}
@@ -249,10 +263,10 @@ static void map_legend(struct sbuf *b, const struct report *r)
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (r->gate->counts[v])
 			sbuf_addf(b, "<span><i style=\"--vc:%s\"></i>%s</span>",
-				  verdict_color((enum verdict)v), verdict_name((enum verdict)v));
+			          verdict_color((enum verdict)v), verdict_name((enum verdict)v));
 	sbuf_adds(b, "<span><i class=\"out\"></i>outlined: not allowed by the scenario</span>"
-		     "<span>each cell a fault point, in sweep order; click one for its run</span>"
-		     "</div>\n");
+	             "<span>each cell a fault point, in sweep order; click one for its run</span>"
+	             "</div>\n");
 }
 
 /* Runs [from, to) of one scenario, grouped into columns of equal point. */
@@ -276,24 +290,27 @@ static size_t scenario_end(const struct report_set *rs, size_t from)
 }
 
 static void map_cell(struct sbuf *b, const struct report_set *rs, size_t i, double x, double y,
-		     double cw, double ch)
+                     double cw, double ch)
 {
 	const struct jrun *run = rs->runs[i];
 	bool failed = !run->pass && run->verdict != VERDICT_INFRA_ERROR; /* the board's fault */
 	bool outline = failed && cw >= 7 && ch >= 7;
 
-	sbuf_addf(b, "<a href=\"#run-%zu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-		     "height=\"%.2f\" rx=\"%.1f\" fill=\"%s\"", i, x + (outline ? 1 : 0),
-		  y + (outline ? 1 : 0), cw - (outline ? 2 : 0), ch - (outline ? 2 : 0),
-		  cw >= 10 ? 2.0 : 0.0, verdict_color(run->verdict));
+	sbuf_addf(b,
+	          "<a href=\"#run-%zu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+	          "height=\"%.2f\" rx=\"%.1f\" fill=\"%s\"",
+	          i, x + (outline ? 1 : 0), y + (outline ? 1 : 0), cw - (outline ? 2 : 0),
+	          ch - (outline ? 2 : 0), cw >= 10 ? 2.0 : 0.0, verdict_color(run->verdict));
 	if (outline)
 		sbuf_adds(b, " stroke=\"#1f2328\" stroke-width=\"2\"");
 	sbuf_adds(b, ">");
 	run_tip(b, run);
 	sbuf_adds(b, "</rect></a>");
 	if (failed && !outline) /* too small to outline: a mark under it */
-		sbuf_addf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"3\" "
-			     "fill=\"#1f2328\"/>", x, y + ch + 1, cw > 2 ? cw : 2);
+		sbuf_addf(b,
+		          "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"3\" "
+		          "fill=\"#1f2328\"/>",
+		          x, y + ch + 1, cw > 2 ? cw : 2);
 	sbuf_adds(b, "\n");
 }
 
@@ -311,11 +328,12 @@ void html_outcome_map(struct sbuf *b, const struct report *r)
 	cw = floor(area / (double)most);
 	cw = cw > 26 ? 26 : cw < 2 ? 2 : cw;
 	sbuf_addf(b, "<section class=\"card\" id=\"map\"><h2>Outcome map <small>fault point "
-		     "\xc3\x97 scenario, coloured by verdict</small></h2>\n");
+	             "\xc3\x97 scenario, coloured by verdict</small></h2>\n");
 	map_legend(b, r);
-	sbuf_addf(b, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
-		     "aria-label=\"outcome map\">\n", w,
-		  (row + gap) * (double)r->gate->n_scenarios + 4, w);
+	sbuf_addf(b,
+	          "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "
+	          "aria-label=\"outcome map\">\n",
+	          w, (row + gap) * (double)r->gate->n_scenarios + 4, w);
 	for (size_t from = 0, to; from < rs->n_runs; from = to, y += row + gap) {
 		size_t col = 0, cols;
 		double x;
@@ -323,24 +341,25 @@ void html_outcome_map(struct sbuf *b, const struct report *r)
 		to = scenario_end(rs, from);
 		cols = count_columns(rs, from, to);
 		sbuf_addf(b, "<text class=\"lbl\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">",
-			  label_w - 10, y + 15);
+		          label_w - 10, y + 15);
 		h_short(b, rs->runs[from]->scenario, 30);
 		sbuf_adds(b, "</text>\n");
 		for (size_t i = from; i < to; col++) {
 			size_t k = i + 1, stack;
 
-			while (k < to && !natural_cmp(run_point(rs->runs[k]), run_point(rs->runs[i])))
+			while (k < to &&
+			       !natural_cmp(run_point(rs->runs[k]), run_point(rs->runs[i])))
 				k++;
 			stack = k - i; /* several boards at one point share the cell */
 			x = label_w + (double)col * cw;
 			for (size_t s = 0; s < stack; s++)
 				map_cell(b, rs, i + s, x + (cw >= 6 ? 0.5 : 0),
-					 y + row * (double)s / (double)stack,
-					 cw - (cw >= 6 ? 1 : 0), row / (double)stack - (stack > 1));
+				         y + row * (double)s / (double)stack,
+				         cw - (cw >= 6 ? 1 : 0), row / (double)stack - (stack > 1));
 			i = k;
 		}
 		sbuf_addf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"dim\">",
-			  label_w + (double)cols * cw + 10, y + 15);
+		          label_w + (double)cols * cw + 10, y + 15);
 		h_short(b, run_point(rs->runs[from]), 12);
 		if (cols > 1) {
 			sbuf_adds(b, " \xe2\x86\x92 ");

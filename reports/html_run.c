@@ -56,8 +56,8 @@ static double run_span(const struct jrun *run, const struct run_timeline *tl)
 /* A lane that is in one of two states, switched by events of one kind:
  * power (on/off) or network (up/down). */
 static void state_lane(struct sbuf *b, const struct scale *s, const struct run_timeline *tl,
-		       const char *kind, const char *on_word, const char *off_word, double y,
-		       const char *on_color, const char *off_color, int initial)
+                       const char *kind, const char *on_word, const char *off_word, double y,
+                       const char *on_color, const char *off_color, int initial)
 {
 	double from = 0;
 	int state = initial; /* 1 on, 0 off, -1 unknown */
@@ -78,13 +78,18 @@ static void state_lane(struct sbuf *b, const struct scale *s, const struct run_t
 		if (e && next == state && !word_is(e->text, "cycle"))
 			continue;
 		if (sx(s, t) > sx(s, from))
-			sbuf_addf(b, "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" "
-				     "fill=\"%s\"/>", sx(s, from), y, sx(s, t) - sx(s, from), LANE_H,
-				  state == 1 ? on_color : state == 0 ? off_color : "#f6f8fa");
+			sbuf_addf(b,
+			          "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" "
+			          "fill=\"%s\"/>",
+			          sx(s, from), y, sx(s, t) - sx(s, from), LANE_H,
+			          state == 1   ? on_color
+			          : state == 0 ? off_color
+			                       : "#f6f8fa");
 		if (e && word_is(e->text, "cycle")) /* off and on again at once */
-			sbuf_addf(b, "<rect x=\"%.1f\" y=\"%.0f\" width=\"3\" height=\"%.0f\" "
-				     "fill=\"#57606a\"><title>power cycle at %.3f s</title></rect>",
-				  sx(s, t) - 1.5, y - 2, LANE_H + 4, t);
+			sbuf_addf(b,
+			          "<rect x=\"%.1f\" y=\"%.0f\" width=\"3\" height=\"%.0f\" "
+			          "fill=\"#57606a\"><title>power cycle at %.3f s</title></rect>",
+			          sx(s, t) - 1.5, y - 2, LANE_H + 4, t);
 		state = next;
 		from = t;
 	}
@@ -110,13 +115,14 @@ static void markers(struct sbuf *b, const struct scale *s, const struct run_time
 		x = sx(s, m[0]->t);
 		room = (e ? sx(s, e->t) : TL_LEFT + TL_PLOT) - x - 14;
 		sbuf_addf(b, "<path d=\"M%.1f %.1f l5 6 l-5 6 l-5 -6z\" fill=\"#0969da\"><title>",
-			  x, LANE_MARK);
+		          x, LANE_MARK);
 		sbuf_addf(b, "%.3f s: ", m[0]->t);
 		h_textn(b, m[0]->text, m[0]->len, 0);
 		sbuf_adds(b, "</title></path>");
 		if (room >= 40) {
 			sbuf_addf(b, "<text x=\"%.1f\" y=\"%.1f\">", x + 7, LANE_MARK + 10);
-			h_short(b, m[0]->text, (size_t)(room / 6.2) > 28 ? 28 : (size_t)(room / 6.2));
+			h_short(b, m[0]->text,
+			        (size_t)(room / 6.2) > 28 ? 28 : (size_t)(room / 6.2));
 			sbuf_adds(b, "</text>");
 		}
 	}
@@ -124,7 +130,7 @@ static void markers(struct sbuf *b, const struct scale *s, const struct run_time
 }
 
 static void console_density(struct sbuf *b, const struct scale *s, const struct run_timeline *tl,
-			    const struct jrun *run)
+                            const struct jrun *run)
 {
 	enum { BINS = 216 };
 	size_t counts[BINS] = {0}, top = 1;
@@ -139,29 +145,33 @@ static void console_density(struct sbuf *b, const struct scale *s, const struct 
 	}
 	for (int k = 0; k < BINS; k++)
 		if (counts[k]) {
-			double h = 2 + (LANE_H + 4 - 2) * log1p((double)counts[k]) / log1p((double)top);
+			double h =
+			    2 + (LANE_H + 4 - 2) * log1p((double)counts[k]) / log1p((double)top);
 
-			sbuf_addf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				     "fill=\"#8c959f\"/>", TL_LEFT + k * bw, LANE_CON + LANE_H + 4 - h,
-				  bw - 0.5, h);
+			sbuf_addf(b,
+			          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			          "fill=\"#8c959f\"/>",
+			          TL_LEFT + k * bw, LANE_CON + LANE_H + 4 - h, bw - 0.5, h);
 		}
 	for (size_t i = 0; i < run->n_evidence; i++) /* what decided the verdict */
-		sbuf_addf(b, "<rect x=\"%.1f\" y=\"%.0f\" width=\"3\" height=\"%.0f\" "
-			     "fill=\"#bf8700\"><title>evidence at %.3f s</title></rect>",
-			  sx(s, run->evidence[i].t) - 1.5, LANE_CON - 3, LANE_H + 7,
-			  run->evidence[i].t);
+		sbuf_addf(b,
+		          "<rect x=\"%.1f\" y=\"%.0f\" width=\"3\" height=\"%.0f\" "
+		          "fill=\"#bf8700\"><title>evidence at %.3f s</title></rect>",
+		          sx(s, run->evidence[i].t) - 1.5, LANE_CON - 3, LANE_H + 7,
+		          run->evidence[i].t);
 	sbuf_adds(b, "\n");
 }
 
 static void fault_line(struct sbuf *b, const struct scale *s, double t, const char *label,
-		       const char *tip, size_t tip_len)
+                       const char *tip, size_t tip_len)
 {
 	double x = sx(s, t);
 
-	sbuf_addf(b, "<g><line x1=\"%.1f\" x2=\"%.1f\" y1=\"12\" y2=\"%.0f\" stroke=\"#cf222e\" "
-		     "stroke-width=\"2\" stroke-dasharray=\"4 2\"/><text x=\"%.1f\" y=\"10\" "
-		     "fill=\"#cf222e\" font-weight=\"600\"%s>\xe2\x9a\xa1 ", x, x, AXIS_Y, x,
-		  x > TL_LEFT + TL_PLOT - 100 ? " text-anchor=\"end\"" : "");
+	sbuf_addf(b,
+	          "<g><line x1=\"%.1f\" x2=\"%.1f\" y1=\"12\" y2=\"%.0f\" stroke=\"#cf222e\" "
+	          "stroke-width=\"2\" stroke-dasharray=\"4 2\"/><text x=\"%.1f\" y=\"10\" "
+	          "fill=\"#cf222e\" font-weight=\"600\"%s>\xe2\x9a\xa1 ",
+	          x, x, AXIS_Y, x, x > TL_LEFT + TL_PLOT - 100 ? " text-anchor=\"end\"" : "");
 	h_short(b, label, 24);
 	sbuf_adds(b, "</text><title>");
 	h_textn(b, tip, tip_len, 0);
@@ -169,7 +179,7 @@ static void fault_line(struct sbuf *b, const struct scale *s, double t, const ch
 }
 
 static void faults(struct sbuf *b, const struct scale *s, const struct run_timeline *tl,
-		   const struct jrun *run)
+                   const struct jrun *run)
 {
 	size_t drawn = 0;
 
@@ -191,7 +201,7 @@ static void faults(struct sbuf *b, const struct scale *s, const struct run_timel
 	for (size_t i = 0; !drawn && i < tl->n_events; i++) /* journal without fault times */
 		if (!strcmp(tl->events[i].kind, "fault"))
 			fault_line(b, s, tl->events[i].t, tl->events[i].text, tl->events[i].text,
-				   tl->events[i].len);
+			           tl->events[i].len);
 }
 
 static void axis(struct sbuf *b, const struct scale *s)
@@ -199,12 +209,13 @@ static void axis(struct sbuf *b, const struct scale *s)
 	double step = nice_step(s->t_max, 10);
 
 	sbuf_addf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#d1d9e0\"/>",
-		  TL_LEFT, TL_LEFT + TL_PLOT, AXIS_Y, AXIS_Y);
+	          TL_LEFT, TL_LEFT + TL_PLOT, AXIS_Y, AXIS_Y);
 	for (double t = 0; t <= s->t_max; t += step)
-		sbuf_addf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" "
-			     "stroke=\"#d1d9e0\"/><text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" "
-			     "class=\"dim\">%g s</text>", sx(s, t), sx(s, t), AXIS_Y, AXIS_Y + 4,
-			  sx(s, t), AXIS_Y + 16, t);
+		sbuf_addf(b,
+		          "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" "
+		          "stroke=\"#d1d9e0\"/><text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" "
+		          "class=\"dim\">%g s</text>",
+		          sx(s, t), sx(s, t), AXIS_Y, AXIS_Y + 4, sx(s, t), AXIS_Y + 16, t);
 	sbuf_adds(b, "\n");
 }
 
@@ -216,26 +227,32 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 	double end = isfinite(run->duration_s) ? run->duration_s : tl->t_end;
 
 	sbuf_addf(b, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"run timeline\">\n",
-		  TL_W, TL_H);
+	          TL_W, TL_H);
 	for (int i = 0; i < 4; i++)
-		sbuf_addf(b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" class=\"dim\">%s"
-			     "</text>", TL_LEFT - 8, lane_y[i] + 10, lanes[i]);
+		sbuf_addf(b,
+		          "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" class=\"dim\">%s"
+		          "</text>",
+		          TL_LEFT - 8, lane_y[i] + 10, lanes[i]);
 	state_lane(b, &s, tl, "power", "on", "off", LANE_POWER, "#4ac26b", "#afb8c1", -1);
 	state_lane(b, &s, tl, "net", "up", "down", LANE_NET, "#b6e3ff", "#ff8182", 1);
 	markers(b, &s, tl);
 	console_density(b, &s, tl, run);
 	axis(b, &s);
 	faults(b, &s, tl, run);
-	sbuf_addf(b, "<g><rect x=\"%.1f\" y=\"%.0f\" width=\"%.0f\" height=\"18\" rx=\"3\" "
-		     "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#fff\" font-weight=\"600\" "
-		     "text-anchor=\"middle\">%s</text></g>\n", TL_LEFT + TL_PLOT + 10, LANE_MARK - 2,
-		  TL_W - TL_LEFT - TL_PLOT - 12, verdict_color(run->verdict),
-		  TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2, LANE_MARK + 11,
-		  verdict_name(run->verdict));
+	sbuf_addf(b,
+	          "<g><rect x=\"%.1f\" y=\"%.0f\" width=\"%.0f\" height=\"18\" rx=\"3\" "
+	          "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#fff\" font-weight=\"600\" "
+	          "text-anchor=\"middle\">%s</text></g>\n",
+	          TL_LEFT + TL_PLOT + 10, LANE_MARK - 2, TL_W - TL_LEFT - TL_PLOT - 12,
+	          verdict_color(run->verdict),
+	          TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2, LANE_MARK + 11,
+	          verdict_name(run->verdict));
 	if (isfinite(end) && end > 0)
-		sbuf_addf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
-			     "stroke-width=\"2\"/>\n", sx(&s, end), sx(&s, end), LANE_POWER - 4,
-			  AXIS_Y, verdict_color(run->verdict));
+		sbuf_addf(b,
+		          "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
+		          "stroke-width=\"2\"/>\n",
+		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y,
+		          verdict_color(run->verdict));
 	sbuf_adds(b, "</svg>\n");
 }
 
@@ -296,7 +313,7 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 	sbuf_addf(b, ":%u", run->line);
 	if (run->journal->campaign.shard_count > 1)
 		sbuf_addf(b, " (shard %d/%d, attempt %d)", run->journal->campaign.shard_index,
-			  run->journal->campaign.shard_count, run->journal->campaign.shard_attempt);
+		          run->journal->campaign.shard_count, run->journal->campaign.shard_attempt);
 	sbuf_adds(b, "</dd>");
 	if (run->reproduce) {
 		kv(b, "reproduce");
@@ -313,7 +330,7 @@ static void evidence(struct sbuf *b, const struct jrun *run)
 	if (!run->n_evidence)
 		return;
 	sbuf_adds(b, "<table class=\"evidence\"><tr><th>t</th><th>kind</th><th>evidence: what "
-		     "decided the verdict</th></tr>\n");
+	             "decided the verdict</th></tr>\n");
 	for (size_t i = 0; i < run->n_evidence; i++) {
 		const struct jevent *e = &run->evidence[i];
 
@@ -351,7 +368,8 @@ static void console_log(struct sbuf *b, const struct jrun *run, const struct run
 		}
 		return;
 	}
-	sbuf_addf(b, "<details class=\"log\"><summary>Console log \xe2\x80\x94 %zu lines", tl->n_con);
+	sbuf_addf(b, "<details class=\"log\"><summary>Console log \xe2\x80\x94 %zu lines",
+	          tl->n_con);
 	if (tl->lines_dropped)
 		sbuf_addf(b, ", the last %zu shown", tl->n_lines);
 	sbuf_adds(b, " (<span class=\"mono\">");
@@ -361,8 +379,9 @@ static void console_log(struct sbuf *b, const struct jrun *run, const struct run
 		bool ev = is_evidence(run, &tl->lines[i]);
 
 		sbuf_addf(b, "%s<span class=\"ts\">%9.3f </span>", ev ? "<span class=\"ev\">" : "",
-			  tl->lines[i].t);
-		h_board_text(b, tl->lines[i].text, tl->lines[i].len, TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
+		          tl->lines[i].t);
+		h_board_text(b, tl->lines[i].text, tl->lines[i].len,
+		             TEXT_STRIP_ANSI | TEXT_KEEP_TAB);
 		sbuf_adds(b, ev ? "</span>\n" : "\n");
 	}
 	sbuf_adds(b, "</pre></details>\n");
@@ -378,8 +397,8 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	 * the whole log is in the run's timeline file. */
 	run_timeline_load(&tl, run, run->pass ? r->opts.html_lines / 4 : r->opts.html_lines);
 	sbuf_addf(b, "<details class=\"run%s\" id=\"run-%zu\" style=\"--vc:%s\"%s><summary>",
-		  run->pass ? "" : " failed", index, verdict_color(run->verdict),
-		  run->pass ? "" : " open");
+	          run->pass ? "" : " failed", index, verdict_color(run->verdict),
+	          run->pass ? "" : " open");
 	h_verdict_tag(b, run->verdict);
 	sbuf_adds(b, "<span>");
 	h_short(b, run->scenario, 34);

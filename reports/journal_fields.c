@@ -122,8 +122,7 @@ int jp_verdict(struct parser *p, const char *what, const char *s)
 }
 
 /* A list of strings, returned as a malloc'ed array of pointers into o. */
-int jp_str_list(struct parser *p, json_t *o, const char *key, const char ***out,
-			size_t *n)
+int jp_str_list(struct parser *p, json_t *o, const char *key, const char ***out, size_t *n)
 {
 	json_t *v, *item;
 	size_t i;
@@ -137,7 +136,8 @@ int jp_str_list(struct parser *p, json_t *o, const char *key, const char ***out,
 		return -1;
 	}
 	*out = calloc(json_array_size(v) + 1, sizeof(**out));
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!json_is_string(item)) {
 			jp_err(p, "%s: \"%s\"[%zu] must be a string", p->rec, key, i);
 			return -1;
@@ -146,4 +146,3 @@ int jp_str_list(struct parser *p, json_t *o, const char *key, const char ***out,
 	}
 	return 0;
 }
-

@@ -16,7 +16,7 @@ struct parser {
 	const char *name;
 	unsigned line;
 	int errors;
-	const char *rec;   /* record kind, for messages */
+	const char *rec; /* record kind, for messages */
 	size_t cap_runs, cap_windows;
 	bool warned_unknown;
 };

@@ -13,7 +13,6 @@
 #include "journal_parse.h"
 #include "text.h"
 
-
 static void shell_quote(struct sbuf *b, const char *s, size_t len)
 {
 	sbuf_adds(b, "'");
@@ -43,8 +42,10 @@ static int parse_shard(struct parser *p, json_t *o, struct jcampaign *c)
 		return -1;
 	if (count < 1 || count > 100000 || index < 0 || index >= count || attempt < 1 ||
 	    attempt > 1000000) {
-		jp_err(p, "campaign.shard: index %lld of count %lld, attempt %lld: want 0 <= index < "
-			"count and attempt >= 1", index, count, attempt);
+		jp_err(p,
+		       "campaign.shard: index %lld of count %lld, attempt %lld: want 0 <= index < "
+		       "count and attempt >= 1",
+		       index, count, attempt);
 		return -1;
 	}
 	c->shard_index = (int)index;
@@ -67,7 +68,8 @@ static int command_from_argv(struct parser *p, json_t *o)
 		jp_err(p, "campaign: \"argv\" must be a list of strings");
 		return -1;
 	}
-	json_array_foreach(argv, i, arg) {
+	json_array_foreach(argv, i, arg)
+	{
 		struct jtext t = {json_string_value(arg), json_string_length(arg)};
 		char *bytes;
 
@@ -144,14 +146,15 @@ static int parse_campaign(struct parser *p, json_t *o)
 	}
 	if (!resumed)
 		jp_err(p, "campaign: a second campaign record must say \"resumed\": true; two "
-			  "campaigns were written into one journal");
+		          "campaigns were written into one journal");
 	else if (strcmp(c.id, j->campaign.id) != 0)
 		hil_warn("%s:%u: the resumed campaign is \"%s\", the journal began as \"%s\"; "
-			 "the first id counts", p->name, p->line, c.id, j->campaign.id);
-	if (c.shard_index != j->campaign.shard_index ||
-		 c.shard_count != j->campaign.shard_count)
+		         "the first id counts",
+		         p->name, p->line, c.id, j->campaign.id);
+	if (c.shard_index != j->campaign.shard_index || c.shard_count != j->campaign.shard_count)
 		jp_err(p, "campaign: resumed as shard %d/%d, but the journal is shard %d/%d",
-		     c.shard_index, c.shard_count, j->campaign.shard_index, j->campaign.shard_count);
+		       c.shard_index, c.shard_count, j->campaign.shard_index,
+		       j->campaign.shard_count);
 	free_campaign(&c);
 	j->resumes++;
 	j->ended = j->complete = false; /* only an end after the resume counts */
@@ -185,7 +188,8 @@ static int parse_record(struct parser *p, json_t *rec)
 	void *iter;
 
 	if (!json_is_object(rec) || json_object_size(rec) != 1) {
-		jp_err(p, "a record is an object with exactly one key (campaign, run, window, end)");
+		jp_err(p,
+		       "a record is an object with exactly one key (campaign, run, window, end)");
 		return -1;
 	}
 	iter = json_object_iter(rec);
@@ -210,7 +214,7 @@ static int parse_record(struct parser *p, json_t *rec)
 		return parse_end(p, body);
 	if (!p->warned_unknown) /* a newer writer's record kind: skip, once said */
 		hil_warn("%s:%u: record \"%s\" is unknown to this hilctl; skipped", p->name,
-			 p->line, kind);
+		         p->line, kind);
 	p->warned_unknown = true;
 	return 0;
 }
@@ -233,16 +237,16 @@ static void parse_line(struct parser *p, const char *s, size_t len, bool last, b
 		return;
 	if (last && !has_nl) {
 		hil_warn("%s:%u: the last line has no newline (the writer was stopped mid-record); "
-			 "ignored", p->name, p->line);
+		         "ignored",
+		         p->name, p->line);
 		p->j->truncated = true;
 		return;
 	}
-	rec = json_loadb(s, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES,
-			 &err);
+	rec = json_loadb(s, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
 	if (!rec) {
 		if (last) {
 			hil_warn("%s:%u: the last line is not valid JSON (a cut record?); ignored",
-				 p->name, p->line);
+			         p->name, p->line);
 			p->j->truncated = true;
 		} else {
 			jp_err(p, "not a JSON record (column %d: %s)", err.column, err.text);

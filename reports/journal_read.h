@@ -25,9 +25,9 @@ struct jtext {
 };
 
 struct jfault {
-	const char *kind;     /* "power_cut", "net_drop", ...; "" if absent */
-	const char *trigger;  /* may be NULL */
-	const char *phase;    /* may be NULL */
+	const char *kind;    /* "power_cut", "net_drop", ...; "" if absent */
+	const char *trigger; /* may be NULL */
+	const char *phase;   /* may be NULL */
 	bool injected;
 	double at_s;          /* seconds on the run's timeline; NAN if absent */
 	long long latency_us; /* trigger to fault; -1 if absent */
@@ -49,20 +49,20 @@ struct jrun {
 	struct jfault *faults;
 	size_t n_faults;
 	enum verdict verdict;
-	unsigned allowed;  /* bit per enum verdict */
-	bool pass;         /* recomputed: verdict allowed, and not infra_error */
+	unsigned allowed; /* bit per enum verdict */
+	bool pass;        /* recomputed: verdict allowed, and not infra_error */
 	struct jtext reason;
 	struct jevent *evidence;
 	size_t n_evidence;
 	const char *started, *timeline, *reproduce; /* may be NULL */
-	double duration_s; /* NAN if absent */
+	double duration_s;                          /* NAN if absent */
 	const struct jfile *journal;
 	unsigned line;
 };
 
 struct jwindow {
 	const char *scenario, *board, *last_pass, *first_fail; /* last_pass may be NULL */
-	int verdict;  /* enum verdict, or -1 */
+	int verdict;                                           /* enum verdict, or -1 */
 	long long runs;
 	const struct jfile *journal;
 };
@@ -73,25 +73,25 @@ struct jcampaign {
 	const char *hilctl_version, *started, *host, *lab, *command; /* may be NULL */
 	const char **boards, **scenarios;
 	size_t n_boards, n_scenarios;
-	long long seed, runs_planned; /* -1 if absent */
+	long long seed, runs_planned;                /* -1 if absent */
 	int shard_index, shard_count, shard_attempt; /* 0, 1, 1 if absent */
 };
 
 struct jfile {
 	char *path;
-	char *dir; /* the directory run timelines are relative to */
+	char *dir;                 /* the directory run timelines are relative to */
 	struct jcampaign campaign; /* the first campaign record */
 	int resumes;               /* campaign records with "resumed": true */
 	struct jrun *runs;         /* in file order, one per key (the last wins) */
 	size_t n_runs;
 	struct jwindow *windows;
 	size_t n_windows;
-	bool ended;                /* an end record follows the last campaign record */
-	bool complete;             /* ... and it says complete: true */
+	bool ended;                         /* an end record follows the last campaign record */
+	bool complete;                      /* ... and it says complete: true */
 	const char *finished, *interrupted; /* from that end record; may be NULL */
-	long long runs_done;       /* -1 if absent */
-	bool truncated;            /* the last line was cut and dropped */
-	void *json;                /* the parsed records (json_t array) */
+	long long runs_done;                /* -1 if absent */
+	bool truncated;                     /* the last line was cut and dropped */
+	void *json;                         /* the parsed records (json_t array) */
 };
 
 struct jfile *jfile_load(const char *path);

@@ -49,7 +49,8 @@ static int parse_faults(struct parser *p, json_t *o, struct jrun *r)
 			return -1;
 		}
 		r->faults = calloc(json_array_size(list) + 1, sizeof(*r->faults));
-		json_array_foreach(list, i, item) {
+		json_array_foreach(list, i, item)
+		{
 			if (parse_fault(p, item, &r->faults[r->n_faults++]) < 0)
 				return -1;
 		}
@@ -107,7 +108,8 @@ static int parse_evidence(struct parser *p, json_t *o, struct jrun *r)
 		return -1;
 	}
 	r->evidence = calloc(json_array_size(list) + 1, sizeof(*r->evidence));
-	json_array_foreach(list, i, item) {
+	json_array_foreach(list, i, item)
+	{
 		r->evidence[r->n_evidence] = (struct jevent){.t = NAN};
 		if (parse_event(p, item, &r->evidence[r->n_evidence++]) < 0)
 			return -1;
@@ -149,7 +151,8 @@ static int decide_pass(struct parser *p, json_t *o, struct jrun *r)
 		return -1;
 	has_pass = rc == 0;
 	if (!has_allowed && !has_pass) {
-		jp_err(p, "run: needs \"allowed\" (the end states the scenario allows) or \"pass\"");
+		jp_err(p,
+		       "run: needs \"allowed\" (the end states the scenario allows) or \"pass\"");
 		return -1;
 	}
 	if (!has_allowed)
@@ -157,8 +160,9 @@ static int decide_pass(struct parser *p, json_t *o, struct jrun *r)
 	r->pass = r->verdict != VERDICT_INFRA_ERROR && (r->allowed & (1u << r->verdict));
 	if (has_pass && pass != r->pass)
 		hil_warn("%s:%u: run \"%s\": \"pass\": %s disagrees with verdict %s and its "
-			 "allowed list; the report goes by the verdict", p->name, p->line, r->key,
-			 pass ? "true" : "false", verdict_name(r->verdict));
+		         "allowed list; the report goes by the verdict",
+		         p->name, p->line, r->key, pass ? "true" : "false",
+		         verdict_name(r->verdict));
 	return 0;
 }
 
@@ -173,7 +177,8 @@ static void check_timeline(struct parser *p, struct jrun *r)
 	if (!t[0] || t[0] == '/' || strcmp(t, "..") == 0 || strncmp(t, "../", 3) == 0 ||
 	    strstr(t, "/../") || (strlen(t) >= 3 && strcmp(t + strlen(t) - 3, "/..") == 0)) {
 		hil_warn("%s:%u: run \"%s\": timeline \"%s\" is not a path inside the campaign "
-			 "directory; ignored", p->name, p->line, r->key, t);
+		         "directory; ignored",
+		         p->name, p->line, r->key, t);
 		r->timeline = NULL;
 	}
 }
@@ -217,8 +222,11 @@ int parse_run(struct parser *p, json_t *o)
 		j->runs = realloc(j->runs, p->cap_runs * sizeof(*j->runs));
 	}
 	r = &j->runs[j->n_runs++];
-	*r = (struct jrun){.id = (long long)j->n_runs, .seed = -1, .duration_s = NAN,
-			   .journal = j, .line = p->line};
+	*r = (struct jrun){.id = (long long)j->n_runs,
+	                   .seed = -1,
+	                   .duration_s = NAN,
+	                   .journal = j,
+	                   .line = p->line};
 	if (parse_run_fields(p, o, r) < 0 || parse_faults(p, o, r) < 0 ||
 	    parse_evidence(p, o, r) < 0 || decide_pass(p, o, r) < 0)
 		return -1;
@@ -279,7 +287,7 @@ void finish_runs(struct parser *p)
 	for (size_t i = 0; i < j->n_runs; i++) {
 		if (i + 1 < j->n_runs && strcmp(j->runs[i].key, j->runs[i + 1].key) == 0) {
 			hil_warn("%s:%u: run \"%s\" again at line %u; the later record counts",
-				 p->name, j->runs[i].line, j->runs[i].key, j->runs[i + 1].line);
+			         p->name, j->runs[i].line, j->runs[i].key, j->runs[i + 1].line);
 			free(j->runs[i].faults);
 			free(j->runs[i].evidence);
 			continue;

@@ -24,7 +24,7 @@ static void properties(struct sbuf *b, const struct report *r)
 	sbuf_adds(b, "    <properties>\n");
 #define PROP(name, value)                                                                          \
 	do {                                                                                       \
-		sbuf_adds(b, "      <property");                                                  \
+		sbuf_adds(b, "      <property");                                                   \
 		attr(b, "name", name);                                                             \
 		attr(b, "value", value);                                                           \
 		sbuf_adds(b, "/>\n");                                                              \
@@ -91,12 +91,13 @@ static void suite(struct sbuf *b, const struct report *r, const struct scenario_
 	double time = 0;
 
 	for (size_t i = 0; i < r->set->n_runs; i++)
-		if (!strcmp(r->set->runs[i]->scenario, s->name) && isfinite(r->set->runs[i]->duration_s))
+		if (!strcmp(r->set->runs[i]->scenario, s->name) &&
+		    isfinite(r->set->runs[i]->duration_s))
 			time += r->set->runs[i]->duration_s;
 	sbuf_adds(b, "  <testsuite");
 	attr(b, "name", s->name);
 	sbuf_addf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\"",
-		  s->runs, s->failures, s->infra_errors, time);
+	          s->runs, s->failures, s->infra_errors, time);
 	if (r->set->journals[0]->campaign.host)
 		attr(b, "hostname", r->set->journals[0]->campaign.host);
 	sbuf_adds(b, ">\n");
@@ -116,8 +117,10 @@ static void shard_suite(struct sbuf *b, const struct report *r)
 
 	if (!bad)
 		return;
-	sbuf_addf(b, "  <testsuite name=\"hilctl.shards\" tests=\"%zu\" failures=\"0\" "
-		     "errors=\"%zu\" skipped=\"0\" time=\"0\">\n", bad, bad);
+	sbuf_addf(b,
+	          "  <testsuite name=\"hilctl.shards\" tests=\"%zu\" failures=\"0\" "
+	          "errors=\"%zu\" skipped=\"0\" time=\"0\">\n",
+	          bad, bad);
 	for (size_t i = 0; i < r->set->n_shards; i++) {
 		const struct shard *sh = &r->set->shards[i];
 
@@ -131,11 +134,13 @@ static void shard_suite(struct sbuf *b, const struct report *r)
 		sbuf_reset(&t);
 		if (sh->status == SHARD_MISSING)
 			sbuf_addf(&t, "shard %d/%d: missing: no journal of it was given", sh->index,
-				  sh->count);
+			          sh->count);
 		else
-			sbuf_addf(&t, "shard %d/%d: partial: attempt %d did not finish (%zu runs); "
-				      "its runs count, the rest were never run", sh->index, sh->count,
-				  sh->journal->campaign.shard_attempt, sh->runs);
+			sbuf_addf(&t,
+			          "shard %d/%d: partial: attempt %d did not finish (%zu runs); "
+			          "its runs count, the rest were never run",
+			          sh->index, sh->count, sh->journal->campaign.shard_attempt,
+			          sh->runs);
 		attr(b, "message", t.s);
 		sbuf_adds(b, "/>\n    </testcase>\n");
 	}
@@ -155,7 +160,7 @@ int report_junit(FILE *f, const struct report *r)
 	sbuf_adds(&b, " name=\"hilctl ");
 	xml_escape_attr(&b, title.s, title.len);
 	sbuf_addf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
-		  g->runs + extra, g->failures, g->infra_errors + extra, g->run_time_s);
+	          g->runs + extra, g->failures, g->infra_errors + extra, g->run_time_s);
 	for (size_t i = 0; i < g->n_scenarios; i++)
 		suite(&b, r, &g->scenarios[i]);
 	shard_suite(&b, r);

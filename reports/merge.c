@@ -16,9 +16,12 @@
 const char *shard_status_name(enum shard_status s)
 {
 	switch (s) {
-	case SHARD_COMPLETE: return "complete";
-	case SHARD_PARTIAL: return "partial";
-	case SHARD_MISSING: return "missing";
+	case SHARD_COMPLETE:
+		return "complete";
+	case SHARD_PARTIAL:
+		return "partial";
+	case SHARD_MISSING:
+		return "missing";
 	}
 	return "?";
 }
@@ -63,7 +66,8 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 	closedir(d);
 	if (*n == 0) {
 		hil_error("%s: no journal.jsonl (or journal*.jsonl) in this directory; is it a "
-			  "campaign directory (hilctl run --out DIR)?", dir);
+		          "campaign directory (hilctl run --out DIR)?",
+		          dir);
 		return -EINVAL;
 	}
 	qsort(*names, *n, sizeof(**names), cmp_str);
@@ -150,8 +154,8 @@ static void add_runs(struct counted **list, size_t *n, const struct jfile *j)
 {
 	*list = realloc(*list, (*n + j->n_runs + 1) * sizeof(**list));
 	for (size_t i = 0; i < j->n_runs; i++, (*n)++)
-		(*list)[*n] = (struct counted){&j->runs[i], j->campaign.id, j->campaign.shard_attempt,
-					       *n};
+		(*list)[*n] =
+		    (struct counted){&j->runs[i], j->campaign.id, j->campaign.shard_attempt, *n};
 }
 
 /* Choose the attempt(s) of one shard whose runs count. */
@@ -182,7 +186,8 @@ static void pick_shard(struct report_set *rs, struct shard *sh, struct counted *
 	for (size_t i = 0; i < rs->n_journals; i++) {
 		const struct jfile *j = rs->journals[i];
 
-		if (!strcmp(j->campaign.id, sh->campaign_id) && j->campaign.shard_index == sh->index)
+		if (!strcmp(j->campaign.id, sh->campaign_id) &&
+		    j->campaign.shard_index == sh->index)
 			add_runs(list, n, j);
 	}
 }
@@ -265,10 +270,10 @@ static void count_runs(struct report_set *rs, struct counted *list, size_t n)
 			if (list[i].run->journal->campaign.shard_index !=
 			    list[i - 1].run->journal->campaign.shard_index)
 				hil_warn("%s:%u: run \"%s\" is also in shard %d (%s); counted once",
-					 list[i].run->journal->path, list[i].run->line,
-					 list[i].run->key,
-					 list[i - 1].run->journal->campaign.shard_index,
-					 list[i - 1].run->journal->path);
+				         list[i].run->journal->path, list[i].run->line,
+				         list[i].run->key,
+				         list[i - 1].run->journal->campaign.shard_index,
+				         list[i - 1].run->journal->path);
 			continue;
 		}
 		rs->runs[rs->n_runs++] = list[i].run;
@@ -294,7 +299,8 @@ static void collect_windows(struct report_set *rs)
 				dup = same_window(rs->windows[k], &j->windows[w]);
 			if (dup)
 				continue;
-			rs->windows = realloc(rs->windows, (rs->n_windows + 1) * sizeof(*rs->windows));
+			rs->windows =
+			    realloc(rs->windows, (rs->n_windows + 1) * sizeof(*rs->windows));
 			rs->windows[rs->n_windows++] = &j->windows[w];
 		}
 	}
@@ -312,19 +318,21 @@ static int find_campaigns(struct report_set *rs)
 				break;
 		if (k < i) {
 			if (rs->journals[k]->campaign.shard_count != c->shard_count) {
-				hil_error("%s: campaign \"%s\" is split in %d shards here but in %d in %s",
-					  rs->journals[i]->path, c->id, c->shard_count,
-					  rs->journals[k]->campaign.shard_count, rs->journals[k]->path);
+				hil_error("%s: campaign \"%s\" is split in %d shards here but in "
+				          "%d in %s",
+				          rs->journals[i]->path, c->id, c->shard_count,
+				          rs->journals[k]->campaign.shard_count,
+				          rs->journals[k]->path);
 				return -EINVAL;
 			}
 			continue;
 		}
 		rs->n_campaigns++;
-		rs->shards = realloc(rs->shards, (rs->n_shards + (size_t)c->shard_count) *
-							 sizeof(*rs->shards));
+		rs->shards = realloc(rs->shards,
+		                     (rs->n_shards + (size_t)c->shard_count) * sizeof(*rs->shards));
 		for (int s = 0; s < c->shard_count; s++)
 			rs->shards[rs->n_shards++] = (struct shard){
-				.campaign_id = c->id, .index = s, .count = c->shard_count};
+			    .campaign_id = c->id, .index = s, .count = c->shard_count};
 	}
 	return 0;
 }

@@ -22,8 +22,8 @@ struct shard {
 	int index, count;
 	enum shard_status status;
 	const struct jfile *journal; /* the attempt that counts; NULL when missing */
-	int attempts;                  /* journals found for this shard */
-	size_t runs;                   /* runs it contributes */
+	int attempts;                /* journals found for this shard */
+	size_t runs;                 /* runs it contributes */
 };
 
 struct report_set {

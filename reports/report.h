@@ -14,8 +14,8 @@
 #include "text.h"
 
 struct report_opts {
-	size_t excerpt_lines; /* console lines in a JUnit failure (TAP takes a quarter) */
-	size_t html_lines;    /* console lines per run in the HTML */
+	size_t excerpt_lines;  /* console lines in a JUnit failure (TAP takes a quarter) */
+	size_t html_lines;     /* console lines per run in the HTML */
 	const char *generated; /* when the report was made, ISO 8601 UTC */
 };
 

@@ -86,7 +86,7 @@ static void console_excerpt(struct sbuf *out, const struct jrun *run, size_t lin
 		return;
 	}
 	sbuf_addf(out, "console (last %zu of %zu lines, %s):\n", tl.n_lines, tl.n_con,
-		  run->timeline);
+	          run->timeline);
 	for (size_t i = 0; i < tl.n_lines; i++) {
 		sbuf_addf(out, "  %9.3f  ", tl.lines[i].t);
 		add_one_line(out, tl.lines[i].text, tl.lines[i].len);

@@ -72,7 +72,7 @@ static void add_line(struct run_timeline *tl, size_t max_lines, const char *s, s
 	if (json_object_get(rec, "hilctl_timeline")) {
 		/* header */
 	} else if (!json_is_number(t) || !isfinite(json_number_value(t)) || !json_is_string(k) ||
-		   !json_is_string(d)) {
+	           !json_is_string(d)) {
 		tl->bad_lines++;
 	} else if (!strcmp(json_string_value(k), "con")) {
 		add_console(tl, max_lines, json_number_value(t), d);
@@ -82,7 +82,7 @@ static void add_line(struct run_timeline *tl, size_t max_lines, const char *s, s
 			tl->events = realloc(tl->events, tl->cap_events * sizeof(*tl->events));
 		}
 		record_set(&tl->events[tl->n_events++], json_number_value(t), json_string_value(k),
-			   d);
+		           d);
 	}
 	if (json_is_number(t) && json_number_value(t) > tl->t_end)
 		tl->t_end = json_number_value(t);
@@ -133,7 +133,7 @@ int run_timeline_load(struct run_timeline *tl, const struct jrun *run, size_t ma
 	unroll(tl, max_lines);
 	if (tl->bad_lines)
 		hil_warn("%s: %zu lines are not timeline records; skipped", tl->path,
-			 tl->bad_lines);
+		         tl->bad_lines);
 	return 0;
 }
 

@@ -16,8 +16,8 @@
 
 struct tl_record {
 	double t;
-	char *kind;  /* "power", "marker", "fault", "net", "verdict", "note", ... */
-	char *text;  /* bytes as the board or harness wrote them (may hold NUL) */
+	char *kind; /* "power", "marker", "fault", "net", "verdict", "note", ... */
+	char *text; /* bytes as the board or harness wrote them (may hold NUL) */
 	size_t len;
 };
 
@@ -26,12 +26,12 @@ struct run_timeline {
 	char *path;
 	struct tl_record *events; /* every record but console lines, in file order */
 	size_t n_events;
-	double *con_t;            /* the time of every console line */
+	double *con_t; /* the time of every console line */
 	size_t n_con;
-	struct tl_record *lines;  /* the last console lines, oldest first */
+	struct tl_record *lines; /* the last console lines, oldest first */
 	size_t n_lines;
-	size_t lines_dropped;     /* console lines before those */
-	double t_end;             /* time of the last record; 0 when none */
+	size_t lines_dropped; /* console lines before those */
+	double t_end;         /* time of the last record; 0 when none */
 	size_t bad_lines;
 	size_t cap_events, cap_con; /* private */
 };

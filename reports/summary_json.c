@@ -39,7 +39,7 @@ static json_t *counts_obj(const size_t counts[VERDICT_COUNT])
 
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		json_object_set_new(o, verdict_name((enum verdict)v),
-				    json_integer((json_int_t)counts[v]));
+		                    json_integer((json_int_t)counts[v]));
 	return o;
 }
 
@@ -96,9 +96,10 @@ static json_t *windows_arr(const struct report_set *rs)
 		json_object_set_new(o, "board", jstr(w->board));
 		json_object_set_new(o, "last_pass", jstr(w->last_pass));
 		json_object_set_new(o, "first_fail", jstr(w->first_fail));
-		json_object_set_new(o, "verdict", w->verdict >= 0 ? json_string(verdict_name(
-									    (enum verdict)w->verdict))
-								  : json_null());
+		json_object_set_new(o, "verdict",
+		                    w->verdict >= 0
+		                        ? json_string(verdict_name((enum verdict)w->verdict))
+		                        : json_null());
 		json_object_set_new(o, "runs", w->runs >= 0 ? json_integer(w->runs) : json_null());
 		json_array_append_new(a, o);
 	}
@@ -118,9 +119,11 @@ static json_t *shards_arr(const struct report_set *rs)
 		json_object_set_new(o, "count", json_integer(sh->count));
 		json_object_set_new(o, "status", json_string(shard_status_name(sh->status)));
 		json_object_set_new(o, "attempts", json_integer(sh->attempts));
-		json_object_set_new(o, "attempt", sh->journal ? json_integer(
-				sh->journal->campaign.shard_attempt) : json_null());
-		json_object_set_new(o, "journal", sh->journal ? jstr(sh->journal->path) : json_null());
+		json_object_set_new(o, "attempt",
+		                    sh->journal ? json_integer(sh->journal->campaign.shard_attempt)
+		                                : json_null());
+		json_object_set_new(o, "journal",
+		                    sh->journal ? jstr(sh->journal->path) : json_null());
 		json_object_set_new(o, "runs", json_integer((json_int_t)sh->runs));
 		json_array_append_new(a, o);
 	}

@@ -109,13 +109,13 @@ static void shard_points(struct sbuf *b, const struct report *r, size_t *n)
 			continue;
 		sbuf_reset(&t);
 		sbuf_addf(&t, "campaign %s shard %d/%d: %s", sh->campaign_id, sh->index, sh->count,
-			  shard_status_name(sh->status));
+		          shard_status_name(sh->status));
 		sbuf_addf(b, "not ok %zu - ", ++*n);
 		description(b, t.s, t.len);
 		sbuf_adds(b, "\n  ---\n  severity: error\n  verdict: infra_error\n");
 		sbuf_addf(b, "  message: \"shard %s\"\n  ...\n",
-			  sh->status == SHARD_MISSING ? "missing: no journal of it was given"
-						      : "partial: its campaign did not finish");
+		          sh->status == SHARD_MISSING ? "missing: no journal of it was given"
+		                                      : "partial: its campaign did not finish");
 	}
 	sbuf_free(&t);
 }
@@ -132,8 +132,8 @@ int report_tap(FILE *f, const struct report *r)
 		test_point(&b, ++n, r->set->runs[i], lines);
 	shard_points(&b, r, &n);
 	sbuf_addf(&b, "# gate: %s; %zu runs, %zu passed, %zu failed, %zu infra_error\n",
-		  gate_decision_name(g->decision), g->runs, g->passed, g->failures,
-		  g->infra_errors);
+	          gate_decision_name(g->decision), g->runs, g->passed, g->failures,
+	          g->infra_errors);
 	if (isfinite(g->upper_bound_95))
 		sbuf_addf(&b, "# 95%% upper bound on the failure rate: %.4f\n", g->upper_bound_95);
 	for (size_t i = 0; i < g->n_reasons; i++) {

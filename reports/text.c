@@ -170,7 +170,8 @@ void text_clean(struct sbuf *out, const char *s, size_t len, unsigned flags)
 			i++;
 			continue;
 		}
-		if ((cp == '\n' && (flags & TEXT_KEEP_NL)) || (cp == '\t' && (flags & TEXT_KEEP_TAB)))
+		if ((cp == '\n' && (flags & TEXT_KEEP_NL)) ||
+		    (cp == '\t' && (flags & TEXT_KEEP_TAB)))
 			put_cp(out, cp);
 		else if (cp < 0x20)
 			put_cp(out, 0x2400 + cp); /* U+2400.. control pictures: NUL, ESC... */
@@ -208,14 +209,29 @@ static void escape_markup(struct sbuf *out, const struct sbuf *clean, bool attr)
 		char ch = clean->s[i];
 
 		switch (ch) {
-		case '&': sbuf_adds(out, "&amp;"); break;
-		case '<': sbuf_adds(out, "&lt;"); break;
-		case '>': sbuf_adds(out, "&gt;"); break; /* so "]]>" never appears */
-		case '"': sbuf_adds(out, "&quot;"); break;
-		case '\'': sbuf_adds(out, "&#39;"); break;
-		case '\n': sbuf_adds(out, attr ? "&#10;" : "\n"); break;
-		case '\t': sbuf_adds(out, attr ? "&#9;" : "\t"); break;
-		default: sbuf_add(out, &ch, 1);
+		case '&':
+			sbuf_adds(out, "&amp;");
+			break;
+		case '<':
+			sbuf_adds(out, "&lt;");
+			break;
+		case '>':
+			sbuf_adds(out, "&gt;");
+			break; /* so "]]>" never appears */
+		case '"':
+			sbuf_adds(out, "&quot;");
+			break;
+		case '\'':
+			sbuf_adds(out, "&#39;");
+			break;
+		case '\n':
+			sbuf_adds(out, attr ? "&#10;" : "\n");
+			break;
+		case '\t':
+			sbuf_adds(out, attr ? "&#9;" : "\t");
+			break;
+		default:
+			sbuf_add(out, &ch, 1);
 		}
 	}
 }

@@ -23,25 +23,29 @@ static char logbuf[8192];
 /* A shard journal: campaign cid, shard index/count, attempt, runs "key:verdict"
  * separated by spaces, and whether it has a complete end record. */
 static struct jfile *shard(const char *cid, int index, int count, int attempt, const char *runs,
-			   bool complete)
+                           bool complete)
 {
 	struct sbuf b = {0};
 	char name[64], *list = strdup(runs), *save = NULL;
 	struct jfile *j;
 
-	sbuf_addf(&b, "{\"campaign\":{\"format\":1,\"id\":\"%s\",\"started\":\"2026-11-25T01:00:00Z\","
-		      "\"shard\":{\"index\":%d,\"count\":%d,\"attempt\":%d}}}\n", cid, index, count,
-		  attempt);
+	sbuf_addf(&b,
+	          "{\"campaign\":{\"format\":1,\"id\":\"%s\",\"started\":\"2026-11-25T01:00:00Z\","
+	          "\"shard\":{\"index\":%d,\"count\":%d,\"attempt\":%d}}}\n",
+	          cid, index, count, attempt);
 	for (char *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		char *colon = strchr(tok, ':');
 
 		*colon = '\0';
-		sbuf_addf(&b, "{\"run\":{\"key\":\"%s\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-			      "\"%s\",\"allowed\":[\"upgraded\",\"rolled_back\"],\"duration_s\":10,"
-			      "\"started\":\"2026-11-25T01:00:10Z\"}}\n", tok, colon + 1);
+		sbuf_addf(&b,
+		          "{\"run\":{\"key\":\"%s\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+		          "\"%s\",\"allowed\":[\"upgraded\",\"rolled_back\"],\"duration_s\":10,"
+		          "\"started\":\"2026-11-25T01:00:10Z\"}}\n",
+		          tok, colon + 1);
 	}
 	if (complete)
-		sbuf_adds(&b, "{\"end\":{\"complete\":true,\"finished\":\"2026-11-25T01:10:00Z\"}}\n");
+		sbuf_adds(&b,
+		          "{\"end\":{\"complete\":true,\"finished\":\"2026-11-25T01:10:00Z\"}}\n");
 	snprintf(name, sizeof(name), "h/journal-%s-s%d-a%d.jsonl", cid, index, attempt);
 	log_capture(logbuf, sizeof(logbuf));
 	j = jfile_parse(name, b.s, b.len);
@@ -107,7 +111,8 @@ static void test_gate_board_failure_beats_infra(void **state)
 	assert_int_equal(g.shards_missing, 1);
 	assert_int_equal(g.shards_partial, 1);
 	assert_int_equal(g.n_reasons, 4);
-	assert_string_equal(g.reasons[0], "1 of 3 runs ended in a state their scenario does not allow");
+	assert_string_equal(g.reasons[0],
+	                    "1 of 3 runs ended in a state their scenario does not allow");
 	assert_int_equal(g.n_scenarios, 1);
 	assert_int_equal(g.scenarios[0].failures, 1);
 	done(&rs, &g);
@@ -171,7 +176,7 @@ static void test_merge_partial_shard_counts_newest_run_of_each_key(void **state)
 	assert_int_equal(g.failures, 0); /* attempt 2's "a" replaced attempt 1's */
 	assert_int_equal(g.decision, GATE_INFRA);
 	assert_non_null(strstr(g.reasons[0], "campaign c: partial (attempt 2 has no end record; "
-					      "2 runs)"));
+	                                     "2 runs)"));
 	done(&rs, &g);
 }
 
@@ -210,13 +215,13 @@ static void test_merge_refuses_two_shard_counts(void **state)
 static void test_merge_orders_runs_by_suite_then_point(void **state)
 {
 	static const char text[] =
-		"{\"campaign\":{\"format\":1,\"id\":\"c\",\"scenarios\":[\"zeta\",\"alpha\"]}}\n"
-		"{\"run\":{\"key\":\"1\",\"scenario\":\"alpha\",\"board\":\"b\",\"point\":\"250ms\","
-		"\"verdict\":\"upgraded\",\"pass\":true}}\n"
-		"{\"run\":{\"key\":\"2\",\"scenario\":\"zeta\",\"board\":\"b\",\"point\":\"1500ms\","
-		"\"verdict\":\"upgraded\",\"pass\":true}}\n"
-		"{\"run\":{\"key\":\"3\",\"scenario\":\"zeta\",\"board\":\"b\",\"point\":\"250ms\","
-		"\"verdict\":\"upgraded\",\"pass\":true}}\n";
+	    "{\"campaign\":{\"format\":1,\"id\":\"c\",\"scenarios\":[\"zeta\",\"alpha\"]}}\n"
+	    "{\"run\":{\"key\":\"1\",\"scenario\":\"alpha\",\"board\":\"b\",\"point\":\"250ms\","
+	    "\"verdict\":\"upgraded\",\"pass\":true}}\n"
+	    "{\"run\":{\"key\":\"2\",\"scenario\":\"zeta\",\"board\":\"b\",\"point\":\"1500ms\","
+	    "\"verdict\":\"upgraded\",\"pass\":true}}\n"
+	    "{\"run\":{\"key\":\"3\",\"scenario\":\"zeta\",\"board\":\"b\",\"point\":\"250ms\","
+	    "\"verdict\":\"upgraded\",\"pass\":true}}\n";
 	struct report_set rs = {0};
 
 	log_capture(logbuf, sizeof(logbuf));
@@ -242,17 +247,17 @@ static void test_merge_load_refuses_a_directory_without_journals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gate_upper_bound_is_one_minus_005_root_n),
-		cmocka_unit_test(test_gate_passes_when_every_run_is_allowed),
-		cmocka_unit_test(test_gate_board_failure_beats_infra),
-		cmocka_unit_test(test_gate_infra_error_alone_is_exit_3),
-		cmocka_unit_test(test_gate_without_runs_fails),
-		cmocka_unit_test(test_merge_keeps_latest_complete_attempt),
-		cmocka_unit_test(test_merge_partial_shard_counts_newest_run_of_each_key),
-		cmocka_unit_test(test_merge_names_missing_shards_and_counts_keys_once),
-		cmocka_unit_test(test_merge_refuses_two_shard_counts),
-		cmocka_unit_test(test_merge_orders_runs_by_suite_then_point),
-		cmocka_unit_test(test_merge_load_refuses_a_directory_without_journals),
+	    cmocka_unit_test(test_gate_upper_bound_is_one_minus_005_root_n),
+	    cmocka_unit_test(test_gate_passes_when_every_run_is_allowed),
+	    cmocka_unit_test(test_gate_board_failure_beats_infra),
+	    cmocka_unit_test(test_gate_infra_error_alone_is_exit_3),
+	    cmocka_unit_test(test_gate_without_runs_fails),
+	    cmocka_unit_test(test_merge_keeps_latest_complete_attempt),
+	    cmocka_unit_test(test_merge_partial_shard_counts_newest_run_of_each_key),
+	    cmocka_unit_test(test_merge_names_missing_shards_and_counts_keys_once),
+	    cmocka_unit_test(test_merge_refuses_two_shard_counts),
+	    cmocka_unit_test(test_merge_orders_runs_by_suite_then_point),
+	    cmocka_unit_test(test_merge_load_refuses_a_directory_without_journals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

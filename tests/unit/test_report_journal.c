@@ -14,10 +14,11 @@
 #include "../../harness/log.h"
 #include "../../reports/journal_read.h"
 
-#define CAMPAIGN "{\"campaign\":{\"format\":1,\"id\":\"c1\",\"seed\":42,\"boards\":[\"qemu-01\"]," \
-		 "\"scenarios\":[\"s\"],\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n"
+#define CAMPAIGN                                                                                   \
+	"{\"campaign\":{\"format\":1,\"id\":\"c1\",\"seed\":42,\"boards\":[\"qemu-01\"],"          \
+	"\"scenarios\":[\"s\"],\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n"
 #define RUN(key, verdict)                                                                          \
-	"{\"run\":{\"key\":\"" key "\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"" verdict \
+	"{\"run\":{\"key\":\"" key "\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"" verdict  \
 	"\",\"allowed\":[\"upgraded\",\"rolled_back\"]}}\n"
 #define END "{\"end\":{\"complete\":true,\"runs_done\":2,\"finished\":\"2026-11-25T02:00:00Z\"}}\n"
 
@@ -38,14 +39,16 @@ static struct jfile *parse(const char *text)
 static void test_journal_reads_every_record_kind(void **state)
 {
 	struct jfile *j = parse(
-		CAMPAIGN
-		"{\"run\":{\"id\":7,\"key\":\"s/p=1\",\"scenario\":\"s\",\"board\":\"b\",\"point\":\"1ms\","
-		"\"seed\":9,\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.5,"
-		"\"latency_us\":312,\"phase\":\"-\"},\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"],"
-		"\"pass\":false,\"reason\":\"r\",\"evidence\":[{\"t\":2.5,\"k\":\"con\",\"d\":\"x\"}],"
-		"\"duration_s\":3.25,\"timeline\":\"runs/7/timeline.jsonl\",\"bisect\":true}}\n"
-		"{\"window\":{\"scenario\":\"s\",\"board\":\"b\",\"first_fail\":\"2ms\",\"verdict\":\"hung\"}}\n"
-		END);
+	    CAMPAIGN
+	    "{\"run\":{\"id\":7,\"key\":\"s/"
+	    "p=1\",\"scenario\":\"s\",\"board\":\"b\",\"point\":\"1ms\","
+	    "\"seed\":9,\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.5,"
+	    "\"latency_us\":312,\"phase\":\"-\"},\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"]"
+	    ","
+	    "\"pass\":false,\"reason\":\"r\",\"evidence\":[{\"t\":2.5,\"k\":\"con\",\"d\":\"x\"}],"
+	    "\"duration_s\":3.25,\"timeline\":\"runs/7/timeline.jsonl\",\"bisect\":true}}\n"
+	    "{\"window\":{\"scenario\":\"s\",\"board\":\"b\",\"first_fail\":\"2ms\",\"verdict\":"
+	    "\"hung\"}}\n" END);
 
 	assert_non_null(j);
 	assert_string_equal(j->campaign.id, "c1");
@@ -104,14 +107,18 @@ static void test_journal_refuses_garbage_in_the_middle_with_line(void **state)
 
 static void test_journal_names_each_bad_field(void **state)
 {
-	struct jfile *j = parse(CAMPAIGN RUN("a", "exploded")
-				"{\"run\":{\"key\":\"b\",\"scenario\":\"s\",\"board\":7,\"verdict\":\"hung\","
-				"\"pass\":true}}\n"
-				"{\"run\":{\"key\":\"c\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"hung\"}}\n"
-				"{\"run\":{\"key\":\"d\"},\"end\":{}}\n" "[1]\n" END);
+	struct jfile *j =
+	    parse(CAMPAIGN RUN("a", "exploded") "{\"run\":{\"key\":\"b\",\"scenario\":\"s\","
+	                                        "\"board\":7,\"verdict\":\"hung\","
+	                                        "\"pass\":true}}\n"
+	                                        "{\"run\":{\"key\":\"c\",\"scenario\":\"s\","
+	                                        "\"board\":\"b\",\"verdict\":\"hung\"}}\n"
+	                                        "{\"run\":{\"key\":\"d\"},\"end\":{}}\n"
+	                                        "[1]\n" END);
 
 	assert_null(j);
-	assert_non_null(strstr(logbuf, ":2: run: \"verdict\": \"exploded\" is not one of upgraded,"));
+	assert_non_null(
+	    strstr(logbuf, ":2: run: \"verdict\": \"exploded\" is not one of upgraded,"));
 	assert_non_null(strstr(logbuf, ":3: run: \"board\" must be a string"));
 	assert_non_null(strstr(logbuf, ":4: run: needs \"allowed\""));
 	assert_non_null(strstr(logbuf, ":5: a record is an object with exactly one key"));
@@ -126,17 +133,18 @@ static void test_journal_must_start_with_campaign(void **state)
 	assert_non_null(strstr(logbuf, "no campaign record"));
 	assert_null(parse("{\"campaign\":{\"format\":2,\"id\":\"x\"}}\n"));
 	assert_non_null(strstr(logbuf, "journal format 2; this hilctl reads format 1"));
-	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"x\",\"shard\":{\"index\":3,\"count\":3}}}\n"));
+	assert_null(parse(
+	    "{\"campaign\":{\"format\":1,\"id\":\"x\",\"shard\":{\"index\":3,\"count\":3}}}\n"));
 	assert_non_null(strstr(logbuf, "want 0 <= index < count"));
 }
 
 static void test_journal_resume_reopens_until_the_next_end(void **state)
 {
-	struct jfile *j = parse(CAMPAIGN RUN("a", "upgraded")
-				"{\"end\":{\"complete\":false,\"interrupted\":\"SIGTERM\"}}\n"
-				"{\"campaign\":{\"format\":1,\"id\":\"c1\",\"resumed\":true,"
-				"\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n"
-				RUN("b", "upgraded"));
+	struct jfile *j = parse(CAMPAIGN RUN(
+	    "a", "upgraded") "{\"end\":{\"complete\":false,\"interrupted\":\"SIGTERM\"}}\n"
+	                     "{\"campaign\":{\"format\":1,\"id\":\"c1\",\"resumed\":true,"
+	                     "\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n" RUN(
+	                         "b", "upgraded"));
 
 	assert_non_null(j);
 	assert_int_equal(j->resumes, 1);
@@ -149,8 +157,8 @@ static void test_journal_resume_reopens_until_the_next_end(void **state)
 
 static void test_journal_repeated_key_keeps_the_later_record(void **state)
 {
-	struct jfile *j = parse(CAMPAIGN RUN("a", "bricked") RUN("b", "upgraded")
-				RUN("a", "rolled_back") END);
+	struct jfile *j =
+	    parse(CAMPAIGN RUN("a", "bricked") RUN("b", "upgraded") RUN("a", "rolled_back") END);
 
 	assert_non_null(j);
 	assert_int_equal(j->n_runs, 2);
@@ -163,13 +171,13 @@ static void test_journal_repeated_key_keeps_the_later_record(void **state)
 
 static void test_journal_gate_goes_by_verdict_not_pass(void **state)
 {
-	struct jfile *j = parse(CAMPAIGN
-				"{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"bricked\",\"allowed\":[\"upgraded\"],\"pass\":true}}\n"
-				"{\"run\":{\"key\":\"b\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"infra_error\",\"allowed\":[\"infra_error\"]}}\n"
-				"{\"run\":{\"key\":\"c\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"hung\",\"pass\":true}}\n");
+	struct jfile *j =
+	    parse(CAMPAIGN "{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"bricked\",\"allowed\":[\"upgraded\"],\"pass\":true}}\n"
+	                   "{\"run\":{\"key\":\"b\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"infra_error\",\"allowed\":[\"infra_error\"]}}\n"
+	                   "{\"run\":{\"key\":\"c\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"hung\",\"pass\":true}}\n");
 
 	assert_non_null(j);
 	assert_false(j->runs[0].pass);
@@ -182,10 +190,10 @@ static void test_journal_gate_goes_by_verdict_not_pass(void **state)
 static void test_journal_recovers_console_bytes(void **state)
 {
 	/* reason and evidence are byte strings: NUL, 0xff, and the UTF-8 of é */
-	struct jfile *j = parse(CAMPAIGN
-				"{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"hung\",\"pass\":false,\"reason\":\"x\\u0000\\u00ff\\u00c3\\u00a9\","
-				"\"evidence\":[{\"t\":1,\"k\":\"con\",\"d\":\"\\u0000<\"}]}}\n");
+	struct jfile *j =
+	    parse(CAMPAIGN "{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"hung\",\"pass\":false,\"reason\":\"x\\u0000\\u00ff\\u00c3\\u00a9\","
+	                   "\"evidence\":[{\"t\":1,\"k\":\"con\",\"d\":\"\\u0000<\"}]}}\n");
 
 	assert_non_null(j);
 	assert_int_equal(j->runs[0].reason.len, 5);
@@ -197,13 +205,13 @@ static void test_journal_recovers_console_bytes(void **state)
 
 static void test_journal_ignores_timeline_outside_the_campaign(void **state)
 {
-	struct jfile *j = parse(CAMPAIGN
-				"{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"hung\",\"pass\":false,\"timeline\":\"/etc/passwd\"}}\n"
-				"{\"run\":{\"key\":\"b\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"hung\",\"pass\":false,\"timeline\":\"runs/../../x\"}}\n"
-				"{\"run\":{\"key\":\"c\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
-				"\"hung\",\"pass\":false,\"timeline\":\"runs/..x/t\"}}\n");
+	struct jfile *j =
+	    parse(CAMPAIGN "{\"run\":{\"key\":\"a\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"hung\",\"pass\":false,\"timeline\":\"/etc/passwd\"}}\n"
+	                   "{\"run\":{\"key\":\"b\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"hung\",\"pass\":false,\"timeline\":\"runs/../../x\"}}\n"
+	                   "{\"run\":{\"key\":\"c\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	                   "\"hung\",\"pass\":false,\"timeline\":\"runs/..x/t\"}}\n");
 
 	assert_non_null(j);
 	assert_null(j->runs[0].timeline);
@@ -215,7 +223,7 @@ static void test_journal_ignores_timeline_outside_the_campaign(void **state)
 static void test_journal_joins_argv_into_a_command(void **state)
 {
 	struct jfile *j = parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"argv\":[\"hilctl\","
-				"\"run\",\"a b\",\"it's\"]}}\n");
+	                        "\"run\",\"a b\",\"it's\"]}}\n");
 
 	assert_non_null(j);
 	assert_string_equal(j->campaign.command, "hilctl run 'a b' 'it'\\''s'");
@@ -252,21 +260,21 @@ static void test_journal_load_names_a_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_journal_reads_every_record_kind),
-		cmocka_unit_test(test_journal_drops_a_last_line_cut_by_a_kill),
-		cmocka_unit_test(test_journal_drops_an_unparseable_last_line),
-		cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),
-		cmocka_unit_test(test_journal_names_each_bad_field),
-		cmocka_unit_test(test_journal_must_start_with_campaign),
-		cmocka_unit_test(test_journal_resume_reopens_until_the_next_end),
-		cmocka_unit_test(test_journal_repeated_key_keeps_the_later_record),
-		cmocka_unit_test(test_journal_gate_goes_by_verdict_not_pass),
-		cmocka_unit_test(test_journal_recovers_console_bytes),
-		cmocka_unit_test(test_journal_ignores_timeline_outside_the_campaign),
-		cmocka_unit_test(test_journal_joins_argv_into_a_command),
-		cmocka_unit_test(test_journal_skips_unknown_record_kinds_once),
-		cmocka_unit_test(test_journal_time_parses_iso_utc),
-		cmocka_unit_test(test_journal_load_names_a_missing_file),
+	    cmocka_unit_test(test_journal_reads_every_record_kind),
+	    cmocka_unit_test(test_journal_drops_a_last_line_cut_by_a_kill),
+	    cmocka_unit_test(test_journal_drops_an_unparseable_last_line),
+	    cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),
+	    cmocka_unit_test(test_journal_names_each_bad_field),
+	    cmocka_unit_test(test_journal_must_start_with_campaign),
+	    cmocka_unit_test(test_journal_resume_reopens_until_the_next_end),
+	    cmocka_unit_test(test_journal_repeated_key_keeps_the_later_record),
+	    cmocka_unit_test(test_journal_gate_goes_by_verdict_not_pass),
+	    cmocka_unit_test(test_journal_recovers_console_bytes),
+	    cmocka_unit_test(test_journal_ignores_timeline_outside_the_campaign),
+	    cmocka_unit_test(test_journal_joins_argv_into_a_command),
+	    cmocka_unit_test(test_journal_skips_unknown_record_kinds_once),
+	    cmocka_unit_test(test_journal_time_parses_iso_utc),
+	    cmocka_unit_test(test_journal_load_names_a_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,9 +23,12 @@ static char *clean(const char *s, size_t len, unsigned flags)
 
 static void test_text_clean_replaces_each_invalid_byte(void **state)
 {
-	char *s = clean("a\xff\xfe" "b\xc3(", 6, 0);
+	char *s = clean("a\xff\xfe"
+	                "b\xc3(",
+	                6, 0);
 
-	assert_string_equal(s, "a\xef\xbf\xbd\xef\xbf\xbd" "b\xef\xbf\xbd(");
+	assert_string_equal(s, "a\xef\xbf\xbd\xef\xbf\xbd"
+	                       "b\xef\xbf\xbd(");
 	free(s);
 }
 
@@ -47,7 +50,7 @@ static void test_text_clean_shows_controls_as_pictures(void **state)
 
 	/* U+2400 NUL, U+241B ESC, U+2421 DEL, U+240A LF, U+2409 HT, U+240D CR */
 	assert_string_equal(s, "\xe2\x90\x80\xe2\x90\x9b\xe2\x90\xa1\xe2\x90\x8a\xe2\x90\x89"
-			       "\xe2\x90\x8d");
+	                       "\xe2\x90\x8d");
 	free(s);
 	s = clean("a\nb\tc", 5, TEXT_KEEP_NL | TEXT_KEEP_TAB);
 	assert_string_equal(s, "a\nb\tc");
@@ -100,7 +103,7 @@ static void test_xml_escape_never_leaves_markup_or_cdata_end(void **state)
 
 	xml_escape(&b, in, strlen(in), TEXT_KEEP_NL);
 	assert_string_equal(b.s, "]]&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;\n"
-				 "&lt;/script&gt;");
+	                         "&lt;/script&gt;");
 	sbuf_free(&b);
 	xml_escape_attr(&b, "a\nb\tc<", 6);
 	assert_string_equal(b.s, "a&#10;b&#9;c&lt;");
@@ -146,17 +149,17 @@ static void test_sbuf_grows_and_formats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text_clean_replaces_each_invalid_byte),
-		cmocka_unit_test(test_text_clean_refuses_overlong_surrogate_and_past_max),
-		cmocka_unit_test(test_text_clean_shows_controls_as_pictures),
-		cmocka_unit_test(test_text_clean_drops_c1_and_noncharacters),
-		cmocka_unit_test(test_text_clean_strips_ansi_only_when_asked),
-		cmocka_unit_test(test_text_con_bytes_recovers_board_bytes),
-		cmocka_unit_test(test_text_con_bytes_leaves_unicode_text_alone),
-		cmocka_unit_test(test_xml_escape_never_leaves_markup_or_cdata_end),
-		cmocka_unit_test(test_yaml_quote_stays_one_line),
-		cmocka_unit_test(test_natural_cmp_orders_fault_points),
-		cmocka_unit_test(test_sbuf_grows_and_formats),
+	    cmocka_unit_test(test_text_clean_replaces_each_invalid_byte),
+	    cmocka_unit_test(test_text_clean_refuses_overlong_surrogate_and_past_max),
+	    cmocka_unit_test(test_text_clean_shows_controls_as_pictures),
+	    cmocka_unit_test(test_text_clean_drops_c1_and_noncharacters),
+	    cmocka_unit_test(test_text_clean_strips_ansi_only_when_asked),
+	    cmocka_unit_test(test_text_con_bytes_recovers_board_bytes),
+	    cmocka_unit_test(test_text_con_bytes_leaves_unicode_text_alone),
+	    cmocka_unit_test(test_xml_escape_never_leaves_markup_or_cdata_end),
+	    cmocka_unit_test(test_yaml_quote_stays_one_line),
+	    cmocka_unit_test(test_natural_cmp_orders_fault_points),
+	    cmocka_unit_test(test_sbuf_grows_and_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,21 +52,21 @@ static int setup(void **state)
 	fclose(tl);
 	snprintf(path, sizeof(path), "%s/journal.jsonl", f->dir);
 	if (asprintf(&journal,
-		     "{\"campaign\":{\"format\":1,\"id\":\"c<1>\",\"host\":\"h&\",\"seed\":1,"
-		     "\"scenarios\":[\"s<b>\",\"other\"]}}\n"
-		     "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
-		     "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
-		     "\"timeline\":\"t.jsonl\",\"duration_s\":2}}\n"
-		     "{\"run\":{\"key\":\"k2\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
-		     "\"point\":\"2ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"],"
-		     "\"reason\":\"%s\",\"evidence\":[{\"t\":1.0,\"k\":\"con\",\"d\":\"%s\"}],"
-		     "\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.05,"
-		     "\"latency_us\":300},\"timeline\":\"t.jsonl\",\"duration_s\":3,"
-		     "\"reproduce\":\"hilctl run x\"}}\n"
-		     "{\"run\":{\"key\":\"k3\",\"scenario\":\"other\",\"board\":\"qemu-01\","
-		     "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\"}}\n"
-		     "{\"end\":{\"complete\":true}}\n",
-		     HOSTILE_JSON, HOSTILE_JSON, HOSTILE_JSON) < 0)
+	             "{\"campaign\":{\"format\":1,\"id\":\"c<1>\",\"host\":\"h&\",\"seed\":1,"
+	             "\"scenarios\":[\"s<b>\",\"other\"]}}\n"
+	             "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
+	             "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
+	             "\"timeline\":\"t.jsonl\",\"duration_s\":2}}\n"
+	             "{\"run\":{\"key\":\"k2\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
+	             "\"point\":\"2ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"],"
+	             "\"reason\":\"%s\",\"evidence\":[{\"t\":1.0,\"k\":\"con\",\"d\":\"%s\"}],"
+	             "\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.05,"
+	             "\"latency_us\":300},\"timeline\":\"t.jsonl\",\"duration_s\":3,"
+	             "\"reproduce\":\"hilctl run x\"}}\n"
+	             "{\"run\":{\"key\":\"k3\",\"scenario\":\"other\",\"board\":\"qemu-01\","
+	             "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\"}}\n"
+	             "{\"end\":{\"complete\":true}}\n",
+	             HOSTILE_JSON, HOSTILE_JSON, HOSTILE_JSON) < 0)
 		return -1;
 	log_capture(f->log, sizeof(f->log));
 	report_set_add(&f->set, jfile_parse(path, journal, strlen(journal)));
@@ -139,13 +139,14 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	assert_non_null(strstr(x, "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;"));
 	assert_only_escaped(x, "onerror=", "&lt;img src=x ");
 	assert_non_null(strstr(x, "<testsuites name=\"hilctl c&lt;1&gt;\" tests=\"3\" "
-				  "failures=\"1\" errors=\"1\""));
+	                          "failures=\"1\" errors=\"1\""));
 	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"qemu-01 @ 2ms\""));
 	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked: "));
 	assert_non_null(strstr(x, "<error type=\"infra_error\""));
 	assert_non_null(strstr(x, "&#10;...\">")); /* the reason's newline, in the attribute */
 	assert_non_null(strstr(x, "console (last 2 of 2 lines, t.jsonl)"));
-	assert_non_null(strstr(x, "gr\xc3\xb6\xc3\x9f" "e")); /* the board's UTF-8 */
+	assert_non_null(strstr(x, "gr\xc3\xb6\xc3\x9f"
+	                          "e")); /* the board's UTF-8 */
 	assert_non_null(strstr(x, "reproduce: hilctl run x"));
 	free(x);
 }
@@ -162,8 +163,8 @@ static void test_tap_keeps_one_point_per_run_and_quotes_yaml(void **state)
 	assert_non_null(strstr(t, "  severity: error\n"));
 	/* one double-quoted line: '"' and '\' escaped, the newline a picture */
 	assert_non_null(strstr(t, "  message: \"\xe2\x90\x80\xe2\x90\x9b[31m]]><img src=x "
-				  "onerror=alert(1)></script>\xef\xbf\xbd\xef\xbf\xbd&\\\"'#"
-				  "\xe2\x90\x8a...\"\n"));
+	                          "onerror=alert(1)></script>\xef\xbf\xbd\xef\xbf\xbd&\\\"'#"
+	                          "\xe2\x90\x8a...\"\n"));
 	assert_non_null(strstr(t, "# gate: fail; 3 runs, 1 passed, 1 failed, 1 infra_error\n"));
 	free(t);
 }
@@ -189,16 +190,15 @@ static void test_summary_json_parses_and_holds_clean_text(void **state)
 
 	assert_non_null(doc);
 	assert_null(strstr(s, "</script")); /* "/" escaped */
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "gate"),
-							      "decision")), "fail");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "counts"),
-							    "bricked")), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(doc, "gate"), "decision")), "fail");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(doc, "counts"), "bricked")), 1);
 	run = json_array_get(json_object_get(doc, "runs"), 1);
 	reason = json_string_value(json_object_get(run, "reason"));
 	assert_non_null(strstr(reason, "]]><img src=x onerror=alert(1)></script>"));
 	assert_memory_equal(reason, "\xe2\x90\x80", 3); /* NUL as a picture, not \u0000 */
-	assert_true(json_is_null(json_object_get(json_object_get(doc, "gate"),
-						 "upper_bound_95")));
+	assert_true(json_is_null(json_object_get(json_object_get(doc, "gate"), "upper_bound_95")));
 	json_decref(doc);
 	free(s);
 }
@@ -217,7 +217,8 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	assert_non_null(strstr(h, "<span class=\"ctl\">NUL</span>"));
 	assert_non_null(strstr(h, "id=\"run-1\" style=\"--vc:#cf222e\" open>"));
 	assert_non_null(strstr(h, "Console log \xe2\x80\x94 2 lines"));
-	assert_non_null(strstr(h, "<title>FAIL \xe2\x80\x94 c&lt;1&gt; \xe2\x80\x94 hilctl report</title>"));
+	assert_non_null(
+	    strstr(h, "<title>FAIL \xe2\x80\x94 c&lt;1&gt; \xe2\x80\x94 hilctl report</title>"));
 	free(h);
 }
 
@@ -234,18 +235,16 @@ static void test_writer_reports_a_failing_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_junit_escapes_console_text_and_counts, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_writer_reports_a_failing_stream, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_junit_escapes_console_text_and_counts, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_reports_a_failing_stream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
