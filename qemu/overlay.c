@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../harness/cfg.h"
@@ -89,6 +90,54 @@ out:
 	return rc;
 }
 
+/* What the base image was when its overlay was made: an overlay is only
+ * valid over exactly those bytes. A base rebuilt in place while a campaign
+ * runs (a make refdut in another shell) would silently mix two disks. */
+static int base_identity(const char *base, char *out, size_t size)
+{
+	struct stat st;
+
+	if (stat(base, &st) < 0)
+		return -errno;
+	snprintf(out, size, "%llu %llu %lld %lld.%09ld\n", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	         st.st_mtim.tv_nsec);
+	return 0;
+}
+
+static int base_check(const struct qemu_config *qc, const struct cfg_node *drive,
+                      const char *board, const char *path, bool record)
+{
+	char *base = qemu_resolve_path(qc->base_dir, cfg_get(drive, "file")->value);
+	char id_path[PATH_MAX], now[128], then[128] = "";
+	FILE *f;
+	int rc;
+
+	if (!base)
+		return -ENOMEM;
+	snprintf(id_path, sizeof(id_path), "%s.base", path);
+	rc = base_identity(base, now, sizeof(now));
+	if (rc == 0 && record) {
+		f = fopen(id_path, "w");
+		if (f) {
+			fputs(now, f);
+			fclose(f);
+		}
+	} else if (rc == 0 && (f = fopen(id_path, "r"))) {
+		if (!fgets(then, sizeof(then), f))
+			then[0] = '\0';
+		fclose(f);
+		if (then[0] && strcmp(then, now) != 0) {
+			hil_error("board \"%s\": the base image %s changed after its overlay was made "
+			          "(rebuilt while a campaign ran?); this run cannot be trusted",
+			          board, base);
+			rc = -ESTALE;
+		}
+	}
+	free(base);
+	return rc;
+}
+
 int qemu_overlays_make(const struct qemu_config *qc, const char *board, const char *run_dir,
                        bool fresh, int64_t deadline_ns)
 {
@@ -104,8 +153,13 @@ int qemu_overlays_make(const struct qemu_config *qc, const char *board, const ch
 			return -ENOMEM;
 		if (fresh)
 			unlink(path);
-		if (access(path, F_OK) < 0)
+		if (access(path, F_OK) < 0) {
 			rc = make_one(qc, d, board, run_dir, path, deadline_ns);
+			if (rc == 0)
+				base_check(qc, d, board, path, true);
+		} else {
+			rc = base_check(qc, d, board, path, false);
+		}
 		free(path);
 	}
 	return rc;
