@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "../harness/cli.h"
 #include "../harness/log.h"
@@ -115,121 +113,19 @@ static char *out_dir(const struct report_args *a)
 	             : strdup(".");
 }
 
-/* Write one report to DIR/NAME through a temporary file and a rename, so a
- * reader never sees half a report. */
-static int write_one(const char *dir, const char *name,
-                     int (*writer)(FILE *, const struct report *), const struct report *r)
-{
-	char *tmp = NULL, *path = NULL;
-	FILE *f;
-	int rc;
-
-	if (asprintf(&tmp, "%s/.%s.%ld.tmp", dir, name, (long)getpid()) < 0 ||
-	    asprintf(&path, "%s/%s", dir, name) < 0)
-		abort();
-	f = fopen(tmp, "w");
-	if (!f) {
-		rc = -errno;
-		hil_error("report: %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	rc = writer(f, r);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = rc ? rc : -errno;
-	if (fclose(f) != 0)
-		rc = rc ? rc : -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc) {
-		hil_error("report: %s: %s", path, strerror(rc == -EIO ? EIO : -rc));
-		unlink(tmp);
-	}
-out:
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-static void now_iso(char *buf, size_t size)
-{
-	const char *epoch = getenv("SOURCE_DATE_EPOCH"); /* reproducible reports */
-	time_t t = epoch && *epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int write_all(const char *dir, const struct report *r)
-{
-	static const struct {
-		const char *name;
-		int (*writer)(FILE *, const struct report *);
-	} outputs[] = {
-	    {"report.xml", report_junit},
-	    {"report.tap", report_tap},
-	    {"summary.json", report_summary_json},
-	    {"report.html", report_html},
-	};
-	int rc = 0;
-
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-		hil_error("report: %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
-		if (write_one(dir, outputs[i].name, outputs[i].writer, r) < 0)
-			rc = -EIO;
-	return rc;
-}
-
-static void print_gate(const struct gate *g, const char *dir)
-{
-	static const char *const words[] = {"PASS", "FAIL", "INFRA ERROR"};
-
-	printf("gate: %s: %zu run%s, %zu passed, %zu failed, %zu infra_error", words[g->decision],
-	       g->runs, g->runs == 1 ? "" : "s", g->passed, g->failures, g->infra_errors);
-	if (g->shards_missing || g->shards_partial)
-		printf(", %zu shards missing, %zu partial", g->shards_missing, g->shards_partial);
-	if (g->upper_bound_95 == g->upper_bound_95)
-		printf("; 95%% upper bound on the failure rate %.2f%%", 100 * g->upper_bound_95);
-	printf("\n");
-	for (size_t i = 0; i < g->n_reasons; i++)
-		printf("  %s\n", g->reasons[i]);
-	printf("reports: %s/report.html report.xml report.tap summary.json\n", dir);
-}
-
 int cmd_report(struct cli *cli)
 {
 	struct report_args a;
-	struct report_set set = {0};
-	struct gate gate;
-	struct report r;
-	char generated[32], *dir;
+	struct report_opts opts;
+	char *dir;
 	int rc = parse_args(cli, &a);
 
 	if (rc >= 0)
 		return rc;
-	if (report_set_load(&set, a.paths, (size_t)a.n_paths) < 0) {
-		report_set_free(&set);
-		return EXIT_USAGE;
-	}
-	gate_compute(&gate, &set);
-	now_iso(generated, sizeof(generated));
-	r = (struct report){&set,
-	                    &gate,
-	                    {.excerpt_lines = (size_t)a.excerpt_lines,
-	                     .html_lines = (size_t)a.console_lines,
-	                     .generated = generated}};
+	opts = (struct report_opts){.excerpt_lines = (size_t)a.excerpt_lines,
+	                            .html_lines = (size_t)a.console_lines};
 	dir = out_dir(&a);
-	if (write_all(dir, &r) < 0) {
-		rc = EXIT_INFRA;
-	} else {
-		rc = gate.exit_code;
-		print_gate(&gate, dir);
-	}
+	rc = report_make(a.paths, (size_t)a.n_paths, dir, opts, stdout);
 	free(dir);
-	gate_free(&gate);
-	report_set_free(&set);
 	return rc;
 }

@@ -25,6 +25,17 @@ struct report {
 	struct report_opts opts;
 };
 
+/* Everything `hilctl report` does after its options: read the journals at
+ * paths (files, or campaign directories standing for their journal*.jsonl),
+ * decide the gate, write report.xml, report.tap, summary.json and
+ * report.html into out_dir (made if missing; each through a temporary file
+ * and a rename), and print the gate to out (NULL: quiet). opts.generated may
+ * be NULL: now, or $SOURCE_DATE_EPOCH. Returns an exit code of harness/cli.h:
+ * the gate's 0, 1 or 3; 2 when a journal cannot be read (nothing written);
+ * 3 when a report cannot be written. The campaign runner may call it. */
+int report_make(char *const *paths, size_t n_paths, const char *out_dir, struct report_opts opts,
+                FILE *out);
+
 int report_junit(FILE *f, const struct report *r);
 int report_tap(FILE *f, const struct report *r);
 int report_summary_json(FILE *f, const struct report *r);
