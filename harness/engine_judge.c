@@ -163,6 +163,10 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		server_set_timeline(ctx->server, tl);
 		server_set_fault(ctx->server, &(struct server_fault){.kind = SERVER_FAULT_NONE});
 	}
+	struct server_stats before = {0};
+
+	if (ctx->server)
+		server_get_stats(ctx->server, &before);
 	rc = setup_oracle(&r);
 	if (rc == 0) {
 		/* Every run starts from power off and a fresh image. */
@@ -180,6 +184,17 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	}
 	if (rc == 0)
 		rc = judge(&r);
+	if (rc == 0 && ctx->server) {
+		/* A bundle the board asked for and did not get (404, 403) is a lab
+		 * problem: the update path was never tested. */
+		struct server_stats after;
+		server_get_stats(ctx->server, &after);
+		if (after.responses_error > before.responses_error)
+			infra(&r, -ENOENT,
+			      "the update server refused %llu request(s) (missing bundle? see the "
+			      "server lines of the timeline)",
+			      (unsigned long long)(after.responses_error - before.responses_error));
+	}
 	finish(&r, rc, t_start);
 	/* Leave the board in a known state whatever happened. */
 	if (board_power_off(r.b) < 0)
