@@ -92,10 +92,12 @@ check: deps-if-missing
 
 deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PACKAGES)
+	sh fixtures/refdut/deps.sh
 
 deps-if-missing:
 	@missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>&1 | \
 		grep -v '^ii ' | wc -l); \
+	dpkg --print-foreign-architectures | grep -qx arm64 || missing=1; \
 	if [ "$$missing" != 0 ]; then \
 		echo "installing missing Debian packages"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -q && $(MAKE) deps; \
