@@ -29,12 +29,16 @@ static double sx(const struct scale *s, double t)
 	return TL_LEFT + TL_PLOT * (t > s->t_max ? s->t_max : t) / s->t_max;
 }
 
+/* Does the event text start with this word? "link " before it is skipped:
+ * harness/network.c writes "link up" / "link down". */
 static bool word_is(const char *text, const char *word)
 {
 	size_t n = strlen(word);
 
 	while (*text == ' ')
 		text++;
+	if (!strncmp(text, "link ", 5))
+		text += 5;
 	return !strncmp(text, word, n) && (!text[n] || text[n] == ' ' || text[n] == ':');
 }
 
@@ -53,6 +57,31 @@ static double run_span(const struct jrun *run, const struct run_timeline *tl)
 	return t > 0 ? t * 1.02 : 1;
 }
 
+/* "net" is the short name docs/journal.md allowed for "network" events. */
+static bool kind_is(const char *kind, const char *want)
+{
+	return !strcmp(kind, want) || (!strcmp(want, "network") && !strcmp(kind, "net"));
+}
+
+/* Requests to hilctl's update server and its faults, as ticks under the
+ * network lane: a stall or a cut download shows where it happened. */
+static void server_ticks(struct sbuf *b, const struct scale *s, const struct run_timeline *tl)
+{
+	for (size_t i = 0; i < tl->n_events; i++) {
+		const struct tl_record *e = &tl->events[i];
+
+		if (strcmp(e->kind, "server"))
+			continue;
+		sbuf_addf(b,
+		          "<rect x=\"%.1f\" y=\"%.0f\" width=\"2\" height=\"5\" fill=\"#8250df\">"
+		          "<title>%.3f s: server ",
+		          sx(s, e->t) - 1, LANE_NET + LANE_H - 5, e->t);
+		h_textn(b, e->text, e->len, 0);
+		sbuf_adds(b, "</title></rect>");
+	}
+	sbuf_adds(b, "\n");
+}
+
 /* A lane that is in one of two states, switched by events of one kind:
  * power (on/off) or network (up/down). */
 static void state_lane(struct sbuf *b, const struct scale *s, const struct run_timeline *tl,
@@ -67,7 +96,7 @@ static void state_lane(struct sbuf *b, const struct scale *s, const struct run_t
 		int next = state;
 		double t = e ? e->t : s->t_max;
 
-		if (e && strcmp(e->kind, kind))
+		if (e && !kind_is(e->kind, kind))
 			continue;
 		if (e && word_is(e->text, on_word))
 			next = 1;
@@ -234,7 +263,8 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 		          "</text>",
 		          TL_LEFT - 8, lane_y[i] + 10, lanes[i]);
 	state_lane(b, &s, tl, "power", "on", "off", LANE_POWER, "#4ac26b", "#afb8c1", -1);
-	state_lane(b, &s, tl, "net", "up", "down", LANE_NET, "#b6e3ff", "#ff8182", 1);
+	state_lane(b, &s, tl, "network", "up", "down", LANE_NET, "#b6e3ff", "#ff8182", 1);
+	server_ticks(b, &s, tl);
 	markers(b, &s, tl);
 	console_density(b, &s, tl, run);
 	axis(b, &s);

@@ -172,10 +172,11 @@ def simulate(d, tl, scenario, kind, point_ms, failing):
     fault_at = tl.t + point_ms / 1000.0
     if kind == "network":
         tl.con("hilctl-update: downloading http://10.0.2.2:8080/v2/bundle (8388608 bytes)", 0.4)
-        tl.at(fault_at).rec("net", "down (set_link virtio-net off)", 0.0)
+        tl.at(fault_at).rec("network", "link down (set_link virtio-net off)", 0.0)
         tl.rec("fault", "network: link down 5 s", 0.0)
+        tl.rec("server", "GET /v2/bundle 206 (stalled 2 s)", 0.3)
         tl.con("hilctl-update: http: connection timed out, retry 1/5", 2.0)
-        tl.rec("net", "up", 3.0)
+        tl.rec("network", "link up", 3.0)
         tl.con("hilctl-update: resuming at offset 3145728", 0.5)
         update(tl, 1e9)
         boot(tl, "B", 2, committed=False)
