@@ -27,6 +27,7 @@ struct campaign_opts {
 	bool dry_run;                /* print the plan, run nothing */
 	int max_failures;            /* stop handing out runs after this many failures (0: never) */
 	int shard_index, shard_count; /* 0/1 = everything */
+	int shards_hint;             /* --shards N for --shard auto under Kubernetes */
 	int argc;                    /* the command line, for the journal header */
 	char **argv;
 };

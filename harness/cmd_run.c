@@ -27,7 +27,9 @@ static const char run_help[] =
 	"  -j N             boards in parallel (default 1)\n"
 	"  --bisect N       after the sweep, up to N extra runs per scenario to narrow\n"
 	"                   the window between a pass and a failure (default 4)\n"
-	"  --shard I/N      run only slice I (from 0) of N of the campaign\n"
+	"  --shard I/N      run only slice I (from 0) of N of the campaign; --shard auto\n"
+	"                   takes I and N from Slurm arrays, GitLab parallel: or a\n"
+	"                   Kubernetes Indexed Job (with --shards N)\n"
 	"  --out DIR        where the journal, timelines and reports go\n"
 	"  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
 	"  --dry-run        check the scenarios and list the runs; run nothing\n"
@@ -43,10 +45,64 @@ static const char qualify_help[] =
 	"lab's boards that fit it. Takes the options of hilctl run.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
-       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT };
+       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT, OPT_SHARDS };
+
+static int env_int(const char *name, int *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !v[0])
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end || n < 0 || n > 1000000) {
+		hil_error("--shard auto: %s=\"%s\" is not a number", name, v);
+		return -EINVAL;
+	}
+	*out = (int)n;
+	return 1;
+}
+
+/* --shard auto: I and N from the scheduler that started this process. */
+static int shard_auto(struct campaign_opts *o, int shards)
+{
+	int id, min = 0, count, index, total;
+
+	if (env_int("SLURM_ARRAY_TASK_ID", &id) == 1 && env_int("SLURM_ARRAY_TASK_COUNT", &count) == 1) {
+		env_int("SLURM_ARRAY_TASK_MIN", &min);
+		o->shard_index = id - min;
+		o->shard_count = count;
+	} else if (env_int("CI_NODE_INDEX", &index) == 1 && env_int("CI_NODE_TOTAL", &total) == 1) {
+		o->shard_index = index - 1; /* GitLab counts from 1 */
+		o->shard_count = total;
+	} else if (env_int("JOB_COMPLETION_INDEX", &index) == 1) {
+		if (shards < 1) {
+			hil_error("--shard auto under a Kubernetes Indexed Job needs --shards N "
+				  "(Kubernetes gives no total)");
+			return -EINVAL;
+		}
+		o->shard_index = index;
+		o->shard_count = shards;
+	} else {
+		hil_error("--shard auto: no scheduler told this process its shard (SLURM_ARRAY_TASK_ID, "
+			  "CI_NODE_INDEX or JOB_COMPLETION_INDEX); give --shard I/N");
+		return -EINVAL;
+	}
+	if (o->shard_index < 0 || o->shard_index >= o->shard_count) {
+		hil_error("--shard auto: shard %d of %d is out of range", o->shard_index,
+			  o->shard_count);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int parse_shard(const char *arg, struct campaign_opts *o)
 {
+	if (!strcmp(arg, "auto")) {
+		o->shard_count = -1; /* resolved after all options (--shards) */
+		return 0;
+	}
 	if (sscanf(arg, "%d/%d", &o->shard_index, &o->shard_count) != 2 || o->shard_count < 1 ||
 	    o->shard_index < 0 || o->shard_index >= o->shard_count) {
 		hil_error("--shard %s: give I/N with 0 <= I < N", arg);
@@ -88,6 +144,7 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"max-failures", required_argument, NULL, OPT_MAX_FAIL},
 		{"repeat", required_argument, NULL, OPT_REPEAT},
+		{"shards", required_argument, NULL, OPT_SHARDS},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -149,6 +206,9 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			break;
 		case OPT_MAX_FAIL:
 			o->max_failures = atoi(optarg);
+			break;
+		case OPT_SHARDS:
+			o->shards_hint = atoi(optarg);
 			break;
 		case OPT_REPEAT:
 			o->repeat = atoi(optarg);
@@ -277,6 +337,8 @@ static int run_common(struct cli *cli, bool qualify)
 		if (rc >= 0)
 			return rc;
 	}
+	if (o.shard_count == -1 && shard_auto(&o, o.shards_hint) < 0)
+		return EXIT_USAGE;
 	o.lab_path = cli->lab_path;
 	o.argc = cli->argc;
 	o.argv = cli->argv;
