@@ -398,3 +398,27 @@ def test_report_resumed_campaign_counts_runs_once(hilctl, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'run "s/point=1ms" again at line' in r.stderr
     assert json.loads((d / "summary.json").read_text())["gate"]["runs"] == 2
+
+
+def test_report_of_a_real_campaign_on_qemu_validates(hilctl, tmp_path):
+    """End to end: the campaign runner's own journal and timeline (one run of
+    the reference board on QEMU), then every report checked by the parsers."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    subprocess.run(["make", "-C", str(root), "refdut"], check=True, timeout=3600,
+                   stdout=subprocess.DEVNULL)
+    out = tmp_path / "out"
+    r = hilctl("--lab", root / "fixtures" / "lab-qemu.yaml", "run",
+               root / "scenarios" / "cut-write.yaml", "--point", "9437184", "--out", out,
+               timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = hilctl("report", "--out", tmp_path / "reports", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = tmp_path / "reports"
+    check_junit(rep / "report.xml", tests=1, failures=0, errors=0)
+    assert check_tap(rep / "report.tap") == (1, 0, 0)
+    summary = json.loads((rep / "summary.json").read_text())
+    assert summary["gate"]["decision"] == "pass"
+    assert summary["runs"][0]["verdict"] == "rolled_back"
+    assert summary["runs"][0]["latency_us"] is not None
+    _, raw = check_html(rep / "report.html")
+    assert "Console log" in raw and "U-Boot" in raw  # the timeline was found and drawn
