@@ -71,6 +71,7 @@ def compare_argv(sec):
             pid = int(f.read())
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             hil = [a.decode() for a in f.read().split(b"\0") if a]
+        hil_base = overlay_base(hil)
     finally:
         subprocess.run([B.HILCTL, "--lab", lab, "power", "qemu-01", "off"], env=env, timeout=60,
                        capture_output=True)
@@ -80,6 +81,14 @@ def compare_argv(sec):
     h = normalize_argv(hil, {"-S": False, "-qmp": True, "-pidfile": True, "-chardev": True,
                              "-serial": True})
     s = normalize_argv(script, {"-serial": True})
+    base = subprocess.run([os.path.join(B.ROOT, "bench", "cycle.sh"), "--print-base"],
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+    if hil_base != os.path.realpath(base):
+        sec.note("overlay base DIFFERS: hilctl's overlay is over %s, the script's over %s" % (
+            hil_base, base))
+    else:
+        sec.note("both overlays are over %s (hilctl's from qemu-img info of its overlay)" %
+                 hil_base)
     same = h == s
     sec.note("QEMU command line: hilctl's (from /proc/PID/cmdline of `hilctl power qemu-01 on`) "
              "and cycle.sh's are %s once hilctl's control plumbing (-S, -qmp, -pidfile, the "
@@ -87,6 +96,19 @@ def compare_argv(sec):
                  "identical" if same else "DIFFERENT",
                  "" if same else ": hilctl %s vs script %s" % (h, s)))
     return hil, script
+
+
+def overlay_base(argv):
+    """The backing file of the qcow2 overlay in a QEMU command line."""
+    for a in argv:
+        for p in a.split(","):
+            if p.startswith("file=") and p.endswith(".qcow2"):
+                r = subprocess.run(["qemu-img", "info", "-U", "--output=json", p[5:]],
+                                   capture_output=True, text=True, timeout=30)
+                info = json.loads(r.stdout or "{}")
+                b = info.get("full-backing-filename") or info.get("backing-filename")
+                return os.path.realpath(b) if b else None
+    return None
 
 
 def run_timed(cmd, env, timeout):
@@ -148,7 +170,7 @@ def parse_script(out):
 
 def main():
     B.need(B.HILCTL, "make")
-    B.need(os.path.join(B.REFDUT, "good", "disk.img"), "make refdut")
+    B.need(os.path.join(B.REFDUT, "good", "disk.pristine.img"), "make refdut")
     runs = B.env_int("BENCH_CYCLE_RUNS", 5)
     point = B.env_str("BENCH_CYCLE_POINT", "9437184")
     timeout = B.env_int("BENCH_CYCLE_TIMEOUT", 300)
@@ -209,6 +231,13 @@ def report(sec, raw, runs, point):
     sec.figure("hilctl / script, ratio of medians", mh / ms, "",
                "median hilctl wall time / median script wall time", goal="≤ 1.05",
                met=mh / ms <= 1.05)
+    pairs = [h["wall_s"] / sc["wall_s"] for h, sc in zip(raw["hilctl"], raw["script"])
+             if h["rc"] == 0 and sc["rc"] == 0]
+    if pairs:
+        sec.figure("hilctl / script, median of paired ratios", B.median(pairs), "",
+                   "each hilctl run against the script run next to it (same load), median "
+                   "of %d ratios, range %.2f-%.2f: less sensitive to load drifting over the "
+                   "session than the ratio of medians" % (len(pairs), min(pairs), max(pairs)))
     sec.figure("hilctl run duration in the journal", mj, "s",
                "median of the journal's run.duration_s (from the run's start, after lab "
                "loading and journal setup, to its verdict)")

@@ -4,7 +4,7 @@ gain (make bench-snapshot). The reference board with the lab's QEMU command
 line (bench/cycle.sh --print: fixtures/lab-qemu.yaml's, the console on a
 unix socket and QMP added, started with -S and cont as hilctl does):
 
-cold      fresh qcow2 overlay over disk.img, boot to the prompt "refdut# ",
+cold      fresh qcow2 overlay over the lab's base image (cycle.sh --print-base), boot to the prompt "refdut# ",
           then a console round trip (echo snap-$((6*7)) -> snap-42): ready.
 internal  once: boot a "golden" overlay to the prompt, QMP stop, HMP savevm
           (the VM state goes into the qcow2 overlay; the pflash env drive is
@@ -43,6 +43,12 @@ def lab_argv(disk):
     del argv[i:i + 2]
     return [("if=none,id=disk0,file=%s,format=qcow2" % disk)
             if a.startswith("if=none,id=disk0") else a for a in argv]
+
+
+def base_image():
+    return subprocess.run([os.path.join(B.ROOT, "bench", "cycle.sh"), "--print-base"],
+                          capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip()
 
 
 class Machine:
@@ -97,7 +103,7 @@ def cold(d, runs):
     for i in range(runs):
         t0 = time.monotonic()
         disk = os.path.join(d, "cold-%d.qcow2" % i)
-        overlay(disk, os.path.join(B.REFDUT, "good", "disk.img"), "raw")
+        overlay(disk, base_image(), "raw")
         m = Machine(d, disk)
         try:
             m.con.expect(PROMPT, 180)
@@ -115,7 +121,7 @@ def golden(d, sec):
     """Boot a golden overlay to the prompt; savevm into it, and migrate the
     same state to a file. Returns (golden image, state file) or Nones."""
     g = os.path.join(d, "golden.qcow2")
-    overlay(g, os.path.join(B.REFDUT, "good", "disk.img"), "raw")
+    overlay(g, base_image(), "raw")
     m = Machine(d, g)
     state = os.path.join(d, "state.bin")
     ok_internal = ok_external = False
@@ -225,7 +231,7 @@ def update_works(m):
 
 
 def main():
-    B.need(os.path.join(B.REFDUT, "good", "disk.img"), "make refdut")
+    B.need(base_image(), "make refdut")
     runs = B.env_int("BENCH_SNAPSHOT_RUNS", 3)
     sec = B.Section("snapshot", "Snapshot gain: boot vs. start from a QEMU snapshot")
     sec.param(BENCH_SNAPSHOT_RUNS=runs)

@@ -4,7 +4,7 @@
 # alone. Same board, same command line as fixtures/lab-qemu.yaml gives QEMU
 # (minus hilctl's QMP/pidfile plumbing), same update, same cut, same markers:
 #
-#   fresh qcow2 overlay over disk.img; QEMU with the serial on a plain pipe
+#   fresh qcow2 overlay over disk.pristine.img (the lab's base); QEMU with the serial on a plain pipe
 #   (-serial stdio); wait for the version probe, then the prompt; send
 #   hilctl-update to a python3 http.server on 127.0.0.1 serving the bundles;
 #   wait for "write offset=POINT"; kill QEMU (the power cut); wait the
@@ -15,6 +15,7 @@
 #   bench/cycle.sh POINT          run one cycle; prints when each step ended
 #                                 (on1= probe1= prompt= trigger= off= on2= probe2= judged= end=, s)
 #   bench/cycle.sh --print        print QEMU's command line (one word a line)
+#   bench/cycle.sh --print-base   print the overlay's base image
 #
 # env: REFDUT_OUT (build/refdut), VARIANT (good), CYCLE_WAIT (seconds per
 # wait, default 90), CYCLE_ALIVE (1: do the alive round trip, default 1).
@@ -23,8 +24,13 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${REFDUT_OUT:-$HERE/../build/refdut}
 VD=$OUT/${VARIANT:-good}
+BASE=$VD/disk.pristine.img # as fixtures/lab-qemu.yaml
 WAIT_S=${CYCLE_WAIT:-90}
-point=${1:?usage: cycle.sh POINT | --print}
+point=${1:?usage: cycle.sh POINT | --print | --print-base}
+if [ "$point" = --print-base ]; then
+	echo "$BASE"
+	exit 0
+fi
 
 work=$(mktemp -d /tmp/hb-cycle.XXXXXX)
 qpid= spid=
@@ -102,7 +108,7 @@ probe='hilctl-probe: version=[^ ]+ slot=[AB] committed=[01]'
 	>"$work/http.log" 2>&1 &
 spid=$!
 
-qemu-img create -q -f qcow2 -b "$VD/disk.img" -F raw "$work/overlay.qcow2"
+qemu-img create -q -f qcow2 -b "$BASE" -F raw "$work/overlay.qcow2"
 power_on
 t_on1=${EPOCHREALTIME/./}
 wait_line "hilctl-probe: version=1 slot=A committed=1"
