@@ -100,6 +100,33 @@ static int append_json(struct journal *j, json_t *obj)
 	return rc;
 }
 
+/* The campaign's id is a function of what the campaign is (lab, scenarios,
+ * how points are chosen, seed), not of when or where it runs: every shard,
+ * attempt and resume of one campaign carries the same id, so report --merge
+ * can put them back together. */
+static uint64_t mix(uint64_t h, const char *s)
+{
+	for (const char *c = s ? s : "-"; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static void campaign_id(const struct campaign_opts *o, const struct plan *p,
+			const struct lab *lab, char *out, size_t size)
+{
+	uint64_t h = mix(1469598103934665603ULL, lab->name);
+	char buf[512];
+
+	for (size_t i = 0; i < p->n_scenarios; i++)
+		h = mix(h, p->scenarios[i]->name);
+	snprintf(buf, sizeof(buf), "%s|%s|%d|%d|%llu", o->sweep ? o->sweep : "-",
+		 o->point ? o->point : "-", o->runs, o->repeat, o->seed);
+	h = mix(h, buf);
+	snprintf(out, size, "%s-%s-%llu-%012llx", lab->name,
+		 p->n_scenarios == 1 ? p->scenarios[0]->name : "suite", o->seed,
+		 (unsigned long long)(h & 0xffffffffffffULL));
+}
+
 struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 			     const struct plan *p, const struct lab *lab, char **board_names,
 			     size_t n_boards)
@@ -125,7 +152,7 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 		json_array_append_new(boards, json_string(board_names[i]));
 	iso_now(when, sizeof(when));
 	gethostname(host, sizeof(host) - 1);
-	snprintf(id, sizeof(id), "%.19s-%llu", when, o->seed);
+	campaign_id(o, p, lab, id, sizeof(id));
 	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:b, "
 		      "s:{s:i, s:i, s:i}}",
 		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
@@ -192,8 +219,8 @@ char *run_record(const struct plan_run *pr, int run_id, const struct scenario *s
 			json_array_append_new(allowed, json_string(verdict_name((enum verdict)v)));
 	iso_now(when, sizeof(when));
 	snprintf(repro, sizeof(repro),
-		 "hilctl run %s --lab %s --board %s --point %s --seed %llu --out %s/repro-%d",
-		 sc->path, o->lab_path, board, pr->point, o->seed, o->out_dir, run_id);
+		 "hilctl --lab %s run %s --board %s --point '%s' --seed %llu --out %s/repro-%d",
+		 o->lab_path, sc->path, board, pr->point, o->seed, o->out_dir, run_id);
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:s, "
 			"s:f, s:s, s:s, s:b}",
 			"id", run_id, "key", pr->key, "scenario", sc->name, "board", board, "seed",

@@ -54,7 +54,7 @@ def test_power_cut_mid_write_rolls_back_with_evidence(hilctl, tmp_path, run_dir)
     assert run["fault"]["injected"] is True and run["fault"]["kind"] == "power_cut"
     assert run["fault"]["phase"] == "write"
     assert any("version=1 slot=A committed=1" in e["d"] for e in run["evidence"])
-    assert "--point 9437184" in run["reproduce"]
+    assert "--point '9437184'" in run["reproduce"]
     timeline = (out / run["timeline"]).read_text()
     assert "fault trigger" in timeline and '"k":"verdict"' in timeline
     # The board is left powered off: no QEMU of this test is running.
