@@ -65,7 +65,8 @@ comma := ,
 define unit_rule
 $(OBJDIR)/tests/$(1): tests/unit/$(1).c $$($(1)_SRCS) $$(wildcard tests/unit/fakes/*.h) $$(wildcard */*.h)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -Itests/unit -o $$@ tests/unit/$(1).c $$($(1)_SRCS) \
+	@echo "  CC $$@"
+	@$$(CC) $$(CPPFLAGS) $$(CFLAGS) -Itests/unit -o $$@ tests/unit/$(1).c $$($(1)_SRCS) \
 		$$(addprefix -Wl$$(comma)--wrap=,$$($(1)_WRAPS)) $$(LDFLAGS) $$(LDLIBS) -lcmocka
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
