@@ -78,7 +78,7 @@ def test_seeded_bug_fails_the_gate(hilctl, tmp_path):
     ("scenario: x\nallowed: [upgraded]\nsteps:\n  - power: sideways\n", ":4:12:",
      '"sideways" is not one of on, off, cycle'),
     ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: power_cut, delay: soon}\n",
-     ":4:39:", '"soon" is not a duration'),
+     ":4:37:", 'steps.fault.delay "soon" is not a duration'),
     ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: network}\n", ":4:12:",
      "needs down: DURATION or until: MARKER"),
     ("scenario: x\nallowed: [upgraded]\nsteps:\n  - {send: a, wait: 1s}\n", ":4:",
@@ -103,7 +103,7 @@ def test_sigkill_mid_campaign_loses_nothing_and_resume_finishes(hilctl_bin, tmp_
     deadline = time.monotonic() + 300
     jpath = out / "journal.jsonl"
     while time.monotonic() < deadline:
-        if jpath.exists() and '"run"' in jpath.read_text():
+        if jpath.exists() and '\n{"run":' in jpath.read_text():
             break
         time.sleep(0.2)
     else:
