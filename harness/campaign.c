@@ -575,7 +575,7 @@ int campaign_run(const struct campaign_opts *o)
 			  "--out", o->out_dir, o->out_dir);
 		goto out;
 	}
-	if (mkdir_p(o->out_dir) < 0 || mkdir_p(journal_path) < 0 || rmdir(journal_path) < 0) {
+	if (mkdir_p(o->out_dir) < 0 || access(o->out_dir, W_OK) < 0) {
 		hil_error("--out %s: cannot create it: %s", o->out_dir, strerror(errno));
 		goto out;
 	}

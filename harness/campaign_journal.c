@@ -133,6 +133,8 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	json_t *argv = json_array(), *scen = json_array(), *boards = json_array(), *c;
+	json_t *sets = json_array();
+	const char *const *ov = lab_get_overrides();
 	char when[64], host[256] = "", id[128];
 
 	if (!j)
@@ -146,6 +148,8 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 	}
 	for (int i = 0; i < o->argc; i++)
 		json_array_append_new(argv, bytes_string(o->argv[i]));
+	for (size_t i = 0; ov && ov[i]; i++)
+		json_array_append_new(sets, bytes_string(ov[i]));
 	for (size_t i = 0; i < p->n_scenarios; i++)
 		json_array_append_new(scen, json_string(p->scenarios[i]->name));
 	for (size_t i = 0; i < n_boards; i++)
@@ -153,11 +157,11 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 	iso_now(when, sizeof(when));
 	gethostname(host, sizeof(host) - 1);
 	campaign_id(o, p, lab, id, sizeof(id));
-	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:b, "
+	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
 		      "s:{s:i, s:i, s:i}}",
 		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
 		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen, "seed",
-		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv,
+		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv, "sets", sets,
 		      "resumed", o->resume, "shard", "index", o->shard_index, "count",
 		      o->shard_count ? o->shard_count : 1, "attempt", 1);
 	if (!c || append_json(j, json_pack("{s:o}", "campaign", c)) < 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "lab.h"
 #include "cli.h"
 #include "log.h"
 
@@ -249,6 +250,19 @@ static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
 		hil_error("%s: line 1 is not a campaign header", path);
 		json_decref(j);
 		return -EINVAL;
+	}
+	/* The lab and the --set values the campaign ran with. */
+	{
+		json_t *c = json_object_get(j, "campaign"), *sets = json_object_get(c, "sets");
+		static const char *saved_sets[64];
+		size_t k = 0;
+		if (json_is_string(json_object_get(c, "lab")))
+			cli->lab_path = strdup(json_string_value(json_object_get(c, "lab")));
+		for (size_t i = 0; json_is_array(sets) && i < json_array_size(sets) && k < 63; i++)
+			if (json_is_string(json_array_get(sets, i)))
+				saved_sets[k++] = strdup(json_string_value(json_array_get(sets, i)));
+		if (k)
+			lab_set_overrides(saved_sets);
 	}
 	n = json_array_size(argv);
 	*argv_out = calloc(n + 3, sizeof(char *));

@@ -19,6 +19,11 @@ void lab_set_overrides(const char *const *name_value)
 {
 	overrides = name_value;
 }
+
+const char *const *lab_get_overrides(void)
+{
+	return overrides;
+}
 static const char *const board_keys[] = {"name",  "tags",   "power", "console", "network",
 					 "probes", "vars", "description", NULL};
 

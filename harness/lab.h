@@ -48,6 +48,7 @@ struct lab *lab_load(const char *path);
 /* "name=value" overrides for ${name}, from --set; the array is borrowed and
  * must outlive every lab_load(). */
 void lab_set_overrides(const char *const *name_value);
+const char *const *lab_get_overrides(void);
 /* A path from the lab file made usable from the current directory
  * (malloc'd). */
 char *lab_path(const struct lab *lab, const char *path);
