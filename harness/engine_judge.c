@@ -42,6 +42,7 @@ static int setup_oracle(struct run *r)
 	c->loop_limit = sc->loop_limit;
 	c->alive_check = sc->alive && alive && cfg_get(alive, "send") && cfg_get(alive, "expect");
 	c->n_checks = (int)sc->n_checks;
+	c->forbid = sc->forbid;
 	r->oracle = oracle_new(c);
 	if (!r->oracle)
 		return -EINVAL;

@@ -16,6 +16,7 @@ enum state { ST_IDLE, ST_BOOTING, ST_TRIAL, ST_SETTLED, ST_DONE };
 struct oracle {
 	const struct oracle_cfg *cfg;
 	pcre2_code *probe, *banner, *commit, *panic;
+	pcre2_code *forbid[8];
 	pcre2_match_data *md;
 	enum state st;
 	int64_t deadline;
@@ -59,6 +60,13 @@ struct oracle *oracle_new(const struct oracle_cfg *cfg)
 	o->banner = compile("banner", cfg->banner_re);
 	o->commit = compile("commit", cfg->commit_re);
 	o->panic = compile("panic", cfg->panic_re);
+	for (size_t i = 0; cfg->forbid && cfg->forbid[i] && i < 8; i++) {
+		o->forbid[i] = compile("forbid", cfg->forbid[i]);
+		if (!o->forbid[i]) {
+			oracle_free(o);
+			return NULL;
+		}
+	}
 	o->md = pcre2_match_data_create(16, NULL);
 	if (!o->probe || !o->md || (cfg->banner_re && cfg->banner_re[0] && !o->banner) ||
 	    (cfg->commit_re && cfg->commit_re[0] && !o->commit) ||
@@ -79,6 +87,8 @@ void oracle_free(struct oracle *o)
 	pcre2_code_free(o->banner);
 	pcre2_code_free(o->commit);
 	pcre2_code_free(o->panic);
+	for (size_t i = 0; i < 8; i++)
+		pcre2_code_free(o->forbid[i]);
 	pcre2_match_data_free(o->md);
 	free(o);
 }
@@ -179,6 +189,14 @@ void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len)
 {
 	if (o->st == ST_DONE || o->st == ST_IDLE)
 		return;
+	for (size_t i = 0; i < 8 && o->forbid[i]; i++)
+		if (match(o, o->forbid[i], line, len)) {
+			add_evidence(o, t_ns, "con", line, len);
+			decide(o, t_ns, VERDICT_INCONSISTENT,
+			       "the board printed a line the scenario forbids (%.60s)",
+			       o->cfg->forbid[i]);
+			return;
+		}
 	if (match(o, o->banner, line, len)) {
 		o->banners++;
 		add_evidence(o, t_ns, "con", line, len);

@@ -33,6 +33,7 @@ struct oracle_cfg {
 	int loop_limit;          /* banners without a probe that make a boot loop */
 	bool alive_check;        /* ask the board to answer once settled */
 	int n_checks;            /* scenario checks to run once alive */
+	const char *const *forbid; /* NULL-terminated: a line matching one is inconsistent */
 };
 
 enum oracle_action {

@@ -11,7 +11,7 @@
 #include "scenario.h"
 
 static const char *const top_keys[] = {"scenario", "description", "fits",  "allowed", "versions",
-				       "sweep",    "steps",       "checks", "oracle", NULL};
+				       "sweep",    "steps",       "checks", "oracle", "forbid", NULL};
 static const char *const fault_keys[] = {
 	"kind", "marker", "delay", "after", "timeout", "off_time", "down", "until", "server",
 	"at_byte", "stall", "rate", "path", "process", "command", NULL};
@@ -297,7 +297,8 @@ struct scenario *scenario_load(const char *path)
 		goto fail;
 	s->description = "";
 	if (cfg_get_str(s->root, "description", false, &s->description) < 0 ||
-	    cfg_get_strv(s->root, "fits", false, &s->fits) < 0 || load_allowed(s) < 0)
+	    cfg_get_strv(s->root, "fits", false, &s->fits) < 0 ||
+	    cfg_get_strv(s->root, "forbid", false, &s->forbid) < 0 || load_allowed(s) < 0)
 		goto fail;
 	versions = cfg_get(s->root, "versions");
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
@@ -320,6 +321,7 @@ void scenario_free(struct scenario *s)
 	free(s->steps);
 	free(s->checks);
 	free(s->fits);
+	free(s->forbid);
 	free(s->sweep.values);
 	cfg_free(s->root);
 	free(s->path);

@@ -26,6 +26,7 @@
  *       expect: 'data ok'
  *       timeout: 10s
  *   oracle: {boot_timeout: 40s, settle: 40s, ladder: 2, loop_limit: 6, alive: true}
+ *   forbid: ['hilctl-boot: slot=B']   # once judging started, any such line is inconsistent
  *
  * Judging starts at the first fault (for a power cut, when power is back) or
  * at a recover step; every console line from then on goes to the oracle.
@@ -92,6 +93,7 @@ struct scenario {
 	const char **fits;     /* NULL-terminated */
 	unsigned allowed;      /* bit per enum verdict */
 	const char *old_version, *new_version;
+	const char **forbid; /* lines that must never appear once judging started */
 	struct step *steps;
 	size_t n_steps;
 	struct check_spec *checks;

@@ -206,6 +206,20 @@ static void test_oracle_infra_error_is_never_the_board(void **s)
 	oracle_free(o);
 }
 
+static void test_oracle_forbidden_line_is_inconsistent(void **s)
+{
+	static const char *const forbid[] = {"hilctl-boot: slot=B", NULL};
+	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
+				 .boot_timeout_ns = NS_PER_S, .old_version = "1", .forbid = forbid};
+	struct oracle *o = oracle_new(&cfg);
+
+	oracle_power_restored(o, 0);
+	oracle_line(o, 1, "hilctl-boot: slot=B reason=trial bootcount=1", 44);
+	assert_int_equal(oracle_verdict(o), VERDICT_INCONSISTENT);
+	assert_non_null(strstr(oracle_reason(o), "forbids"));
+	oracle_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
 		cmocka_unit_test(test_oracle_hostile_console_bytes),
 		cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
+		cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
