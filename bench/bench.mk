@@ -5,6 +5,7 @@
 #   make bench              all of them, one after the other (~20 min on 2 cores)
 #   make bench-cycle        hilctl's cycle vs. a minimal script with QEMU alone
 #   make bench-latency      trigger-to-cut latency: QEMU, and the relay drivers' set()
+#   make bench-qemu-stop    a QEMU cut taken apart: vCPUs paused vs. QMP's answer
 #   make bench-throughput   fault-injection runs per hour at -j1 and -j2
 #   make bench-footprint    controller RSS and CPU per board: 1, 8, 64 consoles, idle and fed
 #   make bench-server       update server: 16, 64, 256 MiB to curl on loopback
@@ -14,11 +15,11 @@
 # Knobs (environment): BENCH_CYCLE_RUNS, BENCH_LATENCY_N, BENCH_RELAY_N,
 # BENCH_THROUGHPUT_SWEEP, BENCH_THROUGHPUT_JOBS, BENCH_FOOTPRINT_BOARDS,
 # BENCH_FOOTPRINT_WINDOW, BENCH_SERVER_SIZES, BENCH_SERVER_REPS, BENCH_BOOT_RUNS,
-# BENCH_SNAPSHOT_RUNS; see each bench/bench_*.py for its defaults.
+# BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N; see each bench/bench_*.py for its defaults.
 
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_PY := /usr/bin/python3
-BENCH_ORDER := latency cycle throughput footprint server boot snapshot
+BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot
 BENCH_TARGETS := $(BENCH_ORDER:%=bench-%)
 
 # hilctl's objects but main.o, as an archive: a bench program pulls in only
@@ -66,6 +67,9 @@ BENCH_DEPS := bench-bins refdut
 endif
 
 BENCH_RUN = BENCH_OUT=$(abspath $(BENCH_OUT)) HILCTL=$(abspath $(BUILD)/hilctl) $(BENCH_PY)
+
+bench-qemu-stop: $(BENCH_DEPS)
+	$(BENCH_RUN) bench/bench_qemu_stop.py
 
 bench-cycle: $(BENCH_DEPS)
 	$(BENCH_RUN) bench/bench_cycle.py

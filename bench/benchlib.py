@@ -434,7 +434,7 @@ class Section:
     """One benchmark's figures. figure() prints each as it is measured;
     save() merges the section into results.json and rewrites results.md."""
 
-    ORDER = ["cycle", "latency", "throughput", "footprint", "server", "boot", "snapshot"]
+    ORDER = ["cycle", "latency", "qemu-stop", "throughput", "footprint", "server", "boot", "snapshot"]
 
     def __init__(self, key, title):
         self.key = key

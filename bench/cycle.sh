@@ -13,7 +13,7 @@
 #   (echo hilctl-alive-$((6*7)) -> hilctl-alive-42); kill QEMU.
 #
 #   bench/cycle.sh POINT          run one cycle; prints when each step ended
-#                                 (on1= probe1= prompt= trigger= off= on2= probe2= judged= end=, s)
+#                                 (on1= probe1= prompt= trigger= off= probe2= judged= end=, s)
 #   bench/cycle.sh --print        print QEMU's command line (one word a line)
 #   bench/cycle.sh --print-base   print the overlay's base image
 #
@@ -129,7 +129,6 @@ power_off
 t_off=${EPOCHREALTIME/./}
 sleep 0.3 # the scenario's off_time: 300 ms
 power_on
-t_on2=${EPOCHREALTIME/./}
 wait_line "$probe"
 t_probe2=${EPOCHREALTIME/./}
 if [ "${CYCLE_ALIVE:-1}" = 1 ]; then
@@ -142,4 +141,4 @@ t_end=${EPOCHREALTIME/./}
 # Seconds since the start of each point (B..J of bench_cycle.py's phases).
 s() { printf '%d.%06d' $((($1 - T0) / 1000000)) $((($1 - T0) % 1000000)); }
 echo "on1=$(s $t_on1) probe1=$(s $t_probe1) prompt=$(s $t_prompt) trigger=$(s $t_cut)" \
-	"off=$(s $t_off) on2=$(s $t_on2) probe2=$(s $t_probe2) judged=$(s $t_judged) end=$(s $t_end)"
+	"off=$(s $t_off) probe2=$(s $t_probe2) judged=$(s $t_judged) end=$(s $t_end)"
