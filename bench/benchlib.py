@@ -88,8 +88,9 @@ def machine():
 
 def hilctl_version():
     try:
-        return subprocess.run([HILCTL, "--version"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        v = subprocess.run([HILCTL, "--version"], capture_output=True, text=True,
+                           timeout=10).stdout.strip()
+        return v[len("hilctl "):] if v.startswith("hilctl ") else v
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
