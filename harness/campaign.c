@@ -57,7 +57,7 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 	struct board b;
 	struct engine_ctx ctx = {0};
 	FILE *in = fdopen(in_fd, "r");
-	char line[64];
+	char line[512];
 	int rc;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -66,13 +66,26 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 		return EXIT_INFRA;
 	ctx.board = &b;
 	while (!cli_interrupted && in && fgets(line, sizeof(line), in)) {
-		long idx = strtol(line, NULL, 10);
-		struct plan_run *pr = &c->plan.runs[idx];
-		const struct scenario *sc = c->plan.scenarios[pr->sc];
+		/* The run comes whole over the pipe: runs added after the fork
+		 * (bisection) are not in this process's copy of the plan. */
+		struct plan_run run = {0}, *pr = &run;
+		int id = 0;
+		char *point, *key;
+		const struct scenario *sc;
+
+		line[strcspn(line, "\n")] = '\0';
+		point = strchr(line, '\t');
+		key = point ? strchr(point + 1, '\t') : NULL;
+		if (!key || sscanf(line, "%d %d %llu", &id, &pr->sc, &pr->seed) != 3 || pr->sc < 0 ||
+		    (size_t)pr->sc >= c->plan.n_scenarios)
+			break;
+		*key++ = '\0';
+		sc = c->plan.scenarios[pr->sc];
+		snprintf(pr->point, sizeof(pr->point), "%s", point + 1);
+		snprintf(pr->key, sizeof(pr->key), "%s", key);
 		struct run_spec spec = {.sc = sc, .point = pr->point, .seed = pr->seed};
 		struct run_result res;
 		char tl_rel[300], tl_path[900], *rec;
-		int id = (int)strtol(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0", NULL, 10);
 
 		snprintf(tl_rel, sizeof(tl_rel), "runs/%04d-%s", id, bc->name);
 		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
@@ -130,13 +143,14 @@ static int assign(struct campaign *c, struct worker *w)
 {
 	for (size_t i = 0; i < c->plan.n; i++) {
 		struct plan_run *pr = &c->plan.runs[i];
-		char line[64];
+		char line[512];
 
 		if (pr->state != RUN_TODO || !fits(c, w, pr))
 			continue;
 		pr->state = RUN_RUNNING;
 		w->running = (long)i;
-		snprintf(line, sizeof(line), "%zu %d\n", i, ++c->next_id);
+		snprintf(line, sizeof(line), "%d %d %llu\t%s\t%s\n", ++c->next_id, pr->sc, pr->seed,
+			 pr->point, pr->key);
 		if (write(w->to_fd, line, strlen(line)) < 0) {
 			pr->state = RUN_TODO;
 			w->running = -1;
