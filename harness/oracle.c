@@ -11,7 +11,10 @@
 #include "log.h"
 #include "oracle.h"
 
-enum state { ST_IDLE, ST_BOOTING, ST_TRIAL, ST_SETTLED, ST_DONE };
+/* ST_SILENT: settled, but the alive probe got no answer; a reboot in
+ * progress (a self-test that failed after a commit, a watchdog) shows a
+ * banner before boot_timeout, a hang shows nothing. */
+enum state { ST_IDLE, ST_BOOTING, ST_TRIAL, ST_SETTLED, ST_SILENT, ST_DONE };
 
 struct oracle {
 	const struct oracle_cfg *cfg;
@@ -21,6 +24,7 @@ struct oracle {
 	enum state st;
 	int64_t deadline;
 	int cycles, banners, boots, check_next;
+	int asked_boot; /* the boot an alive probe or check was asked in */
 	bool alive_done;
 	char version[64], slot[16];
 	int committed; /* -1 unknown */
@@ -229,21 +233,24 @@ void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len)
 
 void oracle_alive(struct oracle *o, int64_t t_ns, bool answered)
 {
-	if (o->st != ST_SETTLED)
+	/* An answer about an earlier boot (the board reset while we asked)
+	 * says nothing: the next oracle_next() asks again. */
+	if (o->st != ST_SETTLED || o->asked_boot != o->boots)
 		return;
 	o->alive_done = true;
 	{
 		const char *what = answered ? "alive: answered" : "alive: no answer";
 		add_evidence(o, t_ns, "check", what, strlen(what));
 	}
-	if (!answered)
-		decide(o, t_ns, VERDICT_HUNG, "booted version %s, then stopped answering on the console",
-		       o->version[0] ? o->version : "?");
+	if (!answered) {
+		o->st = ST_SILENT;
+		o->deadline = t_ns + o->cfg->boot_timeout_ns;
+	}
 }
 
 void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const char *what)
 {
-	if (o->st != ST_SETTLED || index != o->check_next)
+	if (o->st != ST_SETTLED || index != o->check_next || o->asked_boot != o->boots)
 		return;
 	o->check_next++;
 	if (!passed)
@@ -315,7 +322,18 @@ enum oracle_action oracle_next(struct oracle *o, int64_t now, int64_t *deadline,
 		       "version %s booted on trial and was not committed within %.0f s", o->version,
 		       (double)o->cfg->settle_ns / NS_PER_S);
 		return ORACLE_DONE;
+	case ST_SILENT:
+		if (now < o->deadline) {
+			*deadline = o->deadline;
+			return ORACLE_WAIT;
+		}
+		decide(o, now, VERDICT_HUNG,
+		       "booted version %s, then stopped answering on the console (no reset within "
+		       "%.0f s)",
+		       o->version[0] ? o->version : "?", (double)o->cfg->boot_timeout_ns / NS_PER_S);
+		return ORACLE_DONE;
 	case ST_SETTLED:
+		o->asked_boot = o->boots;
 		if (o->cfg->alive_check && !o->alive_done)
 			return ORACLE_ALIVE;
 		if (o->check_next < o->cfg->n_checks) {
