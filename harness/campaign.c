@@ -495,22 +495,44 @@ static void mark_resumed(struct campaign *c)
 			c->plan.n);
 }
 
+/* Close the run pipes (EOF: a worker finishes, powers its board off and
+ * exits) and wait for each worker's record pipe to end, which it does when
+ * the worker exits; a record still on its way is journaled. Past the
+ * deadline a worker is killed. */
 static void stop_workers(struct campaign *c)
 {
 	int64_t deadline = clock_now_ns() + 60 * NS_PER_S;
 
 	for (int i = 0; i < c->n_workers; i++)
-		close(c->w[i].to_fd); /* EOF: finish and power the board off */
+		close(c->w[i].to_fd);
+	for (;;) {
+		struct pollfd pfd[MAX_WORKERS];
+		int live = 0, rc;
+
+		for (int i = 0; i < c->n_workers; i++) {
+			pfd[i] = (struct pollfd){.fd = c->w[i].dead ? -1 : c->w[i].from_fd,
+						 .events = POLLIN};
+			live += !c->w[i].dead;
+		}
+		if (!live)
+			break;
+		rc = poll(pfd, (nfds_t)c->n_workers, clock_poll_ms(deadline));
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc == 0)
+			break; /* deadline */
+		for (int i = 0; i < c->n_workers; i++)
+			if (pfd[i].fd >= 0 && pfd[i].revents)
+				read_worker(c, &c->w[i]);
+	}
 	for (int i = 0; i < c->n_workers; i++) {
 		int status;
-		while (waitpid(c->w[i].pid, &status, WNOHANG) == 0) {
-			if (clock_now_ns() > deadline) {
-				kill(c->w[i].pid, SIGKILL);
-				waitpid(c->w[i].pid, &status, 0);
-				break;
-			}
-			poll(NULL, 0, 20);
+		if (!c->w[i].dead) {
+			kill(c->w[i].pid, SIGKILL);
+			close(c->w[i].from_fd);
+			c->w[i].dead = true;
 		}
+		waitpid(c->w[i].pid, &status, 0);
 	}
 }
 
