@@ -117,9 +117,9 @@ int wlog_writer_close(struct wlog_writer *ww);
 
 /* What reaches the disk after a power cut. */
 struct wlog_pick {
-	uint64_t prefix;       /* entries [0, prefix) apply whole (normally up to
-	                          and including the last durable point) */
-	uint64_t *extra;       /* then these entries, ascending, each >= prefix */
+	uint64_t prefix; /* entries [0, prefix) apply whole (normally up to
+	                    and including the last durable point) */
+	uint64_t *extra; /* then these entries, ascending, each >= prefix */
 	size_t n_extra;
 	uint64_t torn_sectors; /* > 0: the last of extra applies only its first
 	                          torn_sectors sectors (fewer than it has) */
@@ -145,12 +145,12 @@ int wlog_pick_model(const struct wlog *w, uint64_t end, enum wlog_model model, u
 
 /* What a pick kept and dropped, for the run's timeline. */
 struct wlog_pick_stats {
-	int64_t last_durable;  /* index of the last durable point kept, -1 none */
+	int64_t last_durable;    /* index of the last durable point kept, -1 none */
 	uint64_t durable_writes; /* writes in the prefix */
-	uint64_t pending;      /* writes after the last durable point (before end) */
-	uint64_t kept;         /* of those, kept (the torn one included) */
-	uint64_t dropped;      /* of those, dropped */
-	int64_t torn_index;    /* the torn write, -1 none */
+	uint64_t pending;        /* writes after the last durable point (before end) */
+	uint64_t kept;           /* of those, kept (the torn one included) */
+	uint64_t dropped;        /* of those, dropped */
+	int64_t torn_index;      /* the torn write, -1 none */
 	uint64_t torn_sectors;
 };
 void wlog_pick_stats(const struct wlog *w, uint64_t end, const struct wlog_pick *pick,

@@ -14,7 +14,9 @@ fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/expect.c
 fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server.c harness/server_fault.c \
 	harness/timeline.c
 
-FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server
+fuzz_wlog_SRCS := tests/fuzz/fuzz_wlog.c qemu/wlog.c qemu/crashdisk.c qemu/proc.c
+
+FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog
 
 define fuzz_rule
 build/fuzz/$(1): $$($(1)_SRCS) $$(FUZZ_COMMON) $$(wildcard */*.h)
