@@ -54,6 +54,15 @@ int expand(struct run *r, const char *in, char *out, size_t size)
 		char name[64], tmp[128];
 		const char *end;
 
+		if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+			/* $${ is a literal ${, for shell lines sent to the board */
+			if (o + 2 >= size)
+				return -ENAMETOOLONG;
+			out[o++] = '$';
+			out[o++] = '{';
+			p += 3;
+			continue;
+		}
 		if (p[0] != '$' || p[1] != '{') {
 			if (o + 1 >= size)
 				return -ENAMETOOLONG;

@@ -32,7 +32,7 @@
  * at a recover step; every console line from then on goes to the oracle.
  *
  * Strings may hold ${name}: point, server, board, seed, run, bundles, and the
- * lab's vars; they are expanded when the run executes.
+ * lab's vars; they are expanded when the run executes. $${ is a literal ${.
  *
  * scenario_load() returns an object freed by scenario_free(); steps borrow
  * strings from its YAML tree. */

@@ -99,17 +99,30 @@ static int base_identity(const char *base, char *out, size_t size)
 
 	if (stat(base, &st) < 0)
 		return -errno;
-	snprintf(out, size, "%llu %llu %lld %lld.%09ld\n", (unsigned long long)st.st_dev,
+	snprintf(out, size, "%llu %llu %lld %lld.%09ld %s\n", (unsigned long long)st.st_dev,
 	         (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-	         st.st_mtim.tv_nsec);
+	         st.st_mtim.tv_nsec, base);
 	return 0;
+}
+
+/* The base path an identity line names, or "" (lines older than the path). */
+static const char *identity_path(const char *id)
+{
+	const char *p = id;
+
+	for (int field = 0; field < 4 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? p : "";
 }
 
 static int base_check(const struct qemu_config *qc, const struct cfg_node *drive,
                       const char *board, const char *path, bool record)
 {
 	char *base = qemu_resolve_path(qc->base_dir, cfg_get(drive, "file")->value);
-	char id_path[PATH_MAX], now[128], then[128] = "";
+	char id_path[PATH_MAX], now[128 + PATH_MAX], then[128 + PATH_MAX] = "";
 	FILE *f;
 	int rc;
 
@@ -127,7 +140,14 @@ static int base_check(const struct qemu_config *qc, const struct cfg_node *drive
 		if (!fgets(then, sizeof(then), f))
 			then[0] = '\0';
 		fclose(f);
-		if (then[0] && strcmp(then, now) != 0) {
+		if (then[0] && strcmp(identity_path(then), identity_path(now)) != 0) {
+			/* made over another image (the lab's ${variant} changed):
+			 * that disk state belongs to the other image; start over */
+			hil_info("board \"%s\": its overlay was made over another image; starting a "
+			         "fresh overlay of %s",
+			         board, base);
+			rc = -EXDEV;
+		} else if (then[0] && strcmp(then, now) != 0) {
 			hil_error("board \"%s\": the base image %s changed after its overlay was made "
 			          "(rebuilt while a campaign ran?); this run cannot be trusted",
 			          board, base);
@@ -159,6 +179,12 @@ int qemu_overlays_make(const struct qemu_config *qc, const char *board, const ch
 				base_check(qc, d, board, path, true);
 		} else {
 			rc = base_check(qc, d, board, path, false);
+			if (rc == -EXDEV) {
+				unlink(path);
+				rc = make_one(qc, d, board, run_dir, path, deadline_ns);
+				if (rc == 0)
+					base_check(qc, d, board, path, true);
+			}
 		}
 		free(path);
 	}

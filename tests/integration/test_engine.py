@@ -72,6 +72,26 @@ def test_seeded_bug_fails_the_gate(hilctl, tmp_path):
     assert run["verdict"] == "upgraded" and run["pass"] is False
 
 
+def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path):
+    """resume-no-verify resumes an interrupted download from its saved
+    offset and stream hash without reading back what reached the disk: the
+    blocks the power cut lost stay lost. cut-write-retry requires the retried
+    update to land (and its check reads the running slot back against the
+    manifest, a shell line that needs the $${ escape)."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "--set", "variant=resume-no-verify", "run",
+               SCEN / "cut-write-retry.yaml", "--point", "16777216", "--out", out, timeout=900)
+    assert r.returncode == 1, r.stderr
+    (run,) = runs(journal(out))
+    assert run["pass"] is False and run["verdict"] in ("rolled_back", "inconsistent", "bricked")
+    timeline = (out / run["timeline"]).read_text()
+    assert "hilctl-agent: resume offset=" in timeline
+    # Its own verify passed over a slot the cut had left broken.
+    assert "hilctl-agent: verify ok" in timeline
+    # The check read slot A back and found it whole: old version, intact.
+    assert run["verdict"] == "rolled_back" and "slot-ok-42" in timeline
+
+
 @pytest.mark.parametrize("text,where,what", [
     ("scenario: x\nallowed: [upgraded]\nsteps:\n  - pwer: on\n", ":4:5:", "pwer is not a known key"),
     ("scenario: x\nallowed: [fine]\nsteps: []\n", ":2:10:", '"fine" is not an end state'),
