@@ -21,7 +21,9 @@
 #include "campaign_int.h"
 #include "cli.h"
 #include "clock.h"
+#include "lock.h"
 #include "log.h"
+#include "shard_board.h"
 #include "../reports/report.h"
 
 #define MAX_WORKERS 64
@@ -48,6 +50,7 @@ struct campaign {
 	int64_t t_start;
 	bool tty;
 	int *bisect_budget;
+	const char *own_lock; /* a board this process locked for --board auto */
 };
 
 /* ---- the worker: owns one board, runs what it is told ---- */
@@ -87,7 +90,8 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 		struct run_result res;
 		char tl_rel[300], tl_path[900], *rec;
 
-		snprintf(tl_rel, sizeof(tl_rel), "runs/%04d-%s", id, bc->name);
+		snprintf(tl_rel, sizeof(tl_rel), "runs/%s%04d-%s", journal_run_prefix(c->journal),
+			 id, bc->name);
 		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
 		mkdir(tl_path, 0755);
 		strncat(tl_rel, "/timeline.jsonl", sizeof(tl_rel) - strlen(tl_rel) - 1);
@@ -97,7 +101,7 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 		engine_run(&ctx, &spec, &res);
 		if (res.interrupted)
 			break;
-		rec = run_record(pr, id, sc, bc->name, &res, tl_rel, c->o);
+		rec = run_record(c->journal, pr, id, sc, bc->name, &res, tl_rel, c->o);
 		if (!rec || write(out_fd, rec, strlen(rec)) < 0) {
 			free(rec);
 			break;
@@ -449,10 +453,36 @@ static bool wanted(const struct campaign *c, const struct board_cfg *b)
 	return any;
 }
 
+static bool wanted_cb(const struct board_cfg *b, void *ctx)
+{
+	return wanted(ctx, b);
+}
+
+/* --board auto: one board, the one Slurm allocated or a free one here. */
+static int pick_auto(struct campaign *c, char **names)
+{
+	const struct board_cfg *b;
+	bool locked;
+	int rc = shard_board_pick(c->lab, wanted_cb, c, &b, &locked);
+
+	if (rc < 0)
+		return rc;
+	if (locked)
+		c->own_lock = b->name;
+	c->w[0].board = b;
+	names[0] = (char *)b->name;
+	c->n_workers = 1;
+	fprintf(stderr, "board: %s on host %s%s\n", b->name, lab_this_host(),
+		getenv("SLURM_JOB_ID") ? " (Slurm's GRES)" : " (free, locked)");
+	return 0;
+}
+
 static int pick_boards(struct campaign *c, char **names)
 {
 	int jobs = c->o->jobs > 0 ? c->o->jobs : 1;
 
+	if (c->o->board_auto)
+		return pick_auto(c, names);
 	for (size_t i = 0; i < c->lab->n_boards && c->n_workers < jobs; i++) {
 		if (!wanted(c, &c->lab->boards[i]))
 			continue;
@@ -593,7 +623,7 @@ int campaign_run(const struct campaign_opts *o)
 	char journal_path[1100];
 	struct stat st;
 	int rc = EXIT_USAGE;
-	bool complete;
+	bool complete, sharded;
 
 	c.lab = lab_load(o->lab_path);
 	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0)
@@ -606,7 +636,7 @@ int campaign_run(const struct campaign_opts *o)
 		goto out;
 	}
 	snprintf(journal_path, sizeof(journal_path), "%s/journal.jsonl", o->out_dir);
-	if (!o->resume && stat(journal_path, &st) == 0 && st.st_size > 0) {
+	if (!o->resume && o->shard_count <= 1 && stat(journal_path, &st) == 0 && st.st_size > 0) {
 		hil_error("%s already holds a campaign: --resume %s finishes it, or choose another "
 			  "--out", o->out_dir, o->out_dir);
 		goto out;
@@ -622,8 +652,12 @@ int campaign_run(const struct campaign_opts *o)
 		snprintf(runs_dir, sizeof(runs_dir), "%s/runs", o->out_dir);
 		mkdir_p(runs_dir);
 	}
-	if (pick_boards(&c, names) < 0)
+	rc = pick_boards(&c, names);
+	if (rc < 0) {
+		rc = rc == -EBUSY || rc == -EIO ? EXIT_INFRA : EXIT_USAGE;
 		goto out;
+	}
+	rc = EXIT_USAGE;
 	c.journal = journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.n_workers);
 	if (!c.journal) {
 		rc = EXIT_INFRA;
@@ -642,15 +676,26 @@ int campaign_run(const struct campaign_opts *o)
 	complete = !cli_interrupted && !stopping(&c);
 	for (size_t i = 0; i < c.plan.n; i++)
 		complete &= c.plan.runs[i].state == RUN_DONE;
+	sharded = journal_sharded(c.journal);
+	snprintf(journal_path, sizeof(journal_path), "%s", journal_path_of(c.journal));
 	journal_close(c.journal, c.done, complete,
 		      cli_interrupted == SIGINT	   ? "SIGINT"
 		      : cli_interrupted == SIGTERM ? "SIGTERM"
 		      : cli_interrupted	   ? "signal"
 						   : NULL);
-	fprintf(stderr, "journal: %s\n", journal_path);
-	write_reports(o->out_dir);
+	if (sharded) {
+		/* Other shards write beside this one: the reports are the merge's. */
+		fprintf(stderr, "journal: %s (shard %d of %d)\nmerge the shards: hilctl report "
+				"--merge --out %s/merged %s\n",
+			journal_path, o->shard_index, o->shard_count, o->out_dir, o->out_dir);
+	} else {
+		fprintf(stderr, "journal: %s\n", journal_path);
+		write_reports(o->out_dir);
+	}
 	rc = gate(&c, complete);
 out:
+	if (c.own_lock)
+		lock_release(c.own_lock, true);
 	free_campaign(&c);
 	return rc;
 }

@@ -15,6 +15,7 @@ struct campaign_opts {
 	const char *lab_path;
 	const char **scenario_paths; /* NULL-terminated */
 	const char **boards;         /* --board, NULL-terminated; NULL = every board that fits */
+	bool board_auto;             /* --board auto: Slurm's GRES, or a free board of this host */
 	const char *sweep;           /* --sweep "a:b:step" or "v1,v2,..." */
 	const char *point;           /* --point: one point only */
 	int runs;                    /* --runs N: N random points from the sweep's range */

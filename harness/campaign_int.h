@@ -46,13 +46,18 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 			     size_t n_boards);
 /* Append one line and fsync. Returns 0 or -errno (the message is printed). */
 int journal_append(struct journal *j, const char *line);
+/* Where the journal is; the run directory prefix of this attempt ("" when not
+ * sharded); whether this is one shard of several. */
+const char *journal_path_of(const struct journal *j);
+const char *journal_run_prefix(const struct journal *j);
+bool journal_sharded(const struct journal *j);
 /* Keys of runs already in DIR/journal.jsonl (for --resume); NULL-terminated. */
 char **journal_done_keys(const char *dir, size_t *n);
 void journal_close(struct journal *j, size_t runs_done, bool complete, const char *interrupted);
 
 /* A finished run as one journal line (malloc'd, newline-terminated). */
-char *run_record(const struct plan_run *pr, int run_id, const struct scenario *sc,
-		 const char *board, const struct run_result *res, const char *timeline_rel,
-		 const struct campaign_opts *o);
+char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
+		 const struct scenario *sc, const char *board, const struct run_result *res,
+		 const char *timeline_rel, const struct campaign_opts *o);
 
 #endif

@@ -1,5 +1,7 @@
 /* harness/campaign_journal.c — write the journal (docs/journal.md): a
  * header, one synced line per finished run, an end record. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,6 +19,9 @@
 struct journal {
 	int fd;
 	char path[600];
+	char host[128];
+	int index, count, attempt;
+	char run_prefix[32]; /* "s2a1-" for a shard's run directories, "" unsharded */
 };
 
 static void iso_now(char *buf, size_t size)
@@ -127,6 +132,109 @@ static void campaign_id(const struct campaign_opts *o, const struct plan *p,
 		 (unsigned long long)(h & 0xffffffffffffULL));
 }
 
+/* Host names come from the environment: keep file names plain. */
+static void safe_name(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < size; in++)
+		out[o++] = isalnum((unsigned char)*in) || strchr("-_.", *in) ? *in : '_';
+	out[o] = '\0';
+	if (!o)
+		snprintf(out, size, "host");
+}
+
+static json_t *shard_json(const struct journal *j)
+{
+	return json_pack("{s:i, s:i, s:i}", "index", j->index, "count", j->count, "attempt",
+			 j->attempt);
+}
+
+/* The highest attempt of this shard already in dir (0: none). */
+static int last_attempt(const char *dir, const struct journal *j)
+{
+	char prefix[64];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int last = 0;
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "journal-s%dof%d-a", j->index, j->count);
+	while ((e = readdir(d))) {
+		if (!strncmp(e->d_name, prefix, strlen(prefix))) {
+			int a = atoi(e->d_name + strlen(prefix));
+			last = a > last ? a : last;
+		}
+	}
+	closedir(d);
+	return last;
+}
+
+/* An unsharded campaign writes DIR/journal.jsonl. A shard writes one file
+ * per attempt, journal-sIofN-aA-HOST-BOARD.jsonl, created new (never
+ * appended to): a requeued shard is a new attempt beside the old one, and
+ * report --merge picks (docs/journal.md). The attempt is one more than any
+ * in DIR, and at least Slurm's restart count + 1. */
+static int open_file(struct journal *j, const char *dir, char **boards, size_t n_boards)
+{
+	const char *restarts = getenv("SLURM_RESTART_COUNT");
+	char board[200] = "";
+	size_t used = 0;
+	int dfd;
+
+	j->attempt = 1;
+	if (j->count <= 1) {
+		snprintf(j->path, sizeof(j->path), "%s/journal.jsonl", dir);
+		j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (j->fd < 0) {
+			hil_error("journal %s: %s", j->path, strerror(errno));
+			return -errno;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n_boards && used < sizeof(board); i++)
+		used += (size_t)snprintf(board + used, sizeof(board) - used, "%s%s", i ? "+" : "",
+					 boards[i]);
+	j->attempt = last_attempt(dir, j) + 1;
+	if (restarts && atoi(restarts) + 1 > j->attempt)
+		j->attempt = atoi(restarts) + 1;
+	for (int tries = 0; tries < 1000; tries++, j->attempt++) {
+		snprintf(j->path, sizeof(j->path), "%s/journal-s%dof%d-a%d-%s-%s.jsonl", dir,
+			 j->index, j->count, j->attempt, j->host, board);
+		j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+		if (j->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (j->fd < 0) {
+		hil_error("journal %s: %s", j->path, strerror(errno));
+		return -errno;
+	}
+	snprintf(j->run_prefix, sizeof(j->run_prefix), "s%da%d-", j->index, j->attempt);
+	/* The new name survives a crash of the host (the records sync as they come). */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+const char *journal_path_of(const struct journal *j)
+{
+	return j->path;
+}
+
+const char *journal_run_prefix(const struct journal *j)
+{
+	return j->run_prefix;
+}
+
+bool journal_sharded(const struct journal *j)
+{
+	return j->count > 1;
+}
+
 struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 			     const struct plan *p, const struct lab *lab, char **board_names,
 			     size_t n_boards)
@@ -139,10 +247,10 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 
 	if (!j)
 		return NULL;
-	snprintf(j->path, sizeof(j->path), "%s/journal.jsonl", dir);
-	j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (j->fd < 0) {
-		hil_error("journal %s: %s", j->path, strerror(errno));
+	j->index = o->shard_index;
+	j->count = o->shard_count > 0 ? o->shard_count : 1;
+	safe_name(lab_this_host(), j->host, sizeof(j->host));
+	if (open_file(j, dir, board_names, n_boards) < 0) {
 		free(j);
 		return NULL;
 	}
@@ -155,15 +263,15 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 	for (size_t i = 0; i < n_boards; i++)
 		json_array_append_new(boards, json_string(board_names[i]));
 	iso_now(when, sizeof(when));
-	gethostname(host, sizeof(host) - 1);
+	snprintf(host, sizeof(host), "%s", lab_this_host());
 	campaign_id(o, p, lab, id, sizeof(id));
 	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
 		      "s:{s:i, s:i, s:i}}",
 		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
 		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen, "seed",
 		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv, "sets", sets,
-		      "resumed", o->resume, "shard", "index", o->shard_index, "count",
-		      o->shard_count ? o->shard_count : 1, "attempt", 1);
+		      "resumed", o->resume, "shard", "index", j->index, "count", j->count,
+		      "attempt", j->attempt);
 	if (!c || append_json(j, json_pack("{s:o}", "campaign", c)) < 0) {
 		close(j->fd);
 		free(j);
@@ -179,9 +287,9 @@ void journal_close(struct journal *j, size_t runs_done, bool complete, const cha
 	if (!j)
 		return;
 	iso_now(when, sizeof(when));
-	append_json(j, json_pack("{s:{s:s, s:I, s:b, s:s?}}", "end", "finished", when, "runs_done",
-				 (json_int_t)runs_done, "complete", complete, "interrupted",
-				 interrupted));
+	append_json(j, json_pack("{s:{s:s, s:I, s:b, s:s?, s:s, s:o}}", "end", "finished", when,
+				 "runs_done", (json_int_t)runs_done, "complete", complete,
+				 "interrupted", interrupted, "host", j->host, "shard", shard_json(j)));
 	close(j->fd);
 	free(j);
 }
@@ -209,9 +317,9 @@ static json_t *evidence_json(const struct run_result *res)
 	return a;
 }
 
-char *run_record(const struct plan_run *pr, int run_id, const struct scenario *sc,
-		 const char *board, const struct run_result *res, const char *timeline_rel,
-		 const struct campaign_opts *o)
+char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
+		 const struct scenario *sc, const char *board, const struct run_result *res,
+		 const char *timeline_rel, const struct campaign_opts *o)
 {
 	json_t *faults = json_array(), *allowed = json_array(), *rec;
 	char when[64], repro[2048], *text, *line = NULL;
@@ -234,6 +342,8 @@ char *run_record(const struct plan_run *pr, int run_id, const struct scenario *s
 			"reason", bytes_string(res->reason), "evidence", evidence_json(res),
 			"started", when, "duration_s", res->duration_s, "timeline", timeline_rel,
 			"reproduce", repro, "bisect", pr->bisect);
+	json_object_set_new(rec, "host", json_string(j->host));
+	json_object_set_new(rec, "shard", shard_json(j));
 	text = json_dumps(json_pack("{s:o}", "run", rec), JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text && asprintf(&line, "%s\n", text) < 0)
 		line = NULL;

@@ -39,6 +39,7 @@ int cmd_console(struct cli *cli);
 int cmd_run(struct cli *cli);
 int cmd_qualify(struct cli *cli);
 int cmd_report(struct cli *cli);
+int cmd_gres(struct cli *cli);
 
 
 

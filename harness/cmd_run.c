@@ -20,6 +20,9 @@ static const char run_help[] =
 	"Run each scenario over its fault points on the lab's boards that fit it, judge\n"
 	"every run, and append it to DIR/journal.jsonl as it ends.\n\n"
 	"  --board B        use this board (repeat for several); default: any that fits\n"
+	"  --board auto     one board: the one Slurm allocated to this task (its GRES\n"
+	"                   board, see hilctl gres), else a free board of this host\n"
+	"                   (by lock); implied by --shard auto inside a Slurm job\n"
 	"  --sweep A:B:S    fault points from A to B in steps of S (or a list: 1,5,9)\n"
 	"  --runs N         N points drawn at random from the scenario's sweep range\n"
 	"  --repeat K       run every point K times (flaky bugs, confidence bounds)\n"
@@ -167,7 +170,10 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			}
 			break;
 		case OPT_BOARD:
-			add_str(&o->boards, optarg);
+			if (!strcmp(optarg, "auto"))
+				o->board_auto = true;
+			else
+				add_str(&o->boards, optarg);
 			break;
 		case OPT_SWEEP:
 			o->sweep = optarg;
@@ -351,8 +357,18 @@ static int run_common(struct cli *cli, bool qualify)
 		if (rc >= 0)
 			return rc;
 	}
-	if (o.shard_count == -1 && shard_auto(&o, o.shards_hint) < 0)
+	if (o.shard_count == -1) {
+		if (shard_auto(&o, o.shards_hint) < 0)
+			return EXIT_USAGE;
+		/* A Slurm task runs on the board Slurm gave it, never on one it
+		 * picks by itself (another task may hold that one). */
+		if (getenv("SLURM_JOB_ID") && !o.boards)
+			o.board_auto = true;
+	}
+	if (o.board_auto && o.boards) {
+		hil_error("--board auto and --board NAME: give one or the other");
 		return EXIT_USAGE;
+	}
 	o.lab_path = cli->lab_path;
 	o.argc = cli->argc;
 	o.argv = cli->argv;

@@ -24,8 +24,8 @@ const char *const *lab_get_overrides(void)
 {
 	return overrides;
 }
-static const char *const board_keys[] = {"name",  "tags",   "power", "console", "network",
-					 "probes", "vars", "description", NULL};
+static const char *const board_keys[] = {"name",   "tags", "power",       "console", "network",
+					 "probes", "vars", "description", "host",    NULL};
 
 static int name_ok(const char *name)
 {
@@ -61,6 +61,16 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 			return -EINVAL;
 		}
 	b->node = n;
+	b->host = NULL;
+	if (cfg_get_str(n, "host", false, &b->host) < 0)
+		return -EINVAL;
+	if (b->host && !name_ok(b->host)) {
+		cfg_error(cfg_get(n, "host"),
+			  "\"%s\" is not a usable host name (the lab host's Slurm NodeName or "
+			  "hostname: letters, digits, - _ .)",
+			  b->host);
+		return -EINVAL;
+	}
 	b->power = cfg_get(n, "power");
 	b->console = cfg_get(n, "console");
 	b->network = cfg_get(n, "network");
@@ -237,6 +247,25 @@ const struct board_cfg *lab_board(const struct lab *lab, const char *name)
 		if (strcmp(lab->boards[i].name, name) == 0)
 			return &lab->boards[i];
 	return NULL;
+}
+
+int board_on_host(const struct board_cfg *b, const char *host)
+{
+	return !b->host || !host || strcmp(b->host, host) == 0;
+}
+
+const char *lab_this_host(void)
+{
+	static char host[256];
+	const char *env = getenv("SLURMD_NODENAME");
+
+	if (!env || !env[0])
+		env = getenv("HILCTL_HOST");
+	if (env && env[0])
+		snprintf(host, sizeof(host), "%s", env);
+	else if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	return host;
 }
 
 int board_has_tag(const struct board_cfg *b, const char *tag)

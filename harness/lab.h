@@ -8,6 +8,8 @@
  *   boards:
  *     - name: qemu-01
  *       tags: [aarch64, refdut]   # optional, scenarios select boards by tag
+ *       host: lab-host-1          # optional: the lab host it is wired to (Slurm NodeName);
+ *                                 # without it the board is on every host (a one-host lab)
  *       power:   {driver: qemu, ...driver settings}
  *       console: {type: qemu, ...console settings}
  *       network: {driver: qemu | command | <any power driver>, ...}   # optional
@@ -29,6 +31,7 @@ struct cfg_node;
 
 struct board_cfg {
 	const char *name;
+	const char *host;            /* host: the lab host it hangs off; NULL = any host */
 	const struct cfg_node *node; /* the board's mapping */
 	const struct cfg_node *power, *console, *network, *probes, *vars;
 	const char **tags; /* NULL-terminated, may be empty */
@@ -54,6 +57,11 @@ const char *const *lab_get_overrides(void);
 char *lab_path(const struct lab *lab, const char *path);
 void lab_free(struct lab *lab);
 const struct board_cfg *lab_board(const struct lab *lab, const char *name);
+/* Is the board wired to this host (its host: is that name, or it has none)? */
+int board_on_host(const struct board_cfg *b, const char *host);
+/* Which lab host this process runs on: $SLURMD_NODENAME (a Slurm task:
+ * the node it was given), else $HILCTL_HOST, else the hostname. */
+const char *lab_this_host(void);
 /* Does the board carry this tag? */
 int board_has_tag(const struct board_cfg *b, const char *tag);
 

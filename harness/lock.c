@@ -186,7 +186,7 @@ static int write_holder(const char *path, pid_t pid)
 	return 0;
 }
 
-int lock_take(const char *board, pid_t holder_pid, bool *taken)
+static int take(const char *board, pid_t holder_pid, bool *taken, bool quiet)
 {
 	struct lock_holder h;
 	char path[600];
@@ -207,9 +207,10 @@ int lock_take(const char *board, pid_t holder_pid, bool *taken)
 			rc = 0;
 			goto out;
 		}
-		hil_error("board \"%s\" is locked by pid %d (%s); wait, or run \"hilctl unlock %s\" "
-			  "if that is yours",
-			  board, (int)h.pid, h.cmd[0] ? h.cmd : "?", board);
+		if (!quiet)
+			hil_error("board \"%s\" is locked by pid %d (%s); wait, or run \"hilctl "
+				  "unlock %s\" if that is yours",
+				  board, (int)h.pid, h.cmd[0] ? h.cmd : "?", board);
 		rc = -EBUSY;
 		goto out;
 	}
@@ -224,6 +225,16 @@ int lock_take(const char *board, pid_t holder_pid, bool *taken)
 out:
 	close(mutex);
 	return rc;
+}
+
+int lock_take(const char *board, pid_t holder_pid, bool *taken)
+{
+	return take(board, holder_pid, taken, false);
+}
+
+int lock_try(const char *board, bool *taken)
+{
+	return take(board, 0, taken, true);
 }
 
 int lock_release(const char *board, bool force)

@@ -24,6 +24,8 @@ struct lock_holder {
  * after printing who holds it, or another -errno. *taken says whether a new
  * lock file was written (false when an ancestor already holds it). */
 int lock_take(const char *board, pid_t holder_pid, bool *taken);
+/* lock_take() for this process, silent when the board is held: -EBUSY. */
+int lock_try(const char *board, bool *taken);
 /* Release; only the holder (or an ancestor's child, or force) may. */
 int lock_release(const char *board, bool force);
 /* Who holds it now: 1 and *out filled, 0 free (stale counts as free). */
