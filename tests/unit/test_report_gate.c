@@ -22,8 +22,8 @@ static char logbuf[8192];
 
 /* A shard journal: campaign cid, shard index/count, attempt, runs "key:verdict"
  * separated by spaces, and whether it has a complete end record. */
-static struct jfile *shard(const char *cid, int index, int count, int attempt, const char *runs,
-                           bool complete)
+static struct jfile *shard_end(const char *cid, int index, int count, int attempt,
+                               const char *runs, const char *end)
 {
 	struct sbuf b = {0};
 	char name[64], *list = strdup(runs), *save = NULL;
@@ -43,9 +43,8 @@ static struct jfile *shard(const char *cid, int index, int count, int attempt, c
 		          "\"started\":\"2026-11-25T01:00:10Z\"}}\n",
 		          tok, colon + 1);
 	}
-	if (complete)
-		sbuf_adds(&b,
-		          "{\"end\":{\"complete\":true,\"finished\":\"2026-11-25T01:10:00Z\"}}\n");
+	if (end)
+		sbuf_addf(&b, "%s\n", end);
 	snprintf(name, sizeof(name), "h/journal-%s-s%d-a%d.jsonl", cid, index, attempt);
 	log_capture(logbuf, sizeof(logbuf));
 	j = jfile_parse(name, b.s, b.len);
@@ -53,6 +52,15 @@ static struct jfile *shard(const char *cid, int index, int count, int attempt, c
 	sbuf_free(&b);
 	free(list);
 	return j;
+}
+
+static struct jfile *shard(const char *cid, int index, int count, int attempt, const char *runs,
+                           bool complete)
+{
+	return shard_end(cid, index, count, attempt, runs,
+	                 complete ? "{\"end\":{\"complete\":true,\"finished\":"
+	                            "\"2026-11-25T01:10:00Z\"}}"
+	                          : NULL);
 }
 
 static void decide(struct report_set *rs, struct gate *g)
@@ -200,6 +208,62 @@ static void test_merge_names_missing_shards_and_counts_keys_once(void **state)
 	done(&rs, &g);
 }
 
+/* A shard stopped by SIGTERM (scancel, preemption) wrote an end record, but
+ * not a complete one: it ran every run it got to, not the shard. */
+static void test_merge_end_without_complete_is_a_partial_shard(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard_end("c", 0, 1, 1, "a:upgraded b:upgraded",
+	                              "{\"end\":{\"complete\":false,\"interrupted\":\"SIGTERM\"}}"));
+	decide(&rs, &g);
+	assert_int_equal(rs.shards[0].status, SHARD_PARTIAL);
+	assert_int_equal(g.shards_partial, 1);
+	assert_int_equal(g.decision, GATE_INFRA);
+	assert_int_equal(g.exit_code, 3);
+	done(&rs, &g);
+}
+
+/* A requeued shard whose new attempt died (its host went down too) does not
+ * undo the older attempt that finished: the complete one counts, alone. */
+static void test_merge_complete_attempt_beats_a_newer_partial_one(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 2, 1, "a:upgraded b:upgraded", true));
+	report_set_add(&rs, shard("c", 0, 2, 2, "a:bricked", false));
+	report_set_add(&rs, shard("c", 1, 2, 1, "c:upgraded", true));
+	decide(&rs, &g);
+	assert_int_equal(rs.shards[0].status, SHARD_COMPLETE);
+	assert_int_equal(rs.shards[0].journal->campaign.shard_attempt, 1);
+	assert_int_equal(rs.shards[0].attempts, 2);
+	assert_int_equal(rs.n_runs, 3);
+	assert_int_equal(g.failures, 0); /* attempt 2's bricked is not counted */
+	assert_int_equal(g.decision, GATE_PASS);
+	done(&rs, &g);
+}
+
+/* A host cut off from the controller kept running its copy while the
+ * requeued one ran elsewhere: two complete attempts of one shard. The newer
+ * counts and every run counts once, not twice. */
+static void test_merge_two_complete_attempts_count_each_run_once(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 2, "a:upgraded b:rolled_back", true));
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded b:upgraded", true));
+	decide(&rs, &g);
+	assert_int_equal(rs.n_runs, 2);
+	assert_int_equal(rs.shards[0].journal->campaign.shard_attempt, 2);
+	assert_int_equal(rs.shards[0].runs, 2);
+	assert_int_equal(g.runs, 2);
+	assert_int_equal(g.decision, GATE_PASS);
+	done(&rs, &g);
+}
+
 static void test_merge_refuses_two_shard_counts(void **state)
 {
 	struct report_set rs = {0};
@@ -255,6 +319,9 @@ int main(void)
 	    cmocka_unit_test(test_merge_keeps_latest_complete_attempt),
 	    cmocka_unit_test(test_merge_partial_shard_counts_newest_run_of_each_key),
 	    cmocka_unit_test(test_merge_names_missing_shards_and_counts_keys_once),
+	    cmocka_unit_test(test_merge_end_without_complete_is_a_partial_shard),
+	    cmocka_unit_test(test_merge_complete_attempt_beats_a_newer_partial_one),
+	    cmocka_unit_test(test_merge_two_complete_attempts_count_each_run_once),
 	    cmocka_unit_test(test_merge_refuses_two_shard_counts),
 	    cmocka_unit_test(test_merge_orders_runs_by_suite_then_point),
 	    cmocka_unit_test(test_merge_load_refuses_a_directory_without_journals),
