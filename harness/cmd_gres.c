@@ -10,16 +10,17 @@
 #include "log.h"
 
 static const char gres_help[] =
-	"usage: hilctl [--lab FILE] gres [--host H]\n\n"
-	"Print the Slurm gres.conf lines for the boards of lab host H (every host named\n"
-	"by a board's host: key when --host is not given). Each board is one GRES\n"
-	"\"board\" line, in lab-file order: a Slurm task's board index counts over these\n"
-	"lines, so keep them in this order. A board without host: is on every host.\n"
-	"File= is the board's UART (console type serial) or /dev/null.\n";
+    "usage: hilctl [--lab FILE] gres [--host H]\n\n"
+    "Print the Slurm gres.conf lines for the boards of lab host H (every host named\n"
+    "by a board's host: key when --host is not given). Each board is one GRES\n"
+    "\"board\" line, in lab-file order: a Slurm task's board index counts over these\n"
+    "lines, so keep them in this order. A board without host: is on every host.\n"
+    "File= is the board's UART (console type serial) or /dev/null.\n";
 
 static const char *gres_file(const struct board_cfg *b)
 {
-	const struct cfg_node *type = cfg_get(b->console, "type"), *path = cfg_get(b->console, "path");
+	const struct cfg_node *type = cfg_get(b->console, "type"),
+	                      *path = cfg_get(b->console, "path");
 
 	if (type && type->value && !strcmp(type->value, "serial") && path && path->value &&
 	    path->value[0] == '/')
@@ -51,8 +52,8 @@ static int print_host(const struct lab *lab, const char *host)
 
 int cmd_gres(struct cli *cli)
 {
-	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {"host", required_argument, NULL, 'H'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    CLI_COMMON_LONGOPTS, {"host", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
 	const char *host = NULL;
 	struct lab *lab;
 	int c, printed = 0;
@@ -73,7 +74,7 @@ int cmd_gres(struct cli *cli)
 	if (host) {
 		if (print_host(lab, host) == 0) {
 			hil_error("%s: no board is on host %s (boards name their host with host:)",
-				  lab->path, host);
+			          lab->path, host);
 			lab_free(lab);
 			return EXIT_USAGE;
 		}

@@ -20,7 +20,8 @@ static const char *job_record(const char *text, const char *job_id, size_t *len)
 		size_t n = end ? (size_t)(end - line) : strlen(line);
 
 		if (n > 6 + id_len && !strncmp(line, "JobId=", 6) &&
-		    !strncmp(line + 6, job_id, id_len) && isspace((unsigned char)line[6 + id_len])) {
+		    !strncmp(line + 6, job_id, id_len) &&
+		    isspace((unsigned char)line[6 + id_len])) {
 			*len = n;
 			return line;
 		}
@@ -112,8 +113,8 @@ static char *ask_scontrol(const char *job_id)
 	status = pclose(f);
 	if (status != 0 || !out) {
 		hil_error("Slurm job %s: \"scontrol -o show job -d %s\" failed (status %d): %.300s "
-			  "(is slurmctld reachable from this host?)",
-			  job_id, job_id, status, out ? out : "");
+		          "(is slurmctld reachable from this host?)",
+		          job_id, job_id, status, out ? out : "");
 		free(out);
 		return NULL;
 	}
@@ -128,8 +129,9 @@ static int slurm_index(const char *job_id, int *idx)
 
 	if (env && env[0]) { /* exported by a TaskProlog (docs/slurm.md) */
 		if (!digits(env)) {
-			hil_error("HILCTL_GRES_IDX=\"%s\" is not a board index (check the TaskProlog)",
-				  env);
+			hil_error(
+			    "HILCTL_GRES_IDX=\"%s\" is not a board index (check the TaskProlog)",
+			    env);
 			return -EINVAL;
 		}
 		*idx = atoi(env);
@@ -141,18 +143,19 @@ static int slurm_index(const char *job_id, int *idx)
 	rc = slurm_gres_index(text, job_id, "board", idx);
 	if (rc == -ESRCH)
 		hil_error("Slurm job %s: scontrol shows no record of this job: cannot tell which "
-			  "board Slurm gave it",
-			  job_id);
+		          "board Slurm gave it",
+		          job_id);
 	else if (rc < 0)
-		hil_error("Slurm job %s was given no board: submit it with --gres=board:1 (and list "
-			  "the host's boards in gres.conf: hilctl gres)",
-			  job_id);
+		hil_error(
+		    "Slurm job %s was given no board: submit it with --gres=board:1 (and list "
+		    "the host's boards in gres.conf: hilctl gres)",
+		    job_id);
 	free(text);
 	return rc == -ESRCH ? -EIO : rc < 0 ? -EINVAL : 0;
 }
 
 static int pick_slurm(const struct lab *lab, const char *job_id, const char *host,
-		      board_fits_fn fits, void *ctx, const struct board_cfg **out)
+                      board_fits_fn fits, void *ctx, const struct board_cfg **out)
 {
 	int idx, rc = slurm_index(job_id, &idx), k = 0;
 
@@ -164,23 +167,24 @@ static int pick_slurm(const struct lab *lab, const char *job_id, const char *hos
 		if (!board_on_host(b, host) || k++ != idx)
 			continue;
 		if (!fits(b, ctx)) {
-			hil_error("Slurm gave job %s board %d of host %s, \"%s\" (%s), which does not "
-				  "fit the campaign: request a typed GRES (--gres=board:TYPE:1)",
-				  job_id, idx, host, b->name, lab->path);
+			hil_error(
+			    "Slurm gave job %s board %d of host %s, \"%s\" (%s), which does not "
+			    "fit the campaign: request a typed GRES (--gres=board:TYPE:1)",
+			    job_id, idx, host, b->name, lab->path);
 			return -EINVAL;
 		}
 		*out = b;
 		return 0;
 	}
 	hil_error("Slurm gave job %s board %d of host %s, but %s lists only %d boards on that "
-		  "host: gres.conf and the lab file disagree (regenerate it: hilctl --lab %s gres "
-		  "--host %s)",
-		  job_id, idx, host, lab->path, k, lab->path, host);
+	          "host: gres.conf and the lab file disagree (regenerate it: hilctl --lab %s gres "
+	          "--host %s)",
+	          job_id, idx, host, lab->path, k, lab->path, host);
 	return -EINVAL;
 }
 
 static int pick_free(const struct lab *lab, const char *host, board_fits_fn fits, void *ctx,
-		     const struct board_cfg **out, bool *locked)
+                     const struct board_cfg **out, bool *locked)
 {
 	int candidates = 0;
 
@@ -200,19 +204,20 @@ static int pick_free(const struct lab *lab, const char *host, board_fits_fn fits
 		return 0;
 	}
 	if (!candidates) {
-		hil_error("%s: no board on host %s fits the campaign (a board's host: names its lab "
-			  "host; set HILCTL_HOST to act as another)",
-			  lab->path, host);
+		hil_error(
+		    "%s: no board on host %s fits the campaign (a board's host: names its lab "
+		    "host; set HILCTL_HOST to act as another)",
+		    lab->path, host);
 		return -EINVAL;
 	}
 	hil_error("%s: all %d boards of host %s that fit are locked by other runs (hilctl boards "
-		  "shows who holds them)",
-		  lab->path, candidates, host);
+	          "shows who holds them)",
+	          lab->path, candidates, host);
 	return -EBUSY;
 }
 
 int shard_board_pick(const struct lab *lab, board_fits_fn fits, void *ctx,
-		     const struct board_cfg **out, bool *locked)
+                     const struct board_cfg **out, bool *locked)
 {
 	const char *job_id = getenv("SLURM_JOB_ID"), *host = lab_this_host();
 

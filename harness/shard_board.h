@@ -29,6 +29,6 @@ typedef bool (*board_fits_fn)(const struct board_cfg *b, void *ctx);
  * which board (a configuration error), -EBUSY every fitting board of this
  * host is locked, -EIO scontrol could not be asked. */
 int shard_board_pick(const struct lab *lab, board_fits_fn fits, void *ctx,
-		     const struct board_cfg **out, bool *locked);
+                     const struct board_cfg **out, bool *locked);
 
 #endif

@@ -70,13 +70,12 @@ static void test_gres_index_reads_typed_and_listed_gres(void **state)
 	int idx = -1;
 
 	assert_int_equal(slurm_gres_index("JobId=5 Nodes=h GRES=gpu:2(IDX:0-1),board:rpi4:1(IDX:3) "
-					  "X=1",
-					  "5", "board", &idx),
-			 0);
+	                                  "X=1",
+	                                  "5", "board", &idx),
+	                 0);
 	assert_int_equal(idx, 3);
-	assert_int_equal(slurm_gres_index("JobId=5 GRES=boards:1(IDX:4),board:1(IDX:6)", "5",
-					  "board", &idx),
-			 0);
+	assert_int_equal(
+	    slurm_gres_index("JobId=5 GRES=boards:1(IDX:4),board:1(IDX:6)", "5", "board", &idx), 0);
 	assert_int_equal(idx, 6); /* "boards" is another GRES */
 }
 
@@ -85,11 +84,11 @@ static void test_gres_index_without_a_board_gres_is_enoent(void **state)
 	int idx = -1;
 
 	/* JOB_GRES says what was asked, not which one: no index there. */
-	assert_int_equal(slurm_gres_index("JobId=7 JOB_GRES=board:1 Nodes=h GRES=", "7", "board",
-					  &idx),
-			 -ENOENT);
+	assert_int_equal(
+	    slurm_gres_index("JobId=7 JOB_GRES=board:1 Nodes=h GRES=", "7", "board", &idx),
+	    -ENOENT);
 	assert_int_equal(slurm_gres_index("JobId=7 Nodes=h GRES=board:1", "7", "board", &idx),
-			 -ENOENT);
+	                 -ENOENT);
 	assert_int_equal(slurm_gres_index("", "7", "board", &idx), -ESRCH);
 	assert_int_equal(idx, -1);
 }
@@ -178,7 +177,7 @@ int main(void)
 	    cmocka_unit_test(test_gres_index_reads_typed_and_listed_gres),
 	    cmocka_unit_test(test_gres_index_without_a_board_gres_is_enoent),
 	    cmocka_unit_test_setup(test_slurm_index_counts_over_this_hosts_boards_in_lab_order,
-				   setup),
+	                           setup),
 	    cmocka_unit_test_setup(test_slurm_refuses_an_index_the_lab_does_not_have, setup),
 	    cmocka_unit_test_setup(test_outside_slurm_the_first_free_board_of_this_host, setup),
 	};

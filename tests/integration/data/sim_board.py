@@ -8,7 +8,10 @@ hilctl's `command` power driver through a FIFO.
 
 Power on: the board prints the reference board's markers (a U-Boot banner,
 its version probe, then the update agent's "write offset=N" lines for N = 1..
-20, one every 50 ms) and waits. Power off: it falls silent at once. The lab
+20, one every 50 ms) and waits. Power off: it falls silent at once. hilctl
+connects a TCP console after switching power on, so a board switched on with
+nobody connected starts talking when somebody connects (a UART whose first
+bytes nobody reads would lose them; the tests are not about that). The lab
 file switches it with
 
     power: {driver: command, on: [sh, -c, 'echo on > DIR/{board}.ctl'],
@@ -56,9 +59,14 @@ class Board:
     def power(self, on):
         self.history("on" if on else "off")
         self.on = on
-        now = time.monotonic()
-        self.queue = [(now + i * STEP, line) for i, line in enumerate(LINES)] if on else []
+        self.queue = []
         self.first_pending = on
+        if on and self.client:
+            self.boot()
+
+    def boot(self):
+        now = time.monotonic()
+        self.queue = [(now + i * STEP, line) for i, line in enumerate(LINES)]
 
     def send_due(self, now):
         while self.queue and self.queue[0][0] <= now:
@@ -93,6 +101,8 @@ def main():
                     b.client.close()
                 b.client = conn
                 sel.register(conn, selectors.EVENT_READ, ("client", b))
+                if b.on and b.first_pending and not b.queue:
+                    b.boot()
             elif kind == "client":
                 try:
                     data = key.fileobj.recv(4096)
