@@ -157,6 +157,7 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	memset(res, 0, sizeof(*res));
 	tl = timeline_open(spec->timeline_path, r.b->cfg->name);
 	board_set_timeline(r.b, tl);
+	r.b->power.seed = spec->seed;
 	res->t0_ns = timeline_t0(tl);
 	timeline_event(tl, t_start, "run", "scenario %s, point %s, seed %llu", spec->sc->name,
 		       spec->point, spec->seed);

@@ -62,6 +62,7 @@ static const struct {
 	{"gres", cmd_gres, "print a lab host's Slurm gres.conf lines from the lab file"},
 	{"lock", cmd_lock, "reserve a board for this shell"},
 	{"unlock", cmd_unlock, "release a board"},
+	{"wlog", cmd_wlog, "read a QEMU write log, rebuild the disk a power cut left"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

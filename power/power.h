@@ -54,6 +54,10 @@ struct power {
 	 * sets it; power_set() fills it in otherwise. Cut latency is measured
 	 * to this point. */
 	int64_t t_stopped_ns;
+	/* The seed of the run in progress (0 outside runs): a driver that draws
+	 * random choices (QEMU's power-loss model) derives them from it, so a
+	 * run replays with its seed. */
+	unsigned long long seed;
 };
 
 const struct power_ops *power_find(const char *name);

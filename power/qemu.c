@@ -27,6 +27,7 @@
 #include "../harness/timeline.h"
 #include "../qemu/launch.h"
 #include "../qemu/overlay.h"
+#include "../qemu/powerloss.h"
 #include "../qemu/proc.h"
 #include "../qemu/qmp.h"
 #include "power.h"
@@ -36,6 +37,8 @@
 #define QEMU_QMP_PATIENCE_NS (3 * NS_PER_S)
 /* After SIGKILL the kernel needs a moment to tear a large guest down. */
 #define QEMU_KILL_WAIT_NS (5 * NS_PER_S)
+/* Building the disk a power cut left (qemu/powerloss.h) before a start. */
+#define QEMU_POWER_LOSS_NS (120 * NS_PER_S)
 /* How often a start looks for the QMP socket while QEMU sets up. */
 #define QEMU_START_TICK_NS (20 * NS_PER_MS)
 
@@ -304,6 +307,7 @@ static int qemu_prepare(struct power *p)
 		          p->board);
 		return -EBUSY;
 	}
+	qemu_power_loss_reset(&qp->cfg, p->run_dir);
 	return qemu_overlays_make(&qp->cfg, p->board, p->run_dir, true,
 	                          clock_now_ns() + op_timeout(p));
 }
@@ -372,12 +376,18 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 static int start_qemu(struct power *p)
 {
 	struct qemu_power *qp = p->priv;
-	int64_t deadline = clock_now_ns() + op_timeout(p);
+	int64_t deadline;
 	bool kvm = qp->cfg.accel == QEMU_ACCEL_AUTO && qemu_kvm_usable();
 	char **argv;
 	int rc;
 
 	remove_state_files(qp);
+	/* The disk the last power off left, under the lab's power-loss model. */
+	rc = qemu_power_loss_power_on(&qp->cfg, p->board, p->run_dir, p->seed, p->tl,
+	                              clock_now_ns() + QEMU_POWER_LOSS_NS);
+	if (rc < 0)
+		return rc;
+	deadline = clock_now_ns() + op_timeout(p);
 	rc = qemu_overlays_make(&qp->cfg, p->board, p->run_dir, false, deadline);
 	if (rc < 0)
 		return rc;

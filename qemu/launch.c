@@ -15,10 +15,12 @@
 
 #include "../harness/cfg.h"
 #include "launch.h"
+#include "powerloss.h"
 
-static const char *const config_keys[] = {
-    "driver", "timeout", "binary", "machine", "cpu",    "memory", "smp",    "accel", "bios",
-    "kernel", "initrd",  "dtb",    "append",  "drives", "pflash", "netdev", "args",  NULL};
+static const char *const config_keys[] = {"driver", "timeout", "binary",     "machine", "cpu",
+                                          "memory", "smp",     "accel",      "bios",    "kernel",
+                                          "initrd", "dtb",     "append",     "drives",  "pflash",
+                                          "netdev", "args",    "power_loss", NULL};
 static const char *const accel_words[] = {"auto", "tcg", "kvm", NULL};
 static const char *const drive_kinds[] = {"drive", "blockdev", NULL};
 
@@ -177,6 +179,8 @@ int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings)
 	    check_netdev(qc->netdev) < 0)
 		goto fail;
 	if (cfg_get_strv(settings, "args", false, &qc->args) < 0)
+		goto fail;
+	if (qemu_power_loss_parse(qc, settings) < 0)
 		goto fail;
 	qc->base_dir = qemu_lab_dir(settings);
 	if (!qc->base_dir) {
@@ -348,8 +352,43 @@ char *qemu_overlay_path(const char *run_dir, int index)
 	return asprintf(&path, "%s/overlay-%d.qcow2", run_dir, index) < 0 ? NULL : path;
 }
 
+/* The overlay under blklogwrites: the guest's writes and flushes go to the
+ * overlay and into the log (sectors of 512 bytes, the superblock rewritten
+ * after every entry, the log itself never fsync'ed: the host does not lose
+ * power, and an fsync per guest write would cost more than the write). */
+static int append_logged(char **text, const char *overlay, const char *log)
+{
+	const char *const fixed[] = {"driver",
+	                             "blklogwrites",
+	                             "file.driver",
+	                             "qcow2",
+	                             "file.file.driver",
+	                             "file",
+	                             "file.file.filename",
+	                             overlay,
+	                             "log.driver",
+	                             "file",
+	                             "log.filename",
+	                             log,
+	                             NULL};
+	static const char *const tail[] = {"log.cache.no-flush",
+	                                   "on",
+	                                   "log-sector-size",
+	                                   "512",
+	                                   "log-super-update-interval",
+	                                   "1",
+	                                   NULL};
+	int rc = 0;
+
+	for (int i = 0; fixed[i] && rc == 0; i += 2)
+		rc = opt_append(text, fixed[i], fixed[i + 1]);
+	for (int i = 0; tail[i] && rc == 0; i += 2)
+		rc = opt_append(text, tail[i], tail[i + 1]);
+	return rc;
+}
+
 /* An overlay drive gets file=RUN/overlay-<index>.qcow2,format=qcow2 in place
- * of its own file and format. */
+ * of its own file and format (or that overlay under blklogwrites). */
 static void push_drives(struct argv_buf *a, const struct qemu_config *qc, const char *run_dir)
 {
 	static const char *const skip[] = {"kind", "overlay", NULL};
@@ -366,12 +405,18 @@ static void push_drives(struct argv_buf *a, const struct qemu_config *qc, const 
 
 		if (overlay) {
 			char *path = qemu_overlay_path(run_dir, index);
-			if (!text || !path || opt_append(&text, "file", path) < 0 ||
-			    opt_append(&text, "format", "qcow2") < 0) {
+			char *log = qemu_wlog_path(run_dir, index);
+			int rc = text && path && log ? 0 : -ENOMEM;
+			if (rc == 0 && qc->loss_model != WLOG_MODEL_QUIT)
+				rc = append_logged(&text, path, log);
+			else if (rc == 0 && (rc = opt_append(&text, "file", path)) == 0)
+				rc = opt_append(&text, "format", "qcow2");
+			if (rc < 0) {
 				free(text);
 				text = NULL;
 			}
 			free(path);
+			free(log);
 		}
 		push(a, blockdev ? "-blockdev" : "-drive");
 		push_owned(a, text); /* NULL: out of memory, noted in a->err */

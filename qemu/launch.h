@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+#include "wlog.h"
+
 struct cfg_node;
 
 /* Files in the board's run directory. */
@@ -36,6 +38,8 @@ struct qemu_config {
 	const char *bios, *kernel, *initrd, *dtb, *append;
 	const struct cfg_node *drives, *pflash, *netdev; /* checked; formatted at launch */
 	const char **args; /* owned array of borrowed strings, NULL-terminated, may be NULL */
+	enum wlog_model loss_model;   /* power_loss: (qemu/powerloss.h); QUIT when absent */
+	unsigned long long loss_seed; /* power_loss.seed, mixed with each run's seed */
 };
 
 /* Parse and check the settings; errors print file:line:col. 0 or -EINVAL. */
@@ -52,7 +56,8 @@ void qemu_argv_free(char **argv);
 /* Drives with overlay: true run on a qcow2 overlay in the run directory,
  * RUN/overlay-<index in drives:>.qcow2 (malloc'd path), backed by the lab
  * file's image, so that the image itself is never written (qemu/overlay.h
- * makes them). */
+ * makes them). With a power-loss model the overlay runs under blklogwrites,
+ * which logs the guest's writes into RUN/wlog-<index>.log. */
 bool qemu_drive_overlay(const struct cfg_node *drive);
 char *qemu_overlay_path(const char *run_dir, int index);
 

@@ -20,9 +20,7 @@
 
 #define OVERLAY_KILL_WAIT_NS (5 * NS_PER_S)
 
-/* qemu-img beside the QEMU binary when that is given as a path, else the
- * one on PATH. */
-static char *qemu_img_program(const struct qemu_config *qc)
+char *qemu_img_program(const struct qemu_config *qc)
 {
 	char *bin, *slash, *img = NULL;
 

@@ -17,4 +17,8 @@ struct qemu_config;
 int qemu_overlays_make(const struct qemu_config *qc, const char *board, const char *run_dir,
                        bool fresh, int64_t deadline_ns);
 
+/* qemu-img beside the QEMU binary when that is given as a path, else the
+ * one on PATH. Caller frees; NULL when out of memory. */
+char *qemu_img_program(const struct qemu_config *qc);
+
 #endif

@@ -1,0 +1,317 @@
+/* qemu/powerloss.c — the lab file's power_loss: setting, and what a power on
+ * makes of the log the last power off left (see powerloss.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness/cfg.h"
+#include "../harness/clock.h"
+#include "../harness/log.h"
+#include "../harness/timeline.h"
+#include "launch.h"
+#include "overlay.h"
+#include "powerloss.h"
+#include "wlog.h"
+
+static const char *const loss_keys[] = {"model", "seed", NULL};
+static const char *const model_words[] = {"quit", "none", "all", "strict", "torn", NULL};
+
+/* A drive option that stops flushes before they reach blklogwrites. */
+static const struct cfg_node *flush_killer(const struct cfg_node *drive)
+{
+	const struct cfg_node *cache = cfg_get(drive, "cache"),
+	                      *no_flush = cfg_get(drive, "cache.no-flush");
+
+	if (cache && cache->type == CFG_SCALAR && strcmp(cache->value, "unsafe") == 0)
+		return cache;
+	if (no_flush && no_flush->type == CFG_SCALAR &&
+	    (strcmp(no_flush->value, "on") == 0 || strcmp(no_flush->value, "true") == 0))
+		return no_flush;
+	return NULL;
+}
+
+static int check_drives(struct qemu_config *qc, const struct cfg_node *loss)
+{
+	int overlays = 0;
+
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d; d = d->next) {
+		const struct cfg_node *bad;
+		if (!qemu_drive_overlay(d))
+			continue;
+		overlays++;
+		bad = flush_killer(d);
+		if (bad) {
+			cfg_error(bad,
+			          "drops the guest's flushes, so power_loss: %s could never "
+			          "keep a write; remove it (the overlay keeps the image safe)",
+			          wlog_model_name(qc->loss_model));
+			return -EINVAL;
+		}
+	}
+	if (overlays == 0) {
+		cfg_error(loss, "needs a drive with overlay: true (the disk the model acts on)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *settings)
+{
+	const struct cfg_node *loss = cfg_get(settings, "power_loss");
+	int model = WLOG_MODEL_STRICT;
+	long long seed = 0;
+
+	qc->loss_model = WLOG_MODEL_QUIT;
+	qc->loss_seed = 0;
+	if (!loss)
+		return 0;
+	if (loss->type == CFG_SCALAR) {
+		if (cfg_get_enum(settings, "power_loss", true, model_words, &model) < 0)
+			return -EINVAL;
+	} else {
+		if (cfg_expect_type(loss, CFG_MAP) < 0 || cfg_check_keys(loss, loss_keys) < 0 ||
+		    cfg_get_enum(loss, "model", false, model_words, &model) < 0 ||
+		    cfg_get_int(loss, "seed", false, 0, LLONG_MAX, &seed) < 0)
+			return -EINVAL;
+	}
+	qc->loss_model = (enum wlog_model)model;
+	qc->loss_seed = (unsigned long long)seed;
+	return qc->loss_model == WLOG_MODEL_QUIT ? 0 : check_drives(qc, loss);
+}
+
+char *qemu_wlog_path(const char *run_dir, int index)
+{
+	char *path;
+
+	return asprintf(&path, "%s/wlog-%d.log", run_dir, index) < 0 ? NULL : path;
+}
+
+static char *durable_path(const char *run_dir, int index, int n)
+{
+	char *path;
+
+	return asprintf(&path, "%s/durable-%d-%d.qcow2", run_dir, index, n) < 0 ? NULL : path;
+}
+
+/* The log of the power on that cut n ended, kept for hilctl wlog build. */
+static char *cut_log_path(const char *run_dir, int index, int n)
+{
+	char *path;
+
+	return asprintf(&path, "%s/wlog-%d-cut%d.log", run_dir, index, n) < 0 ? NULL : path;
+}
+
+/* How many durable disks drive index has had since prepare. */
+static int durable_count(const char *run_dir, int index)
+{
+	int n = 0;
+
+	for (;; n++) {
+		char *path = durable_path(run_dir, index, n + 1);
+		bool there = path && access(path, F_OK) == 0;
+		free(path);
+		if (!there)
+			return n;
+	}
+}
+
+void qemu_power_loss_reset(const struct qemu_config *qc, const char *run_dir)
+{
+	int index = 0;
+
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d;
+	     d = d->next, index++) {
+		char *log = qemu_wlog_path(run_dir, index);
+		int n = durable_count(run_dir, index);
+		if (log)
+			unlink(log);
+		free(log);
+		for (; n > 0; n--) {
+			char *path = durable_path(run_dir, index, n);
+			char *cut_log = cut_log_path(run_dir, index, n);
+			if (path)
+				unlink(path);
+			if (cut_log)
+				unlink(cut_log);
+			free(path);
+			free(cut_log);
+		}
+	}
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* The seed of cut n of drive index: the same run, lab seed, drive and cut
+ * give the same subset on every host. */
+static uint64_t cut_seed(uint64_t run_seed, uint64_t lab_seed, int index, int n)
+{
+	return mix(mix(mix(run_seed) ^ lab_seed) ^ ((uint64_t)index << 32 | (uint32_t)n));
+}
+
+struct drive_ctx {
+	const struct qemu_config *qc;
+	const char *board, *run_dir;
+	int index;
+	char *log, *overlay, *img;
+	struct timeline *tl;
+	int64_t deadline_ns;
+};
+
+static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t seed, int n,
+                 const struct wlog_pick_stats *st)
+{
+	char torn[96] = "";
+	uint64_t flushes;
+
+	wlog_counts(w, wlog_count(w), NULL, &flushes);
+	if (st->torn_index >= 0)
+		snprintf(torn, sizeof(torn),
+		         ", write #%" PRId64 " torn after %" PRIu64 " sector(s)", st->torn_index,
+		         st->torn_sectors);
+	timeline_event(c->tl, clock_now_ns(), "power_loss",
+	               "drive %d, cut %d, model %s (seed %" PRIu64 "): %" PRIu64 " log entries, "
+	               "%" PRIu64 " flushes, last flush #%" PRId64 "; %" PRIu64 " writes durable, "
+	               "%" PRIu64 " after the last flush: kept %" PRIu64 ", dropped %" PRIu64 "%s",
+	               c->index, n, wlog_model_name(c->qc->loss_model), seed, wlog_count(w),
+	               flushes, st->last_durable, st->durable_writes, st->pending, st->kept,
+	               st->dropped, torn);
+	hil_info("board \"%s\": power loss on drive %d (model %s): kept %" PRIu64 " of %" PRIu64
+	         " writes after the last flush%s",
+	         c->board, c->index, wlog_model_name(c->qc->loss_model), st->kept, st->pending,
+	         torn);
+}
+
+/* The disk the board had at the last power on: the newest durable disk,
+ * else the lab file's image. */
+static int current_base(const struct drive_ctx *c, const struct cfg_node *drive, int n, char **base,
+                        const char **format)
+{
+	if (n > 0) {
+		*base = durable_path(c->run_dir, c->index, n);
+		*format = "qcow2";
+	} else {
+		*base = qemu_resolve_path(c->qc->base_dir, cfg_get(drive, "file")->value);
+		*format = "raw";
+		cfg_get_str(drive, "format", false, format);
+	}
+	return *base ? 0 : -ENOMEM;
+}
+
+/* Apply the model to the log of one drive: a new durable disk and a fresh
+ * overlay over it. */
+static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct wlog *w,
+                     uint64_t run_seed)
+{
+	int n = durable_count(c->run_dir, c->index) + 1;
+	uint64_t seed = cut_seed(run_seed, c->qc->loss_seed, c->index, n);
+	struct wlog_pick pick = {0}, empty = {0};
+	struct wlog_pick_stats st;
+	char why[512] = "", *base = NULL, *out = durable_path(c->run_dir, c->index, n);
+	const char *format;
+	int rc = out ? current_base(c, drive, n - 1, &base, &format) : -ENOMEM;
+
+	if (rc == 0)
+		rc = wlog_pick_model(w, wlog_count(w), c->qc->loss_model, seed, &pick);
+	if (rc == 0) {
+		wlog_pick_stats(w, wlog_count(w), &pick, &st);
+		if (c->qc->loss_model == WLOG_MODEL_ALL) {
+			/* All writes kept: QEMU's own image is that disk. */
+			if (rename(c->overlay, out) < 0) {
+				rc = -errno;
+				snprintf(why, sizeof(why), "cannot rename %s: %s", c->overlay,
+				         strerror(-rc));
+			}
+		} else {
+			rc = wlog_build_disk(w, &pick, base, format, out, c->img, c->deadline_ns,
+			                     why, sizeof(why));
+		}
+	}
+	/* The next power on runs on a fresh overlay over that disk. */
+	if (rc == 0)
+		rc = wlog_build_disk(w, &empty, out, "qcow2", c->overlay, c->img, c->deadline_ns,
+		                     why, sizeof(why));
+	if (rc == 0)
+		note(c, w, seed, n, &st);
+	else
+		hil_error("board \"%s\": cannot make the disk a power cut leaves (drive %d, model "
+		          "%s): %s",
+		          c->board, c->index, wlog_model_name(c->qc->loss_model),
+		          why[0] ? why : strerror(-rc));
+	wlog_pick_free(&pick);
+	free(base);
+	free(out);
+	return rc;
+}
+
+static int power_on_drive(struct drive_ctx *c, const struct cfg_node *drive, uint64_t run_seed)
+{
+	struct wlog *w = NULL;
+	char why[512];
+	FILE *f;
+	int rc = 0;
+
+	if (access(c->overlay, F_OK) == 0 && access(c->log, F_OK) == 0) {
+		rc = wlog_open(c->log, 0, &w, why, sizeof(why));
+		if (rc < 0) {
+			hil_error("board \"%s\": the write log of drive %d is unreadable: %s",
+			          c->board, c->index, why);
+			return rc;
+		}
+		uint64_t entries = wlog_count(w);
+		if (entries > 0)
+			rc = apply_cut(c, drive, w, run_seed);
+		wlog_close(w);
+		if (rc == 0 && entries > 0) {
+			char *kept =
+			    cut_log_path(c->run_dir, c->index, durable_count(c->run_dir, c->index));
+			if (!kept || rename(c->log, kept) < 0)
+				hil_warn("board \"%s\": cannot keep the write log %s", c->board,
+				         c->log);
+			free(kept);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	/* blklogwrites writes into an existing file: start it empty. */
+	f = fopen(c->log, "w");
+	if (!f || fclose(f) != 0) {
+		rc = -errno;
+		hil_error("board \"%s\": cannot make the write log %s: %s", c->board, c->log,
+		          strerror(-rc));
+	}
+	return rc;
+}
+
+int qemu_power_loss_power_on(const struct qemu_config *qc, const char *board, const char *run_dir,
+                             uint64_t run_seed, struct timeline *tl, int64_t deadline_ns)
+{
+	struct drive_ctx c = {
+	    .qc = qc, .board = board, .run_dir = run_dir, .tl = tl, .deadline_ns = deadline_ns};
+	int rc = 0;
+
+	if (qc->loss_model == WLOG_MODEL_QUIT)
+		return 0;
+	c.img = qemu_img_program(qc);
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d && rc == 0;
+	     d = d->next, c.index++) {
+		if (!qemu_drive_overlay(d))
+			continue;
+		c.log = qemu_wlog_path(run_dir, c.index);
+		c.overlay = qemu_overlay_path(run_dir, c.index);
+		rc = c.log && c.overlay && c.img ? power_on_drive(&c, d, run_seed) : -ENOMEM;
+		free(c.log);
+		free(c.overlay);
+	}
+	free(c.img);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/* qemu/powerloss.h — the faithful power-loss model of a QEMU board
+ * (docs/power-loss.md).
+ *
+ * With power_loss: on (any model but quit), every overlay drive runs through
+ * QEMU's blklogwrites driver, which logs the guest's writes and flushes into
+ * RUN/wlog-<index>.log. A power off leaves that log as it is; the next power
+ * on applies the model to it: the disk becomes a new qcow2,
+ * RUN/durable-<index>-<n>.qcow2 (n counts the cuts since prepare), over the
+ * disk the board had at the previous power on, holding everything up to the
+ * last completed flush plus the writes after it that the model keeps; the
+ * board then runs on a fresh overlay over it, with a fresh log. So the cost
+ * is paid only for a disk that boots again, and what a cut kept and dropped
+ * goes into the timeline (event "power_loss") of the run that boots it.
+ *
+ * Every file lives in the board's run directory; prepare (before each run)
+ * removes logs and durable disks, so each run starts from the lab's image. */
+#ifndef HILCTL_QEMU_POWERLOSS_H
+#define HILCTL_QEMU_POWERLOSS_H
+
+#include <stdint.h>
+
+struct cfg_node;
+struct qemu_config;
+struct timeline;
+
+/* power_loss: MODEL  or  power_loss: {model: MODEL, seed: N}; model one of
+ * strict (the default), torn, none, all, quit. Checks that the board has an
+ * overlay drive whose flushes reach QEMU (no cache=unsafe, no
+ * cache.no-flush). Errors print file:line:col. 0 or -EINVAL. */
+int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *settings);
+
+/* RUN/wlog-<index>.log (malloc'd). */
+char *qemu_wlog_path(const char *run_dir, int index);
+
+/* Before a run: forget every log and durable disk of the board. */
+void qemu_power_loss_reset(const struct qemu_config *qc, const char *run_dir);
+
+/* At power on, before QEMU starts: apply the model to what the last power
+ * off left (run_seed: the run's seed, mixed with the lab file's seed, the
+ * drive and the cut number), put each overlay drive on a fresh overlay over
+ * the resulting disk, and empty its log. Errors are printed naming the
+ * board. 0 or -errno. */
+int qemu_power_loss_power_on(const struct qemu_config *qc, const char *board, const char *run_dir,
+                             uint64_t run_seed, struct timeline *tl, int64_t deadline_ns);
+
+#endif
