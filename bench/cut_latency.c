@@ -13,7 +13,8 @@
  *
  * PATTERN defaults to the board's probes.banner. RAW.tsv gets one line per
  * trigger: latency to stopped, to set(off) returning, power on time, banner
- * time after power on (ns). Exit 0 when all N triggers were measured. */
+ * time after power on, latency to the driver's call (power.t_requested_ns:
+ * hilctl's own share of the cut) (ns). Exit 0 when all N triggers were measured. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ volatile sig_atomic_t cli_interrupted;
 #define BANNER_DEADLINE_NS (30 * NS_PER_S)
 
 struct sample {
-	int64_t to_stopped, to_return, power_on, banner;
+	int64_t to_stopped, to_return, power_on, banner, to_request;
 };
 
 static void on_signal(int sig)
@@ -65,6 +66,7 @@ static int one_trigger(struct board *b, struct expect *e, struct sample *s)
 	if (rc < 0)
 		return rc;
 	s->to_stopped = b->power.t_stopped_ns - t_match;
+	s->to_request = b->power.t_requested_ns - t_match;
 	s->to_return = t_ret - t_match;
 	s->power_on = t_on - t0;
 	s->banner = t_match - t_on;
@@ -115,7 +117,8 @@ int main(int argc, char **argv)
 		rc = -EINVAL;
 	}
 	if (raw)
-		fprintf(raw, "to_stopped_ns\tto_return_ns\tpower_on_ns\tbanner_ns\n");
+		fprintf(raw,
+		        "to_stopped_ns\tto_return_ns\tpower_on_ns\tbanner_ns\tto_request_ns\n");
 	/* Fresh overlays, as a campaign's run starts. */
 	if (rc >= 0)
 		rc = power_prepare(&b.power);
@@ -130,8 +133,9 @@ int main(int argc, char **argv)
 		}
 		if (rc < 0)
 			break;
-		fprintf(raw, "%lld\t%lld\t%lld\t%lld\n", (long long)s.to_stopped,
-		        (long long)s.to_return, (long long)s.power_on, (long long)s.banner);
+		fprintf(raw, "%lld\t%lld\t%lld\t%lld\t%lld\n", (long long)s.to_stopped,
+		        (long long)s.to_return, (long long)s.power_on, (long long)s.banner,
+		        (long long)s.to_request);
 		if ((done + 1) % 100 == 0) {
 			fflush(raw);
 			fprintf(stderr, "cut_latency: %ld/%ld\n", done + 1, n);

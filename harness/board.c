@@ -99,9 +99,28 @@ int board_power_on(struct board *b, int64_t deadline_ns)
 	return rc;
 }
 
+/* Read what the console has now (power.drain while a cut waits on QEMU):
+ * logged on the timeline like every byte. */
+static int drain_console(void *arg)
+{
+	struct board *b = arg;
+	char buf[4096];
+	int64_t t;
+
+	return console_read(&b->console, buf, sizeof(buf), &t) < 0 ? -1 : 0;
+}
+
 int board_power_off(struct board *b)
 {
-	int rc = power_set(&b->power, false);
+	int rc;
+
+	if (b->has_console && b->console.fd >= 0) {
+		b->power.drain_fd = b->console.fd;
+		b->power.drain = drain_console;
+		b->power.drain_arg = b;
+	}
+	rc = power_set(&b->power, false);
+	b->power.drain = NULL;
 
 	/* Read what the board said before it went dark, then let the next
 	 * power on connect afresh. */

@@ -74,6 +74,7 @@ int power_set(struct power *p, bool on)
 	timeline_event(p->tl, clock_now_ns(), "power", "%s requested (%s)", on ? "on" : "off",
 		       p->ops->name);
 	p->t_stopped_ns = 0;
+	p->t_requested_ns = clock_now_ns();
 	rc = p->ops->set(p, on);
 	if (!on && rc == 0 && p->t_stopped_ns == 0)
 		p->t_stopped_ns = clock_now_ns();

@@ -58,6 +58,14 @@ struct power {
 	 * random choices (QEMU's power-loss model) derives them from it, so a
 	 * run replays with its seed. */
 	unsigned long long seed;
+	int64_t t_requested_ns; /* when power_set() called the driver */
+	/* Optional, set by the caller around set(off): an fd (the console) to
+	 * keep drained while the driver waits on the machine, and how to read
+	 * it without waiting (<0: stop watching). QEMU's serial output blocks
+	 * QEMU when nobody reads it, and with it the power cut. */
+	int drain_fd;
+	int (*drain)(void *arg);
+	void *drain_arg;
 };
 
 const struct power_ops *power_find(const char *name);

@@ -215,6 +215,26 @@ static int qemu_get(struct power *p, enum power_state *out)
 
 /* ---- off ---- */
 
+/* When the vCPUs stopped: the STOP event's own timestamp (QEMU sends it
+ * once the vCPUs are paused, before it drains and flushes the disks, which
+ * the answer waits for), if it lies between the command and its answer;
+ * else the answer's arrival. */
+static int64_t stopped_at(struct qmp *q, int64_t t_sent, int64_t t_answer)
+{
+	json_t *ev = NULL;
+	int64_t t_event;
+	bool usable;
+
+	/* QEMU sends the event before the answer: it is queued already. */
+	if (qmp_event_wait(q, "STOP", &ev, 0) < 0)
+		return t_answer;
+	/* The wall clock counts microseconds: allow one either side. */
+	usable = qmp_event_time_ns(ev, &t_event) == 0 && t_event >= t_sent - 1000 &&
+	         t_event <= t_answer + 1000;
+	json_decref(ev);
+	return usable ? t_event : t_answer;
+}
+
 /* Stop at once: QMP quit (QEMU exits without running the guest further),
  * SIGKILL when QMP does not answer or QEMU does not exit in time. */
 static int stop_qemu(struct power *p, struct qemu_proc *proc)
@@ -228,15 +248,18 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 	int rc;
 
 	if (qp->held && proc->pid == qp->child.pid) {
-		/* The fast cut: the vCPUs stop when QEMU answers "stop"; that
-		 * is the moment the board lost power. quit then exits QEMU. */
-		rc = qmp_command(qp->held, "stop", NULL, NULL, qmp_deadline);
-		if (rc == 0)
-			p->t_stopped_ns = clock_now_ns();
+		/* The fast cut: "stop" pauses the vCPUs; that is the moment
+		 * the board lost power. quit then exits QEMU. */
 		q = qp->held;
 		qp->held = NULL;
+		qmp_set_drain(q, p->drain ? p->drain_fd : -1, p->drain, p->drain_arg);
+		rc = qmp_command(q, "stop", NULL, NULL, qmp_deadline);
+		if (rc == 0)
+			p->t_stopped_ns = stopped_at(q, now, clock_now_ns());
 	} else {
 		rc = qmp_open(&q, qp->qmp_path, qmp_deadline, why, sizeof(why));
+		if (q)
+			qmp_set_drain(q, p->drain ? p->drain_fd : -1, p->drain, p->drain_arg);
 	}
 	if (rc == 0) {
 		rc = qmp_command(q, "quit", NULL, NULL, qmp_deadline);

@@ -29,6 +29,10 @@ struct qmp {
 	int dead_rc; /* set once the connection is unusable */
 	char error[320];
 	char error_class[64];
+	/* Another fd kept drained while a call waits (qmp_set_drain). */
+	int drain_fd;
+	int (*drain)(void *arg);
+	void *drain_arg;
 };
 
 static int fail(struct qmp *q, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -60,10 +64,40 @@ static void queue_event(struct qmp *q, json_t *event)
 	json_array_append_new(q->events, event);
 }
 
+/* Wait for events on q->fd until the deadline, keeping the drain fd
+ * drained meanwhile. >0 ready, 0 deadline, -errno. */
+static int wait_fd(struct qmp *q, short events, int64_t deadline_ns)
+{
+	struct pollfd pfd[2] = {{.fd = q->fd, .events = events},
+	                        {.fd = q->drain ? q->drain_fd : -1, .events = POLLIN}};
+	int rc;
+
+	for (;;) {
+		rc = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, clock_poll_ms(deadline_ns));
+		if (rc <= 0)
+			return rc < 0 && errno == EINTR ? 1 : rc < 0 ? -errno : 0;
+		if (pfd[1].fd >= 0 && pfd[1].revents) {
+			/* The other side's bytes first: QEMU may be blocked
+			 * writing them, and our answer waits behind that. */
+			if (q->drain(q->drain_arg) < 0)
+				pfd[1].fd = q->drain_fd = -1;
+			if (!pfd[0].revents)
+				continue;
+		}
+		return 1;
+	}
+}
+
+void qmp_set_drain(struct qmp *q, int fd, int (*drain)(void *arg), void *arg)
+{
+	q->drain_fd = drain ? fd : -1;
+	q->drain = fd >= 0 ? drain : NULL;
+	q->drain_arg = arg;
+}
+
 /* Read more bytes, waiting until the deadline. 0 on data, -errno otherwise. */
 static int fill(struct qmp *q, int64_t deadline_ns)
 {
-	struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
 	ssize_t n;
 	int rc;
 
@@ -94,11 +128,11 @@ static int fill(struct qmp *q, int64_t deadline_ns)
 			return die(q, fail(q, -EPIPE, "QEMU reset the QMP connection"));
 		if (errno != EAGAIN)
 			return die(q, fail(q, -errno, "reading QMP: %s", strerror(errno)));
-		rc = poll(&pfd, 1, clock_poll_ms(deadline_ns));
+		rc = wait_fd(q, POLLIN, deadline_ns);
 		if (rc == 0)
 			return -ETIMEDOUT;
-		if (rc < 0 && errno != EINTR)
-			return die(q, fail(q, -errno, "poll: %s", strerror(errno)));
+		if (rc < 0)
+			return die(q, fail(q, rc, "poll: %s", strerror(-rc)));
 	}
 }
 
@@ -152,8 +186,6 @@ static int read_message(struct qmp *q, json_t **msg, int64_t deadline_ns)
 
 static int write_all(struct qmp *q, const char *data, size_t len, int64_t deadline_ns)
 {
-	struct pollfd pfd = {.fd = q->fd, .events = POLLOUT};
-
 	while (len) {
 		ssize_t n = send(q->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
@@ -167,11 +199,11 @@ static int write_all(struct qmp *q, const char *data, size_t len, int64_t deadli
 			return die(q, fail(q, -EPIPE, "QEMU closed the QMP connection"));
 		if (n < 0 && errno != EAGAIN)
 			return die(q, fail(q, -errno, "writing QMP: %s", strerror(errno)));
-		n = poll(&pfd, 1, clock_poll_ms(deadline_ns));
+		n = wait_fd(q, POLLOUT, deadline_ns);
 		if (n == 0)
 			return fail(q, -ETIMEDOUT, "QEMU does not read its QMP socket");
-		if (n < 0 && errno != EINTR)
-			return die(q, fail(q, -errno, "poll: %s", strerror(errno)));
+		if (n < 0)
+			return die(q, fail(q, (int)n, "poll: %s", strerror((int)-n)));
 	}
 	return 0;
 }
@@ -243,7 +275,8 @@ int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret, int
 {
 	unsigned long id;
 	json_t *cmd;
-	char *text;
+	char *text, *line;
+	size_t len;
 	int rc;
 
 	if (ret)
@@ -262,11 +295,17 @@ int qmp_command(struct qmp *q, const char *name, json_t *args, json_t **ret, int
 	if (!text)
 		return fail(q, -ENOMEM, "out of memory");
 	hil_debug("QMP > %s", text);
-	/* QEMU reads JSON as a stream; the newline just keeps logs readable. */
-	rc = write_all(q, text, strlen(text), deadline_ns);
-	if (rc == 0)
-		rc = write_all(q, "\n", 1, deadline_ns);
-	free(text);
+	/* QEMU reads JSON as a stream; the newline just keeps logs readable.
+	 * One send: a command is one write on the socket. */
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return fail(q, -ENOMEM, "out of memory");
+	}
+	memcpy(line + len, "\n", 2);
+	rc = write_all(q, line, len + 1, deadline_ns);
+	free(line);
 	if (rc < 0)
 		return rc;
 	return await_reply(q, name, id, ret, deadline_ns);
@@ -329,6 +368,7 @@ int qmp_open_fd(struct qmp **out, int fd, int64_t deadline_ns, char *why, size_t
 		return -ENOMEM;
 	}
 	q->fd = fd;
+	q->drain_fd = -1;
 	rc = greet(q, deadline_ns);
 	if (rc < 0) {
 		if (why && why_size)
@@ -453,6 +493,26 @@ int qmp_pump(struct qmp *q)
 			json_decref(msg);
 	}
 	return (int)json_array_size(q->events);
+}
+
+int qmp_event_time_ns(const json_t *event, int64_t *mono_ns)
+{
+	json_t *ts = json_object_get(event, "timestamp");
+	json_t *sec = json_object_get(ts, "seconds"), *usec = json_object_get(ts, "microseconds");
+	struct timespec real, mono;
+	int64_t real_ns;
+
+	if (!json_is_integer(sec) || !json_is_integer(usec) || json_integer_value(sec) <= 0)
+		return -ENOENT;
+	/* QEMU stamps events with the host's wall clock (g_get_real_time);
+	 * both clocks read back to back give the offset to ours. */
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	real_ns =
+	    (int64_t)json_integer_value(sec) * NS_PER_S + (int64_t)json_integer_value(usec) * 1000;
+	*mono_ns = real_ns - ((int64_t)real.tv_sec * NS_PER_S + real.tv_nsec) +
+	           ((int64_t)mono.tv_sec * NS_PER_S + mono.tv_nsec);
+	return 0;
 }
 
 size_t qmp_events_queued(const struct qmp *q)

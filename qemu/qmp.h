@@ -94,6 +94,17 @@ int qmp_event_wait(struct qmp *q, const char *name, json_t **event, int64_t dead
  * or -errno (-EPIPE once QEMU closed the socket). */
 int qmp_pump(struct qmp *q);
 size_t qmp_events_queued(const struct qmp *q);
+/* When QEMU emitted event (its "timestamp", the host's wall clock in
+ * microseconds), converted to clock_now_ns()'s monotonic clock. 0, or
+ * -ENOENT when the event has no timestamp. */
+int qmp_event_time_ns(const json_t *event, int64_t *mono_ns);
+
+/* While a call on q waits for QEMU, keep another fd drained: when fd is
+ * readable, drain(arg) is called (it reads what is there without waiting;
+ * <0 stops watching fd). For a console whose unread output would block
+ * QEMU's serial device, and with it QEMU's main loop and our answer. fd -1
+ * or drain NULL: nothing watched (the default). */
+void qmp_set_drain(struct qmp *q, int fd, int (*drain)(void *arg), void *arg);
 unsigned long qmp_events_dropped(const struct qmp *q);
 
 /* The socket, for poll(): readable means qmp_pump() has something to read. */

@@ -263,7 +263,7 @@ static void test_qemu_settings_errors_name_the_key_and_what_is_valid(void **stat
 
 static const char fake_qemu[] =
     "#!/usr/bin/python3\n"
-    "import json, os, signal, socket, sys\n"
+    "import json, os, signal, socket, sys, time\n"
     "args = sys.argv[1:]\n"
     "opt = lambda name: args[args.index(name) + 1]\n"
     "log = open(os.environ['FAKE_QEMU_LOG'], 'a', buffering=1)\n"
@@ -303,6 +303,14 @@ static const char fake_qemu[] =
     "            ret = {'status': status, 'running': status == 'running'}\n"
     "        if cmd == 'cont':\n"
     "            status = 'running'\n"
+    "        if cmd == 'stop':\n"
+    "            status = 'paused'\n"
+    "            t = time.time()\n"
+    "            f.write(json.dumps({'event': 'STOP', 'data': {}, 'timestamp': "
+    "{'seconds': int(t), 'microseconds': int(t % 1 * 1e6)}}) + '\\r\\n')\n"
+    "            f.flush()\n"
+    "            if mode == 'slow-stop':\n"
+    "                time.sleep(0.3)\n"
     "        f.write(json.dumps({'return': ret, 'id': m['id']}) + '\\r\\n')\n"
     "        f.flush()\n"
     "        if cmd == 'quit' and mode != 'ignore-quit':\n"
@@ -476,6 +484,30 @@ static void test_qemu_off_quits_and_removes_the_sockets(void **state)
 	assert_int_equal(state_of(f), POWER_OFF);
 	/* Off when off is fine too. */
 	assert_int_equal(power_qemu_ops.set(&f->p, false), 0);
+	power_qemu_ops.close(&f->p);
+}
+
+/* A cut on the held connection: the board lost power when QEMU paused the
+ * vCPUs (its STOP event), not when the answer came back after the disks
+ * were drained and flushed. */
+static void test_qemu_cut_is_timed_by_the_stop_event_not_the_answer(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t_request, t_return;
+
+	setenv("FAKE_QEMU_MODE", "slow-stop", 1);
+	assert_int_equal(open_driver(f, 0), 0);
+	assert_int_equal(power_qemu_ops.set(&f->p, true), 0);
+	assert_int_equal(power_qemu_ops.started(&f->p), 0);
+	f->p.t_stopped_ns = 0;
+	t_request = clock_now_ns();
+	assert_int_equal(power_qemu_ops.set(&f->p, false), 0);
+	t_return = clock_now_ns();
+	assert_int_equal(count_in_log(f, "stop"), 1);
+	assert_int_equal(count_in_log(f, "quit"), 1);
+	/* The fake answers 300 ms after its event. */
+	assert_true(f->p.t_stopped_ns >= t_request - NS_PER_MS);
+	assert_true(f->p.t_stopped_ns < t_return - 200 * NS_PER_MS);
 	power_qemu_ops.close(&f->p);
 }
 
@@ -847,6 +879,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_off_quits_and_removes_the_sockets, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_cut_is_timed_by_the_stop_event_not_the_answer,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_off_kills_a_qemu_that_does_not_quit, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_status_unknown_when_qmp_does_not_answer,

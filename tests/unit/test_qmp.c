@@ -519,6 +519,77 @@ static void test_qmp_event_queue_is_bounded(void **state)
 	close(server);
 }
 
+static void test_qmp_event_time_converts_the_wall_clock_stamp(void **state)
+{
+	struct timespec real;
+	int64_t mono, now;
+	json_t *ev;
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	now = clock_now_ns();
+	ev = json_pack("{s:s, s:{s:I, s:I}}", "event", "STOP", "timestamp", "seconds",
+	               (json_int_t)real.tv_sec, "microseconds", (json_int_t)(real.tv_nsec / 1000));
+	assert_int_equal(qmp_event_time_ns(ev, &mono), 0);
+	assert_true(mono > now - 50 * NS_PER_MS && mono < now + 50 * NS_PER_MS);
+	json_decref(ev);
+	ev = json_pack("{s:s}", "event", "STOP");
+	assert_int_equal(qmp_event_time_ns(ev, &mono), -ENOENT);
+	json_decref(ev);
+}
+
+static int drained_bytes;
+
+static int drain_into_count(void *arg)
+{
+	char buf[65536];
+	ssize_t n = read(*(int *)arg, buf, sizeof(buf));
+
+	if (n > 0)
+		drained_bytes += (int)n;
+	return n == 0 ? -1 : 0;
+}
+
+/* QEMU's serial write blocks its main loop until the console is read: an
+ * answer that only comes after 4 MiB of console output still comes. */
+static void test_qmp_command_drains_the_console_while_it_waits(void **state)
+{
+	int server, con[2];
+	struct qmp *q = open_pair(&server);
+	pid_t child;
+	int status;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		static char blob[4 << 20];
+		size_t off = 0;
+		close(con[0]); /* the writer dies with EPIPE if the test fails */
+		while (off < sizeof(blob)) {
+			ssize_t n = write(con[1], blob + off, sizeof(blob) - off);
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+		}
+		put(server, "{\"return\": {}, \"id\": 2}\r\n");
+		_exit(0);
+	}
+	close(con[1]);
+	drained_bytes = 0;
+	qmp_set_drain(q, con[0], drain_into_count, &con[0]);
+	assert_int_equal(qmp_command(q, "stop", NULL, NULL, in_ms(5000)), 0);
+	assert_int_equal(drained_bytes, 4 << 20);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(status, 0);
+	/* Nothing watched any more: a closed fd is not polled. */
+	qmp_set_drain(q, -1, NULL, NULL);
+	close(con[0]);
+	put(server, "{\"return\": {}, \"id\": 3}\r\n");
+	assert_int_equal(qmp_command(q, "cont", NULL, NULL, in_ms(1000)), 0);
+	qmp_close(q);
+	close(server);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +616,8 @@ int main(void)
 	    cmocka_unit_test(test_qmp_open_by_path_and_split_answer),
 	    cmocka_unit_test(test_qmp_pump_reads_events_without_waiting),
 	    cmocka_unit_test(test_qmp_event_queue_is_bounded),
+	    cmocka_unit_test(test_qmp_event_time_converts_the_wall_clock_stamp),
+	    cmocka_unit_test(test_qmp_command_drains_the_console_while_it_waits),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
