@@ -2,8 +2,8 @@
 machine: three `slurmd -N hostN` stand for three lab hosts with two boards
 each, the boards are GRES written by `hilctl gres`, and the shards run as an
 array from fixtures/slurm/hilctl-shard.sbatch. The boards are simulated
-(data/sim_board.py: a raw TCP console and a command-driven power switch
-printing the reference board's markers), so a run takes about a second.
+(sim_lab.py, data/sim_board.py: a raw TCP console and a command-driven power
+switch printing the reference board's markers), so a run takes about a second.
 
 Shown here: every run of the campaign is in the merged report exactly once,
 no board served two tasks at once (from the journals' own timestamps), a
@@ -23,72 +23,21 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from conftest import ROOT, hilctl_path  # noqa: E402
-from slurm_cluster import SlurmCluster, free_port, wait_for  # noqa: E402
+from sim_lab import SimLab  # noqa: E402
+from slurm_cluster import SlurmCluster, wait_for  # noqa: E402
 
 HOSTS = ["host1", "host2", "host3"]
-BOARDS = {f"sim-{h[-1]}{b}": h for h in HOSTS for b in "ab"}
 SBATCH = ROOT / "fixtures" / "slurm" / "hilctl-shard.sbatch"
 
-SCENARIO = r"""scenario: sim-cut
-description: Power cut while a simulated board writes (the Slurm tests' campaign).
-fits: [sim]
-allowed: [upgraded, rolled_back]
-versions: {old: "1", new: "2"}
-sweep: {from: 1, to: 18, step: 1}
-oracle: {boot_timeout: 15s, alive: false}
-steps:
-  - power: on
-  - expect: 'hilctl-probe: version=1 slot=A committed=1'
-    timeout: 15s
-  - fault: {kind: power_cut, marker: 'hilctl-agent: write offset=${point}\b', off_time: 100ms}
-"""
 
-
-def lab_text(sim_dir, ports):
-    out = ["lab: sim-rack", "boards:"]
-    for name, host in BOARDS.items():
-        out += [f"  - name: {name}",
-                f"    host: {host}",
-                "    tags: [sim]",
-                f"    power: {{driver: command, on: [sh, -c, 'echo on > {sim_dir}/{{board}}.ctl'],"
-                f" off: [sh, -c, 'echo off > {sim_dir}/{{board}}.ctl']}}",
-                f"    console: {{type: tcp, port: {ports[name]}}}",
-                "    probes:",
-                "      version: 'hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
-                "committed=(?<committed>[01])'",
-                "      banner: '^U-Boot 20\\d\\d'"]
-    return "\n".join(out) + "\n"
-
-
-class Rack:
-    """The simulated lab: six boards on three hosts, and Slurm over them."""
+class Rack(SimLab):
+    """The simulated lab (six boards on three hosts) and Slurm over it."""
 
     def __init__(self, base):
-        self.base = base
-        self.sim_dir = base / "sim"
-        self.sim_dir.mkdir()
-        self.ports = {name: free_port() for name in BOARDS}
-        self.lab = base / "lab.yaml"
-        self.lab.write_text(lab_text(self.sim_dir, self.ports))
-        self.scenario = base / "sim-cut.yaml"
-        self.scenario.write_text(SCENARIO)
-        self.env = {"HILCTL": hilctl_path(), "HILCTL_LOCK_DIR": str(base / "locks"),
-                    "HILCTL_RUN_DIR": str(base / "run")}
-        self.sim = subprocess.Popen(
-            ["/usr/bin/python3", str(ROOT / "tests/integration/data/sim_board.py"),
-             str(self.sim_dir)] + [f"{n}={p}" for n, p in self.ports.items()])
-        wait_for("simulated boards", (self.sim_dir / "ready").exists, 10)
-        gres = {}
-        for h in HOSTS:
-            r = self.hilctl("gres", "--host", h)
-            assert r.returncode == 0, r.stderr
-            gres[h] = [line for line in r.stdout.splitlines() if line.startswith("NodeName=")]
-        self.slurm = SlurmCluster(base / "slurm", gres)
-
-    def hilctl(self, *args, env=None, timeout=60):
-        return subprocess.run([hilctl_path(), "--lab", str(self.lab), *map(str, args)],
-                              env={**os.environ, **self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout)
+        super().__init__(base, hilctl_path(), HOSTS, boards_per_host=2, points=18,
+                         env={"HILCTL": hilctl_path(), "HILCTL_LOCK_DIR": str(base / "locks"),
+                              "HILCTL_RUN_DIR": str(base / "run")})
+        self.slurm = SlurmCluster(base / "slurm", self.gres)
 
     def submit(self, out, shards, *extra):
         r = self.slurm.run("sbatch", "--parsable", f"--array=0-{shards - 1}",
@@ -101,10 +50,6 @@ class Rack:
         wait_for(f"array job {job} finished",
                  lambda: not self.slurm.run("squeue", "-h", "-j", job, check=False).stdout.strip(),
                  timeout, step=0.3)
-
-    def stop(self):
-        self.sim.terminate()
-        self.sim.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +130,7 @@ def test_a_task_that_cannot_tell_its_board_refuses_to_start(rack, tmp_path):
     rack.wait_done(job, 60)
     for i in range(2):
         text = (out / f"{i}.out").read_text()
-        assert f"was given no board: submit it with --gres=board:1" in text, text
+        assert "was given no board: submit it with --gres=board:1" in text, text
         assert "exit=2" in text, text
     assert not list(out.glob("journal*")), "a refused shard wrote no journal"
     history = rack.sim_dir / "history"
@@ -204,7 +149,7 @@ def test_campaign_over_three_hosts_counts_every_run_once(rack, tmp_path):
         head, end = rs[0]["campaign"], rs[-1].get("end")
         assert end and end["complete"], f"{name} did not finish: {rs[-1]}"
         assert name.startswith(f"journal-s{head['shard']['index']}of9-a1-{head['host']}-")
-        assert BOARDS[head["boards"][0]] == head["host"], "the board is one of its host's"
+        assert rack.boards[head["boards"][0]] == head["host"], "the board is one of its host's"
         for rec in rs[1:-1]:
             run = rec["run"]
             assert (run["host"], run["board"], run["shard"]["index"]) == \
