@@ -11,15 +11,16 @@
 #   make bench-server       update server: 16, 64, 256 MiB to curl on loopback
 #   make bench-boot         reference board: QEMU start to the version probe
 #   make bench-snapshot     boot to the prompt vs. a start from a QEMU snapshot
+#   make bench-slurm        a real Slurm: dispatch overhead per shard, requeue after a host dies
 #
 # Knobs (environment): BENCH_CYCLE_RUNS, BENCH_LATENCY_N, BENCH_RELAY_N,
 # BENCH_THROUGHPUT_SWEEP, BENCH_THROUGHPUT_JOBS, BENCH_FOOTPRINT_BOARDS,
 # BENCH_FOOTPRINT_WINDOW, BENCH_SERVER_SIZES, BENCH_SERVER_REPS, BENCH_BOOT_RUNS,
-# BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N; see each bench/bench_*.py for its defaults.
+# BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N, BENCH_SLURM_ROUNDS, BENCH_SLURM_REQUEUE; see each bench/bench_*.py for its defaults.
 
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_PY := /usr/bin/python3
-BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot
+BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot slurm
 BENCH_TARGETS := $(BENCH_ORDER:%=bench-%)
 
 # hilctl's objects but main.o, as an archive: a bench program pulls in only
@@ -91,3 +92,7 @@ bench-boot: $(BENCH_DEPS)
 
 bench-snapshot: $(BENCH_DEPS)
 	$(BENCH_RUN) bench/bench_snapshot.py
+
+# Needs no reference board: simulated boards on a real Slurm (as root).
+bench-slurm: $(BUILD)/hilctl
+	$(BENCH_RUN) bench/bench_slurm.py

@@ -435,7 +435,8 @@ class Section:
     """One benchmark's figures. figure() prints each as it is measured;
     save() merges the section into results.json and rewrites results.md."""
 
-    ORDER = ["cycle", "latency", "qemu-stop", "throughput", "footprint", "server", "boot", "snapshot"]
+    ORDER = ["cycle", "latency", "qemu-stop", "throughput", "footprint", "server", "boot", "snapshot",
+             "slurm"]
 
     def __init__(self, key, title):
         self.key = key

@@ -50,6 +50,8 @@ class SimLab:
         self.lab = self.base / "lab.yaml"
         self.lab.write_text(self.lab_text())
         self.scenario = self.base / "sim-cut.yaml"
+        if points > 20:  # data/sim_board.py prints write offsets 1..20
+            raise ValueError("points: at most 20")
         self.scenario.write_text(SCENARIO.format(points=points))
         self.sim = subprocess.Popen(["/usr/bin/python3", str(HERE / "data" / "sim_board.py"),
                                      str(self.sim_dir)] +
