@@ -137,6 +137,26 @@ def test_a_task_that_cannot_tell_its_board_refuses_to_start(rack, tmp_path):
     assert not history.exists() or " on\n" not in history.read_text(), "no board powered"
 
 
+def test_taskprolog_exports_the_index_of_the_tasks_own_board(rack, tmp_path):
+    # fixtures/slurm/taskprolog.sh run inside array tasks (as slurmd would run
+    # a TaskProlog): its export names the IDX of the task's own record.
+    out = tmp_path / "prolog"
+    out.mkdir()
+    prolog = ROOT / "fixtures" / "slurm" / "taskprolog.sh"
+    r = rack.slurm.run("sbatch", "--parsable", "--array=0-3", "--gres=board:1",
+                       f"--output={out}/%a.out", "--wrap",
+                       f"sh {prolog}; echo job=$SLURM_JOB_ID; "
+                       "scontrol -o show job -d $SLURM_JOB_ID", env=rack.env)
+    rack.wait_done(r.stdout.strip(), 60)
+    for i in range(4):
+        lines = (out / f"{i}.out").read_text().splitlines()
+        export, job = lines[0], lines[1].split("=")[1]
+        own = [line for line in lines[2:] if line.startswith(f"JobId={job} ")]
+        assert len(own) == 1
+        idx = own[0].split("GRES=board:1(IDX:")[1].split(")")[0]
+        assert export == f"export HILCTL_GRES_IDX={idx}"
+
+
 def test_campaign_over_three_hosts_counts_every_run_once(rack, tmp_path):
     out = tmp_path / "camp"
     out.mkdir()
