@@ -48,6 +48,11 @@ int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_m
 /* engine_run.c */
 int run_step(struct run *r, const struct step *st);
 void start_judging(struct run *r, int64_t t);
+/* snapshot: before-update. Restore the saved machine and power it on: 1,
+ * or 0 when nothing is saved yet (the run boots), <0 an infra failure. */
+int run_snapshot_restore(struct run *r);
+/* Save the running machine just before the first send (a warning if not). */
+void run_snapshot_save(struct run *r);
 /* Note the first infrastructure failure of the run; returns rc (or -EIO). */
 int infra(struct run *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -178,9 +178,23 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
 	}
+	bool restored = false;
+
+	if (rc == 0 && spec->sc->snapshot) {
+		rc = run_snapshot_restore(&r);
+		restored = rc == 1;
+		rc = rc < 0 ? rc : 0;
+	}
 	for (size_t i = 0; rc == 0 && i < spec->sc->n_steps; i++) {
+		const struct step *st = &spec->sc->steps[i];
+		/* The saved machine stands for the setup steps; the update
+		 * server is the host's and still has to start. */
+		if (restored && i < spec->sc->first_send && st->kind != STEP_SERVE)
+			continue;
+		if (spec->sc->snapshot && !restored && i == spec->sc->first_send)
+			run_snapshot_save(&r);
 		r.t_last_step = clock_now_ns();
-		rc = run_step(&r, &spec->sc->steps[i]);
+		rc = run_step(&r, st);
 		if (cli_interrupted)
 			rc = -EINTR;
 	}

@@ -314,6 +314,63 @@ static int step_fault(struct run *r, const struct step *st)
 	}
 }
 
+/* ---- snapshot: before-update ---- */
+
+/* What the saved machine stands for: the scenario and its setup steps as
+ * this run expands them (the driver adds its command line and base images). */
+static int snapshot_key(struct run *r, char *key, size_t size)
+{
+	const struct scenario *sc = r->spec->sc;
+	char text[512];
+	size_t len = (size_t)snprintf(key, size, "%s", sc->name);
+
+	for (size_t i = 0; i < sc->first_send && len < size; i++) {
+		const struct step *st = &sc->steps[i];
+		if (st->kind == STEP_SERVE)
+			continue; /* the host's server, not the machine */
+		len += (size_t)snprintf(key + len, size - len, "\n%d %s %s", (int)st->kind,
+					st->arg ? st->arg : "", st->timeout ? st->timeout : "");
+		for (size_t j = 0; j < st->n_patterns && len < size; j++) {
+			if (expand(r, st->patterns[j], text, sizeof(text)) < 0)
+				return -EINVAL;
+			len += (size_t)snprintf(key + len, size - len, " %s", text);
+		}
+	}
+	return len < size ? 0 : -E2BIG;
+}
+
+int run_snapshot_restore(struct run *r)
+{
+	char key[4096];
+	int rc = snapshot_key(r, key, sizeof(key));
+
+	if (rc < 0)
+		return infra(r, rc, "snapshot: the setup steps do not fit a key");
+	rc = power_snapshot(&r->b->power, POWER_SNAPSHOT_RESTORE, key);
+	if (rc == -EOPNOTSUPP)
+		return infra(r, rc,
+			     "snapshot: before-update needs a board whose power driver can save "
+			     "the machine (qemu); %s's cannot",
+			     r->b->cfg->name);
+	if (rc < 0)
+		return infra(r, rc, "snapshot: the saved machine could not be restored");
+	if (rc == 0)
+		return 0;
+	rc = power_on(r);
+	return rc < 0 ? rc : 1;
+}
+
+void run_snapshot_save(struct run *r)
+{
+	char key[4096];
+
+	/* A board that cannot be saved still runs: every run boots. */
+	if (snapshot_key(r, key, sizeof(key)) < 0 ||
+	    power_snapshot(&r->b->power, POWER_SNAPSHOT_SAVE, key) < 0)
+		hil_warn("board \"%s\": no snapshot saved; the next run boots again",
+			 r->b->cfg->name);
+}
+
 int run_step(struct run *r, const struct step *st)
 {
 	char line[1024];

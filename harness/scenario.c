@@ -11,7 +11,8 @@
 #include "scenario.h"
 
 static const char *const top_keys[] = {"scenario", "description", "fits",  "allowed", "versions",
-				       "sweep",    "steps",       "checks", "oracle", "forbid", NULL};
+				       "sweep",    "steps",       "checks", "oracle", "forbid",
+				       "snapshot", NULL};
 static const char *const fault_keys[] = {
 	"kind", "marker", "delay", "after", "timeout", "off_time", "down", "until", "server",
 	"at_byte", "stall", "rate", "path", "process", "command", NULL};
@@ -282,6 +283,38 @@ static int load_steps(struct scenario *s)
 	return 0;
 }
 
+/* snapshot: before-update needs setup steps a saved machine can stand for:
+ * power on, expect, wait and serve, then a send. */
+static int load_snapshot(struct scenario *s)
+{
+	static const char *const whens[] = {"before-update", NULL};
+	const struct cfg_node *n = cfg_get(s->root, "snapshot");
+	int when;
+
+	if (!n)
+		return 0;
+	if (cfg_get_enum(s->root, "snapshot", false, whens, &when) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n_steps; i++) {
+		const struct step *st = &s->steps[i];
+		if (st->kind == STEP_SEND) {
+			s->snapshot = true;
+			s->first_send = i;
+			return 0;
+		}
+		if (st->kind == STEP_FAULT || st->kind == STEP_RECOVER ||
+		    (st->kind == STEP_POWER && strcmp(st->arg, "on") != 0)) {
+			cfg_error(st->node,
+				  "comes before the first send: step, so snapshot: before-update would "
+				  "skip it: only power: on, expect, wait and serve may come first");
+			return -EINVAL;
+		}
+	}
+	cfg_error(n, "needs a send: step (the update starts there, and the snapshot is taken "
+		     "just before it)");
+	return -EINVAL;
+}
+
 struct scenario *scenario_load(const char *path)
 {
 	struct scenario *s = calloc(1, sizeof(*s));
@@ -304,7 +337,8 @@ struct scenario *scenario_load(const char *path)
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
 			 cfg_get_str(versions, "new", false, &s->new_version) < 0))
 		goto fail;
-	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0)
+	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0 ||
+	    load_snapshot(s) < 0)
 		goto fail;
 	return s;
 fail:

@@ -27,6 +27,8 @@
  *       timeout: 10s
  *   oracle: {boot_timeout: 40s, settle: 40s, ladder: 2, loop_limit: 6, alive: true}
  *   forbid: ['hilctl-boot: slot=B']   # once judging started, any such line is inconsistent
+ *   snapshot: before-update         # boot once, save the machine at the first send, and
+ *                                   # start every later run from there (QEMU boards)
  *
  * Judging starts at the first fault (for a power cut, when power is back) or
  * at a recover step; every console line from then on goes to the oracle.
@@ -102,6 +104,10 @@ struct scenario {
 	int64_t boot_timeout_ns, settle_ns;
 	int ladder, loop_limit;
 	bool alive;
+	/* snapshot: before-update: the steps before the first send: run once
+	 * per board, then every run starts from the machine saved there. */
+	bool snapshot;
+	size_t first_send; /* index of the first send step (with snapshot) */
 };
 
 struct scenario *scenario_load(const char *path);

@@ -102,6 +102,11 @@ int power_prepare(struct power *p)
 	return p->ops && p->ops->prepare ? p->ops->prepare(p) : 0;
 }
 
+int power_snapshot(struct power *p, enum power_snapshot_op op, const char *key)
+{
+	return p->ops && p->ops->snapshot ? p->ops->snapshot(p, op, key) : -EOPNOTSUPP;
+}
+
 void power_close(struct power *p)
 {
 	if (p && p->ops && p->ops->close)

@@ -15,6 +15,7 @@ struct cfg_node;
 struct timeline;
 
 enum power_state { POWER_OFF = 0, POWER_ON = 1, POWER_UNKNOWN = 2 };
+enum power_snapshot_op { POWER_SNAPSHOT_SAVE, POWER_SNAPSHOT_RESTORE };
 
 /* The state outlives this process (hilctl power on from a shell): a QEMU
  * machine is detached instead of dying with hilctl. */
@@ -39,6 +40,11 @@ struct power_ops {
 	int (*prepare)(struct power *p);
 	/* Optional: a machine that owns its network link too (QEMU set_link). */
 	int (*link)(struct power *p, bool up);
+	/* Optional: machine snapshots (QEMU savevm/loadvm). SAVE: the running
+	 * machine's whole state under key; it runs on. RESTORE, with power
+	 * off: the next power on resumes key's state instead of booting;
+	 * 1 done, 0 nothing saved under key yet. */
+	int (*snapshot)(struct power *p, enum power_snapshot_op op, const char *key);
 };
 
 struct power {
@@ -80,6 +86,8 @@ int power_set(struct power *p, bool on);
 int power_get(struct power *p, enum power_state *out);
 int power_started(struct power *p);
 int power_prepare(struct power *p);
+/* ops->snapshot, or -EOPNOTSUPP when the driver has none. */
+int power_snapshot(struct power *p, enum power_snapshot_op op, const char *key);
 void power_close(struct power *p);
 const char *power_state_name(enum power_state s);
 

@@ -30,6 +30,7 @@
 #include "../qemu/powerloss.h"
 #include "../qemu/proc.h"
 #include "../qemu/qmp.h"
+#include "../qemu/snapshot.h"
 #include "power.h"
 
 #define QEMU_DEFAULT_TIMEOUT_NS (10 * NS_PER_S)
@@ -55,6 +56,7 @@ struct qemu_power {
 	 * "stop" on an open socket instead of connect + greeting + quit.
 	 * QEMU serves one QMP client at a time, so everything here uses it. */
 	struct qmp *held;
+	bool loadvm; /* the next start resumes the restored snapshot */
 };
 
 /* The held connection, or a new one (*fresh: close it after use). */
@@ -396,6 +398,24 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 	return 0;
 }
 
+/* -loadvm TAG at the end of argv: QEMU starts (paused) in the saved state. */
+static int add_loadvm(char ***argv)
+{
+	size_t n = 0;
+	char **grown;
+
+	while ((*argv)[n])
+		n++;
+	grown = realloc(*argv, (n + 3) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	*argv = grown;
+	grown[n] = strdup("-loadvm");
+	grown[n + 1] = grown[n] ? strdup(QEMU_SNAPSHOT_TAG) : NULL;
+	grown[n + 2] = NULL;
+	return grown[n + 1] ? 0 : -ENOMEM;
+}
+
 static int start_qemu(struct power *p)
 {
 	struct qemu_power *qp = p->priv;
@@ -415,6 +435,9 @@ static int start_qemu(struct power *p)
 	if (rc < 0)
 		return rc;
 	rc = qemu_build_argv(&qp->cfg, p->board, p->run_dir, kvm, &argv);
+	if (rc == 0 && qp->loadvm)
+		rc = add_loadvm(&argv);
+	qp->loadvm = false;
 	if (rc < 0)
 		return rc;
 	qemu_proc_release(&qp->child); /* a persisted child from an earlier on */
@@ -522,6 +545,51 @@ static int qemu_link(struct power *p, bool up)
 	return 0;
 }
 
+/* ---- snapshots (qemu/snapshot.h) ---- */
+
+#define QEMU_SNAPSHOT_SAVE_NS (120 * NS_PER_S)
+
+static int qemu_snapshot(struct power *p, enum power_snapshot_op op, const char *key)
+{
+	struct qemu_power *qp = p->priv;
+	char why[400] = "", *dir;
+	int rc = qemu_snapshot_check(&qp->cfg, why, sizeof(why));
+
+	if (rc < 0) {
+		hil_error("board \"%s\": cannot start runs from a snapshot: %s", p->board, why);
+		return rc;
+	}
+	dir = qemu_snapshot_dir(&qp->cfg, p->run_dir, key);
+	if (!dir) {
+		hil_error("board \"%s\": cannot name a snapshot: a drive's base image cannot be "
+		          "read",
+		          p->board);
+		return -ENOENT;
+	}
+	if (op == POWER_SNAPSHOT_SAVE && !qp->held) {
+		hil_error("board \"%s\": no running QEMU of this process to save", p->board);
+		rc = -ENODEV;
+	} else if (op == POWER_SNAPSHOT_SAVE) {
+		int64_t t0 = clock_now_ns();
+		rc = qemu_snapshot_save(&qp->cfg, qp->held, p->run_dir, dir,
+		                        t0 + QEMU_SNAPSHOT_SAVE_NS, why, sizeof(why));
+		if (rc < 0)
+			hil_error("board \"%s\": cannot save a snapshot: %s", p->board, why);
+		else
+			timeline_event(p->tl, clock_now_ns(), "note", "snapshot saved in %.2f s: %s",
+			               (double)(clock_now_ns() - t0) / NS_PER_S, dir);
+	} else {
+		rc = qemu_snapshot_restore(&qp->cfg, p->run_dir, dir, why, sizeof(why));
+		if (rc < 0)
+			hil_error("board \"%s\": cannot restore a snapshot: %s", p->board, why);
+		qp->loadvm = rc == 1;
+		if (rc == 1)
+			timeline_event(p->tl, clock_now_ns(), "note", "snapshot restored: %s", dir);
+	}
+	free(dir);
+	return rc;
+}
+
 static void qemu_close(struct power *p)
 {
 	struct qemu_power *qp = p->priv;
@@ -553,4 +621,5 @@ const struct power_ops power_qemu_ops = {
     .close = qemu_close,
     .prepare = qemu_prepare,
     .link = qemu_link,
+    .snapshot = qemu_snapshot,
 };

@@ -61,6 +61,43 @@ def test_power_cut_mid_write_rolls_back_with_evidence(hilctl, tmp_path, run_dir)
     assert str(run_dir) not in qemu_children()
 
 
+def test_snapshot_before_update_boots_once_and_restores_every_later_run(hilctl, tmp_path,
+                                                                        run_dir):
+    scenario = tmp_path / "cut-write-snap.yaml"
+    scenario.write_text((SCEN / "cut-write.yaml").read_text()
+                        .replace("scenario: cut-write", "scenario: cut-write-snap")
+                        + "snapshot: before-update\n")
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", scenario, "--board", "qemu-01",
+               "--sweep", "5242880,9437184", "--bisect", "0", "--out", out, timeout=600)
+    assert r.returncode == 0, r.stderr
+    first, second = runs(journal(out))
+    assert first["verdict"] == second["verdict"] == "rolled_back"
+    assert second["fault"]["injected"] and second["fault"]["phase"] == "write"
+    t1, t2 = ((out / run["timeline"]).read_text() for run in (first, second))
+    # The first run boots and saves the machine just before the update starts.
+    assert "snapshot saved" in t1 and "U-Boot 20" in t1.split("hilctl-update http")[0]
+    # The second starts from it: no boot before the update, which still runs.
+    before_update = t2.split("hilctl-update http")[0]
+    assert "snapshot restored" in before_update and "U-Boot 20" not in before_update
+    assert "write offset=9437184" in t2
+    # The saved machine is in the board's run directory, one per board.
+    assert len(list((run_dir / "qemu-01").glob("snapshot-*"))) == 1
+
+
+def test_snapshot_refuses_a_power_loss_model(hilctl, tmp_path):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(LAB.read_text().replace("../build/", str(ROOT / "build") + "/")
+                   .replace("      timeout: 20s\n", "      timeout: 20s\n"
+                            "      power_loss: {model: strict}\n", 1))
+    scenario = tmp_path / "snap.yaml"
+    scenario.write_text((SCEN / "cut-write.yaml").read_text() + "snapshot: before-update\n")
+    r = hilctl("--lab", lab, "run", scenario, "--board", "qemu-01", "--point", "1048576",
+               "--out", tmp_path / "out", timeout=120)
+    assert r.returncode == 3
+    assert "power-loss model \"strict\"" in r.stderr and "snapshot" in r.stderr
+
+
 def test_seeded_bug_fails_the_gate(hilctl, tmp_path):
     out = tmp_path / "out"
     r = hilctl("--lab", LAB, "--set", "variant=commit-before-selftest", "run",
