@@ -64,7 +64,7 @@ static bool not_there_yet(int rc)
 
 int console_connect(struct console *c, int64_t deadline_ns)
 {
-	int rc;
+	int rc, backoff_ms = 1;
 
 	if (c->fd >= 0)
 		return 0;
@@ -74,8 +74,11 @@ int console_connect(struct console *c, int64_t deadline_ns)
 			break;
 		if (!not_there_yet(rc) || clock_now_ns() >= deadline_ns)
 			return rc;
-		/* A deadline-bounded retry: the device or socket appears later. */
-		poll(NULL, 0, clock_poll_ms(deadline_ns) < 50 ? clock_poll_ms(deadline_ns) : 50);
+		/* The device or socket appears later: retry with a backoff
+		 * that doubles from 1 ms to 50 ms, bounded by the deadline. */
+		poll(NULL, 0, clock_poll_ms(deadline_ns) < backoff_ms ? clock_poll_ms(deadline_ns)
+								     : backoff_ms);
+		backoff_ms = backoff_ms < 25 ? backoff_ms * 2 : 50;
 	}
 	if (c->gap) {
 		timeline_event(c->tl, clock_now_ns(), "gap", "console back after %s vanished",

@@ -51,7 +51,8 @@ const char *console_type_list(void); /* "serial, tcp, qemu" */
 
 int console_open(struct console *c, const char *board, const char *run_dir,
 		 const struct cfg_node *console_node);
-/* Connect, retrying "not there yet" every 50 ms until deadline_ns. */
+/* Connect, retrying "not there yet" (backoff 1 ms doubling to 50 ms) until
+ * deadline_ns. */
 int console_connect(struct console *c, int64_t deadline_ns);
 /* Read what is there now; logs to the timeline with the read's timestamp
  * (returned in *t_ns). On -EPIPE the console is disconnected and a gap is

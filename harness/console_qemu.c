@@ -110,6 +110,7 @@ static void wait_accepted(struct console *c, int64_t deadline_ns)
 {
 	struct qemu_console *qc = c->priv;
 	int64_t until = clock_now_ns() + QEMU_ACCEPT_WAIT_NS;
+	long backoff_us = 250;
 	struct qmp *q;
 	int rc;
 
@@ -119,8 +120,14 @@ static void wait_accepted(struct console *c, int64_t deadline_ns)
 		hil_debug("board \"%s\": no QMP to confirm the console connection", c->board);
 		return;
 	}
-	while ((rc = chardev_connected(q, until)) == 0 && clock_now_ns() < until)
-		poll(NULL, 0, QEMU_ACCEPT_TICK_MS); /* bounded by until above */
+	/* QEMU accepts in its main loop, usually before the first query
+	 * returns: a backoff from 0.25 ms, doubling to QEMU_ACCEPT_TICK_MS. */
+	while ((rc = chardev_connected(q, until)) == 0 && clock_now_ns() < until) {
+		struct timespec ts = {0, backoff_us * 1000L};
+		ppoll(NULL, 0, &ts, NULL); /* bounded by until above */
+		backoff_us = backoff_us * 2 < QEMU_ACCEPT_TICK_MS * 1000 ? backoff_us * 2
+									  : QEMU_ACCEPT_TICK_MS * 1000;
+	}
 	if (rc != 1)
 		hil_debug("board \"%s\": QEMU did not confirm the console connection (%d)",
 		          c->board, rc);

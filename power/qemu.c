@@ -40,7 +40,7 @@
 #define QEMU_KILL_WAIT_NS (5 * NS_PER_S)
 /* Building the disk a power cut left (qemu/powerloss.h) before a start. */
 #define QEMU_POWER_LOSS_NS (120 * NS_PER_S)
-/* How often a start looks for the QMP socket while QEMU sets up. */
+/* The longest wait between two looks for the QMP socket while QEMU sets up. */
 #define QEMU_START_TICK_NS (20 * NS_PER_MS)
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -362,6 +362,7 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 	struct qemu_power *qp = p->priv;
 	char why[320] = "", what[400], status[64];
 	pid_t pid = qp->child.pid;
+	int64_t tick = NS_PER_MS;
 	struct qmp *q = NULL;
 	int rc;
 
@@ -369,15 +370,16 @@ static int wait_started(struct power *p, int64_t deadline_ns)
 		rc = qmp_open(&q, qp->qmp_path, deadline_ns, why, sizeof(why));
 		if (rc != -ENOENT && rc != -ECONNREFUSED)
 			break;
-		/* Not there yet: wait a tick on the pidfd, which wakes at exit. */
-		if (qemu_proc_wait(&qp->child,
-		                   min64(deadline_ns, clock_now_ns() + QEMU_START_TICK_NS)) == 0) {
+		/* Not there yet: wait on the pidfd, which wakes at exit, with
+		 * a backoff from 1 ms doubling to QEMU_START_TICK_NS. */
+		if (qemu_proc_wait(&qp->child, min64(deadline_ns, clock_now_ns() + tick)) == 0) {
 			int st = qp->child.status;
 			snprintf(what, sizeof(what), "QEMU exited at start (%s %d)",
 			         WIFEXITED(st) ? "exit status" : "signal",
 			         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 			return fail_start(p, -EIO, what);
 		}
+		tick = min64(tick * 2, QEMU_START_TICK_NS);
 		if (clock_now_ns() >= deadline_ns) {
 			rc = -ETIMEDOUT;
 			snprintf(why, sizeof(why), "no QMP socket at %s", qp->qmp_path);
