@@ -15,10 +15,16 @@ external  once: the same golden boot, QMP stop, migrate to a file
           ("exec:cat > FILE"), quit. Per run: a fresh qcow2 overlay over the
           golden overlay, QEMU with -incoming "exec:cat FILE", the round trip.
 
+engine    hilctl itself: `hilctl run` of cut-write at one point, alternately
+          as shipped (every run boots) and with `snapshot: before-update`
+          added (the first run boots and saves, every later one restores);
+          the journal's run duration and the whole command's wall time.
+
 After each kind of restore, once, the update is started (hilctl-update from
 a python3 http.server on 127.0.0.1) and "write offset=1048576" awaited, to
-show that the restored board's network and disk work. Knob:
-BENCH_SNAPSHOT_RUNS (3 of each).
+show that the restored board's network and disk work. Knobs:
+BENCH_SNAPSHOT_RUNS (3 of each), BENCH_SNAPSHOT_ENGINE_RUNS (5 pairs),
+BENCH_SNAPSHOT_POINT (9437184).
 """
 import os
 import shutil
@@ -230,13 +236,93 @@ def update_works(m):
         B.stop(srv)
 
 
+def engine_run(env, scenario, point, out):
+    """One `hilctl run` at point; (wall s, journal run record) or (wall, None)."""
+    import json
+    t0 = time.monotonic()
+    r = subprocess.run([B.HILCTL, "--lab", B.LAB_QEMU, "run", scenario, "--board", "qemu-01",
+                        "--point", point, "--out", out], env=env, capture_output=True,
+                       text=True, timeout=600)
+    wall = time.monotonic() - t0
+    try:
+        with open(os.path.join(out, "journal.jsonl")) as f:
+            run = [json.loads(l)["run"] for l in f if l.startswith('{"run"')][0]
+    except (OSError, IndexError, ValueError):
+        print("    hilctl run failed (%d): %s" % (r.returncode, r.stderr[-300:]), flush=True)
+        return wall, None
+    return wall, run
+
+
+def engine(sec, pairs, point):
+    """hilctl's runs with and without snapshot: before-update, alternately,
+    on one board's run directory each (the snapshot one keeps its golden
+    copy between runs, as a campaign's board does)."""
+    d = B.private_dir("snapeng")
+    plain = os.path.join(B.ROOT, "scenarios", "cut-write.yaml")
+    snap = os.path.join(d, "cut-write-snap.yaml")
+    with open(plain) as f:
+        text = f.read()
+    with open(snap, "w") as f:
+        f.write(text.replace("scenario: cut-write", "scenario: cut-write-snap") +
+                "snapshot: before-update\n")
+    env_plain, _ = B.hil_env("snp")
+    env_snap, _ = B.hil_env("sns")
+    raw = {"plain": [], "snapshot": [], "save": None}
+    wall, run = engine_run(env_snap, snap, point, os.path.join(d, "save"))
+    if run:
+        raw["save"] = {"wall_s": wall, "duration_s": run["duration_s"], "verdict": run["verdict"]}
+        print("    snapshot save run: wall %.2f s, journal %.2f s, %s" % (
+            wall, run["duration_s"], run["verdict"]), flush=True)
+    for i in range(pairs):
+        order = ("plain", "snapshot") if i % 2 == 0 else ("snapshot", "plain")
+        for who in order:
+            load = B.loadavg()[0]
+            wall, run = engine_run(env_plain if who == "plain" else env_snap,
+                                   plain if who == "plain" else snap, point,
+                                   os.path.join(d, "%s-%d" % (who, i)))
+            if run:
+                raw[who].append({"wall_s": wall, "duration_s": run["duration_s"],
+                                 "verdict": run["verdict"], "load1": load,
+                                 "latency_us": run["fault"].get("latency_us")})
+                print("    %-8s %d: wall %.2f s, journal %.2f s, %s (load %.2f)" % (
+                    who, i + 1, wall, run["duration_s"], run["verdict"], load), flush=True)
+    if raw["plain"] and raw["snapshot"]:
+        how = ("median over %d/%d runs of cut-write --point %s, alternating (same session); "
+               % (len(raw["plain"]), len(raw["snapshot"]), point))
+        mp = B.median([r["duration_s"] for r in raw["plain"]])
+        ms = B.median([r["duration_s"] for r in raw["snapshot"]])
+        wp = B.median([r["wall_s"] for r in raw["plain"]])
+        ws = B.median([r["wall_s"] for r in raw["snapshot"]])
+        sec.figure("hilctl run, every run boots (journal duration / wall)",
+                   "%.2f / %.2f" % (mp, wp), "s", how + "the journal's run.duration_s and the "
+                   "whole command's wall time")
+        sec.figure("hilctl run from snapshot: before-update (journal duration / wall)",
+                   "%.2f / %.2f" % (ms, ws), "s", how + "every run restores the machine saved "
+                   "by a first run (not counted: %s)" % (
+                       "%.2f s journal" % raw["save"]["duration_s"] if raw["save"] else "failed"))
+        sec.figure("gain per run in hilctl, snapshot: before-update", mp - ms, "s",
+                   "difference of the medians of the journal durations: %.0f %% of a run; "
+                   "verdicts %s vs %s" % (
+                       100 * (mp - ms) / mp,
+                       sorted(set(r["verdict"] for r in raw["plain"])),
+                       sorted(set(r["verdict"] for r in raw["snapshot"]))))
+    return raw
+
+
 def main():
     B.need(base_image(), "make refdut")
     runs = B.env_int("BENCH_SNAPSHOT_RUNS", 3)
     sec = B.Section("snapshot", "Snapshot gain: boot vs. start from a QEMU snapshot")
-    sec.param(BENCH_SNAPSHOT_RUNS=runs)
+    pairs = B.env_int("BENCH_SNAPSHOT_ENGINE_RUNS", 5)
+    point = B.env_str("BENCH_SNAPSHOT_POINT", "9437184")
+    sec.param(BENCH_SNAPSHOT_RUNS=runs, BENCH_SNAPSHOT_ENGINE_RUNS=pairs,
+              BENCH_SNAPSHOT_POINT=point)
     d = B.private_dir("snap")
-    raw = {"cold": cold(d, runs)}
+    raw = {"engine": engine(sec, pairs, point)} if pairs > 0 else {}
+    raw["cold"] = cold(d, runs) if runs > 0 else []
+    if runs <= 0:
+        sec.save(raw)
+        return 0 if raw.get("engine", {}).get("snapshot") else 1
     g_int, state, g = golden(d, sec)
     if g_int:
         raw["internal"], raw["internal_update_ok"] = restore_internal(d, g_int, runs, True)
