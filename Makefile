@@ -46,8 +46,10 @@ OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
 
 all: $(BUILD)/hilctl
 
+# Without -lcurl: power/curl_dl.c opens libcurl when the pdudaemon driver
+# first needs it (its dependencies cost every hilctl ~2.7 MiB of RSS).
 $(BUILD)/hilctl: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(filter-out -lcurl,$(LDLIBS))
 
 $(OBJDIR)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
