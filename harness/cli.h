@@ -40,6 +40,7 @@ int cmd_run(struct cli *cli);
 int cmd_qualify(struct cli *cli);
 int cmd_report(struct cli *cli);
 int cmd_gres(struct cli *cli);
+int cmd_submit(struct cli *cli);
 int cmd_wlog(struct cli *cli);
 
 

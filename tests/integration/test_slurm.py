@@ -187,8 +187,12 @@ def test_campaign_over_three_hosts_counts_every_run_once(rack, tmp_path):
 
 def test_a_dead_host_has_its_shards_requeued_and_counted_once(rack, tmp_path):
     out = tmp_path / "dead"
-    out.mkdir()
-    job = rack.submit(out, 6)
+    # hilctl submit this time (the sbatch script above): the same array.
+    r = rack.hilctl("submit", "--shards", "6", "--", "run", rack.scenario, "--out", out,
+                    env={"SLURM_CONF": str(rack.slurm.conf)})
+    assert r.returncode == 0, r.stderr
+    job = r.stdout.strip()
+    assert f"hilctl report --merge --out {out}/merged {out}" in r.stderr
     slurm = rack.slurm
     # Wait until host2's two shards have each journaled a run, then the host dies.
     def host2_busy():
