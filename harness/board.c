@@ -85,6 +85,7 @@ int board_power_on(struct board *b, int64_t deadline_ns)
 
 	if (rc < 0)
 		return rc;
+	b->powered = true;
 	if (b->has_console) {
 		rc = console_connect(&b->console, deadline_ns);
 		if (rc < 0) {
@@ -122,6 +123,7 @@ int board_power_off(struct board *b)
 	rc = power_set(&b->power, false);
 	b->power.drain = NULL;
 
+	b->powered = false;
 	/* Read what the board said before it went dark, then let the next
 	 * power on connect afresh. */
 	if (b->has_console && b->console.ops->follows_power && b->console.fd >= 0) {

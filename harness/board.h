@@ -27,6 +27,7 @@ struct board {
 	struct console console;
 	bool has_console;
 	bool locked_here;
+	bool powered; /* switched on by this process and not off since */
 	struct timeline *tl;
 };
 

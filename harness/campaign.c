@@ -47,6 +47,7 @@ struct campaign {
 	int n_workers;
 	size_t done, failed, infra, counts[VERDICT_COUNT];
 	int next_id;
+	pid_t parent;
 	int64_t t_start;
 	bool tty;
 	int *bisect_budget;
@@ -64,6 +65,8 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 	int rc;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != c->parent) /* the campaign died before prctl took hold */
+		return EXIT_INFRA;
 	rc = board_open(&b, c->lab, bc->name, NULL, 0);
 	if (rc < 0)
 		return EXIT_INFRA;
@@ -107,6 +110,15 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 			break;
 		}
 		free(rec);
+		if (res.power_lost) {
+			/* Its power is not under control: another run could
+			 * judge a board that never lost power. Other boards
+			 * take the rest. */
+			hil_error("board \"%s\": no more runs on it in this campaign (its power "
+				  "could not be switched off)",
+				  bc->name);
+			break;
+		}
 	}
 	engine_ctx_close(&ctx);
 	board_close(&b);
@@ -581,9 +593,19 @@ static int gate(const struct campaign *c, bool complete)
 		return EXIT_FAILED;
 	}
 	if (c->infra || !complete) {
+		size_t left = 0;
+		char why[96] = "";
+		for (size_t i = 0; i < c->plan.n; i++)
+			left += c->plan.runs[i].state != RUN_DONE;
+		if (!complete)
+			snprintf(why, sizeof(why), ", %s", cli_interrupted || stopping(c)
+				 ? "campaign interrupted" : "no board left to run on");
+		if (left)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), ", %zu runs not done",
+				 left);
 		fprintf(stderr, "gate: INCOMPLETE (%zu infrastructure errors%s); hilctl run "
 				"--resume %s finishes it\n",
-			c->infra, complete ? "" : ", campaign interrupted", c->o->out_dir);
+			c->infra, why, c->o->out_dir);
 		return EXIT_INFRA;
 	}
 	fprintf(stderr, "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
@@ -664,6 +686,7 @@ int campaign_run(const struct campaign_opts *o)
 		goto out;
 	}
 	c.t_start = clock_now_ns();
+	c.parent = getpid();
 	for (int i = 0; i < c.n_workers; i++)
 		if (start_worker(&c, &c.w[i]) < 0) {
 			c.n_workers = i;

@@ -65,17 +65,24 @@ static json_t *bytes_string(const char *s)
 int journal_append(struct journal *j, const char *line)
 {
 	size_t len = strlen(line), off = 0;
+	off_t start = lseek(j->fd, 0, SEEK_END);
 
 	/* One write() per record: a kill leaves whole lines or a cut last one. */
 	while (off < len) {
 		ssize_t n = write(j->fd, line + off, len - off);
 		if (n < 0) {
-			if (errno == EINTR)
+			int err = errno;
+			if (err == EINTR)
 				continue;
+			/* A full disk takes part of a record: cut it off again,
+			 * so the journal stays whole lines. */
+			if (off && start >= 0 && ftruncate(j->fd, start) < 0)
+				hil_warn("journal %s: cannot remove a part-written record: %s",
+					 j->path, strerror(errno));
 			hil_error("journal %s: %s (the record of this run is lost; free space and "
 				  "resume with --resume)",
-				  j->path, strerror(errno));
-			return -errno;
+				  j->path, strerror(err));
+			return -err;
 		}
 		off += (size_t)n;
 	}
@@ -84,6 +91,34 @@ int journal_append(struct journal *j, const char *line)
 		return -errno;
 	}
 	return 0;
+}
+
+/* A journal killed in the middle of a write ends in a cut line: remove it
+ * before appending, or the next record would be glued to it. */
+static void drop_cut_line(struct journal *j)
+{
+	off_t end = lseek(j->fd, 0, SEEK_END), at = end;
+	char buf[4096];
+
+	while (at > 0) {
+		size_t n = at < (off_t)sizeof(buf) ? (size_t)at : sizeof(buf);
+		ssize_t got = pread(j->fd, buf, n, at - (off_t)n);
+		if (got != (ssize_t)n)
+			return;
+		for (size_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n') {
+				at -= (off_t)(n - i);
+				goto found;
+			}
+		at -= (off_t)n;
+	}
+found:
+	if (at < end) {
+		hil_warn("journal %s: dropping a cut last line (%lld bytes) left by a kill",
+			 j->path, (long long)(end - at));
+		if (ftruncate(j->fd, at) < 0)
+			hil_warn("journal %s: %s", j->path, strerror(errno));
+	}
 }
 
 static int append_json(struct journal *j, json_t *obj)
@@ -186,11 +221,12 @@ static int open_file(struct journal *j, const char *dir, char **boards, size_t n
 	j->attempt = 1;
 	if (j->count <= 1) {
 		snprintf(j->path, sizeof(j->path), "%s/journal.jsonl", dir);
-		j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (j->fd < 0) {
 			hil_error("journal %s: %s", j->path, strerror(errno));
 			return -errno;
 		}
+		drop_cut_line(j);
 		return 0;
 	}
 	for (size_t i = 0; i < n_boards && used < sizeof(board); i++)

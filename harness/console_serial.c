@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -30,7 +32,8 @@ struct serial_priv {
 	const char *usb_serial; /* borrowed from the lab file, or NULL */
 	int baud, data_bits, stop_bits;
 	int parity, flow;     /* indices into parity_words, flow_words */
-	struct sp_port *port; /* non-NULL while connected */
+	struct sp_port *port; /* non-NULL while connected through libserialport */
+	int pty_fd;           /* >= 0 while connected to a pty (plain termios) */
 	char dev[PATH_MAX];   /* the /dev node last resolved, for messages */
 	bool absent_reported; /* "no such device" printed since last connect */
 };
@@ -78,6 +81,7 @@ static int serial_open(struct console *c, const struct cfg_node *settings)
 	sp->parity = parity;
 	sp->flow = flow;
 	snprintf(sp->dev, sizeof(sp->dev), "%s", sp->path ? sp->path : sp->usb_serial);
+	sp->pty_fd = -1;
 	c->priv = sp;
 	return 0;
 invalid:
@@ -258,11 +262,44 @@ static int configure(struct console *c, int fd)
 
 static void drop_port(struct serial_priv *sp)
 {
+	if (sp->pty_fd >= 0)
+		close(sp->pty_fd);
+	sp->pty_fd = -1;
 	if (!sp->port)
 		return;
 	sp_close(sp->port);
 	sp_free_port(sp->port);
 	sp->port = NULL;
+}
+
+/* Unix98 pty slaves (/dev/pts/N): majors 136-143. */
+static bool is_pty(const char *dev)
+{
+	struct stat st;
+
+	return stat(dev, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) >= 136 &&
+	       major(st.st_rdev) <= 143;
+}
+
+/* A pty (a console another program exposes: socat, conserver, QEMU's
+ * -serial pty) through plain termios: libserialport 0.1.1 cannot open one
+ * (its modem-line ioctl fails). Baud and framing mean nothing on a pty. */
+static int connect_pty(struct console *c, int64_t deadline_ns)
+{
+	struct serial_priv *sp = c->priv;
+	struct termios t;
+	int fd = open(sp->dev, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return open_error(c, deadline_ns, errno);
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	sp->pty_fd = fd;
+	c->fd = fd;
+	sp->absent_reported = false;
+	return 0;
 }
 
 static int serial_connect(struct console *c, int64_t deadline_ns)
@@ -274,6 +311,8 @@ static int serial_connect(struct console *c, int64_t deadline_ns)
 	                                 : resolve_path(c, deadline_ns);
 	if (rc < 0)
 		return rc;
+	if (sp->path && is_pty(sp->dev))
+		return connect_pty(c, deadline_ns);
 	if (sp_get_port_by_name(sp->dev, &sp->port) != SP_OK) {
 		/* 0.1.1 answers SP_ERR_ARG when /sys/class/tty/NAME is missing:
 		 * the adapter is gone again, or the node is no tty at all. */
@@ -316,16 +355,23 @@ static bool vanished(int err)
 	       err == ESHUTDOWN;
 }
 
+/* A read or write on a pty: n, or -errno as libserialport would say it. */
+static int pty_io(struct serial_priv *sp, ssize_t n)
+{
+	return n >= 0 ? (int)n : -1;
+}
+
 static ssize_t serial_read(struct console *c, void *buf, size_t len)
 {
 	struct serial_priv *sp = c->priv;
 	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-	int n = (int)sp_nonblocking_read(sp->port, buf, len);
+	int n = sp->pty_fd >= 0 ? pty_io(sp, read(sp->pty_fd, buf, len))
+	                        : (int)sp_nonblocking_read(sp->port, buf, len);
 
 	if (n > 0)
 		return n;
 	if (n < 0) {
-		int err = sp_last_error_code();
+		int err = sp->pty_fd >= 0 ? errno : sp_last_error_code();
 
 		if (err == EAGAIN || err == EINTR)
 			return 0;
@@ -347,12 +393,13 @@ gone:
 static ssize_t serial_write(struct console *c, const void *buf, size_t len)
 {
 	struct serial_priv *sp = c->priv;
-	int n = (int)sp_nonblocking_write(sp->port, buf, len);
+	int n = sp->pty_fd >= 0 ? pty_io(sp, write(sp->pty_fd, buf, len))
+	                        : (int)sp_nonblocking_write(sp->port, buf, len);
 	int err;
 
 	if (n >= 0)
 		return n;
-	err = sp_last_error_code();
+	err = sp->pty_fd >= 0 ? errno : sp_last_error_code();
 	if (err == EAGAIN || err == EINTR)
 		return 0;
 	if (vanished(err)) {

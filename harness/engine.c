@@ -131,8 +131,11 @@ static void on_line(struct run *r, int64_t t, const char *line, size_t len)
 		oracle_line(r->oracle, t, line, len);
 }
 
-static void split_lines(struct run *r, int64_t t, const char *buf, size_t n)
+/* Returns how many lines this read completed. */
+static int split_lines(struct run *r, int64_t t, const char *buf, size_t n)
 {
+	int lines = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] == '\n') {
 			size_t len = r->line_len;
@@ -140,10 +143,99 @@ static void split_lines(struct run *r, int64_t t, const char *buf, size_t n)
 				len--;
 			on_line(r, t, r->line, len);
 			r->line_len = 0;
+			lines++;
 		} else if (r->line_len < sizeof(r->line)) {
 			r->line[r->line_len++] = buf[i];
 		}
 	}
+	return lines;
+}
+
+/* ---- a console that goes away ---- */
+
+/* A console may vanish with power (a USB-UART powered by the board) and
+ * come back; with power on it has this long to come back before the run is
+ * the lab's failure, not the board's. */
+#define CONSOLE_RETURN_NS (10 * NS_PER_S)
+#define CONSOLE_RETRY_NS (100 * NS_PER_MS)
+
+/* "serial /dev/ttyUSB0", "tcp 127.0.0.1:7001", "qemu" for messages. */
+static void console_name(const struct board *b, char *out, size_t size)
+{
+	const char *type = "?", *where = NULL, *host = "127.0.0.1", *port = NULL;
+
+	cfg_get_str(b->cfg->console, "type", false, &type);
+	cfg_get_str(b->cfg->console, "path", false, &where);
+	if (!where)
+		cfg_get_str(b->cfg->console, "usb_serial", false, &where);
+	if (!where)
+		cfg_get_str(b->cfg->console, "socket", false, &where);
+	cfg_get_str(b->cfg->console, "host", false, &host);
+	cfg_get_str(b->cfg->console, "port", false, &port);
+	if (port)
+		snprintf(out, size, "%s %s:%s", type, host, port);
+	else
+		snprintf(out, size, "%s%s%s", type, where ? " " : "", where ? where : "");
+}
+
+/* The stream ended. A console that follows power (QEMU's socket) ends
+ * because the machine is gone: if the driver says off, power went away
+ * under the harness (QEMU killed from outside). Otherwise the console may
+ * come back (console_check). */
+static int console_vanished(struct run *r)
+{
+	struct board *b = r->b;
+	enum power_state st = POWER_UNKNOWN;
+	char what[200];
+
+	console_name(b, what, sizeof(what));
+	if (b->console.ops->follows_power && power_get(&b->power, &st) == 0 && st == POWER_OFF)
+		return infra(r, -EPIPE,
+			     "power went off under the harness: the %s driver says off and console "
+			     "%s closed (%s)",
+			     b->power.ops->name, what,
+			     strcmp(b->power.ops->name, "qemu") ? "power switched outside hilctl?"
+								: "QEMU killed or crashed outside hilctl?");
+	r->console_gone_ns = 0;
+	return 0;
+}
+
+/* With power on and no console, try to reconnect every CONSOLE_RETRY_NS;
+ * past CONSOLE_RETURN_NS it is an infrastructure error. Lowers *wake to the
+ * next attempt. */
+static int console_check(struct run *r, int64_t *wake)
+{
+	struct board *b = r->b;
+	struct console *c = &b->console;
+	int64_t now = clock_now_ns();
+	char what[200];
+
+	if (!b->has_console || c->fd >= 0 || !b->powered) {
+		r->console_gone_ns = 0;
+		return 0;
+	}
+	if (!r->console_gone_ns) {
+		r->console_gone_ns = now;
+		r->console_retry_ns = now;
+	}
+	if (now >= r->console_retry_ns) {
+		/* One attempt: the deadline is now, nothing here waits. */
+		if (console_connect(c, now) == 0) {
+			r->console_gone_ns = 0;
+			return 0;
+		}
+		r->console_retry_ns = now + CONSOLE_RETRY_NS;
+	}
+	if (now - r->console_gone_ns >= CONSOLE_RETURN_NS) {
+		console_name(b, what, sizeof(what));
+		return infra(r, -ENODEV,
+			     "console %s vanished with the board powered on and did not come "
+			     "back within %.0f s (adapter unplugged? ser2net stopped?)",
+			     what, (double)CONSOLE_RETURN_NS / NS_PER_S);
+	}
+	if (r->console_retry_ns < *wake)
+		*wake = r->console_retry_ns;
+	return 0;
 }
 
 /* Read the console and serve HTTP until deadline. With e, stop at its
@@ -154,7 +246,7 @@ int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match 
 {
 	struct console *c = &r->b->console;
 	char buf[4096];
-	int rc;
+	int rc, lines;
 
 	if (e && r->leftover_len) {
 		size_t n = r->leftover_len;
@@ -176,6 +268,9 @@ int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match 
 			return -EINTR;
 		if (clock_now_ns() >= deadline)
 			return 0;
+		rc = console_check(r, &wake);
+		if (rc < 0)
+			return rc;
 		if (c->fd >= 0)
 			pfd[nfd++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
 		if (r->ctx->server) {
@@ -193,13 +288,14 @@ int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match 
 			continue;
 		n = console_read(c, buf, sizeof(buf), &t);
 		if (n == -EPIPE) {
-			snprintf(r->infra, sizeof(r->infra),
-				 "console closed under the harness (%s exited?)", c->ops->name);
-			return -EPIPE;
+			rc = console_vanished(r);
+			if (rc < 0)
+				return rc;
+			continue;
 		}
 		if (n <= 0)
 			continue;
-		split_lines(r, t, buf, (size_t)n);
+		lines = split_lines(r, t, buf, (size_t)n);
 		if (e) {
 			rc = expect_feed(e, buf, (size_t)n, m);
 			if (rc == 1) {
@@ -212,16 +308,26 @@ int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match 
 				return 1;
 			}
 		}
-		if (stop_on_line && r->line_len == 0)
+		/* A prompt after the line ("...committed=1\r\nrefdut# ") leaves
+		 * a partial line behind: the oracle still has a new line to see. */
+		if (stop_on_line && lines > 0)
 			return 2;
 	}
 }
 
 int send_line(struct run *r, const char *line)
 {
-	int64_t deadline = clock_now_ns() + 5 * NS_PER_S;
-	int rc = console_write_all(&r->b->console, line, strlen(line), deadline);
+	int64_t deadline;
+	int rc;
 
+	/* A console that vanished gets its chance to come back first. */
+	while (r->b->console.fd < 0 && r->b->powered && r->b->has_console) {
+		rc = pump(r, clock_now_ns() + CONSOLE_RETRY_NS, NULL, NULL, NULL, false);
+		if (rc < 0)
+			return rc;
+	}
+	deadline = clock_now_ns() + 5 * NS_PER_S;
+	rc = console_write_all(&r->b->console, line, strlen(line), deadline);
 	if (rc == 0)
 		rc = console_write_all(&r->b->console, "\n", 1, deadline);
 	if (rc < 0)

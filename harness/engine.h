@@ -53,6 +53,9 @@ struct run_result {
 	int n_faults;
 	double duration_s;
 	bool interrupted; /* SIGINT/SIGTERM: not a finished run, not journaled */
+	/* The board could not be switched off after the run: it may still be
+	 * on, and no further run may use it until someone looks. */
+	bool power_lost;
 };
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res);

@@ -33,6 +33,8 @@ struct run {
 	char phase[48];
 	int64_t t_last_step;
 	bool sent; /* a send step ran: the update path is under way */
+	int64_t console_gone_ns;  /* the console vanished with power on (0: it is there) */
+	int64_t console_retry_ns; /* next reconnect attempt */
 	char infra[256];
 };
 

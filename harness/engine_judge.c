@@ -213,9 +213,17 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	}
 	finish(&r, rc, t_start);
 	/* Leave the board in a known state whatever happened. */
-	if (board_power_off(r.b) < 0)
-		hil_warn("board \"%s\": could not power off after run %d", r.b->cfg->name,
-			 spec->run_id);
+	rc = board_power_off(r.b);
+	if (rc < 0) {
+		res->power_lost = true;
+		hil_error("board \"%s\": could not power off after run %d (%s): it may still be "
+			  "on; check its power control, then hilctl power %s off",
+			  r.b->cfg->name, spec->run_id, strerror(-rc), r.b->cfg->name);
+		if (res->verdict == VERDICT_INFRA_ERROR)
+			snprintf(res->reason + strlen(res->reason),
+				 sizeof(res->reason) - strlen(res->reason),
+				 "; power off after the run failed too: the board may still be on");
+	}
 	oracle_free(r.oracle);
 	pcre2_code_free(r.phase_re);
 	pcre2_match_data_free(r.phase_md);

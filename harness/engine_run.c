@@ -43,14 +43,22 @@ static int power_on(struct run *r)
 	int rc = board_power_on(r->b, clock_now_ns() + 30 * NS_PER_S);
 
 	r->line_len = 0;
-	return rc < 0 ? infra(r, rc, "power on failed: %s", strerror(-rc)) : 0;
+	if (rc < 0 && r->b->powered && r->b->has_console && r->b->console.fd < 0)
+		return infra(r, rc, "the console did not come up after power on (%s): see the "
+				    "error above",
+			     strerror(-rc));
+	return rc < 0 ? infra(r, rc, "power on failed (%s driver): %s", r->b->power.ops->name,
+			      strerror(-rc))
+		      : 0;
 }
 
 static int power_off(struct run *r)
 {
 	int rc = board_power_off(r->b);
 
-	return rc < 0 ? infra(r, rc, "power off failed: %s", strerror(-rc)) : 0;
+	return rc < 0 ? infra(r, rc, "power off failed (%s driver): %s", r->b->power.ops->name,
+			      strerror(-rc))
+		      : 0;
 }
 
 static int wait_off_time(struct run *r, const char *spec, int64_t def)
@@ -119,24 +127,43 @@ static int step_expect(struct run *r, const struct step *st)
 
 static int step_serve(struct run *r, const struct step *st)
 {
-	const char *bundles = NULL;
+	const char *bundles = NULL, *port_text = NULL, *bind;
+	long port = 0;
+	char *end;
+	int err;
 
 	if (r->ctx->server)
 		return 0;
+	/* A real board reaches the server through a fixed port (a firewall
+	 * rule, a netboot config): vars: server_port. 0 or none: any free. */
+	if (cfg_get_str(r->b->cfg->vars, "server_port", false, &port_text) < 0)
+		return infra(r, -EINVAL, "bad server_port");
+	if (port_text) {
+		port = strtol(port_text, &end, 10);
+		if (*end || port < 0 || port > 65535) {
+			hil_error("board \"%s\": vars: server_port \"%s\" is not a port (0-65535)",
+				  r->b->cfg->name, port_text);
+			return infra(r, -EINVAL, "bad server_port \"%.40s\"", port_text);
+		}
+	}
 	if (cfg_get_str(r->b->cfg->vars, "bundles", false, &bundles) < 0 || !bundles) {
 		hil_error("board \"%s\": a serve: step needs vars: bundles: DIR in the lab file",
 			  r->b->cfg->name);
 		return infra(r, -EINVAL, "no bundles directory for the update server");
 	}
+	bind = r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1";
 	{
 		char *root = lab_path(r->b->lab, bundles);
-		r->ctx->server = server_start(r->ctx->server_bind ? r->ctx->server_bind
-								  : "127.0.0.1",
-					      0, root ? root : bundles, r->b->tl);
+		r->ctx->server = server_start(bind, (uint16_t)port, root ? root : bundles, r->b->tl);
+		err = errno;
 		free(root);
 	}
 	if (!r->ctx->server)
-		return infra(r, -EADDRINUSE, "the update server could not start");
+		return infra(r, -err, "the update server could not start on %s:%ld: %s%s", bind,
+			     port, strerror(err),
+			     err == EADDRINUSE ? " (another program holds the port: vars: "
+						 "server_port in the lab file)"
+					       : "");
 	return 0;
 }
 

@@ -15,8 +15,12 @@ fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server.c harness/server_fau
 	harness/timeline.c
 
 fuzz_wlog_SRCS := tests/fuzz/fuzz_wlog.c qemu/wlog.c qemu/crashdisk.c qemu/proc.c
+fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c harness/scenario.c harness/verdict.c
+fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c harness/timeline.c
+fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out reports/cmd_report.c,$(wildcard reports/*.c)) \
+	harness/verdict.c harness/timeline.c
 
-FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog
+FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog fuzz_scenario fuzz_qmp fuzz_journal
 
 define fuzz_rule
 build/fuzz/$(1): $$($(1)_SRCS) $$(FUZZ_COMMON) $$(wildcard */*.h)
