@@ -42,7 +42,7 @@ LIB_SRCS := $(filter-out harness/main.c,$(SRCS))
 OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
 
 .PHONY: all check check-unit check-san check-integration deps install clean bench help format \
-	format-check fuzz demo qualify
+	format-check fuzz demo qualify soak
 
 all: $(BUILD)/hilctl
 
@@ -85,6 +85,13 @@ check-san:
 
 check-integration: $(BUILD)/hilctl
 	HILCTL=$(abspath $(BUILD)/hilctl) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+# A long campaign on simulated boards with the harness watched from /proc
+# (hangs, leaked processes and fds, RSS): not part of check, which runs
+# the same test with 32 runs.
+SOAK_RUNS ?= 500
+soak: $(BUILD)/hilctl
+	SOAK_RUNS=$(SOAK_RUNS) HILCTL=$(abspath $(BUILD)/hilctl) $(PYTEST) -q -s tests/integration/test_soak.py
 
 # The README's test command: everything, installing what is missing first.
 check: deps-if-missing
@@ -136,6 +143,8 @@ help:
 	@echo "make check-unit    cmocka unit tests only (SAN=1 for sanitizers)"
 	@echo "make install       PREFIX=/usr/local DESTDIR="
 	@echo "make bench         benchmarks (never part of check)"
+	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"
+	@echo "make fuzz          every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)"
 	@echo "make refdut        build the reference board"
 
 -include fixtures/refdut/refdut.mk

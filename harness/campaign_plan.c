@@ -148,7 +148,7 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 			rc = random_points(s, o->runs, o->seed, &points, &n);
 		} else {
 			points = scenario_points(s, &n);
-			rc = points ? 0 : -ENOMEM;
+			rc = points ? 0 : -EINVAL;
 		}
 		for (int k = 1; k <= (o->repeat > 1 ? o->repeat : 1); k++)
 			for (size_t i = 0; rc == 0 && i < n; i++)

@@ -187,6 +187,7 @@ static int load_allowed(struct scenario *s)
 
 static int load_sweep(struct scenario *s)
 {
+	static const char *const sweep_keys[] = {"values", "from", "to", "step", NULL};
 	const struct cfg_node *n = cfg_get(s->root, "sweep");
 	long long from = 0, to = 0, step = 1;
 
@@ -195,6 +196,8 @@ static int load_sweep(struct scenario *s)
 	if (cfg_expect_type(n, CFG_MAP) < 0)
 		return -EINVAL;
 	s->sweep.present = true;
+	if (cfg_check_keys(n, sweep_keys) < 0)
+		return -EINVAL;
 	if (cfg_get(n, "values"))
 		return cfg_get_strv(n, "values", true, &s->sweep.values);
 	if (cfg_get_int(n, "from", true, -1000000000, 1000000000, &from) < 0 ||
@@ -372,6 +375,12 @@ char **scenario_points(const struct scenario *s, size_t *n)
 			;
 	else if (s->sweep.present)
 		count = (size_t)floor((s->sweep.to - s->sweep.from) / s->sweep.step) + 1;
+	if (count > SWEEP_MAX_POINTS) {
+		hil_error("%s: the sweep has %zu fault points, more than %d in one campaign: give a "
+			  "larger step, or --runs N to draw N random points from its range",
+			  s->path, count, SWEEP_MAX_POINTS);
+		return NULL;
+	}
 	out = calloc(count + 1, sizeof(*out));
 	if (!out)
 		return NULL;

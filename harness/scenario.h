@@ -110,11 +110,15 @@ struct scenario {
 	size_t first_send; /* index of the first send step (with snapshot) */
 };
 
+/* The most points a whole sweep may expand to (one run each). */
+#define SWEEP_MAX_POINTS 100000
+
 struct scenario *scenario_load(const char *path);
 void scenario_free(struct scenario *s);
 bool scenario_allows(const struct scenario *s, enum verdict v);
 /* The sweep's points as strings ("0", "250", ...), or the single point "-"
- * when the scenario has no sweep. Free with points_free(). */
+ * when the scenario has no sweep. Free with points_free(). NULL (message
+ * printed) when the sweep has more than SWEEP_MAX_POINTS. */
 char **scenario_points(const struct scenario *s, size_t *n);
 void points_free(char **points, size_t n);
 

@@ -407,3 +407,74 @@ def test_journal_file_system_full(hilctl, hilctl_bin, sims, tmp_path):
         assert [k for k in keys[:len(written)]] == [w["key"] for w in written]
     finally:
         subprocess.run(["umount", "-l", str(out)], check=False)
+
+
+# ---- QEMU killed from outside ----
+
+def test_qemu_killed_mid_run_is_infra_error(hilctl, hilctl_bin, tmp_path, run_dir):
+    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
+                   stdout=subprocess.DEVNULL)
+    lab = ROOT / "fixtures" / "lab-qemu.yaml"
+    out = tmp_path / "out"
+    p = start_campaign(hilctl_bin, lab, out, "--board", "qemu-01", "--point", "9437184",
+                       scenario=ROOT / "scenarios" / "cut-write.yaml")
+    wait_for(lambda: timeline_has(out, "hilctl-agent: download start"), 300,
+             "the reference board's update to start")
+    pid = int((run_dir / "qemu-01" / "qemu.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    rc, err = finish(p, timeout=120)
+    assert rc == 3, err
+    (run,) = check_journal(out, 1)
+    assert run["verdict"] == "infra_error"
+    assert "power went off under the harness" in run["reason"], run["reason"]
+    assert "QEMU killed or crashed outside hilctl" in run["reason"]
+    assert f"QEMU (pid {pid}) is gone without a power off" in err
+    assert power_status(hilctl, lab, "qemu-01") == "off"
+    assert not processes_mentioning(str(run_dir))
+
+
+# ---- hilctl itself killed ----
+
+def test_sigkill_at_20_random_points_then_resume_loses_and_repeats_nothing(
+        hilctl_bin, sims, tmp_path, run_dir):
+    sim = sims([{"name": "sim-01", "console": "tcp"}, {"name": "sim-02", "console": "tcp"}])
+    lab = lab_file(tmp_path / "lab.yaml", sim)
+    out = tmp_path / "out"
+    rng = random.Random(20261125)
+    planned = 40  # 4 points x --repeat 10
+    first = [hilctl_bin, "--lab", str(lab), "run", str(SIM_SCENARIO), "-j2", "--repeat", "10",
+             "--out", str(out)]
+    resume = [hilctl_bin, "run", "--resume", str(out)]
+    kills = 0
+    for i in range(20):
+        p = subprocess.Popen(first if i == 0 else resume, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=rng.uniform(0.2, 3.0))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=30)
+            kills += 1
+        # Nothing outlives it: workers, power commands (and QEMU) die with it.
+        mine = lambda: {pid: cmd for pid, cmd in
+                        processes_mentioning(str(out), str(run_dir), str(sim.dir)).items()
+                        if pid != sim.proc.pid}
+        wait_for(lambda: not mine(), 20, f"kill {i + 1}: the campaign's processes to end "
+                 f"({mine()})", period=0.1)
+        # The journal is valid after every kill (a cut last line is allowed).
+        if (out / "journal.jsonl").exists():
+            records, _tail = journal_lines(out)
+            assert "campaign" in records[0]
+            keys = [r["key"] for r in runs(records)]
+            assert len(keys) == len(set(keys)), f"kill {i + 1}: a run journaled twice"
+        # What a killed campaign leaves on: every board off once its
+        # workers have stopped (they power off as they end).
+        assert sim.power("sim-01") == "off" and sim.power("sim-02") == "off", f"kill {i + 1}"
+    assert kills == 20, "all 20 points fell inside the campaign"
+    r = subprocess.run(resume, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    records, tail = journal_lines(out)
+    assert tail == ""
+    keys = [run["key"] for run in runs(records)]
+    assert len(keys) == planned and len(set(keys)) == planned, "every run once"
+    assert records[-1]["end"]["complete"] is True
