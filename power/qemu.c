@@ -238,7 +238,8 @@ static int64_t stopped_at(struct qmp *q, int64_t t_sent, int64_t t_answer)
 }
 
 /* Stop at once: QMP quit (QEMU exits without running the guest further),
- * SIGKILL when QMP does not answer or QEMU does not exit in time. */
+ * SIGKILL when QMP does not answer or QEMU does not exit in time; with a
+ * power-loss model SIGKILL at once (qemu/powerloss.h). */
 static int stop_qemu(struct power *p, struct qemu_proc *proc)
 {
 	struct qemu_power *qp = p->priv;
@@ -249,6 +250,16 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 	pid_t pid;
 	int rc;
 
+	/* A power-loss model: a kill, so that QEMU flushes nothing. */
+	rc = qemu_power_loss_cut(&qp->cfg, proc, &p->t_stopped_ns, now + QEMU_KILL_WAIT_NS);
+	if (rc != 0) {
+		qmp_close(qp->held);
+		qp->held = NULL;
+		if (rc < 0)
+			hil_error("board \"%s\": cannot cut QEMU (pid %d): %s", p->board,
+			          (int)proc->pid, strerror(-rc));
+		return rc < 0 ? rc : 0;
+	}
 	if (qp->held && proc->pid == qp->child.pid) {
 		/* The fast cut: "stop" pauses the vCPUs; that is the moment
 		 * the board lost power. quit then exits QEMU. */

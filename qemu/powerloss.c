@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "launch.h"
 #include "overlay.h"
 #include "powerloss.h"
+#include "proc.h"
 #include "wlog.h"
 
 static const char *const loss_keys[] = {"model", "seed", NULL};
@@ -81,6 +83,20 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 	qc->loss_model = (enum wlog_model)model;
 	qc->loss_seed = (unsigned long long)seed;
 	return qc->loss_model == WLOG_MODEL_QUIT ? 0 : check_drives(qc, loss);
+}
+
+int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, int64_t *t_cut_ns,
+                        int64_t deadline_ns)
+{
+	int rc;
+
+	if (qc->loss_model == WLOG_MODEL_QUIT)
+		return 0;
+	rc = qemu_proc_kill(proc, SIGKILL);
+	*t_cut_ns = clock_now_ns();
+	if (rc < 0 && rc != -ESRCH)
+		return rc;
+	return qemu_proc_wait(proc, deadline_ns) < 0 ? -ETIMEDOUT : 1;
 }
 
 char *qemu_wlog_path(const char *run_dir, int index)
@@ -224,17 +240,10 @@ static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct w
 		rc = wlog_pick_model(w, wlog_count(w), c->qc->loss_model, seed, &pick);
 	if (rc == 0) {
 		wlog_pick_stats(w, wlog_count(w), &pick, &st);
-		if (c->qc->loss_model == WLOG_MODEL_ALL) {
-			/* All writes kept: QEMU's own image is that disk. */
-			if (rename(c->overlay, out) < 0) {
-				rc = -errno;
-				snprintf(why, sizeof(why), "cannot rename %s: %s", c->overlay,
-				         strerror(-rc));
-			}
-		} else {
-			rc = wlog_build_disk(w, &pick, base, format, out, c->img, c->deadline_ns,
-			                     why, sizeof(why));
-		}
+		/* Always from the log: QEMU was killed without writing back its
+		 * qcow2 caches, so its overlay is not a disk to trust. */
+		rc = wlog_build_disk(w, &pick, base, format, out, c->img, c->deadline_ns, why,
+		                     sizeof(why));
 	}
 	/* The next power on runs on a fresh overlay over that disk. */
 	if (rc == 0)

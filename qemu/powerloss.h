@@ -3,7 +3,8 @@
  *
  * With power_loss: on (any model but quit), every overlay drive runs through
  * QEMU's blklogwrites driver, which logs the guest's writes and flushes into
- * RUN/wlog-<index>.log. A power off leaves that log as it is; the next power
+ * RUN/wlog-<index>.log. A power off kills QEMU (no flush on the way out)
+ * and leaves that log as it is; the next power
  * on applies the model to it: the disk becomes a new qcow2,
  * RUN/durable-<index>-<n>.qcow2 (n counts the cuts since prepare), over the
  * disk the board had at the previous power on, holding everything up to the
@@ -21,6 +22,7 @@
 
 struct cfg_node;
 struct qemu_config;
+struct qemu_proc;
 struct timeline;
 
 /* power_loss: MODEL  or  power_loss: {model: MODEL, seed: N}; model one of
@@ -28,6 +30,14 @@ struct timeline;
  * overlay drive whose flushes reach QEMU (no cache=unsafe, no
  * cache.no-flush). Errors print file:line:col. 0 or -EINVAL. */
 int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *settings);
+
+/* The power cut itself for a board with a model on: SIGKILL, so that QEMU
+ * flushes nothing on its way out (QMP stop and quit both flush every disk,
+ * which would make every write durable), and the log holds exactly the
+ * requests that completed before the cut. *t_cut_ns: when the kill was
+ * sent. 1 done, 0 no model (the caller stops QEMU its usual way), -errno. */
+int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, int64_t *t_cut_ns,
+                        int64_t deadline_ns);
 
 /* RUN/wlog-<index>.log (malloc'd). */
 char *qemu_wlog_path(const char *run_dir, int index);
