@@ -42,6 +42,7 @@ int cmd_report(struct cli *cli);
 int cmd_gres(struct cli *cli);
 int cmd_submit(struct cli *cli);
 int cmd_wlog(struct cli *cli);
+int cmd_explore(struct cli *cli);
 
 
 

@@ -127,6 +127,8 @@ static void on_line(struct run *r, int64_t t, const char *line, size_t len)
 			r->phase[n] = '\0';
 		}
 	}
+	if (r->spec->on_line)
+		r->spec->on_line(r->spec->hook_arg, t, line, len);
 	if (r->judging)
 		oracle_line(r->oracle, t, line, len);
 }

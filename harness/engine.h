@@ -29,6 +29,13 @@ struct run_spec {
 	unsigned long long seed;
 	int run_id;
 	const char *timeline_path; /* where this run's timeline goes */
+	/* Optional hooks (the crash-state explorer): prepare runs after the
+	 * board is off with fresh disks and before the first step (a nonzero
+	 * return is an infrastructure error); on_line sees every complete
+	 * console line as it is read. */
+	int (*prepare)(void *hook_arg, struct board *b);
+	void (*on_line)(void *hook_arg, int64_t t_ns, const char *line, size_t len);
+	void *hook_arg;
 };
 
 #define RUN_MAX_FAULTS 4

@@ -177,6 +177,8 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 			infra(&r, rc, "power off failed: %s", strerror(-rc));
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
+		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
+			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
 	}
 	bool restored = false;
 

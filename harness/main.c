@@ -58,6 +58,7 @@ static const struct {
 	{"expect", cmd_expect, "wait until the console shows one of several patterns"},
 	{"run", cmd_run, "run a scenario over many fault points and judge every run"},
 	{"qualify", cmd_qualify, "run the shipped qualification suite on a lab"},
+	{"explore", cmd_explore, "boot every crash state of one recorded update"},
 	{"report", cmd_report, "write JUnit, TAP, JSON and HTML reports from journals"},
 	{"submit", cmd_submit, "start a campaign on Slurm as a job array, one shard per board"},
 	{"gres", cmd_gres, "print a lab host's Slurm gres.conf lines from the lab file"},
