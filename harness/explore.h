@@ -53,8 +53,10 @@ enum xs_class {
 	XS_FIRST,   /* the first write after a flush */
 	XS_FLUSH,   /* every flush boundary (and the empty and the whole log) */
 	XS_WRITE,   /* every other ordered crash point (a prefix) */
-	XS_SUBSET,  /* a seeded subset of one epoch's writes: some lost, later ones kept */
+	XS_SUBSET,  /* some of one epoch's writes lost, later ones kept (small writes only, the
+		       newer half, seeded random subsets) */
 	XS_REORDER, /* two overlapping writes of one epoch applied in the other order */
+	XS_ONLY,    /* given with --only and not in the enumeration */
 	XS_CLASS_COUNT
 };
 
@@ -68,11 +70,12 @@ struct xs_state {
 	int phase;       /* index into the phase marks in force at the crash point, -1 none */
 	uint64_t hash[2];
 	long dup_of;     /* index of an earlier identical state in the order, -1 if distinct */
+	bool at_phase;   /* a variant of the epoch in flight at a phase change: ranks as XS_PHASE */
 };
 
 struct xs_opts {
 	uint64_t seed;
-	unsigned reorder; /* extra subsets/reorderings per epoch (--reorder K) */
+	unsigned reorder; /* lossy variants per epoch (--reorder K), see explore_enum.c */
 	/* Content hash of a base-image sector, or NULL (then a write of the
 	 * base's own bytes counts as a change). */
 	uint64_t (*base_hash)(void *arg, uint64_t sector);

@@ -577,13 +577,12 @@ static int only_list(struct booter *bt, struct xs_state **owned)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct xs_state *st = &(*owned)[i];
-		struct xs_opts o = {.seed = x->o->seed};
 		if (explore_sel_parse(x->o->only[i], x->n, st, why, sizeof(why)) < 0) {
 			hil_error("--only %s: %s", x->o->only[i], why);
 			return -EINVAL;
 		}
-		explore_state_place(x->e, x->n, x->ph, x->n_ph, st);
-		if (explore_state_hash(x->e, x->n, &o, st) < 0)
+		st->cls = XS_ONLY;
+		if (explore_hash_one(x, st) < 0)
 			return -ENOMEM;
 		bt->list[i] = st;
 		for (size_t k = 0; k < x->states.n && !bt->num[i]; k++)

@@ -175,20 +175,43 @@ void explore_unload(struct explore *x)
 	x->ph = NULL;
 }
 
-/* Hash and enumerate; the base is read only when it is a raw image. */
+/* Hashing reads the base only when it is a raw image. */
+static int with_base(struct explore *x, struct xs_opts *o, struct base_reader *br)
+{
+	br->fd = -1;
+	br->sector_size = wlog_sector_size(x->log);
+	*o = (struct xs_opts){.seed = x->o->seed, .reorder = x->o->reorder};
+	if (!strcmp(x->disk.base_format, "raw"))
+		br->fd = open(x->disk.base, O_RDONLY | O_CLOEXEC);
+	if (br->fd >= 0) {
+		o->base_hash = base_sector_hash;
+		o->base_arg = br;
+	}
+	return 0;
+}
+
 int explore_enumerate_log(struct explore *x)
 {
-	struct base_reader br = {.fd = -1, .sector_size = wlog_sector_size(x->log)};
-	struct xs_opts o = {.seed = x->o->seed, .reorder = x->o->reorder};
+	struct base_reader br;
+	struct xs_opts o;
 	int rc;
 
-	if (!strcmp(x->disk.base_format, "raw"))
-		br.fd = open(x->disk.base, O_RDONLY | O_CLOEXEC);
-	if (br.fd >= 0) {
-		o.base_hash = base_sector_hash;
-		o.base_arg = &br;
-	}
+	with_base(x, &o, &br);
 	rc = explore_enumerate(x->e, x->n, x->ph, x->n_ph, &o, &x->states);
+	if (br.fd >= 0)
+		close(br.fd);
+	return rc;
+}
+
+int explore_hash_one(struct explore *x, struct xs_state *st)
+{
+	struct base_reader br;
+	struct xs_opts o;
+	int rc;
+
+	with_base(x, &o, &br);
+	explore_state_place(x->e, x->n, x->ph, x->n_ph, st);
+	rc = explore_state_hash(x->e, x->n, &o, st);
 	if (br.fd >= 0)
 		close(br.fd);
 	return rc;

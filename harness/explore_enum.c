@@ -207,7 +207,8 @@ void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_pha
 
 const char *explore_class_name(enum xs_class c)
 {
-	static const char *const names[] = {"phase", "first", "flush", "write", "subset", "reorder"};
+	static const char *const names[] = {"phase", "first", "flush", "write",
+						 "subset", "reorder", "only"};
 
 	return (unsigned)c < XS_CLASS_COUNT ? names[c] : "?";
 }
@@ -265,39 +266,102 @@ static bool overlap(const struct xw_entry *a, const struct xw_entry *b)
 	return a->sector < b->sector + b->nr_sectors && b->sector < a->sector + a->nr_sectors;
 }
 
-/* One seeded variant of an epoch whose writes are ws[0..m): either some
- * writes lost before a later one that landed, or (odd r, when there is an
- * overlapping pair) an older write landing after a newer one over it. */
-static int epoch_variant(struct builder *b, const struct xw_entry *e, uint32_t start,
-			 const uint32_t *ws, uint32_t m, unsigned r, uint64_t *rng, uint32_t *tmp)
+/* The variants of one flush epoch whose writes are ws[0..m), up to k of
+ * them, in this order where they apply:
+ *   small  only the epoch's small writes landed (metadata: FAT, directory,
+ *          inode tables), its large ones (file data) did not: the cut a
+ *          rename without fsync does not survive;
+ *   newer  the newer half landed, the older half did not;
+ *   swap   an older write landed after a newer one over the same sectors;
+ *   then   seeded random subsets: a crash after write c with each earlier
+ *          write kept with p = 1/2, at least one lost. */
+enum variant { V_SMALL, V_NEWER, V_SWAP, V_RANDOM };
+
+static uint32_t v_small(const struct xw_entry *e, const uint32_t *ws, uint32_t m, uint32_t *tmp)
 {
+	uint64_t big = 0;
 	uint32_t n = 0;
 
-	if (r % 2 == 1 && m <= 4096) {
-		/* Pairs found by a seeded scan from a random start. */
-		uint32_t first = (uint32_t)(mix64((*rng)++) % m);
-		for (uint32_t k = 0; k < m; k++) {
-			uint32_t j = (first + k) % m;
-			for (uint32_t i = 0; i < j; i++) {
-				if (!overlap(&e[ws[i]], &e[ws[j]]))
-					continue;
-				for (uint32_t x = 0; x <= j; x++)
-					if (x != i)
-						tmp[n++] = ws[x];
-				tmp[n++] = ws[i];
-				return add(b, XS_REORDER, start, tmp, n);
-			}
+	for (uint32_t i = 0; i < m; i++)
+		if (e[ws[i]].nr_sectors > big)
+			big = e[ws[i]].nr_sectors;
+	for (uint32_t i = 0; i < m; i++)
+		if (e[ws[i]].nr_sectors * 8 <= big && e[ws[i]].nr_sectors <= 256)
+			tmp[n++] = ws[i];
+	return n == m ? 0 : n; /* nothing large: not this variant */
+}
+
+static uint32_t v_swap(const struct xw_entry *e, const uint32_t *ws, uint32_t m, uint64_t *rng,
+		       uint32_t *tmp)
+{
+	uint32_t first, n = 0;
+
+	if (m > 4096)
+		return 0;
+	/* Pairs found by a seeded scan from a random start. */
+	first = (uint32_t)(mix64((*rng)++) % m);
+	for (uint32_t k = 0; k < m; k++) {
+		uint32_t j = (first + k) % m;
+		for (uint32_t i = 0; i < j; i++) {
+			if (!overlap(&e[ws[i]], &e[ws[j]]))
+				continue;
+			for (uint32_t x = 0; x <= j; x++)
+				if (x != i)
+					tmp[n++] = ws[x];
+			tmp[n++] = ws[i];
+			return n;
 		}
 	}
-	/* Crash after write c (c >= 1); each earlier one kept with p = 1/2,
-	 * at least one of them lost. */
-	uint32_t c = 1 + (uint32_t)(mix64((*rng)++) % (m - 1));
+	return 0;
+}
+
+static uint32_t v_random(const uint32_t *ws, uint32_t m, uint64_t *rng, uint32_t *tmp)
+{
+	uint32_t c = 1 + (uint32_t)(mix64((*rng)++) % (m - 1)), n = 0;
 	uint32_t lost = (uint32_t)(mix64((*rng)++) % c);
+
 	for (uint32_t x = 0; x < c; x++)
 		if (x != lost && (mix64((*rng)++) & 1))
 			tmp[n++] = ws[x];
 	tmp[n++] = ws[c];
-	return add(b, XS_SUBSET, start, tmp, n);
+	return n;
+}
+
+static int epoch_variants(struct builder *b, const struct xw_entry *e, uint32_t start,
+			  const uint32_t *ws, uint32_t m, unsigned k, uint64_t *rng, uint32_t *tmp,
+			  bool at_phase)
+{
+	unsigned made = 0, tries = 0;
+
+	for (enum variant v = V_SMALL; made < k && m >= 2 && tries < 4 * k + 8; tries++) {
+		uint32_t n = 0;
+		switch (v) {
+		case V_SMALL:
+			n = v_small(e, ws, m, tmp);
+			break;
+		case V_NEWER:
+			for (uint32_t x = m / 2; x < m; x++)
+				tmp[n++] = ws[x];
+			break;
+		case V_SWAP:
+			n = v_swap(e, ws, m, rng, tmp);
+			break;
+		case V_RANDOM:
+			n = v_random(ws, m, rng, tmp);
+			break;
+		}
+		if (n) {
+			int rc = add(b, v == V_SWAP ? XS_REORDER : XS_SUBSET, start, tmp, n);
+			if (rc < 0)
+				return rc;
+			if (at_phase)
+				b->l->s[b->l->n - 1].at_phase = true;
+			made++;
+		}
+		if (v != V_RANDOM)
+			v++;
+	}
+	return 0;
 }
 
 static int candidates(struct builder *b, const struct xw_entry *e, size_t n,
@@ -338,12 +402,17 @@ static int candidates(struct builder *b, const struct xw_entry *e, size_t n,
 	for (uint32_t k = 0; k + 1 < nb; k++) {
 		uint32_t m = 0;
 		uint64_t rng = o->seed ^ mix64(0x45504f4348ULL + k);
+		bool at_phase = false;
 		for (uint32_t i = bound[k]; i < bound[k + 1]; i++)
 			if (!(e[i].flags & (XW_FLUSH | XW_MARK)))
 				ws[m++] = i;
-		for (unsigned r = 0; m >= 2 && r < o->reorder; r++)
-			if ((rc = epoch_variant(b, e, bound[k], ws, m, r, &rng, tmp)) < 0)
-				goto out;
+		/* An epoch in flight at a phase change: its lossy variants
+		 * rank with the phase states. */
+		for (size_t i = 0; i < n_ph; i++)
+			at_phase |= (!i || strcmp(ph[i].name, ph[i - 1].name)) &&
+				    ph[i].at >= bound[k] && ph[i].at < bound[k + 1];
+		if ((rc = epoch_variants(b, e, bound[k], ws, m, o->reorder, &rng, tmp, at_phase)) < 0)
+			goto out;
 	}
 	b->l->n_epochs = nb > 1 ? nb - 1 : 1;
 	rc = 0;
@@ -356,9 +425,11 @@ out:
 
 /* ---- order: classes by rank, each spread over the recording ---- */
 
-static int rank(enum xs_class c)
+static int rank(const struct xs_state *s)
 {
-	return c >= XS_WRITE ? XS_WRITE : (int)c;
+	if (s->at_phase)
+		return XS_PHASE;
+	return s->cls >= XS_WRITE ? XS_WRITE : (int)s->cls;
 }
 
 static uint32_t bit_reverse(uint32_t x, unsigned bits)
@@ -411,7 +482,7 @@ static int order(struct xs_list *l)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < l->n; i++)
-		k[i] = (struct sort_key){rank(l->s[i].cls), l->s[i].at, 0, i};
+		k[i] = (struct sort_key){rank(&l->s[i]), l->s[i].at, 0, i};
 	qsort(k, l->n, sizeof(*k), cmp_at);
 	for (size_t i = 0, j; i < l->n; i = j) {
 		unsigned bits = 0;

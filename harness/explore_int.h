@@ -78,6 +78,8 @@ int explore_load_record(struct explore *x);
 int explore_live_log(struct explore *x, struct board *b, char *out, size_t size);
 /* Hash and enumerate the loaded log into x->states. */
 int explore_enumerate_log(struct explore *x);
+/* Place and hash one state given on the command line, as the enumeration would. */
+int explore_hash_one(struct explore *x, struct xs_state *st);
 int explore_find_disk(const struct lab *lab, const struct board_cfg *b, struct explore_disk *d);
 int explore_disk_identity(const char *path, char *out, size_t size);
 /* Open the log and hash every written sector. */
