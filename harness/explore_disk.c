@@ -14,6 +14,7 @@
 #include "../qemu/wlog.h"
 #include "board.h"
 #include "cfg.h"
+#include "clock.h"
 #include "explore_int.h"
 #include "log.h"
 
@@ -304,18 +305,33 @@ int explore_build_disk(const struct explore *x, const struct xs_state *st, const
 
 int explore_install_disk(const struct explore *x, struct board *b, const char *disk_path)
 {
+	char durable[PATH_MAX + 64], why[400] = "";
 	char *overlay = qemu_overlay_path(b->run_dir, x->disk.drive_index);
+	struct wlog_pick empty = {0};
 	int rc = 0;
 
 	if (!overlay)
 		return -ENOMEM;
-	/* power_prepare made a fresh overlay (and noted its base); the crash
-	 * disk has the same base, so it takes the overlay's place. */
-	if (rename(disk_path, overlay) < 0) {
+	/* The crash disk takes the place qemu/powerloss.h gives the disk of a
+	 * board's first power cut, RUN/durable-<index>-1.qcow2, and the board
+	 * runs on a fresh overlay over it: a power cycle of the oracle's
+	 * ladder under a power_loss: model then builds on this disk, and the
+	 * next run's prepare removes it. */
+	snprintf(durable, sizeof(durable), "%s/durable-%d-1.qcow2", b->run_dir, x->disk.drive_index);
+	if (rename(disk_path, durable) < 0) {
 		rc = -errno;
-		hil_error("board \"%s\": cannot put the crash disk %s in place of %s: %s",
-			  b->cfg->name, disk_path, overlay, strerror(errno));
+		snprintf(why, sizeof(why), "cannot move the crash disk to %.300s: %s", durable,
+			 strerror(errno));
 	}
+	if (rc == 0) {
+		unlink(overlay);
+		rc = wlog_build_disk(x->log, &empty, durable, "qcow2", overlay,
+				     x->disk.qemu_img[0] ? x->disk.qemu_img : NULL,
+				     clock_now_ns() + 60 * NS_PER_S, why, sizeof(why));
+	}
+	if (rc < 0)
+		hil_error("board \"%s\": cannot put the crash disk under the board: %s", b->cfg->name,
+			  why[0] ? why : strerror(-rc));
 	free(overlay);
 	return rc;
 }
@@ -376,8 +392,44 @@ int explore_log_progress(const char *path, uint64_t *pos, uint64_t *count, uint3
 	return rc;
 }
 
+/* The lab file's power_loss: for this board, set to "none" unless it
+ * names a model already: QEMU then logs the disk's writes (qemu/powerloss.h);
+ * which model does not matter, the recording has no cut. */
+int explore_enable_log(struct explore *x, const struct board_cfg *bc)
+{
+	struct cfg_node *power = (struct cfg_node *)bc->power, *n, **tail;
+	const struct cfg_node *have = cfg_get(power, "power_loss");
+
+	if (have && !(have->type == CFG_SCALAR && !strcmp(have->value, "quit")))
+		return 0;
+	if (have) {
+		n = (struct cfg_node *)have;
+		free(n->value);
+		n->value = strdup("none");
+		return n->value ? 0 : -ENOMEM;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->key = strdup("power_loss")) || !(n->value = strdup("none"))) {
+		if (n)
+			free(n->key);
+		free(n);
+		return -ENOMEM;
+	}
+	n->type = CFG_SCALAR;
+	n->file = power->file;
+	n->line = power->line;
+	n->col = power->col;
+	n->parent = power;
+	for (tail = &power->child; *tail; tail = &(*tail)->next)
+		;
+	*tail = n;
+	(void)x;
+	return 0;
+}
+
 int explore_live_log(struct explore *x, struct board *b, char *out, size_t size)
 {
+	/* Where qemu/powerloss.h says QEMU logs the drive's writes. */
 	snprintf(out, size, "%s/wlog-%d.log", b->run_dir, x->disk.drive_index);
 	return 0;
 }

@@ -72,9 +72,9 @@ int explore_record(struct explore *x);
 int explore_load_record(struct explore *x);
 
 /* explore_disk.c */
-/* The log QEMU writes for this board's disk while it runs (the board's
- * disk goes through blklogwrites); turns logging on when the lab file
- * does not. */
+/* Turn the write log on for a board (before board_open), and where QEMU
+ * writes it while the board runs. */
+int explore_enable_log(struct explore *x, const struct board_cfg *bc);
 int explore_live_log(struct explore *x, struct board *b, char *out, size_t size);
 /* Hash and enumerate the loaded log into x->states. */
 int explore_enumerate_log(struct explore *x);

@@ -215,6 +215,10 @@ int explore_record(struct explore *x)
 	if (faultless(x->sc, &rec) < 0)
 		return EXIT_INFRA;
 	snprintf(tl_path, sizeof(tl_path), "%s/timeline.jsonl", x->record_dir);
+	if (explore_enable_log(x, x->record_board) < 0) {
+		free(rec.steps);
+		return EXIT_INFRA;
+	}
 	rc = board_open(&b, x->lab, x->record_board->name, tl_path, 0);
 	if (rc < 0) {
 		free(rec.steps);
