@@ -12,15 +12,17 @@
 #   make bench-boot         reference board: QEMU start to the version probe
 #   make bench-snapshot     boot to the prompt vs. a start from a QEMU snapshot
 #   make bench-slurm        a real Slurm: dispatch overhead per shard, requeue after a host dies
+#   make bench-explore      hilctl explore: crash states per minute at -j1 and -j2
 #
 # Knobs (environment): BENCH_CYCLE_RUNS, BENCH_LATENCY_N, BENCH_RELAY_N,
 # BENCH_THROUGHPUT_SWEEP, BENCH_THROUGHPUT_JOBS, BENCH_FOOTPRINT_BOARDS,
 # BENCH_FOOTPRINT_WINDOW, BENCH_SERVER_SIZES, BENCH_SERVER_REPS, BENCH_BOOT_RUNS,
-# BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N, BENCH_SLURM_ROUNDS, BENCH_SLURM_REQUEUE; see each bench/bench_*.py for its defaults.
+# BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N, BENCH_SLURM_ROUNDS, BENCH_SLURM_REQUEUE,
+# BENCH_EXPLORE_STATES, BENCH_EXPLORE_JOBS; see each bench/bench_*.py for its defaults.
 
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_PY := /usr/bin/python3
-BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot slurm
+BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot explore slurm
 BENCH_TARGETS := $(BENCH_ORDER:%=bench-%)
 
 # hilctl's objects but main.o, as an archive: a bench program pulls in only
@@ -96,3 +98,6 @@ bench-snapshot: $(BENCH_DEPS)
 # Needs no reference board: simulated boards on a real Slurm (as root).
 bench-slurm: $(BUILD)/hilctl
 	$(BENCH_RUN) bench/bench_slurm.py
+
+bench-explore: $(BENCH_DEPS)
+	$(BENCH_RUN) bench/bench_explore.py
