@@ -400,6 +400,13 @@ int explore_enable_log(struct explore *x, const struct board_cfg *bc)
 	struct cfg_node *power = (struct cfg_node *)bc->power, *n, **tail;
 	const struct cfg_node *have = cfg_get(power, "power_loss");
 
+	/* power_loss: MODEL, or power_loss: {model: MODEL, seed: N} */
+	if (have && have->type == CFG_MAP) {
+		const struct cfg_node *model = cfg_get(have, "model");
+		if (!model) /* the default model logs */
+			return 0;
+		have = model;
+	}
 	if (have && !(have->type == CFG_SCALAR && !strcmp(have->value, "quit")))
 		return 0;
 	if (have) {
