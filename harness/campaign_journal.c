@@ -357,7 +357,7 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 		 const struct scenario *sc, const char *board, const struct run_result *res,
 		 const char *timeline_rel, const struct campaign_opts *o)
 {
-	json_t *faults = json_array(), *allowed = json_array(), *rec;
+	json_t *faults = json_array(), *allowed = json_array(), *rec, *wrap;
 	char when[64], repro[2048], *text, *line = NULL;
 
 	for (int i = 0; i < res->n_faults; i++)
@@ -380,7 +380,9 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 			"reproduce", repro, "bisect", pr->bisect);
 	json_object_set_new(rec, "host", json_string(j->host));
 	json_object_set_new(rec, "shard", shard_json(j));
-	text = json_dumps(json_pack("{s:o}", "run", rec), JSON_COMPACT | JSON_ENSURE_ASCII);
+	wrap = json_pack("{s:o}", "run", rec);
+	text = wrap ? json_dumps(wrap, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(wrap);
 	if (text && asprintf(&line, "%s\n", text) < 0)
 		line = NULL;
 	free(text);
