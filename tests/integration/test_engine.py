@@ -86,13 +86,9 @@ def test_snapshot_before_update_boots_once_and_restores_every_later_run(hilctl, 
 
 
 def test_snapshot_refuses_a_power_loss_model(hilctl, tmp_path):
-    lab = tmp_path / "lab.yaml"
-    lab.write_text(LAB.read_text().replace("../build/", str(ROOT / "build") + "/")
-                   .replace("      timeout: 20s\n", "      timeout: 20s\n"
-                            "      power_loss: {model: strict}\n", 1))
     scenario = tmp_path / "snap.yaml"
     scenario.write_text((SCEN / "cut-write.yaml").read_text() + "snapshot: before-update\n")
-    r = hilctl("--lab", lab, "run", scenario, "--board", "qemu-01", "--point", "1048576",
+    r = hilctl("--lab", LAB, "--set", "power_loss=strict", "run", scenario, "--board", "qemu-01", "--point", "1048576",
                "--out", tmp_path / "out", timeout=120)
     assert r.returncode == 3
     assert "power-loss model \"strict\"" in r.stderr and "snapshot" in r.stderr
