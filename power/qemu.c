@@ -198,7 +198,9 @@ static int qemu_get(struct power *p, enum power_state *out)
 	}
 	rc = ask_status(qp, status, sizeof(status), why, sizeof(why), deadline);
 	if (rc < 0 && qemu_proc_exited(proc)) {
-		/* It died while we asked. */
+		/* It died while we asked: the same news as a stale pid file. */
+		warn_gone(p, proc->pid);
+		remove_state_files(qp);
 		*out = POWER_OFF;
 	} else if (rc < 0) {
 		hil_warn("board \"%s\": QEMU (pid %d) runs but does not answer on %s (%s): power "
