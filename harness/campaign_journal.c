@@ -353,6 +353,49 @@ static json_t *evidence_json(const struct run_result *res)
 	return a;
 }
 
+/* Append text to buf as one shell word in single quotes. */
+static void append_quoted(char *buf, size_t size, const char *text)
+{
+	size_t len = strlen(buf);
+
+	if (len + 3 > size)
+		return;
+	buf[len++] = '\'';
+	for (const char *c = text; *c && len + 6 < size; c++) {
+		if (*c == '\'') {
+			memcpy(buf + len, "'\\''", 4);
+			len += 4;
+		} else {
+			buf[len++] = *c;
+		}
+	}
+	buf[len++] = '\'';
+	buf[len] = 0;
+}
+
+/* The command that runs this one point again, with the campaign's --set
+ * values (they choose images, models, ports). */
+static void repro_command(char *buf, size_t size, const struct campaign_opts *o,
+			  const struct scenario *sc, const char *board, const struct plan_run *pr,
+			  int run_id)
+{
+	const char *const *ov = lab_get_overrides();
+	size_t len;
+
+	snprintf(buf, size, "hilctl --lab %s", o->lab_path);
+	for (size_t i = 0; ov && ov[i]; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, " --set ");
+		append_quoted(buf, size, ov[i]);
+	}
+	len = strlen(buf);
+	snprintf(buf + len, size - len, " run %s --board %s --point ", sc->path, board);
+	append_quoted(buf, size, pr->point);
+	len = strlen(buf);
+	snprintf(buf + len, size - len, " --seed %llu --out %s/repro-%d", o->seed, o->out_dir,
+		 run_id);
+}
+
 char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 		 const struct scenario *sc, const char *board, const struct run_result *res,
 		 const char *timeline_rel, const struct campaign_opts *o)
@@ -366,9 +409,7 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 		if (scenario_allows(sc, (enum verdict)v))
 			json_array_append_new(allowed, json_string(verdict_name((enum verdict)v)));
 	iso_now(when, sizeof(when));
-	snprintf(repro, sizeof(repro),
-		 "hilctl --lab %s run %s --board %s --point '%s' --seed %llu --out %s/repro-%d",
-		 o->lab_path, sc->path, board, pr->point, o->seed, o->out_dir, run_id);
+	repro_command(repro, sizeof(repro), o, sc, board, pr, run_id);
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:s, "
 			"s:f, s:s, s:s, s:b}",
 			"id", run_id, "key", pr->key, "scenario", sc->name, "board", board, "seed",

@@ -167,6 +167,72 @@ static int step_serve(struct run *r, const struct step *st)
 	return 0;
 }
 
+#define WRITE_POLL_NS (2 * NS_PER_MS)
+
+/* write: N after the trigger: the cut comes right after the board disk's
+ * Nth write from here (the driver counts them since power on), or -N: N
+ * writes back, a cut placed in the past (the disk is rebuilt from its write
+ * log, so the board's later writes never happened). Sets the power's
+ * cut_after_write; 1, or 0 when the disk never got that far (not injected). */
+static int write_trigger(struct run *r, const struct fault_spec *f, struct fault_result *fr,
+			 int64_t timeout, int64_t *t_fire)
+{
+	struct power *p = &r->b->power;
+	int64_t deadline = clock_now_ns() + timeout;
+	uint64_t seen, target;
+	char buf[64], *end;
+	long long n;
+	size_t len = strlen(fr->trigger);
+	int rc;
+
+	if (expand(r, f->write, buf, sizeof(buf)) < 0)
+		return infra(r, -EINVAL, "bad write");
+	n = strtoll(buf, &end, 10);
+	if (end == buf || *end || n == 0)
+		return infra(r, -EINVAL, "write: \"%s\" is not a write number (N or -N, not 0)",
+			     buf);
+	rc = power_disk_writes(p, &seen);
+	if (rc == -EOPNOTSUPP)
+		return infra(r, rc, "a power cut at a disk write needs a board whose power "
+				    "driver counts its disk's writes (qemu); this one's is %s",
+			     p->ops->name);
+	if (rc < 0)
+		return infra(r, rc, "cannot count the disk's writes: see the error above");
+	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, ", write %lld", n);
+	if (n < 0 && (uint64_t)-n >= seen) {
+		timeline_event(r->b->tl, clock_now_ns(), "note",
+			       "no cut %lld writes back: the disk had made %llu since power on", -n,
+			       (unsigned long long)seen);
+		return 0;
+	}
+	target = n < 0 ? seen - (uint64_t)-n : seen + (uint64_t)n;
+	while (seen < target) {
+		if (clock_now_ns() >= deadline) {
+			timeline_event(r->b->tl, clock_now_ns(), "note",
+				       "the disk made %llu of the %lld writes after the trigger",
+				       (unsigned long long)(seen + (uint64_t)n - target), n);
+			return 0;
+		}
+		rc = pump(r, clock_now_ns() + WRITE_POLL_NS < deadline ? clock_now_ns() + WRITE_POLL_NS : deadline, NULL, NULL, NULL,
+			  false);
+		if (rc < 0)
+			return rc;
+		rc = power_disk_writes(p, &seen);
+		if (rc < 0)
+			return infra(r, rc, "cannot count the disk's writes: see the error above");
+	}
+	*t_fire = clock_now_ns();
+	len = strlen(fr->trigger);
+	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, " (#%llu of the disk)",
+		 (unsigned long long)target);
+	timeline_event(r->b->tl, *t_fire, "note",
+		       "power cut at disk write #%llu since power on (%llu seen now): the disk keeps "
+		       "no later write",
+		       (unsigned long long)target, (unsigned long long)seen);
+	p->cut_after_write = target;
+	return 1;
+}
+
 /* Wait for the fault's trigger. Returns 1 with *t_fire set, 0 when the
  * trigger never came (the fault is not injected), <0 on failure. */
 static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_result *fr,
@@ -198,6 +264,8 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 		t = clock_now_ns();
 		snprintf(fr->trigger, sizeof(fr->trigger), "immediately");
 	}
+	if (f->write)
+		return write_trigger(r, f, fr, timeout, t_fire);
 	*t_fire = t + delay;
 	rc = pump(r, *t_fire, NULL, NULL, NULL, false);
 	return rc < 0 ? rc : 1;

@@ -15,7 +15,7 @@ static const char *const top_keys[] = {"scenario", "description", "fits",  "allo
 				       "snapshot", NULL};
 static const char *const fault_keys[] = {
 	"kind", "marker", "delay", "after", "timeout", "off_time", "down", "until", "server",
-	"at_byte", "stall", "rate", "path", "process", "command", NULL};
+	"at_byte", "stall", "rate", "path", "process", "command", "write", NULL};
 static const char *const fault_kinds[] = {"power_cut", "network", "server", "hang", NULL};
 static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt",
 					    NULL};
@@ -64,8 +64,27 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 	rc |= cfg_get_str(n, "path", false, &f->path);
 	rc |= cfg_get_str(n, "process", false, &f->process);
 	rc |= cfg_get_str(n, "command", false, &f->command);
+	rc |= cfg_get_str(n, "write", false, &f->write);
 	if (rc)
 		return -EINVAL;
+	if (f->write && (f->kind != FAULT_POWER_CUT || f->delay)) {
+		cfg_error(cfg_get(n, "write"), "%s",
+			  f->kind != FAULT_POWER_CUT
+				  ? "write: N places a power cut; this fault is not one"
+				  : "give write: N (the cut comes at a disk write) or delay:, not both");
+		return -EINVAL;
+	}
+	if (f->write && !strstr(f->write, "${")) {
+		char *end;
+		long long v = strtoll(f->write, &end, 10);
+		if (end == f->write || *end || v == 0) {
+			cfg_error(cfg_get(n, "write"),
+				  "\"%s\" is not a write number: N counts disk writes after the "
+				  "trigger, -N back from it (not 0)",
+				  f->write);
+			return -EINVAL;
+		}
+	}
 	if (f->kind == FAULT_SERVER) {
 		int which;
 		if (cfg_get_enum(n, "server", true, server_faults, &which) < 0)
@@ -298,6 +317,13 @@ static int load_snapshot(struct scenario *s)
 		return 0;
 	if (cfg_get_enum(s->root, "snapshot", false, whens, &when) < 0)
 		return -EINVAL;
+	for (size_t i = 0; i < s->n_steps; i++)
+		if (s->steps[i].kind == STEP_FAULT && s->steps[i].fault.write) {
+			cfg_error(n, "cannot be used with a power cut at a disk write (step %zu): the "
+				     "write log that counts them cannot be saved in a snapshot",
+				  i + 1);
+			return -EINVAL;
+		}
 	for (size_t i = 0; i < s->n_steps; i++) {
 		const struct step *st = &s->steps[i];
 		if (st->kind == STEP_SEND) {

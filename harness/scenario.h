@@ -19,6 +19,10 @@
  *         delay: 0ms                # after the marker; or after: 2s (time after the last step)
  *         off_time: 500ms
  *         timeout: 90s              # for the trigger; not seen → the run notes "not injected"
+ *         # or write: N instead of delay: the cut comes right after the
+ *         # disk's Nth write after the trigger; write: -N puts it N writes
+ *         # before the trigger (QEMU boards: the disk is rebuilt from the
+ *         # write log up to that write, docs/power-loss.md)
  *     - wait: 2s
  *     - recover: cycle              # power-cycle and judge from the next boot
  *   checks:                         # after the board settled; any failure → inconsistent
@@ -65,6 +69,8 @@ struct fault_spec {
 	const char *at_byte, *stall, *rate, *path;
 	const char *process;  /* hang: SIGSTOP this process on the board */
 	const char *command;  /* hang: or run this command on the board */
+	const char *write;    /* power_cut: at the disk's Nth write after the
+	                         trigger, or -N: N writes back from it */
 };
 
 struct step {

@@ -107,6 +107,11 @@ int power_snapshot(struct power *p, enum power_snapshot_op op, const char *key)
 	return p->ops && p->ops->snapshot ? p->ops->snapshot(p, op, key) : -EOPNOTSUPP;
 }
 
+int power_disk_writes(struct power *p, uint64_t *writes)
+{
+	return p->ops && p->ops->disk_writes ? p->ops->disk_writes(p, writes) : -EOPNOTSUPP;
+}
+
 void power_close(struct power *p)
 {
 	if (p && p->ops && p->ops->close)

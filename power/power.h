@@ -45,6 +45,9 @@ struct power_ops {
 	 * off: the next power on resumes key's state instead of booting;
 	 * 1 done, 0 nothing saved under key yet. */
 	int (*snapshot)(struct power *p, enum power_snapshot_op op, const char *key);
+	/* Optional: how many writes the board's disk has completed since the
+	 * last power on (QEMU with a write log, qemu/powerloss.h). */
+	int (*disk_writes)(struct power *p, uint64_t *writes);
 };
 
 struct power {
@@ -65,6 +68,15 @@ struct power {
 	 * run replays with its seed. */
 	unsigned long long seed;
 	int64_t t_requested_ns; /* when power_set() called the driver */
+	/* Set by the caller before prepare: this run cuts at disk writes, so
+	 * the driver keeps a write log (QEMU: model "all" on a lab without
+	 * power_loss:). */
+	bool want_write_log;
+	/* Set by the caller right before set(off), reset by the driver: the
+	 * power went right after the disk's write number cut_after_write
+	 * (disk_writes' count): the disk the next power on finds holds no
+	 * later write. 0: the cut is now. */
+	uint64_t cut_after_write;
 	/* Optional, set by the caller around set(off): an fd (the console) to
 	 * keep drained while the driver waits on the machine, and how to read
 	 * it without waiting (<0: stop watching). QEMU's serial output blocks
@@ -88,6 +100,8 @@ int power_started(struct power *p);
 int power_prepare(struct power *p);
 /* ops->snapshot, or -EOPNOTSUPP when the driver has none. */
 int power_snapshot(struct power *p, enum power_snapshot_op op, const char *key);
+/* ops->disk_writes, or -EOPNOTSUPP when the driver has none. */
+int power_disk_writes(struct power *p, uint64_t *writes);
 void power_close(struct power *p);
 const char *power_state_name(enum power_state s);
 

@@ -28,6 +28,7 @@
 #include "../qemu/launch.h"
 #include "../qemu/overlay.h"
 #include "../qemu/powerloss.h"
+#include "../qemu/wlog.h"
 #include "../qemu/proc.h"
 #include "../qemu/qmp.h"
 #include "../qemu/snapshot.h"
@@ -57,6 +58,11 @@ struct qemu_power {
 	 * QEMU serves one QMP client at a time, so everything here uses it. */
 	struct qmp *held;
 	bool loadvm; /* the next start resumes the restored snapshot */
+	/* The board disk's log followed since power on (disk_writes), and the
+	 * write the last cut came at (0: at the kill). */
+	struct wlog_tail tail;
+	bool tail_open;
+	uint64_t cut_writes;
 };
 
 /* The held connection, or a new one (*fresh: close it after use). */
@@ -138,6 +144,13 @@ static struct qemu_proc *find_qemu(struct qemu_power *qp, struct qemu_proc *foun
 	if (qp->child.pid && !qemu_proc_exited(&qp->child))
 		return &qp->child;
 	return qemu_proc_find(qp->pid_path, qp->qmp_arg, found, stale_pid) ? found : NULL;
+}
+
+static void close_tail(struct qemu_power *qp)
+{
+	if (qp->tail_open)
+		wlog_tail_close(&qp->tail);
+	qp->tail_open = false;
 }
 
 static void remove_state_files(struct qemu_power *qp)
@@ -253,6 +266,8 @@ static int stop_qemu(struct power *p, struct qemu_proc *proc)
 	int rc;
 
 	/* A power-loss model: a kill, so that QEMU flushes nothing. */
+	qp->cut_writes = p->cut_after_write;
+	p->cut_after_write = 0;
 	rc = qemu_power_loss_cut(&qp->cfg, proc, &p->t_stopped_ns, now + QEMU_KILL_WAIT_NS);
 	if (rc != 0) {
 		qmp_close(qp->held);
@@ -346,6 +361,9 @@ static int qemu_prepare(struct power *p)
 		return -EBUSY;
 	}
 	qemu_power_loss_reset(&qp->cfg, p->run_dir);
+	qp->cut_writes = 0;
+	if (qemu_power_loss_for_run(&qp->cfg, p->board, p->want_write_log) < 0)
+		return -EINVAL;
 	return qemu_overlays_make(&qp->cfg, p->board, p->run_dir, true,
 	                          clock_now_ns() + op_timeout(p));
 }
@@ -441,8 +459,10 @@ static int start_qemu(struct power *p)
 
 	remove_state_files(qp);
 	/* The disk the last power off left, under the lab's power-loss model. */
-	rc = qemu_power_loss_power_on(&qp->cfg, p->board, p->run_dir, p->seed, p->tl,
-	                              clock_now_ns() + QEMU_POWER_LOSS_NS);
+	rc = qemu_power_loss_power_on(&qp->cfg, p->board, p->run_dir, p->seed, qp->cut_writes,
+	                              p->tl, clock_now_ns() + QEMU_POWER_LOSS_NS);
+	qp->cut_writes = 0;
+	close_tail(qp);
 	if (rc < 0)
 		return rc;
 	deadline = clock_now_ns() + op_timeout(p);
@@ -605,12 +625,40 @@ static int qemu_snapshot(struct power *p, enum power_snapshot_op op, const char 
 	return rc;
 }
 
+/* ---- disk writes ---- */
+
+static int qemu_disk_writes(struct power *p, uint64_t *writes)
+{
+	struct qemu_power *qp = p->priv;
+	char why[320] = "", *log;
+	int rc;
+
+	if (!qp->tail_open) {
+		log = qemu_power_loss_disk_log(&qp->cfg, p->run_dir);
+		if (!log)
+			return -EOPNOTSUPP;
+		rc = wlog_tail_open(&qp->tail, log, why, sizeof(why));
+		free(log);
+		if (rc < 0) {
+			hil_error("board \"%s\": cannot follow its disk's write log: %s", p->board,
+			          why);
+			return rc;
+		}
+		qp->tail_open = true;
+	}
+	rc = wlog_tail_poll(&qp->tail, writes, why, sizeof(why));
+	if (rc < 0)
+		hil_error("board \"%s\": its disk's write log: %s", p->board, why);
+	return rc;
+}
+
 static void qemu_close(struct power *p)
 {
 	struct qemu_power *qp = p->priv;
 
 	if (!qp)
 		return;
+	close_tail(qp);
 	if (qp->held && !(qp->child.pid && !(p->flags & POWER_F_PERSIST) &&
 			  !qemu_proc_exited(&qp->child))) {
 		qmp_close(qp->held);
@@ -637,4 +685,5 @@ const struct power_ops power_qemu_ops = {
     .prepare = qemu_prepare,
     .link = qemu_link,
     .snapshot = qemu_snapshot,
+    .disk_writes = qemu_disk_writes,
 };

@@ -67,7 +67,7 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 	int model = WLOG_MODEL_STRICT;
 	long long seed = 0;
 
-	qc->loss_model = WLOG_MODEL_QUIT;
+	qc->loss_model = qc->loss_model_lab = WLOG_MODEL_QUIT;
 	qc->loss_seed = 0;
 	if (!loss)
 		return 0;
@@ -80,9 +80,44 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 		    cfg_get_int(loss, "seed", false, 0, LLONG_MAX, &seed) < 0)
 			return -EINVAL;
 	}
-	qc->loss_model = (enum wlog_model)model;
+	qc->loss_model = qc->loss_model_lab = (enum wlog_model)model;
 	qc->loss_seed = (unsigned long long)seed;
 	return qc->loss_model == WLOG_MODEL_QUIT ? 0 : check_drives(qc, loss);
+}
+
+/* Index of the board's disk: the first overlay drive, -1 none. */
+static int disk_index(const struct qemu_config *qc)
+{
+	int index = 0;
+
+	for (const struct cfg_node *d = qc->drives ? qc->drives->child : NULL; d;
+	     d = d->next, index++)
+		if (qemu_drive_overlay(d))
+			return index;
+	return -1;
+}
+
+int qemu_power_loss_for_run(struct qemu_config *qc, const char *board, bool want_log)
+{
+	qc->loss_model = qc->loss_model_lab;
+	if (!want_log || qc->loss_model != WLOG_MODEL_QUIT)
+		return 0;
+	if (disk_index(qc) < 0) {
+		hil_error("board \"%s\": a power cut at a disk write counts the writes of a drive "
+		          "with overlay: true, and this board has none",
+		          board);
+		return -EINVAL;
+	}
+	qc->loss_model = WLOG_MODEL_ALL;
+	return 0;
+}
+
+char *qemu_power_loss_disk_log(const struct qemu_config *qc, const char *run_dir)
+{
+	int index = disk_index(qc);
+
+	return qc->loss_model == WLOG_MODEL_QUIT || index < 0 ? NULL
+	                                                      : qemu_wlog_path(run_dir, index);
 }
 
 int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, int64_t *t_cut_ns,
@@ -178,29 +213,33 @@ struct drive_ctx {
 	const struct qemu_config *qc;
 	const char *board, *run_dir;
 	int index;
+	uint64_t keep_writes; /* this drive's cut came at that write, 0: at the end */
 	char *log, *overlay, *img;
 	struct timeline *tl;
 	int64_t deadline_ns;
 };
 
-static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t seed, int n,
-                 const struct wlog_pick_stats *st)
+static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t end, uint64_t seed,
+                 int n, const struct wlog_pick_stats *st)
 {
-	char torn[96] = "";
+	char torn[96] = "", at[96] = "";
 	uint64_t flushes;
 
-	wlog_counts(w, wlog_count(w), NULL, &flushes);
+	wlog_counts(w, end, NULL, &flushes);
+	if (c->keep_writes)
+		snprintf(at, sizeof(at), ", cut after write %" PRIu64 " (%" PRIu64 " entries of %" PRIu64 ")",
+		         c->keep_writes, end, wlog_count(w));
 	if (st->torn_index >= 0)
 		snprintf(torn, sizeof(torn),
 		         ", write #%" PRId64 " torn after %" PRIu64 " sector(s)", st->torn_index,
 		         st->torn_sectors);
 	timeline_event(c->tl, clock_now_ns(), "power_loss",
-	               "drive %d, cut %d, model %s (seed %" PRIu64 "): %" PRIu64 " log entries, "
+	               "drive %d, cut %d%s, model %s (seed %" PRIu64 "): %" PRIu64 " log entries, "
 	               "%" PRIu64 " flushes, last flush #%" PRId64 "; %" PRIu64 " writes durable, "
 	               "%" PRIu64 " after the last flush: kept %" PRIu64 ", dropped %" PRIu64 "%s",
-	               c->index, n, wlog_model_name(c->qc->loss_model), seed, wlog_count(w),
-	               flushes, st->last_durable, st->durable_writes, st->pending, st->kept,
-	               st->dropped, torn);
+	               c->index, n, at, wlog_model_name(c->qc->loss_model), seed, end, flushes,
+	               st->last_durable, st->durable_writes, st->pending, st->kept, st->dropped,
+	               torn);
 	hil_info("board \"%s\": power loss on drive %d (model %s): kept %" PRIu64 " of %" PRIu64
 	         " writes after the last flush%s",
 	         c->board, c->index, wlog_model_name(c->qc->loss_model), st->kept, st->pending,
@@ -235,11 +274,17 @@ static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct w
 	char why[512] = "", *base = NULL, *out = durable_path(c->run_dir, c->index, n);
 	const char *format;
 	int rc = out ? current_base(c, drive, n - 1, &base, &format) : -ENOMEM;
+	uint64_t end = c->keep_writes ? wlog_end_after_write(w, c->keep_writes) : wlog_count(w);
 
+	if (rc == 0 && end == 0 && c->keep_writes) {
+		snprintf(why, sizeof(why), "the cut came at write %" PRIu64 " but the log holds fewer",
+		         c->keep_writes);
+		rc = -ERANGE;
+	}
 	if (rc == 0)
-		rc = wlog_pick_model(w, wlog_count(w), c->qc->loss_model, seed, &pick);
+		rc = wlog_pick_model(w, end, c->qc->loss_model, seed, &pick);
 	if (rc == 0) {
-		wlog_pick_stats(w, wlog_count(w), &pick, &st);
+		wlog_pick_stats(w, end, &pick, &st);
 		/* Always from the log: QEMU was killed without writing back its
 		 * qcow2 caches, so its overlay is not a disk to trust. */
 		rc = wlog_build_disk(w, &pick, base, format, out, c->img, c->deadline_ns, why,
@@ -250,7 +295,7 @@ static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct w
 		rc = wlog_build_disk(w, &empty, out, "qcow2", c->overlay, c->img, c->deadline_ns,
 		                     why, sizeof(why));
 	if (rc == 0)
-		note(c, w, seed, n, &st);
+		note(c, w, end, seed, n, &st);
 	else
 		hil_error("board \"%s\": cannot make the disk a power cut leaves (drive %d, model "
 		          "%s): %s",
@@ -302,8 +347,10 @@ static int power_on_drive(struct drive_ctx *c, const struct cfg_node *drive, uin
 }
 
 int qemu_power_loss_power_on(const struct qemu_config *qc, const char *board, const char *run_dir,
-                             uint64_t run_seed, struct timeline *tl, int64_t deadline_ns)
+                             uint64_t run_seed, uint64_t keep_writes, struct timeline *tl,
+                             int64_t deadline_ns)
 {
+	int disk = disk_index(qc);
 	struct drive_ctx c = {
 	    .qc = qc, .board = board, .run_dir = run_dir, .tl = tl, .deadline_ns = deadline_ns};
 	int rc = 0;
@@ -315,6 +362,7 @@ int qemu_power_loss_power_on(const struct qemu_config *qc, const char *board, co
 	     d = d->next, c.index++) {
 		if (!qemu_drive_overlay(d))
 			continue;
+		c.keep_writes = c.index == disk ? keep_writes : 0;
 		c.log = qemu_wlog_path(run_dir, c.index);
 		c.overlay = qemu_overlay_path(run_dir, c.index);
 		rc = c.log && c.overlay && c.img ? power_on_drive(&c, d, run_seed) : -ENOMEM;

@@ -18,6 +18,7 @@
 #ifndef HILCTL_QEMU_POWERLOSS_H
 #define HILCTL_QEMU_POWERLOSS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct cfg_node;
@@ -39,6 +40,16 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, int64_t *t_cut_ns,
                         int64_t deadline_ns);
 
+/* Before a run, power off: the run's model. The lab's, except that a run
+ * that cuts at a disk write (want_log) on a lab without a model gets "all"
+ * (what QEMU's quit keeps, through the log), since the cut needs the log.
+ * 0, or -EINVAL (printed, naming the board) when no drive can be logged. */
+int qemu_power_loss_for_run(struct qemu_config *qc, const char *board, bool want_log);
+
+/* The log of the board's disk, the first overlay drive (malloc'd), or NULL
+ * when the run's model keeps none (quit). */
+char *qemu_power_loss_disk_log(const struct qemu_config *qc, const char *run_dir);
+
 /* RUN/wlog-<index>.log (malloc'd). */
 char *qemu_wlog_path(const char *run_dir, int index);
 
@@ -50,7 +61,12 @@ void qemu_power_loss_reset(const struct qemu_config *qc, const char *run_dir);
  * drive and the cut number), put each overlay drive on a fresh overlay over
  * the resulting disk, and empty its log. Errors are printed naming the
  * board. 0 or -errno. */
+/* keep_writes > 0: the cut came at the board disk's write number
+ * keep_writes (counted from the last power on, qemu_power_loss_disk_log):
+ * that disk's log counts only up to it, as if the power had gone right
+ * after it completed. */
 int qemu_power_loss_power_on(const struct qemu_config *qc, const char *board, const char *run_dir,
-                             uint64_t run_seed, struct timeline *tl, int64_t deadline_ns);
+                             uint64_t run_seed, uint64_t keep_writes, struct timeline *tl,
+                             int64_t deadline_ns);
 
 #endif

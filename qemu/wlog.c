@@ -341,6 +341,76 @@ void wlog_counts(const struct wlog *w, uint64_t end, uint64_t *writes, uint64_t 
 		*flushes = nf;
 }
 
+uint64_t wlog_end_after_write(const struct wlog *w, uint64_t nth)
+{
+	for (uint64_t i = 0, seen = 0; i < w->n && nth > 0; i++)
+		if (wlog_entry_is_write(&w->entries[i]) && ++seen == nth)
+			return i + 1;
+	return 0;
+}
+
+/* ---- following a log QEMU writes ---- */
+
+int wlog_tail_open(struct wlog_tail *t, const char *path, char *why, size_t why_len)
+{
+	*t = (struct wlog_tail){.fd = open(path, O_RDONLY | O_CLOEXEC)};
+	if (t->fd < 0)
+		return fail(why, why_len, -errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int wlog_tail_poll(struct wlog_tail *t, uint64_t *writes, char *why, size_t why_len)
+{
+	uint8_t super[SUPER_BYTES], head[ENTRY_BYTES];
+	uint64_t nr_entries;
+	ssize_t n = pread(t->fd, super, sizeof(super), 0);
+
+	if (n < 0)
+		return fail(why, why_len, -errno, "cannot read the log: %s", strerror(errno));
+	if (n < (ssize_t)sizeof(super)) { /* nothing written yet */
+		*writes = t->writes;
+		return 0;
+	}
+	if (get_le64(super) != WLOG_MAGIC)
+		return fail(why, why_len, -EINVAL, "not a write log (bad magic)");
+	if (!t->sector_size) {
+		t->sector_size = get_le32(super + 24);
+		if (!power_of_two(t->sector_size) || t->sector_size < MIN_SECTOR_SIZE ||
+		    t->sector_size > WLOG_MAX_SECTOR_SIZE)
+			return fail(why, why_len, -EINVAL, "sector size %" PRIu32,
+			            t->sector_size);
+		t->pos = t->sector_size;
+	}
+	nr_entries = get_le64(super + 16);
+	for (; t->entries < nr_entries; t->entries++) {
+		struct wlog_entry e = {0};
+		n = pread(t->fd, head, sizeof(head), (off_t)t->pos);
+		if (n != (ssize_t)sizeof(head))
+			return fail(why, why_len, -ERANGE,
+			            "entry %" PRIu64 " at byte %" PRIu64 ": header missing though "
+			            "the superblock counts it",
+			            t->entries, t->pos);
+		e.nr_sectors = get_le64(head + 8);
+		e.flags = (uint32_t)get_le64(head + 16);
+		if (e.nr_sectors > (UINT64_MAX - t->pos) / t->sector_size - 1)
+			return fail(why, why_len, -EINVAL, "entry %" PRIu64 ": %" PRIu64 " sectors",
+			            t->entries, e.nr_sectors);
+		t->pos += t->sector_size;
+		if (!(e.flags & (WLOG_DISCARD | WLOG_MARK)))
+			t->pos += e.nr_sectors * t->sector_size;
+		t->writes += wlog_entry_is_write(&e);
+	}
+	*writes = t->writes;
+	return 0;
+}
+
+void wlog_tail_close(struct wlog_tail *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
 /* ---- writer ---- */
 
 static int write_all_at(int fd, const void *buf, size_t len, uint64_t offset)

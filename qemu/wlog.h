@@ -101,6 +101,26 @@ int64_t wlog_last_durable(const struct wlog *w, uint64_t end);
 /* Counts over entries [0, end): writes (wlog_entry_is_write) and flushes. */
 void wlog_counts(const struct wlog *w, uint64_t end, uint64_t *writes, uint64_t *flushes);
 
+/* The end (entries [0, end)) that stops right after the log's nth write
+ * (1-based, wlog_entry_is_write); 0 when the log has fewer than n writes. */
+uint64_t wlog_end_after_write(const struct wlog *w, uint64_t nth);
+
+/* Follow a log while QEMU writes it: how many writes it holds so far. Each
+ * poll reads the superblock (rewritten after every entry) and the headers
+ * of the entries added since the last poll, never their data, so a poll
+ * costs a few small reads however long the log grows. A file still empty
+ * counts 0; a malformed one is an error with a sentence in why. */
+struct wlog_tail {
+	int fd;
+	uint32_t sector_size;
+	uint64_t entries; /* entries read so far */
+	uint64_t writes;  /* of them, writes */
+	uint64_t pos;     /* byte offset of the next entry */
+};
+int wlog_tail_open(struct wlog_tail *t, const char *path, char *why, size_t why_len);
+int wlog_tail_poll(struct wlog_tail *t, uint64_t *writes, char *why, size_t why_len);
+void wlog_tail_close(struct wlog_tail *t); /* idempotent; a zeroed tail with fd -1 is closed */
+
 /* Writer: a new log at path (truncated), sector_size a power of two from 32
  * (a header must fit) to WLOG_MAX_SECTOR_SIZE. The superblock is rewritten
  * after every entry, as blklogwrites does with log-super-update-interval=1. */

@@ -224,7 +224,7 @@ static int power_on(struct fixture *f, uint64_t run_seed)
 	int rc;
 
 	log_capture(f->log, sizeof(f->log));
-	rc = qemu_power_loss_power_on(&f->qc, "b1", f->run_dir, run_seed, NULL,
+	rc = qemu_power_loss_power_on(&f->qc, "b1", f->run_dir, run_seed, 0, NULL,
 	                              clock_now_ns() + 30 * NS_PER_S);
 	if (rc == 0)
 		rc = qemu_overlays_make(&f->qc, "b1", f->run_dir, false,

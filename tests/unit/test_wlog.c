@@ -143,6 +143,74 @@ static void test_wlog_entries_and_flags_read_back(void **state)
 	wlog_close(w);
 }
 
+static void test_wlog_end_after_write_counts_writes_only(void **state)
+{
+	struct wlog *w;
+
+	write_sample(path_in("a.log"));
+	assert_int_equal(wlog_open(path_in("a.log"), 0, &w, NULL, 0), 0);
+	/* writes are entries 0 1 3 4 6 7 8: the flush (2) and mark (5) are not */
+	assert_int_equal(wlog_end_after_write(w, 1), 1);
+	assert_int_equal(wlog_end_after_write(w, 2), 2);
+	assert_int_equal(wlog_end_after_write(w, 3), 4);
+	assert_int_equal(wlog_end_after_write(w, 5), 7);
+	assert_int_equal(wlog_end_after_write(w, 7), 9);
+	assert_int_equal(wlog_end_after_write(w, 8), 0);
+	assert_int_equal(wlog_end_after_write(w, 0), 0);
+	wlog_close(w);
+}
+
+/* The tail counts what a whole read counts, while the log grows. */
+static void test_wlog_tail_follows_a_growing_log(void **state)
+{
+	struct wlog_writer *ww;
+	struct wlog_tail t;
+	uint8_t data[4 * SS];
+	uint64_t writes = 99;
+	char why[256];
+	FILE *f = fopen(path_in("grow.log"), "w");
+
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(wlog_tail_open(&t, path_in("grow.log"), why, sizeof(why)), 0);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), 0);
+	assert_int_equal(writes, 0); /* QEMU has written nothing yet */
+	assert_int_equal(wlog_writer_open(path_in("grow.log"), SS, &ww), 0);
+	fill(data, sizeof(data), 0xb0);
+	assert_int_equal(wlog_writer_add(ww, 0, 2, 0, data), 0);
+	assert_int_equal(wlog_writer_add(ww, 0, 0, WLOG_FLUSH, NULL), 0);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), 0);
+	assert_int_equal(writes, 1);
+	assert_int_equal(wlog_writer_mark(ww, "x"), 0);
+	assert_int_equal(wlog_writer_add(ww, 9, 4, 0, data), 0);
+	assert_int_equal(wlog_writer_add(ww, 40, 2, WLOG_DISCARD, NULL), 0);
+	assert_int_equal(wlog_writer_add(ww, 3, 1, 0, data), 0);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), 0);
+	assert_int_equal(writes, 4);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), 0);
+	assert_int_equal(writes, 4); /* nothing new: the same count */
+	assert_int_equal(wlog_writer_close(ww), 0);
+	wlog_tail_close(&t);
+	wlog_tail_close(&t);
+
+	write_sample(path_in("a.log"));
+	assert_int_equal(wlog_tail_open(&t, path_in("a.log"), why, sizeof(why)), 0);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), 0);
+	assert_int_equal(writes, 7); /* as wlog_counts says of the same log */
+	wlog_tail_close(&t);
+
+	f = fopen(path_in("junk.log"), "w");
+	assert_non_null(f);
+	fputs("this is no write log, but it is long enough to hold a superblock", f);
+	fclose(f);
+	assert_int_equal(wlog_tail_open(&t, path_in("junk.log"), why, sizeof(why)), 0);
+	assert_int_equal(wlog_tail_poll(&t, &writes, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "bad magic"));
+	wlog_tail_close(&t);
+	assert_int_equal(wlog_tail_open(&t, path_in("missing.log"), why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "missing.log"));
+}
+
 static void test_wlog_empty_file_is_an_empty_log(void **state)
 {
 	struct wlog *w;
@@ -430,6 +498,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wlog_entries_and_flags_read_back),
+	    cmocka_unit_test(test_wlog_end_after_write_counts_writes_only),
+	    cmocka_unit_test(test_wlog_tail_follows_a_growing_log),
 	    cmocka_unit_test(test_wlog_empty_file_is_an_empty_log),
 	    cmocka_unit_test(test_wlog_truncated_log_is_an_error_or_its_whole_entries),
 	    cmocka_unit_test(test_wlog_garbage_is_refused_with_a_reason),
