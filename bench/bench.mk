@@ -13,16 +13,19 @@
 #   make bench-snapshot     boot to the prompt vs. a start from a QEMU snapshot
 #   make bench-slurm        a real Slurm: dispatch overhead per shard, requeue after a host dies
 #   make bench-explore      hilctl explore: crash states per minute at -j1 and -j2
+#   make bench-scale        the curves: cut latency, overhead, CPU vs. 1/8/64 simulated
+#                           boards; cycle time vs. a 16/64/256 MiB update
 #
 # Knobs (environment): BENCH_CYCLE_RUNS, BENCH_LATENCY_N, BENCH_RELAY_N,
 # BENCH_THROUGHPUT_SWEEP, BENCH_THROUGHPUT_JOBS, BENCH_FOOTPRINT_BOARDS,
 # BENCH_FOOTPRINT_WINDOW, BENCH_SERVER_SIZES, BENCH_SERVER_REPS, BENCH_BOOT_RUNS,
 # BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N, BENCH_SLURM_ROUNDS, BENCH_SLURM_REQUEUE,
-# BENCH_EXPLORE_STATES, BENCH_EXPLORE_JOBS; see each bench/bench_*.py for its defaults.
+# BENCH_EXPLORE_STATES, BENCH_EXPLORE_JOBS, BENCH_SCALE_BOARDS, BENCH_SCALE_RUNS,
+# BENCH_SCALE_SIZES, BENCH_SCALE_PAYLOAD_REPS; see each bench/bench_*.py for its defaults.
 
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_PY := /usr/bin/python3
-BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot explore slurm
+BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot explore scale slurm
 BENCH_TARGETS := $(BENCH_ORDER:%=bench-%)
 
 # hilctl's objects but main.o, as an archive: a bench program pulls in only
@@ -101,3 +104,8 @@ bench-slurm: $(BUILD)/hilctl
 
 bench-explore: $(BENCH_DEPS)
 	$(BENCH_RUN) bench/bench_explore.py
+
+# Needs no reference board: simulated boards (bench_scale.py --sim) and
+# hilctl's own update server.
+bench-scale: $(BUILD)/hilctl
+	$(BENCH_RUN) bench/bench_scale.py
