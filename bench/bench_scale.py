@@ -8,7 +8,7 @@ user runs to drive a rack from one controller host (one worker process per
 board, one journal). Each board is simulated by this file's --sim mode (one
 event-driven process for all boards, no polling): a raw TCP console on
 127.0.0.1 (what ser2net serves) and a power switch driven by hilctl's
-`command` driver, `sh -c 'echo off > DIR/BOARD.ctl'` into a FIFO the
+`command` driver, `sh -c 'echo off 1<> DIR/BOARD.ctl'` into a FIFO the
 simulator reads at once. A run: power on, the version probe, `sim# `,
 `hilctl-update local`, "write offset=K" every BENCH_SCALE_STEP_MS (20 ms),
 the cut at offset=POINT (1..8 MiB), 50 ms off, power on, the oracle's probe.
@@ -407,8 +407,11 @@ class Lab:
                     power = ("{driver: pdudaemon, url: 'http://127.0.0.1:%d', hostname: sim, "
                              "port: %d, timeout: 10s}" % (ready["pdu"], i))
                 else:
-                    power = ("{driver: command, timeout: 10s, on: [sh, -c, 'echo on > %s'], "
-                             "off: [sh, -c, 'echo off > %s']}" % (ctl, ctl))
+                    # 1<> opens the FIFO read-write: never blocks, even
+                    # when the simulator is gone (a plain > would wait for
+                    # a reader, for ever once hilctl is killed).
+                    power = ("{driver: command, timeout: 10s, on: [sh, -c, 'echo on 1<> %s'], "
+                             "off: [sh, -c, 'echo off 1<> %s']}" % (ctl, ctl))
                 f.write("  - name: %s\n    tags: [sim]\n"
                         "    power: %s\n"
                         "    console: {type: tcp, host: 127.0.0.1, port: %d, timeout: 5s}\n"
@@ -466,15 +469,21 @@ def run_measured(cmd, env, timeout, log_path):
 
     end = t0 + timeout
     status = ru = None
-    while True:
-        sample()
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > end:
-            B.stop(p)
-            raise RuntimeError("%s: no exit within %d s (log: %s)" % (cmd[2:5], timeout, log_path))
-        time.sleep(0.1)
+    try:
+        while True:
+            sample()
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > end:
+                raise RuntimeError("%s: no exit within %d s (log: %s)" % (
+                    cmd[2:5], timeout, log_path))
+            time.sleep(0.1)
+    except BaseException:
+        # Timeout, Ctrl-C or SIGTERM: hilctl goes first (its workers switch
+        # their boards off), then the caller stops the simulator.
+        B.stop(p)
+        raise
     wall = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     B.stop(p)  # its group: anything it left behind
@@ -598,7 +607,7 @@ def boards_point(n, knobs, driver):
 
 
 DRIVER_HOW = {
-    "command": "command power driver `sh -c 'echo off > FIFO'`: a process spawned per switch",
+    "command": "command power driver `sh -c 'echo off 1<> FIFO'`: a process spawned per switch",
     "pdudaemon": "pdudaemon power driver: one HTTP GET with libcurl, in the hilctl process, to "
                  "the simulator's pdudaemon API on 127.0.0.1",
 }
