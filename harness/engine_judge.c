@@ -143,8 +143,13 @@ static void finish(struct run *r, int rc, int64_t t_start)
 	}
 	res->pass = scenario_allows(r->spec->sc, res->verdict);
 	res->duration_s = (double)(clock_now_ns() - t_start) / NS_PER_S;
-	timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s: %s", verdict_name(res->verdict),
-		       res->reason);
+	/* An interrupted run has no verdict (the journal does not count it). */
+	if (res->interrupted)
+		timeline_event(r->b->tl, clock_now_ns(), "note",
+			       "run interrupted before its verdict; --resume runs it again");
+	else
+		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s: %s",
+			       verdict_name(res->verdict), res->reason);
 }
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)
