@@ -242,7 +242,9 @@ static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
 	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
 	f = fopen(path, "r");
 	if (!f || getline(&line, &cap, f) <= 0) {
-		hil_error("--resume %s: no journal there (%s)", dir, strerror(errno ? errno : ENOENT));
+		hil_error("--resume %s: no journal there (%s): a campaign stopped before it wrote "
+			  "its journal never started; run it again without --resume",
+			  dir, strerror(errno ? errno : ENOENT));
 		if (f)
 			fclose(f);
 		free(line);

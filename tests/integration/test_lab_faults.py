@@ -447,12 +447,24 @@ def test_sigkill_at_20_random_points_then_resume_loses_and_repeats_nothing(
     first = [hilctl_bin, "--lab", str(lab), "run", str(SIM_SCENARIO), "-j2", "--repeat", "20",
              "--out", str(out)]
     resume = [hilctl_bin, "run", "--resume", str(out)]
-    kills = 0
+    kills, ended = 0, []
     for i in range(20):
-        p = subprocess.Popen(first if i == 0 else resume, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        err_path = tmp_path / f"stderr-{i}"
+        with open(err_path, "w") as err:
+            p = subprocess.Popen(first if i == 0 else resume, stdout=subprocess.DEVNULL,
+                                 stderr=err)
+        if i == 0:
+            # Only a campaign whose journal has its header can be resumed
+            # (it holds the argv): on a loaded machine the start alone can
+            # take longer than the kill's delay.
+            wait_for(lambda: (out / "journal.jsonl").exists() and
+                     (out / "journal.jsonl").read_text().count("\n") >= 1, 60,
+                     "the campaign's journal header")
         try:
             p.wait(timeout=rng.uniform(0.2, 2.0))
+            # It ended by itself: say how, should the kills fall short.
+            ended.append(f"start {i + 1}: exit {p.returncode}: "
+                         f"{err_path.read_text()[-600:]}")
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait(timeout=30)
@@ -472,7 +484,7 @@ def test_sigkill_at_20_random_points_then_resume_loses_and_repeats_nothing(
         # What a killed campaign leaves on: every board off once its
         # workers have stopped (they power off as they end).
         assert sim.power("sim-01") == "off" and sim.power("sim-02") == "off", f"kill {i + 1}"
-    assert kills == 20, "all 20 points fell inside the campaign"
+    assert kills == 20, f"all 20 points fell inside the campaign; {ended}"
     r = subprocess.run(resume, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     records, tail = journal_lines(out)
