@@ -2,16 +2,12 @@
  * worker process per board, the parent hands out runs, writes the journal,
  * shows progress, narrows failing windows and decides the gate. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <getopt.h>
@@ -24,30 +20,17 @@
 #include "lock.h"
 #include "log.h"
 #include "shard_board.h"
+#include "workers.h"
 #include "../reports/report.h"
-
-#define MAX_WORKERS 64
-
-struct worker {
-	const struct board_cfg *board;
-	pid_t pid;
-	int to_fd, from_fd; /* run indexes down, records up */
-	long running;       /* plan index, -1 idle */
-	char buf[65536];
-	size_t len;
-	bool dead;
-};
 
 struct campaign {
 	const struct campaign_opts *o;
 	struct lab *lab;
 	struct plan plan;
 	struct journal *journal;
-	struct worker w[MAX_WORKERS];
-	int n_workers;
+	struct worker_pool pool; /* runs down, records up; a worker's running: plan index */
 	size_t done, failed, infra, counts[VERDICT_COUNT];
 	int next_id;
-	pid_t parent;
 	int64_t t_start;
 	bool tty;
 	int *bisect_budget;
@@ -56,17 +39,15 @@ struct campaign {
 
 /* ---- the worker: owns one board, runs what it is told ---- */
 
-static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct board_cfg *bc)
+static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg *bc)
 {
+	struct campaign *c = arg;
 	struct board b;
 	struct engine_ctx ctx = {0};
 	FILE *in = fdopen(in_fd, "r");
 	char line[512];
 	int rc;
 
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != c->parent) /* the campaign died before prctl took hold */
-		return EXIT_INFRA;
 	rc = board_open(&b, c->lab, bc->name, NULL, 0);
 	if (rc < 0)
 		return EXIT_INFRA;
@@ -125,29 +106,6 @@ static int worker_main(struct campaign *c, int in_fd, int out_fd, const struct b
 	return 0;
 }
 
-static int start_worker(struct campaign *c, struct worker *w)
-{
-	int down[2], up[2];
-
-	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	w->pid = fork();
-	if (w->pid < 0)
-		return -errno;
-	if (w->pid == 0) {
-		close(down[1]);
-		close(up[0]);
-		_exit(worker_main(c, down[0], up[1], w->board));
-	}
-	close(down[0]);
-	close(up[1]);
-	w->to_fd = down[1];
-	w->from_fd = up[0];
-	w->running = -1;
-	return 0;
-}
-
 /* ---- the parent ---- */
 
 static bool fits(const struct campaign *c, const struct worker *w, const struct plan_run *pr)
@@ -155,11 +113,21 @@ static bool fits(const struct campaign *c, const struct worker *w, const struct 
 	return board_fits(w->board, c->plan.scenarios[pr->sc]);
 }
 
-static int assign(struct campaign *c, struct worker *w)
+static bool stopping(const struct campaign *c)
 {
+	return c->o->max_failures > 0 && c->failed >= (size_t)c->o->max_failures;
+}
+
+static int assign(void *arg, struct worker *w)
+{
+	struct campaign *c = arg;
+
+	if (cli_interrupted || stopping(c))
+		return 0;
 	for (size_t i = 0; i < c->plan.n; i++) {
 		struct plan_run *pr = &c->plan.runs[i];
 		char line[512];
+		int rc;
 
 		if (pr->state != RUN_TODO || !fits(c, w, pr))
 			continue;
@@ -167,10 +135,11 @@ static int assign(struct campaign *c, struct worker *w)
 		w->running = (long)i;
 		snprintf(line, sizeof(line), "%d %d %llu\t%s\t%s\n", ++c->next_id, pr->sc, pr->seed,
 			 pr->point, pr->key);
-		if (write(w->to_fd, line, strlen(line)) < 0) {
+		rc = workers_send(w, line);
+		if (rc < 0) {
 			pr->state = RUN_TODO;
 			w->running = -1;
-			return -errno;
+			return rc;
 		}
 		return 1;
 	}
@@ -200,8 +169,9 @@ static void progress(struct campaign *c, const struct plan_run *pr, const char *
 	}
 }
 
-static void on_record(struct campaign *c, struct worker *w, const char *line)
+static void on_record(void *arg, struct worker *w, const char *line)
 {
+	struct campaign *c = arg;
 	json_t *j = json_loads(line, 0, NULL), *run = json_object_get(j, "run");
 	struct plan_run *pr;
 	int v;
@@ -228,37 +198,13 @@ static void on_record(struct campaign *c, struct worker *w, const char *line)
 	json_decref(j);
 }
 
-static void read_worker(struct campaign *c, struct worker *w)
+/* The worker died mid-run: the run is not lost, it goes back to the queue
+ * for another board. */
+static void on_lost(void *arg, struct worker *w)
 {
-	ssize_t n = read(w->from_fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
-	char *nl;
+	struct campaign *c = arg;
 
-	if (n <= 0) {
-		if (n < 0 && errno == EINTR)
-			return;
-		w->dead = true;
-		close(w->from_fd);
-		if (w->running >= 0) {
-			/* The worker died mid-run: the run is not lost, it goes
-			 * back to the queue for another board. */
-			c->plan.runs[w->running].state = RUN_TODO;
-			w->running = -1;
-		}
-		return;
-	}
-	w->len += (size_t)n;
-	w->buf[w->len] = '\0';
-	while ((nl = strchr(w->buf, '\n'))) {
-		*nl = '\0';
-		{
-			char *line = NULL;
-			if (asprintf(&line, "%s\n", w->buf) >= 0)
-				on_record(c, w, line);
-			free(line);
-		}
-		memmove(w->buf, nl + 1, w->len - (size_t)(nl + 1 - w->buf) + 1);
-		w->len -= (size_t)(nl + 1 - w->buf);
-	}
+	c->plan.runs[w->running].state = RUN_TODO;
 }
 
 /* ---- narrowing a failing window ---- */
@@ -316,8 +262,12 @@ static bool planned(const struct campaign *c, int sc, double x)
 }
 
 /* Add one run between a pass and a failure next to it. 1 when added. */
-static int bisect_next(struct campaign *c)
+static int bisect_next(void *arg)
 {
+	struct campaign *c = arg;
+
+	if (cli_interrupted || stopping(c))
+		return 0;
 	for (size_t sc = 0; c->o->bisect > 0 && sc < c->plan.n_scenarios; sc++) {
 		struct point_result *r;
 		size_t n;
@@ -369,45 +319,6 @@ static void write_windows(struct campaign *c)
 			free(line);
 		}
 		free(r);
-	}
-}
-
-static bool stopping(const struct campaign *c)
-{
-	return c->o->max_failures > 0 && c->failed >= (size_t)c->o->max_failures;
-}
-
-static int loop(struct campaign *c)
-{
-	for (;;) {
-		struct pollfd pfd[MAX_WORKERS];
-		int live = 0, busy = 0;
-
-		for (int i = 0; i < c->n_workers; i++) {
-			struct worker *w = &c->w[i];
-			if (w->dead)
-				continue;
-			live++;
-			if (w->running < 0 && !cli_interrupted && !stopping(c) && assign(c, w) < 0)
-				w->dead = true;
-			busy += w->running >= 0;
-		}
-		if (!busy && !cli_interrupted && !stopping(c) && bisect_next(c) > 0)
-			continue;
-		if (!busy || !live)
-			return 0;
-		for (int i = 0; i < c->n_workers; i++)
-			pfd[i] = (struct pollfd){.fd = c->w[i].dead ? -1 : c->w[i].from_fd,
-						 .events = POLLIN};
-		if (poll(pfd, (nfds_t)c->n_workers, -1) < 0 && errno != EINTR)
-			return -errno;
-		if (cli_interrupted)
-			for (int i = 0; i < c->n_workers; i++)
-				if (!c->w[i].dead)
-					kill(c->w[i].pid, SIGTERM);
-		for (int i = 0; i < c->n_workers; i++)
-			if (pfd[i].fd >= 0 && pfd[i].revents)
-				read_worker(c, &c->w[i]);
 	}
 }
 
@@ -481,9 +392,9 @@ static int pick_auto(struct campaign *c, char **names)
 		return rc;
 	if (locked)
 		c->own_lock = b->name;
-	c->w[0].board = b;
+	c->pool.w[0].board = b;
 	names[0] = (char *)b->name;
-	c->n_workers = 1;
+	c->pool.n = 1;
 	fprintf(stderr, "board: %s on host %s%s\n", b->name, lab_this_host(),
 		getenv("SLURM_JOB_ID") ? " (Slurm's GRES)" : " (free, locked)");
 	return 0;
@@ -495,14 +406,14 @@ static int pick_boards(struct campaign *c, char **names)
 
 	if (c->o->board_auto)
 		return pick_auto(c, names);
-	for (size_t i = 0; i < c->lab->n_boards && c->n_workers < jobs; i++) {
+	for (size_t i = 0; i < c->lab->n_boards && c->pool.n < jobs; i++) {
 		if (!wanted(c, &c->lab->boards[i]))
 			continue;
-		c->w[c->n_workers].board = &c->lab->boards[i];
-		names[c->n_workers] = (char *)c->lab->boards[i].name;
-		c->n_workers++;
+		c->pool.w[c->pool.n].board = &c->lab->boards[i];
+		names[c->pool.n] = (char *)c->lab->boards[i].name;
+		c->pool.n++;
 	}
-	if (c->n_workers == 0) {
+	if (c->pool.n == 0) {
 		char tags[256] = "";
 		size_t used = 0;
 		const char *const *fits = c->plan.scenarios[0]->fits;
@@ -535,47 +446,6 @@ static void mark_resumed(struct campaign *c)
 	if (c->done)
 		fprintf(stderr, "resuming: %zu of %zu runs already in the journal\n", c->done,
 			c->plan.n);
-}
-
-/* Close the run pipes (EOF: a worker finishes, powers its board off and
- * exits) and wait for each worker's record pipe to end, which it does when
- * the worker exits; a record still on its way is journaled. Past the
- * deadline a worker is killed. */
-static void stop_workers(struct campaign *c)
-{
-	int64_t deadline = clock_now_ns() + 60 * NS_PER_S;
-
-	for (int i = 0; i < c->n_workers; i++)
-		close(c->w[i].to_fd);
-	for (;;) {
-		struct pollfd pfd[MAX_WORKERS];
-		int live = 0, rc;
-
-		for (int i = 0; i < c->n_workers; i++) {
-			pfd[i] = (struct pollfd){.fd = c->w[i].dead ? -1 : c->w[i].from_fd,
-						 .events = POLLIN};
-			live += !c->w[i].dead;
-		}
-		if (!live)
-			break;
-		rc = poll(pfd, (nfds_t)c->n_workers, clock_poll_ms(deadline));
-		if (rc < 0 && errno != EINTR)
-			break;
-		if (rc == 0)
-			break; /* deadline */
-		for (int i = 0; i < c->n_workers; i++)
-			if (pfd[i].fd >= 0 && pfd[i].revents)
-				read_worker(c, &c->w[i]);
-	}
-	for (int i = 0; i < c->n_workers; i++) {
-		int status;
-		if (!c->w[i].dead) {
-			kill(c->w[i].pid, SIGKILL);
-			close(c->w[i].from_fd);
-			c->w[i].dead = true;
-		}
-		waitpid(c->w[i].pid, &status, 0);
-	}
 }
 
 static int gate(const struct campaign *c, bool complete)
@@ -640,8 +510,15 @@ static void free_campaign(struct campaign *c)
 
 int campaign_run(const struct campaign_opts *o)
 {
-	struct campaign c = {.o = o, .tty = isatty(STDERR_FILENO)};
-	char *names[MAX_WORKERS];
+	struct campaign c = {.o = o,
+			     .tty = isatty(STDERR_FILENO),
+			     .pool = {.arg = &c,
+				      .child = worker_main,
+				      .assign = assign,
+				      .on_record = on_record,
+				      .on_lost = on_lost,
+				      .more = bisect_next}};
+	char *names[WORKERS_MAX];
 	char journal_path[1100];
 	struct stat st;
 	int rc = EXIT_USAGE;
@@ -680,20 +557,17 @@ int campaign_run(const struct campaign_opts *o)
 		goto out;
 	}
 	rc = EXIT_USAGE;
-	c.journal = journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.n_workers);
+	c.journal = journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.pool.n);
 	if (!c.journal) {
 		rc = EXIT_INFRA;
 		goto out;
 	}
 	c.t_start = clock_now_ns();
-	c.parent = getpid();
-	for (int i = 0; i < c.n_workers; i++)
-		if (start_worker(&c, &c.w[i]) < 0) {
-			c.n_workers = i;
-			break;
-		}
-	loop(&c);
-	stop_workers(&c);
+	workers_start(&c.pool);
+	workers_run(&c.pool);
+	/* Closing the run pipes ends each worker: it finishes its run, powers
+	 * its board off and exits; a record still on its way is journaled. */
+	workers_stop(&c.pool, 60 * NS_PER_S);
 	if (c.o->bisect)
 		write_windows(&c);
 	complete = !cli_interrupted && !stopping(&c);

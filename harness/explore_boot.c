@@ -7,14 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,19 +22,9 @@
 #include "explore_int.h"
 #include "log.h"
 #include "timeline.h"
+#include "workers.h"
 
-#define MAX_WORKERS 64
 #define BUILD_TIMEOUT_NS (300 * NS_PER_S)
-
-struct worker {
-	const struct board_cfg *board;
-	pid_t pid;
-	int to_fd, from_fd;
-	long running; /* index into the boot list, -1 idle */
-	char buf[65536];
-	size_t len;
-	bool dead;
-};
 
 struct booter {
 	struct explore *x;
@@ -45,8 +32,7 @@ struct booter {
 	size_t *num;                  /* each one's number in states.jsonl (from 1) */
 	size_t n_list, next, done, failed, infra;
 	size_t counts[VERDICT_COUNT];
-	struct worker w[MAX_WORKERS];
-	int n_workers;
+	struct worker_pool pool; /* a worker's running: index into the boot list */
 	int journal_fd;
 	json_t **records; /* by list index, for the summary */
 	bool out_of_time;
@@ -181,8 +167,9 @@ static int boot_scenario(const struct scenario *sc, struct scenario *out, struct
 	return 0;
 }
 
-static int worker_main(struct booter *bt, int in_fd, int out_fd, const struct board_cfg *bc)
+static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg *bc)
 {
+	struct booter *bt = arg;
 	struct explore *x = bt->x;
 	struct board b;
 	struct engine_ctx ctx = {0};
@@ -191,7 +178,7 @@ static int worker_main(struct booter *bt, int in_fd, int out_fd, const struct bo
 	FILE *in = fdopen(in_fd, "r");
 	char line[64];
 
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	close(bt->journal_fd); /* the parent's */
 	if (board_open(&b, x->lab, bc->name, NULL, 0) < 0)
 		return EXIT_INFRA;
 	boot_scenario(x->sc, &boot_sc, &step);
@@ -210,35 +197,6 @@ static int worker_main(struct booter *bt, int in_fd, int out_fd, const struct bo
 	}
 	engine_ctx_close(&ctx);
 	board_close(&b);
-	return 0;
-}
-
-static int start_worker(struct booter *bt, struct worker *w)
-{
-	int down[2], up[2];
-
-	if (pipe2(down, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(up, O_CLOEXEC) < 0) {
-		close(down[0]);
-		close(down[1]);
-		return -errno;
-	}
-	fflush(NULL);
-	w->pid = fork();
-	if (w->pid < 0)
-		return -errno;
-	if (w->pid == 0) {
-		close(down[1]);
-		close(up[0]);
-		close(bt->journal_fd);
-		_exit(worker_main(bt, down[0], up[1], w->board));
-	}
-	close(down[0]);
-	close(up[1]);
-	w->to_fd = down[1];
-	w->from_fd = up[0];
-	w->running = -1;
 	return 0;
 }
 
@@ -275,21 +233,25 @@ static bool budget_left(struct booter *bt)
 	return true;
 }
 
-static int assign(struct booter *bt, struct worker *w)
+static int assign(void *arg, struct worker *w)
 {
+	struct booter *bt = arg;
 	char line[32];
+	int rc;
 
 	if (!budget_left(bt))
 		return 0;
 	snprintf(line, sizeof(line), "%zu\n", bt->next);
-	if (write(w->to_fd, line, strlen(line)) < 0)
-		return -errno;
+	rc = workers_send(w, line);
+	if (rc < 0)
+		return rc;
 	w->running = (long)bt->next++;
 	return 1;
 }
 
-static void on_record(struct booter *bt, struct worker *w, const char *line)
+static void on_record(void *arg, struct worker *w, const char *line)
 {
+	struct booter *bt = arg;
 	json_t *j = json_loads(line, 0, NULL), *st = json_object_get(j, "state");
 	int v;
 
@@ -321,100 +283,14 @@ static void on_record(struct booter *bt, struct worker *w, const char *line)
 	json_decref(j);
 }
 
-static void read_worker(struct booter *bt, struct worker *w)
+/* --max-time: the loop wakes when it runs out. */
+static int64_t wake(void *arg)
 {
-	ssize_t n = read(w->from_fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
-	char *nl;
+	const struct booter *bt = arg;
 
-	if (n <= 0) {
-		if (n < 0 && errno == EINTR)
-			return;
-		w->dead = true;
-		close(w->from_fd);
-		return;
-	}
-	w->len += (size_t)n;
-	w->buf[w->len] = '\0';
-	while ((nl = strchr(w->buf, '\n'))) {
-		char *line = NULL;
-		*nl = '\0';
-		if (asprintf(&line, "%s\n", w->buf) >= 0)
-			on_record(bt, w, line);
-		free(line);
-		memmove(w->buf, nl + 1, w->len - (size_t)(nl + 1 - w->buf) + 1);
-		w->len -= (size_t)(nl + 1 - w->buf);
-	}
-}
-
-static int loop(struct booter *bt)
-{
-	for (;;) {
-		struct pollfd pfd[MAX_WORKERS];
-		int busy = 0, live = 0;
-		int64_t wake = -1;
-
-		for (int i = 0; i < bt->n_workers; i++) {
-			struct worker *w = &bt->w[i];
-			if (w->dead)
-				continue;
-			live++;
-			if (w->running < 0 && assign(bt, w) < 0)
-				w->dead = true;
-			busy += w->running >= 0;
-		}
-		if (!busy || !live)
-			return 0;
-		for (int i = 0; i < bt->n_workers; i++)
-			pfd[i] = (struct pollfd){.fd = bt->w[i].dead ? -1 : bt->w[i].from_fd,
-						 .events = POLLIN};
-		if (bt->x->o->max_time_ns && !bt->out_of_time)
-			wake = clock_poll_ms(bt->x->t_start + bt->x->o->max_time_ns);
-		if (poll(pfd, (nfds_t)bt->n_workers, (int)wake) < 0 && errno != EINTR)
-			return -errno;
-		if (cli_interrupted)
-			for (int i = 0; i < bt->n_workers; i++)
-				if (!bt->w[i].dead)
-					kill(bt->w[i].pid, SIGTERM);
-		for (int i = 0; i < bt->n_workers; i++)
-			if (pfd[i].fd >= 0 && pfd[i].revents)
-				read_worker(bt, &bt->w[i]);
-	}
-}
-
-/* EOF on the run pipes: each worker powers its board off and exits; a
- * record still on its way is journaled. Past the deadline a worker is killed. */
-static void stop_workers(struct booter *bt)
-{
-	int64_t deadline = clock_now_ns() + 60 * NS_PER_S;
-
-	for (int i = 0; i < bt->n_workers; i++)
-		close(bt->w[i].to_fd);
-	for (;;) {
-		struct pollfd pfd[MAX_WORKERS];
-		int live = 0, rc;
-		for (int i = 0; i < bt->n_workers; i++) {
-			pfd[i] = (struct pollfd){.fd = bt->w[i].dead ? -1 : bt->w[i].from_fd,
-						 .events = POLLIN};
-			live += !bt->w[i].dead;
-		}
-		if (!live)
-			break;
-		rc = poll(pfd, (nfds_t)bt->n_workers, clock_poll_ms(deadline));
-		if (rc == 0 || (rc < 0 && errno != EINTR))
-			break;
-		for (int i = 0; i < bt->n_workers; i++)
-			if (pfd[i].fd >= 0 && pfd[i].revents)
-				read_worker(bt, &bt->w[i]);
-	}
-	for (int i = 0; i < bt->n_workers; i++) {
-		int status;
-		if (!bt->w[i].dead) {
-			kill(bt->w[i].pid, SIGKILL);
-			close(bt->w[i].from_fd);
-			bt->w[i].dead = true;
-		}
-		waitpid(bt->w[i].pid, &status, 0);
-	}
+	if (bt->x->o->max_time_ns && !bt->out_of_time)
+		return bt->x->t_start + bt->x->o->max_time_ns;
+	return -1;
 }
 
 static bool fits(const struct board_cfg *b, const struct scenario *sc, const char **named)
@@ -456,8 +332,8 @@ static int journal_header(struct booter *bt)
 	}
 	for (size_t i = 0; ov && ov[i]; i++)
 		json_array_append_new(sets, json_string(ov[i]));
-	for (int i = 0; i < bt->n_workers; i++)
-		json_array_append_new(boards, json_string(bt->w[i].board->name));
+	for (int i = 0; i < bt->pool.n; i++)
+		json_array_append_new(boards, json_string(bt->pool.w[i].board->name));
 	iso_now(when, sizeof(when));
 	h = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:i, s:s, s:f, s:s, s:{s:I, "
 		      "s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
@@ -514,7 +390,7 @@ static void summary(struct booter *bt, double elapsed)
 	printf("states: %zu enumerated, %zu distinct, %zu booted in %.0f s (%.2f states/min, "
 	       "-j %d); recording %.0f s, all %.0f s\n\n",
 	       x->states.n, x->states.distinct, bt->done, elapsed,
-	       elapsed > 0 ? (double)bt->done * 60.0 / elapsed : 0.0, bt->n_workers, x->record_s,
+	       elapsed > 0 ? (double)bt->done * 60.0 / elapsed : 0.0, bt->pool.n, x->record_s,
 	       (double)(clock_now_ns() - x->t_start) / NS_PER_S);
 	printf("%6s  %-24s %-7s %7s %6s  %-10s %-13s %s\n", "state", "selection", "class", "write",
 	       "epoch", "phase", "verdict", "");
@@ -620,7 +496,7 @@ static int pick_boards(struct booter *bt)
 	const struct explore *x = bt->x;
 	int jobs = x->o->jobs > 0 ? x->o->jobs : 1;
 
-	for (size_t i = 0; i < x->lab->n_boards && bt->n_workers < jobs; i++) {
+	for (size_t i = 0; i < x->lab->n_boards && bt->pool.n < jobs; i++) {
 		const struct board_cfg *b = &x->lab->boards[i];
 		struct explore_disk d;
 		if (!fits(b, x->sc, x->o->boards) || explore_find_disk(x->lab, b, &d) < 0)
@@ -630,9 +506,9 @@ static int pick_boards(struct booter *bt)
 				 d.base, x->disk.base);
 			continue;
 		}
-		bt->w[bt->n_workers++].board = b;
+		bt->pool.w[bt->pool.n++].board = b;
 	}
-	if (!bt->n_workers) {
+	if (!bt->pool.n) {
 		hil_error("%s: no board fits scenario %s with the recorded disk%s", x->lab->path,
 			  x->sc->name, x->o->boards ? " (--board limits the choice)" : "");
 		return -ENOENT;
@@ -658,7 +534,13 @@ static int exit_code(const struct booter *bt)
 
 int explore_boot_all(struct explore *x)
 {
-	struct booter bt = {.x = x, .journal_fd = -1};
+	struct booter bt = {.x = x,
+			    .journal_fd = -1,
+			    .pool = {.arg = &bt,
+				     .child = worker_main,
+				     .assign = assign,
+				     .on_record = on_record,
+				     .wake = wake}};
 	struct xs_state *owned = NULL;
 	char path[PATH_MAX + 32];
 	double elapsed;
@@ -681,15 +563,11 @@ int explore_boot_all(struct explore *x)
 		goto out;
 	}
 	fprintf(stderr, "explore: booting %zu of %zu distinct states on %d board(s)\n", bt.n_list,
-		x->states.distinct, bt.n_workers);
-	for (int i = 0; i < bt.n_workers; i++)
-		if (start_worker(&bt, &bt.w[i]) < 0) {
-			bt.n_workers = i;
-			break;
-		}
+		x->states.distinct, bt.pool.n);
+	workers_start(&bt.pool);
 	bt.t_boot = clock_now_ns();
-	loop(&bt);
-	stop_workers(&bt);
+	workers_run(&bt.pool);
+	workers_stop(&bt.pool, 60 * NS_PER_S);
 	elapsed = (double)(clock_now_ns() - bt.t_boot) / NS_PER_S;
 	journal_end(&bt, elapsed, bt.done == bt.n_list);
 	summary(&bt, elapsed);
