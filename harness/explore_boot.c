@@ -379,6 +379,38 @@ static void journal_end(struct booter *bt, double elapsed, bool complete)
 	free(line);
 }
 
+/* The booted states, in boot-list order: one table row each, or (failures)
+ * a paragraph with the reason and the reproduce command for each failure. */
+static void print_states(const struct booter *bt, bool failures)
+{
+	for (size_t i = 0; i < bt->n_list; i++) {
+		json_t *r = bt->records[i];
+		long long n, at, epoch;
+		const char *phase, *verdict;
+		bool pass;
+
+		if (!r)
+			continue;
+		n = json_integer_value(json_object_get(r, "n"));
+		at = json_integer_value(json_object_get(r, "at"));
+		epoch = json_integer_value(json_object_get(r, "epoch"));
+		phase = json_string_value(json_object_get(r, "phase"));
+		verdict = json_string_value(json_object_get(r, "verdict"));
+		pass = json_is_true(json_object_get(r, "pass"));
+		if (!failures)
+			printf("%6lld  %-24.24s %-7s %7lld %6lld  %-10.10s %-13s %s\n", n,
+			       json_string_value(json_object_get(r, "sel")),
+			       json_string_value(json_object_get(r, "class")), at, epoch, phase, verdict,
+			       pass ? "" : "FAIL");
+		else if (!pass)
+			printf("\nstate %lld, write %lld, epoch %lld, phase %s (%s): %s: %s\n  reproduce: "
+			       "%s\n",
+			       n, at, epoch, phase, json_string_value(json_object_get(r, "marker")),
+			       verdict, json_string_value(json_object_get(r, "reason")),
+			       json_string_value(json_object_get(r, "reproduce")));
+	}
+}
+
 static void summary(struct booter *bt, double elapsed)
 {
 	const struct explore *x = bt->x;
@@ -394,39 +426,13 @@ static void summary(struct booter *bt, double elapsed)
 	       (double)(clock_now_ns() - x->t_start) / NS_PER_S);
 	printf("%6s  %-24s %-7s %7s %6s  %-10s %-13s %s\n", "state", "selection", "class", "write",
 	       "epoch", "phase", "verdict", "");
-	for (size_t i = 0; i < bt->n_list; i++) {
-		json_t *r = bt->records[i];
-		if (!r)
-			continue;
-		printf("%6lld  %-24.24s %-7s %7lld %6lld  %-10.10s %-13s %s\n",
-		       json_integer_value(json_object_get(r, "n")),
-		       json_string_value(json_object_get(r, "sel")),
-		       json_string_value(json_object_get(r, "class")),
-		       json_integer_value(json_object_get(r, "at")),
-		       json_integer_value(json_object_get(r, "epoch")),
-		       json_string_value(json_object_get(r, "phase")),
-		       json_string_value(json_object_get(r, "verdict")),
-		       json_is_true(json_object_get(r, "pass")) ? "" : "FAIL");
-	}
+	print_states(bt, false);
 	printf("\nverdicts:");
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (bt->counts[v])
 			printf(" %s %zu", verdict_name((enum verdict)v), bt->counts[v]);
 	printf("\n");
-	for (size_t i = 0; i < bt->n_list; i++) {
-		json_t *r = bt->records[i];
-		if (!r || json_is_true(json_object_get(r, "pass")))
-			continue;
-		printf("\nstate %lld, write %lld, epoch %lld, phase %s (%s): %s: %s\n  reproduce: %s\n",
-		       json_integer_value(json_object_get(r, "n")),
-		       json_integer_value(json_object_get(r, "at")),
-		       json_integer_value(json_object_get(r, "epoch")),
-		       json_string_value(json_object_get(r, "phase")),
-		       json_string_value(json_object_get(r, "marker")),
-		       json_string_value(json_object_get(r, "verdict")),
-		       json_string_value(json_object_get(r, "reason")),
-		       json_string_value(json_object_get(r, "reproduce")));
-	}
+	print_states(bt, true);
 	if (bt->done < bt->n_list)
 		printf("\n%zu of %zu distinct states not booted (%s): --max-states, --max-time, or "
 		       "-j N with more boards\n",
