@@ -23,6 +23,10 @@
 #include "workers.h"
 #include "../reports/report.h"
 
+/* A worker that has neither reported its run nor died this long after the
+ * run's longest possible duration (run_budget_ns) is killed. */
+#define RUN_DEADLINE_MARGIN_NS (60 * NS_PER_S)
+
 struct campaign {
 	const struct campaign_opts *o;
 	struct lab *lab;
@@ -36,6 +40,14 @@ struct campaign {
 	int *bisect_budget;
 	const char *own_lock; /* a board this process locked for --board auto */
 };
+
+/* Where run id's timeline goes on board, relative to the --out directory. */
+static void timeline_rel(const struct campaign *c, int id, const char *board, char *out,
+			 size_t size)
+{
+	snprintf(out, size, "runs/%s%04d-%s/timeline.jsonl", journal_run_prefix(c->journal), id,
+		 board);
+}
 
 /* ---- the worker: owns one board, runs what it is told ---- */
 
@@ -74,11 +86,10 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 		struct run_result res;
 		char tl_rel[300], tl_path[900], *rec;
 
-		snprintf(tl_rel, sizeof(tl_rel), "runs/%s%04d-%s", journal_run_prefix(c->journal),
-			 id, bc->name);
+		timeline_rel(c, id, bc->name, tl_rel, sizeof(tl_rel));
 		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
+		*strrchr(tl_path, '/') = '\0';
 		mkdir(tl_path, 0755);
-		strncat(tl_rel, "/timeline.jsonl", sizeof(tl_rel) - strlen(tl_rel) - 1);
 		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
 		spec.run_id = id;
 		spec.timeline_path = tl_path;
@@ -133,7 +144,8 @@ static int assign(void *arg, struct worker *w)
 			continue;
 		pr->state = RUN_RUNNING;
 		w->running = (long)i;
-		snprintf(line, sizeof(line), "%d %d %llu\t%s\t%s\n", ++c->next_id, pr->sc, pr->seed,
+		w->job_id = ++c->next_id;
+		snprintf(line, sizeof(line), "%d %d %llu\t%s\t%s\n", w->job_id, pr->sc, pr->seed,
 			 pr->point, pr->key);
 		rc = workers_send(w, line);
 		if (rc < 0) {
@@ -141,6 +153,9 @@ static int assign(void *arg, struct worker *w)
 			w->running = -1;
 			return rc;
 		}
+		w->started = clock_now_ns();
+		w->deadline = w->started + run_budget_ns(c->plan.scenarios[pr->sc], pr->point) +
+			      RUN_DEADLINE_MARGIN_NS;
 		return 1;
 	}
 	return 0;
@@ -205,6 +220,34 @@ static void on_lost(void *arg, struct worker *w)
 	struct campaign *c = arg;
 
 	c->plan.runs[w->running].state = RUN_TODO;
+}
+
+/* The worker neither reported its run nor died by the run's deadline: it is
+ * stuck where nothing has a deadline. The run is the lab's failure, and the
+ * board leaves the campaign with the worker (killed after this). */
+static void on_overdue(void *arg, struct worker *w)
+{
+	struct campaign *c = arg;
+	struct plan_run *pr = &c->plan.runs[w->running];
+	struct run_result res = {.verdict = VERDICT_INFRA_ERROR};
+	double limit_s = (double)(w->deadline - w->started) / NS_PER_S;
+	char tl_rel[300], *rec;
+
+	res.duration_s = (double)(clock_now_ns() - w->started) / NS_PER_S;
+	snprintf(res.reason, sizeof(res.reason),
+		 "board \"%s\": the run did not end within its deadline of %.0f s (the "
+		 "scenario's timeouts plus %.0f s); its worker (pid %d) was killed and the board "
+		 "takes no more runs in this campaign",
+		 w->board->name, limit_s, (double)RUN_DEADLINE_MARGIN_NS / NS_PER_S, (int)w->pid);
+	hil_error("%s", res.reason);
+	timeline_rel(c, w->job_id, w->board->name, tl_rel, sizeof(tl_rel));
+	rec = run_record(c->journal, pr, w->job_id, c->plan.scenarios[pr->sc], w->board->name,
+			 &res, tl_rel, c->o);
+	if (rec)
+		on_record(c, w, rec);
+	else
+		pr->state = RUN_TODO;
+	free(rec);
 }
 
 /* ---- narrowing a failing window ---- */
@@ -517,6 +560,7 @@ int campaign_run(const struct campaign_opts *o)
 				      .assign = assign,
 				      .on_record = on_record,
 				      .on_lost = on_lost,
+				      .on_overdue = on_overdue,
 				      .more = bisect_next}};
 	char *names[WORKERS_MAX];
 	char journal_path[1100];

@@ -39,6 +39,11 @@ int plan_build(struct plan *p, const struct campaign_opts *o);
 int plan_add_bisect(struct plan *p, int sc, const char *point, unsigned long long seed);
 bool board_fits(const struct board_cfg *b, const struct scenario *s);
 
+/* campaign_deadline.c: the longest one run of sc at point can take, from its
+ * steps' and its oracle's timeouts (the engine's defaults where it names
+ * none); a duration that names a board variable counts as 10 minutes. */
+int64_t run_budget_ns(const struct scenario *sc, const char *point);
+
 /* campaign_journal.c */
 struct journal;
 struct journal *journal_open(const char *dir, const struct campaign_opts *o,

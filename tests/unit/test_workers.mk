@@ -1,0 +1,2 @@
+UNIT_TESTS += test_workers
+test_workers_SRCS := harness/workers.c
