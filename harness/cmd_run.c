@@ -13,6 +13,7 @@
 #include "lab.h"
 #include "cli.h"
 #include "log.h"
+#include "../reports/journal_read.h"
 
 static const char run_help[] =
 	"usage: hilctl [--lab FILE] run SCENARIO... --out DIR [options]\n"
@@ -93,9 +94,10 @@ static int shard_auto(struct campaign_opts *o, int shards)
 			  "CI_NODE_INDEX or JOB_COMPLETION_INDEX); give --shard I/N");
 		return -EINVAL;
 	}
-	if (o->shard_index < 0 || o->shard_index >= o->shard_count) {
-		hil_error("--shard auto: shard %d of %d is out of range", o->shard_index,
-			  o->shard_count);
+	if (o->shard_index < 0 || o->shard_index >= o->shard_count ||
+	    o->shard_count > JOURNAL_MAX_SHARDS) {
+		hil_error("--shard auto: shard %d of %d is out of range (at most %d shards)",
+			  o->shard_index, o->shard_count, JOURNAL_MAX_SHARDS);
 		return -EINVAL;
 	}
 	return 0;
@@ -108,8 +110,9 @@ static int parse_shard(const char *arg, struct campaign_opts *o)
 		return 0;
 	}
 	if (sscanf(arg, "%d/%d", &o->shard_index, &o->shard_count) != 2 || o->shard_count < 1 ||
-	    o->shard_index < 0 || o->shard_index >= o->shard_count) {
-		hil_error("--shard %s: give I/N with 0 <= I < N", arg);
+	    o->shard_count > JOURNAL_MAX_SHARDS || o->shard_index < 0 ||
+	    o->shard_index >= o->shard_count) {
+		hil_error("--shard %s: give I/N with 0 <= I < N <= %d", arg, JOURNAL_MAX_SHARDS);
 		return -EINVAL;
 	}
 	return 0;

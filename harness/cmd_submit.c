@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "lab.h"
 #include "log.h"
+#include "../reports/journal_read.h"
 
 static const char submit_help[] =
     "usage: hilctl [--lab FILE] submit --shards N [options] -- run|qualify ARGS...\n\n"
@@ -136,8 +137,8 @@ static int parse(struct cli *cli, struct submit_opts *o)
 		switch (c) {
 		case O_SHARDS:
 			o->shards = atoi(optarg);
-			if (o->shards < 1 || o->shards > 100000) {
-				hil_error("--shards %s: give 1 to 100000", optarg);
+			if (o->shards < 1 || o->shards > JOURNAL_MAX_SHARDS) {
+				hil_error("--shards %s: give 1 to %d", optarg, JOURNAL_MAX_SHARDS);
 				return EXIT_USAGE;
 			}
 			break;

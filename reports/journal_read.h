@@ -67,6 +67,10 @@ struct jwindow {
 	const struct jfile *journal;
 };
 
+/* The most shards one campaign may be split into: a reader refuses a larger
+ * count (a merge's work grows with it), and the writers do not make one. */
+#define JOURNAL_MAX_SHARDS 4096
+
 struct jcampaign {
 	int format;
 	const char *id;

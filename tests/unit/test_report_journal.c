@@ -138,6 +138,20 @@ static void test_journal_must_start_with_campaign(void **state)
 	assert_non_null(strstr(logbuf, "want 0 <= index < count"));
 }
 
+static void test_journal_refuses_more_shards_than_a_campaign_may_have(void **state)
+{
+	struct jfile *j = parse("{\"campaign\":{\"format\":1,\"id\":\"x\",\"shard\":{\"index\":0,"
+	                        "\"count\":4096}}}\n" END);
+
+	assert_non_null(j);
+	assert_int_equal(j->campaign.shard_count, 4096);
+	jfile_free(j);
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"x\",\"shard\":{\"index\":3,"
+	                  "\"count\":20120}}}\n" END));
+	assert_non_null(strstr(logbuf, "dir/journal.jsonl:1: campaign.shard: count 20120 is more "
+	                               "shards than a campaign may have (at most 4096)"));
+}
+
 static void test_journal_resume_reopens_until_the_next_end(void **state)
 {
 	struct jfile *j = parse(CAMPAIGN RUN(
@@ -266,6 +280,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),
 	    cmocka_unit_test(test_journal_names_each_bad_field),
 	    cmocka_unit_test(test_journal_must_start_with_campaign),
+	    cmocka_unit_test(test_journal_refuses_more_shards_than_a_campaign_may_have),
 	    cmocka_unit_test(test_journal_resume_reopens_until_the_next_end),
 	    cmocka_unit_test(test_journal_repeated_key_keeps_the_later_record),
 	    cmocka_unit_test(test_journal_gate_goes_by_verdict_not_pass),
