@@ -7,15 +7,15 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 	-D_GNU_SOURCE -DHILCTL_VERSION='"fuzz"' -DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
 
 FUZZ_COMMON := harness/cfg.c harness/log.c
-fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c harness/lab.c harness/console.c power/power.c \
+fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab.c harness/console.c power/power.c \
 	$(filter-out harness/main.c,$(wildcard harness/console_*.c)) $(wildcard power/*.c) \
-	harness/timeline.c harness/clock.h $(wildcard qemu/*.c)
+	harness/timeline.c harness/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
 fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/expect.c
 fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server.c harness/server_fault.c \
 	harness/timeline.c
 
 fuzz_wlog_SRCS := tests/fuzz/fuzz_wlog.c qemu/wlog.c qemu/crashdisk.c qemu/proc.c
-fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c harness/scenario.c harness/verdict.c
+fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c tests/fuzz/fuzz_file.c harness/scenario.c harness/verdict.c
 fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c harness/timeline.c
 fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out reports/cmd_report.c,$(wildcard reports/*.c)) \
 	harness/verdict.c harness/timeline.c

@@ -3,30 +3,20 @@
  * crash, leak or read out of bounds; an accepted scenario's fault points
  * are expanded as a campaign would. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include "../../harness/log.h"
 #include "../../harness/scenario.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
-	static char logbuf[8192];
+	const char *path = fuzz_input_file("scenario", data, size);
 	struct scenario *sc;
-	FILE *f;
 
-	if (!path[0])
-		snprintf(path, sizeof(path), "/tmp/hilctl-fuzz-scenario-%d.yaml", (int)getpid());
-	log_capture(logbuf, sizeof(logbuf));
-	f = fopen(path, "wb");
-	if (!f)
+	if (!path)
 		return 0;
-	fwrite(data, 1, size, f);
-	fclose(f);
 	sc = scenario_load(path);
 	if (sc) {
 		size_t n = 0;
