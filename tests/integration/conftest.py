@@ -1,5 +1,7 @@
 """Shared fixtures for the integration tests: where hilctl is, a private run
-directory per test, and helpers to run the CLI with a deadline."""
+directory per test, helpers to run the CLI with a deadline, the reference
+board built once, and the journal read back."""
+import json
 import os
 import subprocess
 import pathlib
@@ -9,6 +11,8 @@ import tempfile
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+LAB = ROOT / "fixtures" / "lab-qemu.yaml"  # the QEMU lab of reference boards
+SCEN = ROOT / "scenarios"
 
 
 def hilctl_path():
@@ -40,3 +44,24 @@ def hilctl(hilctl_bin, run_dir):
         return subprocess.run([hilctl_bin, *map(str, args)], capture_output=True,
                               text=True, timeout=timeout, check=check, **kw)
     return run
+
+
+@pytest.fixture(scope="session")
+def refdut():
+    """The reference board images (make refdut: slow the first time, cached after)."""
+    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
+                   stdout=subprocess.DEVNULL)
+
+
+def journal(out):
+    """Every record of OUT/journal.jsonl."""
+    lines = (pathlib.Path(out) / "journal.jsonl").read_text().splitlines()
+    return [json.loads(l) for l in lines]
+
+
+def runs(records):
+    return [r["run"] for r in records if "run" in r]
+
+
+def journal_runs(out):
+    return runs(journal(out))

@@ -5,11 +5,12 @@ test_soak.py."""
 import json
 import os
 import pathlib
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+from conftest import runs  # noqa: F401 (the journal's runs, for the tests that import simlab)
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 SIM_LAB = DATA / "sim_lab.py"
@@ -81,14 +82,19 @@ class SimLab:
         (self.dir / f"{name}.unplug").touch()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        stop_process(self.proc, self.log)
+
+
+def stop_process(proc, log):
+    """End a helper daemon: SIGTERM, SIGKILL after 10 s; then close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    log.close()
 
 
 def power_command(sim, timeout="5s"):
@@ -129,10 +135,6 @@ def journal_lines(out):
     records = [json.loads(l) for l in lines]
     assert all(isinstance(r, dict) for r in records)
     return records, tail
-
-
-def runs(records):
-    return [r["run"] for r in records if "run" in r]
 
 
 def processes_mentioning(*needles):

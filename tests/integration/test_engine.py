@@ -6,33 +6,15 @@ run twice.
 The reference board is built by `make refdut` (slow the first time, cached
 after); QEMU runs under TCG. Each test has its own HILCTL_RUN_DIR (conftest)."""
 import json
-import os
-import pathlib
 import signal
 import subprocess
-import textwrap
 import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-LAB = ROOT / "fixtures" / "lab-qemu.yaml"
-SCEN = ROOT / "scenarios"
+from conftest import LAB, SCEN, journal, runs  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def refdut():
-    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
-                   stdout=subprocess.DEVNULL)
-
-
-def journal(out):
-    lines = (pathlib.Path(out) / "journal.jsonl").read_text().splitlines()
-    return [json.loads(l) for l in lines]
-
-
-def runs(records):
-    return [r["run"] for r in records if "run" in r]
+pytestmark = pytest.mark.usefixtures("refdut")
 
 
 def qemu_children():

@@ -25,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from simlab import (SIM_POWER, SIM_SCENARIO, SimLab, journal_lines, lab_file, processes_mentioning,
-                    runs, wait_for)
+from conftest import LAB, SCEN
+from simlab import (SIM_POWER, SIM_SCENARIO, SimLab, free_port, journal_lines, lab_file,
+                    processes_mentioning, runs, stop_process, wait_for)
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 PDUDAEMON = "/usr/sbin/pdudaemon"
 
 
@@ -219,7 +219,6 @@ class Pdudaemon:
     switches sim boards: outlet N is board sim-0N."""
 
     def __init__(self, tmp_path, sim):
-        from simlab import free_port
         self.port = free_port()
         self.conf = tmp_path / "pdudaemon.conf"
         cmd = f"{SIM_POWER} {sim.dir} sim-0%s"
@@ -242,14 +241,7 @@ class Pdudaemon:
         wait_for(up, 30, "pdudaemon to listen")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 def cut_with_long_off_time(tmp_path):
@@ -411,13 +403,10 @@ def test_journal_file_system_full(hilctl, hilctl_bin, sims, tmp_path):
 
 # ---- QEMU killed from outside ----
 
-def test_qemu_killed_mid_run_is_infra_error(hilctl, hilctl_bin, tmp_path, run_dir):
-    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
-                   stdout=subprocess.DEVNULL)
-    lab = ROOT / "fixtures" / "lab-qemu.yaml"
+def test_qemu_killed_mid_run_is_infra_error(hilctl, hilctl_bin, tmp_path, run_dir, refdut):
     out = tmp_path / "out"
-    p = start_campaign(hilctl_bin, lab, out, "--board", "qemu-01", "--point", "9437184",
-                       scenario=ROOT / "scenarios" / "cut-write.yaml")
+    p = start_campaign(hilctl_bin, LAB, out, "--board", "qemu-01", "--point", "9437184",
+                       scenario=SCEN / "cut-write.yaml")
     wait_for(lambda: timeline_has(out, "hilctl-agent: download start"), 300,
              "the reference board's update to start")
     pid = int((run_dir / "qemu-01" / "qemu.pid").read_text())
@@ -429,7 +418,7 @@ def test_qemu_killed_mid_run_is_infra_error(hilctl, hilctl_bin, tmp_path, run_di
     assert "power went off under the harness" in run["reason"], run["reason"]
     assert "QEMU killed or crashed outside hilctl" in run["reason"]
     assert f"QEMU (pid {pid}) is gone without a power off" in err
-    assert power_status(hilctl, lab, "qemu-01") == "off"
+    assert power_status(hilctl, LAB, "qemu-01") == "off"
     assert not processes_mentioning(str(run_dir))
 
 

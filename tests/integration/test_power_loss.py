@@ -11,29 +11,17 @@ The reference board is built by `make refdut`; QEMU runs under TCG. The
 sweep uses scenarios/cut-reboot.yaml with a shorter boot timeout and no
 power-cycle ladder, so that a brick is called in 40 s instead of minutes."""
 import json
-import pathlib
 import socket
 import subprocess
 import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from conftest import LAB, ROOT, SCEN, journal_runs  # noqa: E402
+
 OUT = ROOT / "build" / "refdut"
-LAB = ROOT / "fixtures" / "lab-qemu.yaml"
-SCEN = ROOT / "scenarios"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def refdut():
-    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
-                   stdout=subprocess.DEVNULL)
-
-
-def journal_runs(out):
-    lines = (pathlib.Path(out) / "journal.jsonl").read_text().splitlines()
-    records = [json.loads(l) for l in lines]
-    return [r["run"] for r in records if "run" in r]
+pytestmark = pytest.mark.usefixtures("refdut")
 
 
 def qmp_quit(path, deadline):
