@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import LAB, SCEN, journal, runs  # noqa: E402
+from simlab import processes_mentioning  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("refdut")
 
@@ -151,11 +152,13 @@ def test_sigkill_mid_campaign_loses_nothing_and_resume_finishes(hilctl_bin, tmp_
     done = [json.loads(l) for l in text.splitlines() if l.endswith("}")]
     assert "campaign" in done[0]
     assert len(runs(done)) >= 1
-    # Nothing the campaign started outlives it (workers and QEMU die with it).
+    # Nothing the campaign started outlives it (workers and QEMU die with it):
+    # a worker still switching its board off holds the board's lock.
     deadline = time.monotonic() + 20
-    while str(run_dir) in qemu_children() and time.monotonic() < deadline:
+    while processes_mentioning(str(run_dir), str(out)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert str(run_dir) not in qemu_children()
+    assert processes_mentioning(str(out)) == {}
     r = subprocess.run([hilctl_bin, "run", "--resume", str(out)], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
