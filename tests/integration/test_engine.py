@@ -121,6 +121,17 @@ def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path)
      "a step does one thing"),
     ("scenario: x\nallowed: [upgraded]\nsweep: {from: 5, to: 1}\nsteps: []\n", ":3:",
      "to (1) is below from (5)"),
+    ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: power_cut, write: 0}\n",
+     ":4:37:", '"0" is not a write number'),
+    ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: power_cut, write: two}\n",
+     ":4:37:", "not a write number"),
+    ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: power_cut, write: 3, delay: 1s}\n",
+     ":4:37:", "write: N (the cut comes at a disk write) or delay:, not both"),
+    ("scenario: x\nallowed: [upgraded]\nsteps:\n  - fault: {kind: network, down: 1s, write: 3}\n",
+     ":4:45:", "write: N places a power cut"),
+    ("scenario: x\nallowed: [upgraded]\nsnapshot: before-update\nsteps:\n  - power: on\n"
+     "  - send: go\n  - fault: {kind: power_cut, write: 2}\n", ":3:11:",
+     "cannot be used with a power cut at a disk write (step 3)"),
     ("scenario: [x\n", ":", "malformed YAML"),
 ])
 def test_bad_scenarios_name_file_and_line(hilctl, tmp_path, text, where, what):
