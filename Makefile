@@ -42,7 +42,7 @@ LIB_SRCS := $(filter-out harness/main.c,$(SRCS))
 OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
 
 .PHONY: all check check-unit check-san check-integration deps install clean bench help format \
-	format-check fuzz demo qualify soak
+	format-check fuzz demo qualify soak check-slow
 
 all: $(BUILD)/hilctl
 
@@ -84,7 +84,12 @@ check-san:
 	$(MAKE) SAN=1 check-unit
 
 check-integration: $(BUILD)/hilctl
-	HILCTL=$(abspath $(BUILD)/hilctl) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+	HILCTL=$(abspath $(BUILD)/hilctl) $(PYTEST) -q tests/integration -m "not slow" $(PYTEST_ARGS)
+
+# Tests that mostly wait out a real deadline (minutes of wall time, little
+# CPU): run by hand and in release checks, not in every CI run.
+check-slow: $(BUILD)/hilctl
+	HILCTL=$(abspath $(BUILD)/hilctl) $(PYTEST) -q tests/integration -m slow $(PYTEST_ARGS)
 
 # A long campaign on simulated boards with the harness watched from /proc
 # (hangs, leaked processes and fds, RSS): not part of check, which runs
@@ -143,6 +148,7 @@ help:
 	@echo "make check-unit    cmocka unit tests only (SAN=1 for sanitizers)"
 	@echo "make install       PREFIX=/usr/local DESTDIR="
 	@echo "make bench         benchmarks (never part of check)"
+	@echo "make check-slow    integration tests that wait out real deadlines (about 7 min)"
 	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"
 	@echo "make fuzz          every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)"
 	@echo "make refdut        build the reference board"

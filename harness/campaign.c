@@ -39,6 +39,7 @@ struct campaign {
 	bool tty;
 	int *bisect_budget;
 	const char *own_lock; /* a board this process locked for --board auto */
+	bool overdue[WORKERS_MAX]; /* a worker killed at its run's deadline */
 };
 
 /* Where run id's timeline goes on board, relative to the --out directory. */
@@ -240,6 +241,7 @@ static void on_overdue(void *arg, struct worker *w)
 		 "takes no more runs in this campaign",
 		 w->board->name, limit_s, (double)RUN_DEADLINE_MARGIN_NS / NS_PER_S, (int)w->pid);
 	hil_error("%s", res.reason);
+	c->overdue[w - c->pool.w] = true;
 	timeline_rel(c, w->job_id, w->board->name, tl_rel, sizeof(tl_rel));
 	rec = run_record(c->journal, pr, w->job_id, c->plan.scenarios[pr->sc], w->board->name,
 			 &res, tl_rel, c->o);
@@ -248,6 +250,28 @@ static void on_overdue(void *arg, struct worker *w)
 	else
 		pr->state = RUN_TODO;
 	free(rec);
+}
+
+/* A killed worker switched nothing off: QEMU dies with it, a relay or a
+ * PDU outlet does not. Once it is reaped (its lock is stale), the parent
+ * takes the board and powers it off. */
+static void power_off_overdue(struct campaign *c)
+{
+	for (int i = 0; i < c->pool.n; i++) {
+		struct board b;
+		int rc;
+		if (!c->overdue[i])
+			continue;
+		rc = board_open(&b, c->lab, c->pool.w[i].board->name, NULL, 0);
+		if (rc == 0) {
+			rc = board_power_off(&b);
+			board_close(&b);
+		}
+		if (rc < 0)
+			hil_error("board \"%s\": could not power it off after its worker was killed "
+				  "(%s): it may still be on; hilctl power %s off",
+				  c->pool.w[i].board->name, strerror(-rc), c->pool.w[i].board->name);
+	}
 }
 
 /* ---- narrowing a failing window ---- */
@@ -612,6 +636,7 @@ int campaign_run(const struct campaign_opts *o)
 	/* Closing the run pipes ends each worker: it finishes its run, powers
 	 * its board off and exits; a record still on its way is journaled. */
 	workers_stop(&c.pool, 60 * NS_PER_S);
+	power_off_overdue(&c);
 	if (c.o->bisect)
 		write_windows(&c);
 	complete = !cli_interrupted && !stopping(&c);

@@ -65,3 +65,8 @@ def runs(records):
 
 def journal_runs(out):
     return runs(journal(out))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: waits out a real deadline for minutes (make check-slow, not make check)")

@@ -481,3 +481,34 @@ def test_sigkill_at_20_random_points_then_resume_loses_and_repeats_nothing(
     keys = [run["key"] for run in runs(records)]
     assert len(keys) == planned and len(set(keys)) == planned, "every run once"
     assert records[-1]["end"]["complete"] is True
+
+
+# ---- a worker stuck where nothing has a deadline ----
+
+@pytest.mark.slow  # the run's deadline is its timeouts summed plus 60 s: about 6 min here
+def test_a_stuck_worker_is_killed_at_its_deadline_and_its_board_powered_off(
+        hilctl_bin, sims, tmp_path, run_dir):
+    sim = sims([{"name": "sim-01", "console": "tcp"}])
+    lab = lab_file(tmp_path / "lab.yaml", sim)
+    # Short timeouts: the run's deadline is their sum plus 60 s.
+    sc = tmp_path / "stuck.yaml"
+    sc.write_text(SIM_SCENARIO.read_text().replace("timeout: 10s", "timeout: 2s")
+                  .replace("boot_timeout: 10s, settle: 10s", "boot_timeout: 2s, settle: 1s")
+                  .replace("loop_limit: 4", "loop_limit: 1"))
+    out = tmp_path / "out"
+    p = start_campaign(hilctl_bin, lab, out, "--point", "4194304", scenario=sc)
+    wait_for(lambda: sim.power("sim-01") == "on" and timeline_has(out, "sim# "), 60,
+             "the run to power its board on")
+    # The campaign's only child is its board's worker: freeze it mid-run.
+    worker = int(subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
+                                text=True).stdout.split()[0])
+    os.kill(worker, signal.SIGSTOP)
+    rc, err = finish(p, timeout=400)
+    assert rc == 3, err
+    (run,) = check_journal(out, 1)
+    assert run["verdict"] == "infra_error"
+    assert "the run did not end within its deadline" in run["reason"], run["reason"]
+    assert f"(pid {worker}) was killed" in run["reason"]
+    # Nothing switched the board off but the campaign itself, after the kill.
+    assert sim.power("sim-01") == "off"
+    assert not processes_mentioning(str(out), str(run_dir))
