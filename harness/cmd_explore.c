@@ -28,6 +28,8 @@ static const char help[] =
 	"  --max-time D     hand out no new state after D (e.g. 20m)\n"
 	"  --seed S         seed of the subsets and reorderings (default 1)\n"
 	"  --reorder K      subsets/reorderings per flush epoch (default 2; 0: none)\n"
+	"  --phase P        only the crash states of the flush epochs in flight at a\n"
+	"                   marker of phase P (e.g. reboot; repeat for several)\n"
 	"  --out DIR        journal.jsonl, states.jsonl, record/, states/NNNN-BOARD/\n"
 	"  --from DIR       explore the recording of an earlier explore --out DIR again\n"
 	"                   instead of recording (the log numbers its writes)\n"
@@ -38,7 +40,7 @@ static const char help[] =
 	"      did), 2 usage or configuration error, 3 infrastructure error or interrupted\n";
 
 enum { OPT_BOARD = 256, OPT_MAX_STATES, OPT_MAX_TIME, OPT_SEED, OPT_REORDER, OPT_OUT, OPT_FROM,
-       OPT_ONLY, OPT_LIST };
+       OPT_ONLY, OPT_LIST, OPT_PHASE };
 
 static int add_str(const char ***list, const char *s)
 {
@@ -82,6 +84,7 @@ static int parse(struct cli *cli, struct explore_opts *o)
 		{"from", required_argument, NULL, OPT_FROM},
 		{"only", required_argument, NULL, OPT_ONLY},
 		{"list", no_argument, NULL, OPT_LIST},
+		{"phase", required_argument, NULL, OPT_PHASE},
 		{NULL, 0, NULL, 0},
 	};
 	long v;
@@ -135,6 +138,9 @@ static int parse(struct cli *cli, struct explore_opts *o)
 		case OPT_LIST:
 			o->list_only = true;
 			break;
+		case OPT_PHASE:
+			add_str(&o->phases, optarg);
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -186,6 +192,29 @@ static const struct board_cfg *record_board(const struct explore *x)
 	return NULL;
 }
 
+/* Every --phase names a phase the recording has a marker of. */
+static int check_phases(const struct explore *x)
+{
+	for (size_t i = 0; x->o->phases && x->o->phases[i]; i++) {
+		char seen[1024] = "";
+		size_t used = 0;
+		bool found = false;
+		for (size_t k = 0; k < x->n_ph && !found; k++) {
+			found = !strcmp(x->ph[k].name, x->o->phases[i]);
+			if (!strstr(seen, x->ph[k].name) && used + strlen(x->ph[k].name) + 3 < sizeof(seen))
+				used += (size_t)snprintf(seen + used, sizeof(seen) - used, "%s%s",
+							 used ? ", " : "", x->ph[k].name);
+		}
+		if (!found) {
+			hil_error("--phase %s: the recording has no marker of that phase (its phases: "
+				  "%s)",
+				  x->o->phases[i], used ? seen : "none");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int run(struct explore *x)
 {
 	int rc;
@@ -211,6 +240,8 @@ static int run(struct explore *x)
 	}
 	if ((rc = explore_load_record(x)) < 0)
 		return cli_exit_for(rc);
+	if (check_phases(x) < 0)
+		return EXIT_USAGE;
 	if ((rc = explore_load_log(x)) < 0 || (rc = explore_enumerate_log(x)) < 0)
 		return rc == -ENOMEM ? EXIT_INFRA : EXIT_USAGE;
 	if (explore_write_states(x) < 0)
@@ -258,5 +289,6 @@ out:
 	lab_free(x.lab);
 	free(o.boards);
 	free(o.only);
+	free(o.phases);
 	return rc;
 }

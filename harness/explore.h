@@ -76,6 +76,10 @@ struct xs_state {
 struct xs_opts {
 	uint64_t seed;
 	unsigned reorder; /* lossy variants per epoch (--reorder K), see explore_enum.c */
+	/* --phase: keep only the states whose crash point lies in a flush
+	 * epoch in flight at a marker of one of these phases (NULL-terminated;
+	 * NULL: every state). */
+	const char *const *phases;
 	/* Content hash of a base-image sector, or NULL (then a write of the
 	 * base's own bytes counts as a change). */
 	uint64_t (*base_hash)(void *arg, uint64_t sector);

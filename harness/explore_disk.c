@@ -181,7 +181,7 @@ static int with_base(struct explore *x, struct xs_opts *o, struct base_reader *b
 {
 	br->fd = -1;
 	br->sector_size = wlog_sector_size(x->log);
-	*o = (struct xs_opts){.seed = x->o->seed, .reorder = x->o->reorder};
+	*o = (struct xs_opts){.seed = x->o->seed, .reorder = x->o->reorder, .phases = x->o->phases};
 	if (!strcmp(x->disk.base_format, "raw"))
 		br->fd = open(x->disk.base, O_RDONLY | O_CLOEXEC);
 	if (br->fd >= 0) {

@@ -619,6 +619,45 @@ static int dedupe(struct xs_list *l)
 	return 0;
 }
 
+/* ---- --phase: the epochs in flight at some markers ---- */
+
+static bool named(const char *const *names, const char *name)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/* Keep the states whose epoch (flushes before the crash point) is that of
+ * a marker of one of the phases (flushes before the marker was read). */
+static int keep_phases(const struct xw_entry *e, size_t n, const struct xw_phase *ph,
+		       size_t n_ph, const char *const *names, struct xs_list *l)
+{
+	unsigned char *want = calloc(n + 2, 1);
+	size_t kept = 0;
+
+	if (!want)
+		return -ENOMEM;
+	for (size_t k = 0; k < n_ph; k++) {
+		uint32_t epoch = 0;
+		if (!named(names, ph[k].name))
+			continue;
+		for (uint64_t i = 0; i < ph[k].at && i < n; i++)
+			epoch += !!(e[i].flags & XW_FLUSH);
+		want[epoch] = 1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->s[i].epoch <= n + 1 && want[l->s[i].epoch])
+			l->s[kept++] = l->s[i];
+		else
+			free(l->s[i].extra);
+	}
+	l->n = kept;
+	free(want);
+	return 0;
+}
+
 int explore_enumerate(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
 		      const struct xs_opts *o, struct xs_list *out)
 {
@@ -641,6 +680,8 @@ int explore_enumerate(const struct xw_entry *e, size_t n, const struct xw_phase 
 	free(b.have_prefix);
 	for (size_t i = 0; rc == 0 && i < out->n; i++)
 		explore_state_place(e, n, ph, n_ph, &out->s[i]);
+	if (rc == 0 && o->phases)
+		rc = keep_phases(e, n, ph, n_ph, o->phases, out);
 	if (rc == 0)
 		rc = order(out);
 	if (rc == 0)

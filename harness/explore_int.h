@@ -25,6 +25,7 @@ struct explore_opts {
 	const char *from_dir;  /* --from: reuse DIR/record instead of recording */
 	const char **only;     /* --only SEL (repeatable), NULL-terminated, or NULL */
 	const char **boards;   /* --board, NULL-terminated, or NULL: any that fits */
+	const char **phases;   /* --phase, NULL-terminated, or NULL: every epoch */
 	int jobs;
 	long max_states;       /* booted states; 0 = no limit */
 	int64_t max_time_ns;   /* no new state after this; 0 = no limit */

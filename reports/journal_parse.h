@@ -19,6 +19,7 @@ struct parser {
 	const char *rec; /* record kind, for messages */
 	size_t cap_runs, cap_windows;
 	bool warned_unknown;
+	bool explore; /* the journal of `hilctl explore`: states read as runs */
 };
 
 void jp_err(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

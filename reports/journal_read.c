@@ -187,6 +187,61 @@ static int parse_end(struct parser *p, json_t *o)
 	return 0;
 }
 
+/* ---- hilctl explore's journal (docs/explore.md): its header stands for the
+ * campaign (id SCENARIO@STARTED), each booted crash state for a run (key
+ * SCENARIO/state=N, point the state's selection), its end record for the
+ * end. ---- */
+
+static int parse_explore(struct parser *p, json_t *o)
+{
+	const char *scenario = NULL, *started = NULL;
+	char id[160];
+
+	if (jp_str(p, o, "scenario", true, &scenario) < 0 ||
+	    jp_str(p, o, "started", false, &started) < 0)
+		return -1;
+	snprintf(id, sizeof(id), "%s@%s", scenario, started ? started : "-");
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "scenarios", json_pack("[s]", scenario));
+	p->explore = true;
+	p->rec = "explore";
+	return parse_campaign(p, o);
+}
+
+static int parse_state(struct parser *p, json_t *o)
+{
+	long long n = 0;
+	const char *sel = NULL;
+	char key[200];
+
+	if (jp_int(p, o, "n", true, &n) < 0 || jp_str(p, o, "sel", true, &sel) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s/state=%lld", p->j->campaign.scenarios[0], n);
+	json_object_set_new(o, "key", json_string(key));
+	json_object_set_new(o, "id", json_integer(n));
+	json_object_set_new(o, "point", json_string(sel));
+	json_object_set_new(o, "scenario", json_string(p->j->campaign.scenarios[0]));
+	return parse_run(p, o);
+}
+
+static int parse_explore_end(struct parser *p, json_t *o)
+{
+	struct jfile *j = p->j;
+	bool complete = false, interrupted = false;
+	int bad = 0;
+
+	bad |= jp_bool(p, o, "complete", true, &complete) < 0;
+	bad |= jp_str(p, o, "finished", false, &j->finished) < 0;
+	bad |= jp_bool(p, o, "interrupted", false, &interrupted) < 0;
+	bad |= jp_int(p, o, "booted", false, &j->runs_done) < 0;
+	if (bad)
+		return -1;
+	j->interrupted = interrupted ? "interrupted" : NULL;
+	j->ended = true;
+	j->complete = complete && !interrupted;
+	return 0;
+}
+
 /* One record: an object with exactly one key saying what it is. */
 static int parse_record(struct parser *p, json_t *rec)
 {
@@ -207,8 +262,18 @@ static int parse_record(struct parser *p, json_t *rec)
 		return -1;
 	}
 	p->rec = kind;
+	if (!p->j->campaign.id && strcmp(kind, "explore") == 0)
+		return parse_explore(p, body);
 	if (!p->j->campaign.id && strcmp(kind, "campaign") != 0) {
 		jp_err(p, "the first record must be \"campaign\", not \"%s\"", kind);
+		return -1;
+	}
+	if (p->explore) {
+		if (strcmp(kind, "state") == 0)
+			return parse_state(p, body);
+		if (strcmp(kind, "end") == 0)
+			return parse_explore_end(p, body);
+		jp_err(p, "an explore journal has state and end records, not \"%s\"", kind);
 		return -1;
 	}
 	if (strcmp(kind, "campaign") == 0)

@@ -196,6 +196,49 @@ static void test_order_phase_first_flush_then_rest(void **state)
 	explore_list_free(&sl);
 }
 
+/* --phase flip: only the states of the flush epoch in flight at the flip
+ * marker (entries 3..5 of the small log), dedupe and order as usual. */
+static void test_phase_keeps_the_epoch_in_flight_at_its_marker(void **state)
+{
+	struct log l;
+	struct xs_list all, sl;
+	const char *const flip[] = {"flip", NULL}, *const both[] = {"flip", "download", NULL};
+	struct xs_opts o = {.seed = 3, .reorder = 2, .phases = flip};
+	struct xw_phase ph[2] = {{.at = 1, .name = "download"}, {.at = 4, .name = "flip"}};
+	size_t in_epoch1 = 0;
+
+	small_log(&l);
+	assert_int_equal(explore_enumerate(l.e, l.n, ph, 2, &(struct xs_opts){.seed = 3, .reorder = 2},
+					   &all),
+			 0);
+	assert_int_equal(explore_enumerate(l.e, l.n, ph, 2, &o, &sl), 0);
+	for (size_t i = 0; i < all.n; i++)
+		in_epoch1 += all.s[i].epoch == 1;
+	assert_int_equal(sl.n, in_epoch1);
+	assert_true(sl.n >= 4 && sl.n < all.n);
+	for (size_t i = 0; i < sl.n; i++)
+		assert_int_equal(sl.s[i].epoch, 1);
+	/* the durable state at the flip (3), every crash point up to the flush
+	 * (4, 5), and the epoch's lossy variant (3+4) */
+	assert_non_null(find_prefix(&sl, 3));
+	assert_non_null(find_prefix(&sl, 4));
+	assert_non_null(find_prefix(&sl, 5));
+	assert_null(find_prefix(&sl, 2));
+	assert_null(find_prefix(&sl, 6));
+	assert_true(sl.s[0].cls == XS_PHASE || sl.s[0].at_phase);
+	assert_int_equal(sl.distinct <= sl.n && sl.distinct >= 3, 1);
+	explore_list_free(&sl);
+	/* two phases: both epochs */
+	o.phases = both;
+	assert_int_equal(explore_enumerate(l.e, l.n, ph, 2, &o, &sl), 0);
+	for (size_t i = 0; i < sl.n; i++)
+		assert_true(sl.s[i].epoch == 0 || sl.s[i].epoch == 1);
+	assert_non_null(find_prefix(&sl, 1));
+	assert_non_null(find_prefix(&sl, 4));
+	explore_list_free(&sl);
+	explore_list_free(&all);
+}
+
 static void test_rest_is_spread_over_the_log(void **state)
 {
 	struct log l;
@@ -453,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_rewrite_of_same_bytes_is_a_duplicate),
 		cmocka_unit_test(test_write_of_the_base_bytes_is_the_base),
 		cmocka_unit_test(test_order_phase_first_flush_then_rest),
+		cmocka_unit_test(test_phase_keeps_the_epoch_in_flight_at_its_marker),
 		cmocka_unit_test(test_rest_is_spread_over_the_log),
 		cmocka_unit_test(test_subsets_are_seeded_and_bounded),
 		cmocka_unit_test(test_small_writes_variant_loses_the_data),

@@ -254,6 +254,55 @@ static void test_journal_skips_unknown_record_kinds_once(void **state)
 	jfile_free(j);
 }
 
+/* hilctl explore's journal: the header stands for the campaign, each state
+ * for a run keyed by its number, the end record (booted, interrupted: bool)
+ * for the end; a campaign record kind in it is refused. */
+static void test_journal_reads_an_explore_journal(void **state)
+{
+	struct jfile *j = parse(
+	    "{\"explore\":{\"format\":1,\"started\":\"2026-11-25T06:12:18Z\",\"scenario\":"
+	    "\"explore-v2\",\"boards\":[\"qemu-01\"],\"argv\":[\"explore\",\"-j\",\"2\"],"
+	    "\"seed\":1,\"states\":147,\"distinct\":107}}\n"
+	    "{\"state\":{\"n\":1,\"sel\":\"0\",\"class\":\"phase\",\"board\":\"qemu-01\","
+	    "\"verdict\":\"rolled_back\",\"allowed\":[\"upgraded\",\"rolled_back\"],\"pass\":true,"
+	    "\"duration_s\":7.5,\"timeline\":\"states/0001-qemu-01/timeline.jsonl\"}}\n"
+	    "{\"state\":{\"n\":12,\"sel\":\"99+100,102-105\",\"class\":\"subset\",\"board\":"
+	    "\"qemu-01\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\",\"rolled_back\"],"
+	    "\"pass\":false,\"reason\":\"no boot\",\"reproduce\":\"hilctl explore x --only "
+	    "99+100,102-105\"}}\n"
+	    "{\"end\":{\"finished\":\"2026-11-25T06:14:45Z\",\"booted\":2,\"complete\":true,"
+	    "\"out_of_time\":false,\"interrupted\":false}}\n");
+
+	assert_non_null(j);
+	assert_string_equal(j->campaign.id, "explore-v2@2026-11-25T06:12:18Z");
+	assert_int_equal(j->campaign.n_scenarios, 1);
+	assert_string_equal(j->campaign.scenarios[0], "explore-v2");
+	assert_string_equal(j->campaign.command, "explore -j 2");
+	assert_int_equal(j->n_runs, 2);
+	assert_string_equal(j->runs[1].key, "explore-v2/state=12");
+	assert_string_equal(j->runs[1].point, "99+100,102-105");
+	assert_string_equal(j->runs[1].scenario, "explore-v2");
+	assert_int_equal(j->runs[1].id, 12);
+	assert_int_equal(j->runs[1].verdict, VERDICT_BRICKED);
+	assert_false(j->runs[1].pass);
+	assert_true(j->runs[0].pass);
+	assert_string_equal(j->runs[1].reproduce, "hilctl explore x --only 99+100,102-105");
+	assert_true(j->ended && j->complete);
+	assert_int_equal(j->runs_done, 2);
+	assert_null(j->interrupted);
+	jfile_free(j);
+	/* interrupted */
+	j = parse("{\"explore\":{\"format\":1,\"scenario\":\"e\"}}\n"
+	          "{\"end\":{\"booted\":0,\"complete\":false,\"interrupted\":true}}\n");
+	assert_non_null(j);
+	assert_false(j->complete);
+	assert_string_equal(j->interrupted, "interrupted");
+	jfile_free(j);
+	/* a run record has no place in an explore journal */
+	assert_null(parse("{\"explore\":{\"format\":1,\"scenario\":\"e\"}}\n" RUN("a", "upgraded")));
+	assert_non_null(strstr(logbuf, ":2: an explore journal has state and end records, not \"run\""));
+}
+
 static void test_journal_time_parses_iso_utc(void **state)
 {
 	assert_true(fabs(journal_time("1970-01-01T00:01:01.5Z") - 61.5) < 1e-9);
@@ -288,6 +337,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_ignores_timeline_outside_the_campaign),
 	    cmocka_unit_test(test_journal_joins_argv_into_a_command),
 	    cmocka_unit_test(test_journal_skips_unknown_record_kinds_once),
+	    cmocka_unit_test(test_journal_reads_an_explore_journal),
 	    cmocka_unit_test(test_journal_time_parses_iso_utc),
 	    cmocka_unit_test(test_journal_load_names_a_missing_file),
 	};
