@@ -15,13 +15,14 @@ docs/power-loss.md):
 Strict keeps a seeded random subset of the writes since the last flush: the
 subset is drawn from the run's own seed (a function of --seed and the run's
 key, cut-reboot/point=P#K) over the log at the cut. The log is not the same
-from run to run: the kernel's writeback leaves 19-31 writes after the last
-flush in a varying order (113-126 entries at the cut), so one fixed seed
-does not give one fixed outcome (seed 1, point 0 bricked in one run and
-rolled back in the next). Measured over these sweeps, a strict cut bricks
-no-fsync about every other time; so the sweep runs each point 4 times (8
-runs, each with its own seed from --seed 1) and stops at the first failure
-(--max-failures 1): the chance that none of 8 draws bricks is about 0.2 %.
+from run to run: the kernel's writeback leaves 12-34 writes after the last
+flush in a varying order (96-126 entries at the cut), so one fixed seed
+does not give one fixed outcome (seed 1, point 0 bricked in 2 runs of 6 and
+rolled back in the others). Measured over these sweeps, a strict cut bricks
+no-fsync about every other time (7 of 13); so the sweep runs each point 4
+times (8 runs, each with its own seed from --seed 1) and stops at the first
+failure (--max-failures 1): the chance that none of 8 draws bricks is about
+0.2-0.4 %.
 The quit sweep is the same command with the same seeds; all 8 runs must
 upgrade.
 
@@ -115,6 +116,12 @@ def test_rename_without_fsync_found_by_explore_and_strict_cut_not_by_quit(
     # stdout names the failed state and how to reproduce it
     assert f"state {bad['n']}, write {bad['at']}" in r.stdout, r.stdout
     assert bad["reproduce"] in r.stdout and f"--only {bad['sel']}" in bad["reproduce"]
+    # hilctl report reads the explore journal: the gate fails on that state
+    rep = hilctl("report", ex, timeout=120)
+    assert rep.returncode == 1, rep.stdout + rep.stderr
+    assert f"{len(failed)} failed" in rep.stdout, rep.stdout
+    tap = (ex / "report.tap").read_text()
+    assert "not ok" in tap and f"@ {bad['sel']}: {bad['verdict']}" in tap, tap[:3000]
 
     # 2 and 3: the same cut-reboot sweep on two boards at once, strict and quit.
     scenario = sweep_scenario(tmp_path)
