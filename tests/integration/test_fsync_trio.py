@@ -17,12 +17,12 @@ subset is drawn from the run's own seed (a function of --seed and the run's
 key, cut-reboot/point=P#K) over the log at the cut. The log is not the same
 from run to run: the kernel's writeback leaves 12-34 writes after the last
 flush in a varying order (96-126 entries at the cut), so one fixed seed
-does not give one fixed outcome (seed 1, point 0 bricked in 2 runs of 6 and
+does not give one fixed outcome (seed 1, point 0 bricked in 2 runs of 7 and
 rolled back in the others). Measured over these sweeps, a strict cut bricks
-no-fsync about every other time (7 of 13); so the sweep runs each point 4
+no-fsync about every other time (8 of 17); so the sweep runs each point 4
 times (8 runs, each with its own seed from --seed 1) and stops at the first
 failure (--max-failures 1): the chance that none of 8 draws bricks is about
-0.2-0.4 %.
+0.5 %.
 The quit sweep is the same command with the same seeds; all 8 runs must
 upgrade.
 
