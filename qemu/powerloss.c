@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../harness/cfg.h"
@@ -120,6 +122,36 @@ char *qemu_power_loss_disk_log(const struct qemu_config *qc, const char *run_dir
 	                                                      : qemu_wlog_path(run_dir, index);
 }
 
+/* How long a cut waits for the kernel to report QEMU stopped before it
+ * takes the moment of the kill instead. */
+#define STOP_PATIENCE_NS (100 * NS_PER_MS)
+#define STOP_POLL_NS (20 * 1000)
+
+/* Our own child stopped (waitid reports the group stop, and leaves it
+ * waitable): 0 with *t_ns set, or -1 when it cannot tell in time. The kernel
+ * offers no fd for a stop (a pidfd reports the exit only), so this polls in
+ * 20 µs steps, for at most STOP_PATIENCE_NS, at a cut only. */
+static int wait_stopped(const struct qemu_proc *proc, int64_t *t_ns)
+{
+	int64_t deadline = clock_now_ns() + STOP_PATIENCE_NS;
+	struct timespec step = {0, STOP_POLL_NS};
+
+	if (!proc->ours)
+		return -1;
+	for (;;) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)proc->pid, &si, WSTOPPED | WNOHANG | WNOWAIT) < 0)
+			return -1;
+		if (si.si_pid == proc->pid) {
+			*t_ns = clock_now_ns();
+			return 0;
+		}
+		if (clock_now_ns() >= deadline)
+			return -1;
+		nanosleep(&step, NULL);
+	}
+}
+
 int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, int64_t *t_cut_ns,
                         int64_t deadline_ns)
 {
@@ -127,8 +159,15 @@ int qemu_power_loss_cut(const struct qemu_config *qc, struct qemu_proc *proc, in
 
 	if (qc->loss_model == WLOG_MODEL_QUIT)
 		return 0;
+	/* Freeze first: the kernel stops every thread of QEMU, and from then
+	 * on nothing reaches the disk or its log; that is the moment the
+	 * power went. The kill follows (SIGKILL ends a stopped process). */
+	rc = qemu_proc_kill(proc, SIGSTOP);
+	if (rc < 0 || wait_stopped(proc, t_cut_ns) < 0)
+		*t_cut_ns = 0;
 	rc = qemu_proc_kill(proc, SIGKILL);
-	*t_cut_ns = clock_now_ns();
+	if (!*t_cut_ns)
+		*t_cut_ns = clock_now_ns();
 	if (rc < 0 && rc != -ESRCH)
 		return rc;
 	return qemu_proc_wait(proc, deadline_ns) < 0 ? -ETIMEDOUT : 1;
