@@ -53,10 +53,14 @@ def refdut():
                    stdout=subprocess.DEVNULL)
 
 
+def jsonl(path):
+    """Every record of a JSON-lines file (blank lines skipped)."""
+    return [json.loads(l) for l in pathlib.Path(path).read_text().splitlines() if l.strip()]
+
+
 def journal(out):
     """Every record of OUT/journal.jsonl."""
-    lines = (pathlib.Path(out) / "journal.jsonl").read_text().splitlines()
-    return [json.loads(l) for l in lines]
+    return jsonl(pathlib.Path(out) / "journal.jsonl")
 
 
 def runs(records):

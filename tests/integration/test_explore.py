@@ -10,28 +10,17 @@ and a bounded number of them booted through the oracle on two boards.
 
 The reference board is built by `make refdut`. Budgets (--max-states) keep
 each test within a few minutes on a loaded 2-core machine."""
-import json
 import pathlib
 import shlex
 import struct
-import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-LAB = ROOT / "fixtures" / "lab-qemu.yaml"
-SCENARIO = ROOT / "scenarios" / "explore-v2.yaml"
+from conftest import LAB, SCEN, jsonl  # noqa: E402
+
+SCENARIO = SCEN / "explore-v2.yaml"
+pytestmark = pytest.mark.usefixtures("refdut")
 ALLOWED = {"upgraded", "rolled_back"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def refdut():
-    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
-                   stdout=subprocess.DEVNULL)
-
-
-def jsonl(path):
-    return [json.loads(l) for l in pathlib.Path(path).read_text().splitlines() if l.strip()]
 
 
 def log_entries(path):

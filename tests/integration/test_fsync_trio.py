@@ -30,29 +30,17 @@ The sweep uses cut-reboot with a shorter boot timeout and no power-cycle
 ladder (as tests/integration/test_power_loss.py does), so that a brick is
 called in 80 s instead of minutes. The reference board is built by `make
 refdut`."""
-import json
-import pathlib
 import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-LAB = ROOT / "fixtures" / "lab-qemu.yaml"
-SCEN = ROOT / "scenarios"
+from conftest import LAB, SCEN, journal_runs, jsonl  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("refdut")
 ALLOWED = {"upgraded", "rolled_back"}
 FAILED = {"bricked", "boot_loop", "inconsistent"}
 SEED = 1
 REPEAT = 4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def refdut():
-    subprocess.run(["make", "-C", str(ROOT), "refdut"], check=True, timeout=3600,
-                   stdout=subprocess.DEVNULL)
-
-
-def jsonl(path):
-    return [json.loads(l) for l in pathlib.Path(path).read_text().splitlines() if l.strip()]
 
 
 def sweep_scenario(tmp_path):
@@ -72,10 +60,6 @@ def sweep(hilctl_bin, scenario, out, board, model):
                              "--max-failures", "1", "--bisect", "0", "--seed", str(SEED),
                              "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def runs(out):
-    return [x["run"] for x in jsonl(pathlib.Path(out) / "journal.jsonl") if "run" in x]
 
 
 def finish(proc, timeout=600):
@@ -131,14 +115,14 @@ def test_rename_without_fsync_found_by_explore_and_strict_cut_not_by_quit(
 
     # Plain QEMU quit keeps every issued write: the bug stays hidden.
     assert qrc == 0, qtext
-    qruns = runs(tmp_path / "quit")
+    qruns = journal_runs(tmp_path / "quit")
     assert len(qruns) == 2 * REPEAT, qtext
     assert sorted((r["scenario"], r["point"], r["verdict"]) for r in qruns) == sorted(
         [("cut-reboot", "0", "upgraded"), ("cut-reboot", "300", "upgraded")] * REPEAT), qtext
 
     # Strict loses what a real cut loses: a cut of the same sweep bricks the board.
     assert src == 1, stext
-    sruns = runs(tmp_path / "strict")
+    sruns = journal_runs(tmp_path / "strict")
     assert sruns and all(r["scenario"] == "cut-reboot" and r["point"] in ("0", "300")
                          for r in sruns), stext
     assert {r["verdict"] for r in sruns} <= ALLOWED | FAILED, sruns
