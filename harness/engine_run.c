@@ -213,8 +213,8 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 				       (unsigned long long)(seen + (uint64_t)n - target), n);
 			return 0;
 		}
-		rc = pump(r, clock_now_ns() + WRITE_POLL_NS < deadline ? clock_now_ns() + WRITE_POLL_NS : deadline, NULL, NULL, NULL,
-			  false);
+		int64_t wake = clock_now_ns() + WRITE_POLL_NS;
+		rc = pump(r, wake < deadline ? wake : deadline, NULL, NULL, NULL, false);
 		if (rc < 0)
 			return rc;
 		rc = power_disk_writes(p, &seen);
@@ -264,8 +264,11 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 		t = clock_now_ns();
 		snprintf(fr->trigger, sizeof(fr->trigger), "immediately");
 	}
-	if (f->write)
-		return write_trigger(r, f, fr, timeout, t_fire);
+	if (f->write) {
+		/* Count from the trigger point (after: a time still to come). */
+		rc = pump(r, t, NULL, NULL, NULL, false);
+		return rc < 0 ? rc : write_trigger(r, f, fr, timeout, t_fire);
+	}
 	*t_fire = t + delay;
 	rc = pump(r, *t_fire, NULL, NULL, NULL, false);
 	return rc < 0 ? rc : 1;
