@@ -180,10 +180,7 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		rc = board_power_off(r.b);
 		if (rc < 0)
 			infra(&r, rc, "power off failed: %s", strerror(-rc));
-		r.b->power.want_write_log = false;
-		for (size_t i = 0; i < spec->sc->n_steps; i++)
-			if (spec->sc->steps[i].kind == STEP_FAULT && spec->sc->steps[i].fault.write)
-				r.b->power.want_write_log = true;
+		r.b->power.want_write_log = spec->sc->write_cut_step != 0;
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
 		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)

@@ -180,15 +180,14 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 	struct power *p = &r->b->power;
 	int64_t deadline = clock_now_ns() + timeout;
 	uint64_t seen, target;
-	char buf[64], *end;
+	char buf[64];
 	long long n;
 	size_t len = strlen(fr->trigger);
 	int rc;
 
 	if (expand(r, f->write, buf, sizeof(buf)) < 0)
 		return infra(r, -EINVAL, "bad write");
-	n = strtoll(buf, &end, 10);
-	if (end == buf || *end || n == 0)
+	if (!scenario_write_number(buf, &n))
 		return infra(r, -EINVAL, "write: \"%s\" is not a write number (N or -N, not 0)",
 			     buf);
 	rc = power_disk_writes(p, &seen);

@@ -44,6 +44,14 @@ static int check_duration(const struct cfg_node *map, const char *key, const cha
 	return 0;
 }
 
+bool scenario_write_number(const char *text, long long *n)
+{
+	char *end;
+
+	*n = strtoll(text, &end, 10);
+	return end != text && !*end && *n != 0;
+}
+
 static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 {
 	int kind, rc = 0;
@@ -75,9 +83,8 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 		return -EINVAL;
 	}
 	if (f->write && !strstr(f->write, "${")) {
-		char *end;
-		long long v = strtoll(f->write, &end, 10);
-		if (end == f->write || *end || v == 0) {
+		long long v;
+		if (!scenario_write_number(f->write, &v)) {
 			cfg_error(cfg_get(n, "write"),
 				  "\"%s\" is not a write number: N counts disk writes after the "
 				  "trigger, -N back from it (not 0)",
@@ -317,13 +324,12 @@ static int load_snapshot(struct scenario *s)
 		return 0;
 	if (cfg_get_enum(s->root, "snapshot", false, whens, &when) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < s->n_steps; i++)
-		if (s->steps[i].kind == STEP_FAULT && s->steps[i].fault.write) {
-			cfg_error(n, "cannot be used with a power cut at a disk write (step %zu): the "
-				     "write log that counts them cannot be saved in a snapshot",
-				  i + 1);
-			return -EINVAL;
-		}
+	if (s->write_cut_step) {
+		cfg_error(n, "cannot be used with a power cut at a disk write (step %zu): the "
+			     "write log that counts them cannot be saved in a snapshot",
+			  s->write_cut_step);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < s->n_steps; i++) {
 		const struct step *st = &s->steps[i];
 		if (st->kind == STEP_SEND) {
@@ -366,8 +372,12 @@ struct scenario *scenario_load(const char *path)
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
 			 cfg_get_str(versions, "new", false, &s->new_version) < 0))
 		goto fail;
-	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0 ||
-	    load_snapshot(s) < 0)
+	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0)
+		goto fail;
+	for (size_t i = 0; i < s->n_steps && !s->write_cut_step; i++)
+		if (s->steps[i].kind == STEP_FAULT && s->steps[i].fault.write)
+			s->write_cut_step = i + 1;
+	if (load_snapshot(s) < 0)
 		goto fail;
 	return s;
 fail:

@@ -114,6 +114,9 @@ struct scenario {
 	 * per board, then every run starts from the machine saved there. */
 	bool snapshot;
 	size_t first_send; /* index of the first send step (with snapshot) */
+	/* The first power cut at a disk write (write:), 1-based step; 0 none.
+	 * Such a run needs the board's write log. */
+	size_t write_cut_step;
 };
 
 /* The most points a whole sweep may expand to (one run each). */
@@ -127,5 +130,7 @@ bool scenario_allows(const struct scenario *s, enum verdict v);
  * printed) when the sweep has more than SWEEP_MAX_POINTS. */
 char **scenario_points(const struct scenario *s, size_t *n);
 void points_free(char **points, size_t n);
+/* A fault's write: value as expanded: N or -N, not 0. */
+bool scenario_write_number(const char *text, long long *n);
 
 #endif
