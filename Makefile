@@ -106,17 +106,20 @@ check: deps-if-missing
 	$(MAKE) check-integration
 
 deps:
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PACKAGES)
-	sh fixtures/refdut/deps.sh
+	sh fixtures/refdut/deps.sh $(DEB_PACKAGES)
 
+# Installs when a package is missing, when arm64 is not an architecture yet,
+# or when apt cannot see the arm64 packages the board build downloads (the
+# architecture added but its lists never fetched).
 deps-if-missing:
 	@missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PACKAGES) 2>&1 | \
 		grep -v '^ii ' | wc -l); \
 	dpkg --print-foreign-architectures | grep -qx arm64 || missing=1; \
+	apt-cache show busybox-static:arm64 >/dev/null 2>&1 || missing=1; \
 	if [ "$$missing" != 0 ]; then \
 		echo "installing missing Debian packages"; \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -q && $(MAKE) deps; \
-		else sudo apt-get update -q && sudo $(MAKE) deps; fi; fi
+		if [ "$$(id -u)" = 0 ]; then $(MAKE) deps; \
+		else sudo $(MAKE) deps; fi; fi
 
 # The README's main command: the qualification campaign on the QEMU lab.
 DEMO_OUT ?= $(BUILD)/qualify
