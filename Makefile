@@ -24,7 +24,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 override CFLAGS += -std=gnu11 $(WARN)
-override CPPFLAGS += -D_GNU_SOURCE -DHILCTL_VERSION='"$(HILCTL_VERSION)"' \
+override CPPFLAGS += -I. -D_GNU_SOURCE -DHILCTL_VERSION='"$(HILCTL_VERSION)"' \
 	-DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS) -lm
 
@@ -37,9 +37,10 @@ else
 OBJDIR := $(BUILD)/obj
 endif
 
-SRCS := $(wildcard harness/*.c power/*.c qemu/*.c reports/*.c)
-LIB_SRCS := $(filter-out harness/main.c,$(SRCS))
+SRCS := $(wildcard lib/*.c harness/*/*.c power/*.c qemu/*.c reports/*.c)
+LIB_SRCS := $(filter-out harness/cli/main.c,$(SRCS))
 OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
+HDRS := $(wildcard lib/*.h harness/*/*.h power/*.h qemu/*.h reports/*.h)
 
 .PHONY: all check check-unit check-san check-integration deps install clean bench help format \
 	format-check fuzz demo qualify soak check-slow
@@ -51,21 +52,21 @@ all: $(BUILD)/hilctl
 $(BUILD)/hilctl: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(filter-out -lcurl,$(LDLIBS))
 
-$(OBJDIR)/%.o: %.c $(wildcard */*.h)
+$(OBJDIR)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # ---- unit tests (cmocka). Each tests/unit/test_X.mk adds its test:
 #   UNIT_TESTS += test_X
-#   test_X_SRCS := harness/x.c harness/log.c      (sources under test)
+#   test_X_SRCS := harness/x.c lib/log.c      (sources under test)
 #   test_X_WRAPS := gpiod_chip_open ...            (library calls faked at the link seam)
 UNIT_TESTS :=
 include $(wildcard tests/unit/*.mk)
 comma := ,
 
 define unit_rule
-$(OBJDIR)/tests/$(1): tests/unit/$(1).c $$($(1)_SRCS) $$(wildcard tests/unit/fakes/*.h) $$(wildcard */*.h)
+$(OBJDIR)/tests/$(1): tests/unit/$(1).c $$($(1)_SRCS) $$(wildcard tests/unit/fakes/*.h) $$(HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC $$@"
 	@$$(CC) $$(CPPFLAGS) $$(CFLAGS) -Itests/unit -o $$@ tests/unit/$(1).c $$($(1)_SRCS) \
@@ -137,10 +138,10 @@ install: $(BUILD)/hilctl
 	install -D -m 0644 docs/hilctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/hilctl.1
 
 format:
-	clang-format -i $(SRCS) $(wildcard */*.h tests/unit/*.c)
+	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)
 
 format-check:
-	clang-format --dry-run -Werror $(SRCS) $(wildcard */*.h)
+	clang-format --dry-run -Werror $(SRCS) $(HDRS)
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/san $(BUILD)/hilctl

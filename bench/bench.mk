@@ -38,7 +38,7 @@ BENCH_RELAY_WRAPS := $(sort $(test_gpio_WRAPS) $(test_ftdi_WRAPS))
 
 .PHONY: bench $(BENCH_TARGETS) bench-bins
 
-$(BENCH_LIB): $(filter-out $(OBJDIR)/harness/main.o,$(OBJS))
+$(BENCH_LIB): $(filter-out $(OBJDIR)/harness/cli/main.o,$(OBJS))
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	$(AR) rcs $@ $^

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """bench/bench_server.py — hilctl's update server with the size of the
-update (make bench-server): build/bench/server_bench (harness/server.c in a
+update (make bench-server): build/bench/server_bench (harness/server/server.c in a
 poll() loop, as a run drives it) serves files of 16, 64 and 256 MiB to
 `curl -o /dev/null` on 127.0.0.1. Per size: the median of REPS downloads of
 MB/s (curl's speed_download, 1 MB = 10^6 bytes) and the server's CPU time

@@ -21,15 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/board.h"
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/expect.h"
-#include "../harness/lab.h"
-#include "../harness/log.h"
+#include "harness/lab/board.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "harness/run/expect.h"
+#include "harness/lab/lab.h"
+#include "lib/log.h"
+#include "lib/stop.h"
 
 /* board.c's neighbours in the archive may refer to the CLI's signal flag. */
-volatile sig_atomic_t cli_interrupted;
 
 #define ON_DEADLINE_NS (60 * NS_PER_S)
 #define BANNER_DEADLINE_NS (30 * NS_PER_S)
@@ -40,7 +40,7 @@ struct sample {
 
 static void on_signal(int sig)
 {
-	cli_interrupted = sig;
+	stop_request(sig);
 }
 
 /* One trigger: on, banner, off. Returns 0 with *s filled, <0 on failure. */
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	/* Fresh overlays, as a campaign's run starts. */
 	if (rc >= 0)
 		rc = power_prepare(&b.power);
-	for (; rc >= 0 && done < n && !cli_interrupted; done++) {
+	for (; rc >= 0 && done < n && !stop_requested(); done++) {
 		struct sample s;
 		rc = one_trigger(&b, e, &s);
 		/* The base image was rebuilt under us (make refdut in another

@@ -25,15 +25,15 @@
 
 #include <cmocka.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "../harness/timeline.h"
-#include "../power/power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
+#include "power/power.h"
 #include "fakes/ftdi_fake.h"
 #include "fakes/gpiod_fake.h"
+#include "lib/stop.h"
 
-volatile sig_atomic_t cli_interrupted;
 
 static long n_calls = 1000;
 static FILE *out;

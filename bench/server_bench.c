@@ -1,4 +1,4 @@
-/* bench/server_bench.c — hilctl's update server (harness/server.h) alone in
+/* bench/server_bench.c — hilctl's update server (harness/server/server.h) alone in
  * a poll() loop, for bench-server: it serves ROOT on 127.0.0.1, a free port,
  * until its stdin closes or the deadline passes, the way a run's engine
  * drives it (no threads; libmicrohttpd in external epoll mode).
@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../harness/clock.h"
-#include "../harness/server.h"
+#include "lib/clock.h"
+#include "harness/server/server.h"
+#include "lib/stop.h"
 
-volatile sig_atomic_t cli_interrupted;
 
 static void on_signal(int sig)
 {
-	cli_interrupted = sig;
+	stop_request(sig);
 }
 
 /* One turn of the loop: poll the server's fds and stdin until the server's
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 		return 3;
 	printf("port %u\n", (unsigned)server_port(s));
 	fflush(stdout);
-	while (!cli_interrupted && clock_now_ns() < end && turn(s, end))
+	while (!stop_requested() && clock_now_ns() < end && turn(s, end))
 		;
 	server_get_stats(s, &st);
 	printf("requests %llu ok %llu bytes %llu complete %llu cut %llu\n",

@@ -18,7 +18,7 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
-#include "../harness/log.h"
+#include "lib/log.h"
 
 #define CURL_LIBRARY "libcurl.so.4"
 

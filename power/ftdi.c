@@ -22,10 +22,10 @@
 #include <ftdi.h>
 #include <libusb.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
 
 #define FTDI_DEFAULT_TIMEOUT_NS (5 * NS_PER_S)
 #define FTDI_BUSY_RETRY_NS (20 * NS_PER_MS)

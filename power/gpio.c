@@ -24,9 +24,9 @@
 
 #include <gpiod.h>
 
-#include "../harness/cfg.h"
-#include "../harness/log.h"
-#include "power.h"
+#include "lib/cfg.h"
+#include "lib/log.h"
+#include "power/power.h"
 
 #define GPIO_CONSUMER "hilctl"
 

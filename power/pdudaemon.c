@@ -14,10 +14,10 @@
 
 #include <curl/curl.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
 
 #define PDU_DEFAULT_PORT 16421
 /* pdudaemon serialises the jobs of one PDU, and a telnet or SNMP PDU takes a

@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "../harness/timeline.h"
-#include "power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
+#include "power/power.h"
 
 static const struct power_ops *const drivers[] = {
 	&power_gpio_ops, &power_ftdi_ops, &power_qemu_ops, &power_pdudaemon_ops, &power_command_ops,

@@ -22,17 +22,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "../harness/timeline.h"
-#include "../qemu/launch.h"
-#include "../qemu/overlay.h"
-#include "../qemu/powerloss.h"
-#include "../qemu/wlog.h"
-#include "../qemu/proc.h"
-#include "../qemu/qmp.h"
-#include "../qemu/snapshot.h"
-#include "power.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
+#include "qemu/launch.h"
+#include "qemu/overlay.h"
+#include "qemu/powerloss.h"
+#include "qemu/wlog.h"
+#include "qemu/proc.h"
+#include "qemu/qmp.h"
+#include "qemu/snapshot.h"
+#include "power/power.h"
 
 #define QEMU_DEFAULT_TIMEOUT_NS (10 * NS_PER_S)
 /* A QEMU that does not answer QMP within this is hung: off kills it. */

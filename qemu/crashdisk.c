@@ -20,9 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/clock.h"
-#include "proc.h"
-#include "wlog.h"
+#include "lib/clock.h"
+#include "qemu/proc.h"
+#include "qemu/wlog.h"
 
 #define BATCH_COMMANDS 2000
 #define COPY_CHUNK (1024 * 1024)

@@ -13,9 +13,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../harness/cfg.h"
-#include "launch.h"
-#include "powerloss.h"
+#include "lib/cfg.h"
+#include "qemu/launch.h"
+#include "qemu/powerloss.h"
 
 static const char *const config_keys[] = {"driver", "timeout", "binary",     "machine", "cpu",
                                           "memory", "smp",     "accel",      "bios",    "kernel",

@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "wlog.h"
+#include "qemu/wlog.h"
 
 struct cfg_node;
 

@@ -11,12 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "launch.h"
-#include "overlay.h"
-#include "proc.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "qemu/launch.h"
+#include "qemu/overlay.h"
+#include "qemu/proc.h"
 
 #define OVERLAY_KILL_WAIT_NS (5 * NS_PER_S)
 

@@ -11,15 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/cfg.h"
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "../harness/timeline.h"
-#include "launch.h"
-#include "overlay.h"
-#include "powerloss.h"
-#include "proc.h"
-#include "wlog.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
+#include "qemu/launch.h"
+#include "qemu/overlay.h"
+#include "qemu/powerloss.h"
+#include "qemu/proc.h"
+#include "qemu/wlog.h"
 
 static const char *const loss_keys[] = {"model", "seed", NULL};
 static const char *const model_words[] = {"quit", "none", "all", "strict", "torn", NULL};

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/clock.h"
-#include "proc.h"
+#include "lib/clock.h"
+#include "qemu/proc.h"
 
 /* Without pidfd (Linux < 5.3) a wait looks again this often. */
 #define PROC_TICK_MS 20

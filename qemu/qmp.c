@@ -13,10 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../harness/clock.h"
-#include "../harness/log.h"
-#include "../harness/timeline.h"
-#include "qmp.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
+#include "qemu/qmp.h"
 
 struct qmp {
 	int fd;

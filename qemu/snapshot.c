@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/cfg.h"
-#include "launch.h"
-#include "qmp.h"
-#include "snapshot.h"
+#include "lib/cfg.h"
+#include "qemu/launch.h"
+#include "qemu/qmp.h"
+#include "qemu/snapshot.h"
 
 #define SNAPSHOT_PREFIX "snapshot-"
 #define SNAPSHOT_DONE "complete" /* written last: a half-made copy is never used */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "wlog.h"
+#include "qemu/wlog.h"
 
 #define SUPER_BYTES 28 /* le64 magic, le64 version, le64 nr_entries, le32 sectorsize */
 #define ENTRY_BYTES 32 /* le64 sector, nr_sectors, flags, data_len */

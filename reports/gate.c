@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/cli.h"
-#include "gate.h"
+#include "lib/exitcode.h"
+#include "reports/gate.h"
 
 double gate_upper_bound_95(size_t n)
 {

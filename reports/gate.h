@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "journal_read.h"
-#include "merge.h"
+#include "reports/journal_read.h"
+#include "reports/merge.h"
 
 enum gate_decision { GATE_PASS, GATE_FAIL, GATE_INFRA };
 
@@ -26,7 +26,7 @@ struct scenario_stats {
 
 struct gate {
 	enum gate_decision decision;
-	int exit_code;       /* 0 pass, 1 fail, 3 infra: harness/cli.h */
+	int exit_code;       /* 0 pass, 1 fail, 3 infra: lib/exitcode.h */
 	size_t runs;         /* counted runs */
 	size_t passed;       /* ended in an allowed state */
 	size_t failures;     /* ended in a board state not allowed */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html_int.h"
-#include "html_style.h"
+#include "reports/html_int.h"
+#include "reports/html_style.h"
 
 static const char *const colors[VERDICT_COUNT] = {
     "#1a7f37", /* upgraded: green */
@@ -26,7 +26,7 @@ const char *verdict_color(enum verdict v)
 	return (unsigned)v < VERDICT_COUNT ? colors[v] : "#6e7781";
 }
 
-/* Control characters arrive as Unicode control pictures (reports/text.c);
+/* Control characters arrive as Unicode control pictures (lib/text.c);
  * many fonts lack those glyphs, so the page shows their names in a box. */
 static const char *const control_names[33] = {
     "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html_int.h"
+#include "reports/html_int.h"
 
 static size_t max_size(size_t a, size_t b)
 {

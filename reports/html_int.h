@@ -6,8 +6,8 @@
 #ifndef HILCTL_REPORTS_HTML_INT_H
 #define HILCTL_REPORTS_HTML_INT_H
 
-#include "report.h"
-#include "run_timeline.h"
+#include "reports/report.h"
+#include "reports/run_timeline.h"
 
 /* One colour per verdict, readable as white-on-colour and on white. */
 const char *verdict_color(enum verdict v);

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "html_int.h"
+#include "reports/html_int.h"
 
 /* Geometry of the timeline drawing, in SVG units. */
 #define TL_W 1260.0
@@ -30,7 +30,7 @@ static double sx(const struct scale *s, double t)
 }
 
 /* Does the event text start with this word? "link " before it is skipped:
- * harness/network.c writes "link up" / "link down". */
+ * harness/lab/network.c writes "link up" / "link down". */
 static bool word_is(const char *text, const char *word)
 {
 	size_t n = strlen(word);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/log.h"
-#include "journal_parse.h"
+#include "lib/log.h"
+#include "reports/journal_parse.h"
 
 void jp_err(struct parser *p, const char *fmt, ...)
 {

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "journal_read.h"
+#include "reports/journal_read.h"
 
 #define MAX_ERRORS 20 /* then stop: one bad journal should not flood the terminal */
 

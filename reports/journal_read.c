@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../harness/log.h"
-#include "journal_read.h"
-#include "journal_parse.h"
-#include "text.h"
+#include "lib/log.h"
+#include "reports/journal_read.h"
+#include "reports/journal_parse.h"
+#include "lib/text.h"
 
 static void shell_quote(struct sbuf *b, const char *s, size_t len)
 {

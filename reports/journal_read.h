@@ -9,14 +9,14 @@
  *
  * Every string points into the parsed JSON held by the journal and lives as
  * long as it; none is NULL unless the comment says "may be NULL". Verdicts
- * are harness/verdict.h's. */
+ * are lib/verdict.h's. */
 #ifndef HILCTL_REPORTS_JOURNAL_READ_H
 #define HILCTL_REPORTS_JOURNAL_READ_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../harness/verdict.h"
+#include "lib/verdict.h"
 
 /* Text that may hold any character, NUL included. */
 struct jtext {

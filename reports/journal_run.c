@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/log.h"
-#include "journal_parse.h"
-#include "text.h"
+#include "lib/log.h"
+#include "reports/journal_parse.h"
+#include "lib/text.h"
 
 static int parse_fault(struct parser *p, json_t *o, struct jfault *f)
 {

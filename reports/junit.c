@@ -2,12 +2,12 @@
  * scenario, a testcase per run (classname = scenario, name = board @ fault
  * point); a run in a state not allowed is a <failure>, an infra_error run or
  * a missing shard an <error>. No CDATA: every character is escaped, and
- * characters XML 1.0 cannot carry are replaced (reports/text.c). */
+ * characters XML 1.0 cannot carry are replaced (lib/text.c). */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
+#include "reports/report.h"
 
 static void attr(struct sbuf *b, const char *name, const char *value)
 {

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../harness/log.h"
-#include "merge.h"
-#include "text.h"
+#include "lib/log.h"
+#include "reports/merge.h"
+#include "lib/text.h"
 
 const char *shard_status_name(enum shard_status s)
 {

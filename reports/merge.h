@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "journal_read.h"
+#include "reports/journal_read.h"
 
 enum shard_status { SHARD_COMPLETE, SHARD_PARTIAL, SHARD_MISSING };
 

@@ -3,15 +3,15 @@
  * gate to a stream, and returns 0 or -EIO when the stream failed.
  *
  * Board text (console lines, evidence, reasons) is hostile input; every
- * writer escapes it for its format (reports/text.h). */
+ * writer escapes it for its format (lib/text.h). */
 #ifndef HILCTL_REPORTS_REPORT_H
 #define HILCTL_REPORTS_REPORT_H
 
 #include <stdio.h>
 
-#include "gate.h"
-#include "merge.h"
-#include "text.h"
+#include "reports/gate.h"
+#include "reports/merge.h"
+#include "lib/text.h"
 
 struct report_opts {
 	size_t excerpt_lines;  /* console lines in a JUnit failure (TAP takes a quarter) */
@@ -30,7 +30,7 @@ struct report {
  * decide the gate, write report.xml, report.tap, summary.json and
  * report.html into out_dir (made if missing; each through a temporary file
  * and a rename), and print the gate to out (NULL: quiet). opts.generated may
- * be NULL: now, or $SOURCE_DATE_EPOCH. Returns an exit code of harness/cli.h:
+ * be NULL: now, or $SOURCE_DATE_EPOCH. Returns an exit code of lib/exitcode.h:
  * the gate's 0, 1 or 3; 2 when a journal cannot be read (nothing written);
  * 3 when a report cannot be written. The campaign runner may call it. */
 int report_make(char *const *paths, size_t n_paths, const char *out_dir, struct report_opts opts,

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
-#include "run_timeline.h"
+#include "reports/report.h"
+#include "reports/run_timeline.h"
 
 const char *run_point(const struct jrun *run)
 {

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/cli.h"
-#include "../harness/log.h"
-#include "report.h"
+#include "lib/exitcode.h"
+#include "lib/log.h"
+#include "reports/report.h"
 
 /* Write one report to DIR/NAME through a temporary file and a rename, so a
  * reader never sees half a report. */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/log.h"
-#include "run_timeline.h"
-#include "text.h"
+#include "lib/log.h"
+#include "reports/run_timeline.h"
+#include "lib/text.h"
 
 #define MAX_LINE_BYTES 8192 /* the writer splits at 4096; anything longer is cut */
 

@@ -1,4 +1,4 @@
-/* reports/run_timeline.h — read one run's timeline file (harness/timeline.h
+/* reports/run_timeline.h — read one run's timeline file (lib/timeline.h
  * format) for the reports: its events, when each console line came, and the
  * last lines of the console for an excerpt.
  *
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "journal_read.h"
+#include "reports/journal_read.h"
 
 struct tl_record {
 	double t;

@@ -1,14 +1,14 @@
 /* reports/summary_json.c — summary.json: the gate, counts per verdict and
  * per scenario, failing windows, shards, and one line per run, for scripts
  * and dashboards. Written with jansson; board text is cleaned to valid UTF-8
- * first (reports/text.c), and "/" is escaped so "</script>" stays inert if
+ * first (lib/text.c), and "/" is escaped so "</script>" stays inert if
  * someone pastes the file into a page. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
+#include "reports/report.h"
 
 static json_t *jtext(const char *s, size_t len)
 {

@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
-#include "run_timeline.h"
+#include "reports/report.h"
+#include "reports/run_timeline.h"
 
 /* A description: one line, "#" escaped as TAP 13 asks. */
 static void description(struct sbuf *b, const char *s, size_t len)

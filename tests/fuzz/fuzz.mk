@@ -3,22 +3,22 @@
 #   make build/fuzz/fuzz_lab          build one
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. \
 	-D_GNU_SOURCE -DHILCTL_VERSION='"fuzz"' -DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
 
-FUZZ_COMMON := harness/cfg.c harness/log.c
-fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab.c harness/console.c power/power.c \
-	$(filter-out harness/main.c,$(wildcard harness/console_*.c)) $(wildcard power/*.c) \
-	harness/timeline.c harness/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
-fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/expect.c
-fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server.c harness/server_fault.c \
-	harness/timeline.c
+FUZZ_COMMON := lib/cfg.c lib/log.c
+fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab/lab.c harness/console/console.c power/power.c \
+	$(wildcard harness/console/console_*.c) $(wildcard power/*.c) \
+	lib/timeline.c lib/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
+fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/run/expect.c
+fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server/server.c harness/server/server_fault.c \
+	lib/timeline.c
 
 fuzz_wlog_SRCS := tests/fuzz/fuzz_wlog.c qemu/wlog.c qemu/crashdisk.c qemu/proc.c
-fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c tests/fuzz/fuzz_file.c harness/scenario.c harness/verdict.c
-fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c harness/timeline.c
-fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out reports/cmd_report.c,$(wildcard reports/*.c)) \
-	harness/verdict.c harness/timeline.c
+fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c tests/fuzz/fuzz_file.c harness/run/scenario.c lib/verdict.c
+fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c lib/timeline.c
+fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out harness/cli/cmd_report.c,$(wildcard reports/*.c)) \
+	lib/verdict.c lib/timeline.c lib/text.c
 
 FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog fuzz_scenario fuzz_qmp fuzz_journal
 

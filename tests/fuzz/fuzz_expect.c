@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../harness/expect.h"
-#include "../../harness/log.h"
+#include "harness/run/expect.h"
+#include "lib/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../../harness/log.h"
+#include "lib/log.h"
 #include "fuzz_file.h"
 
 const char *fuzz_input_file(const char *what, const uint8_t *data, size_t size)

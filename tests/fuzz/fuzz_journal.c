@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../harness/log.h"
-#include "../../reports/gate.h"
-#include "../../reports/journal_read.h"
-#include "../../reports/merge.h"
+#include "lib/log.h"
+#include "reports/gate.h"
+#include "reports/journal_read.h"
+#include "reports/merge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../qemu/qmp.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "qemu/qmp.h"
 
 #define MAX_INPUT (64 * 1024) /* fits a socketpair's buffer: no writer thread */
 

@@ -18,10 +18,10 @@
 
 #include <microhttpd.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../harness/server.h"
-#include "../../harness/server_int.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "harness/server/server.h"
+#include "harness/server/server_int.h"
 
 #define CANARY "fuzz-canary-outside-root"
 #define MAX_ROUNDS 200

@@ -57,9 +57,9 @@ bdeb=$(deb_of busybox-static)
 gpkg=$(echo "$kpkg" | sed 's/-cloud-amd64$/-amd64/')
 gdeb=$(deb_of "$gpkg")
 
-srcs="$here/uart_guest.c $root/harness/console.c $root/harness/console_serial.c
-	$root/harness/cfg.c $root/harness/log.c $root/harness/timeline.c"
-stamp=$( (cat "$here/build.sh" "$here/mkcpio.py" "$here/init" $srcs "$root"/harness/*.h
+srcs="$here/uart_guest.c $root/harness/console/console.c $root/harness/console/console_serial.c
+	$root/lib/cfg.c $root/lib/log.c $root/lib/timeline.c $root/lib/stop.c"
+stamp=$( (cat "$here/build.sh" "$here/mkcpio.py" "$here/init" $srcs "$root"/lib/*.h "$root"/harness/*/*.h
 	echo "$kdeb $bdeb $gdeb") | sha256sum | cut -d' ' -f1)
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
 	[ -f "$out/vmlinuz" ] && [ -f "$out/vmlinuz-usb" ] && [ -f "$out/initrd.img" ]; then
@@ -91,7 +91,7 @@ dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$work" ./bin/busybox
 
 echo "uart: building uart-guest (static, libserialport.a)"
 # shellcheck disable=SC2086  # $srcs is a list of paths without spaces
-${CC:-gcc} -static -O2 -g0 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+${CC:-gcc} -static -O2 -g0 -std=gnu11 -I"$root" -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-Wno-unused-parameter $(pkg-config --cflags libserialport yaml-0.1) \
 	-o "$out/uart-guest" $srcs -l:libserialport.a -l:libyaml.a
 

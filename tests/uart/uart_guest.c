@@ -2,7 +2,7 @@
  * real UART (the 16550 at /dev/ttyS1, or a USB serial adapter named by its
  * serial number as "usb:SERIAL") through hilctl's own console code:
  * console_open/console_connect/console_read/console_write_all from
- * harness/console.c over console_serial.c, i.e. over libserialport.
+ * harness/console/console.c over console_serial.c, i.e. over libserialport.
  *
  * The host test talks to it through QEMU's socket at the other end of the
  * UART. Commands are ASCII lines; some are followed by raw bytes:
@@ -30,11 +30,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/console.h"
-#include "../../harness/log.h"
-#include "../../harness/timeline.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "harness/console/console.h"
+#include "lib/log.h"
+#include "lib/timeline.h"
 
 /* Only the serial type lives in the guest: console.c's table needs the
  * other two names, which nothing here opens. */

@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/server.h"
+#include "lib/clock.h"
+#include "harness/server/server.h"
 #include "server_wire.h"
 
 char tmpdir[64], root[128];

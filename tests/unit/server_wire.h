@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "../../harness/server.h"
+#include "harness/server/server.h"
 
 #define PAYLOAD_SIZE 200000
 #define LOOP_DEADLINE_NS (20 * NS_PER_S)

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "../../harness/campaign_int.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
+#include "harness/campaign/campaign_int.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 static char logbuf[4096];
 

@@ -1,3 +1,3 @@
 UNIT_TESTS += test_campaign_deadline
-test_campaign_deadline_SRCS := harness/campaign_deadline.c harness/scenario.c harness/cfg.c \
-	harness/verdict.c harness/log.c
+test_campaign_deadline_SRCS := harness/campaign/campaign_deadline.c harness/run/scenario.c lib/cfg.c \
+	lib/verdict.c lib/log.c

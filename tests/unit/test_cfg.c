@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/log.h"
+#include "lib/cfg.h"
+#include "lib/log.h"
 
 static char logbuf[4096];
 

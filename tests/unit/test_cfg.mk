@@ -1,2 +1,2 @@
 UNIT_TESTS += test_cfg
-test_cfg_SRCS := harness/cfg.c harness/log.c
+test_cfg_SRCS := lib/cfg.c lib/log.c

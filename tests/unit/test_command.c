@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../power/power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
 
 static char tmpdir[64];
 

@@ -18,10 +18,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/console.h"
-#include "../../harness/log.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "harness/console/console.h"
+#include "lib/log.h"
 
 struct fixture {
 	char dir[64];

@@ -21,10 +21,10 @@
 #include <cmocka.h>
 #include <libserialport.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/console.h"
-#include "../../harness/log.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "harness/console/console.h"
+#include "lib/log.h"
 
 /* ---- fakes ---------------------------------------------------------- */
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/expect.h"
-#include "../../harness/log.h"
+#include "harness/run/expect.h"
+#include "lib/log.h"
 
 static struct expect *make(const char *const *pats, size_t n)
 {

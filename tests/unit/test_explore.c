@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../../harness/explore.h"
+#include "harness/explore/explore.h"
 
 #define MAXS 64
 

@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../power/power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
 #include "fakes/ftdi_fake.h"
 
 #define SERIAL_OPEN "s:0x0403:0x6001:A50285BI"

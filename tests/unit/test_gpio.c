@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/log.h"
-#include "../../power/power.h"
+#include "lib/cfg.h"
+#include "lib/log.h"
+#include "power/power.h"
 #include "fakes/gpiod_fake.h"
 
 static char log_buf[4096];

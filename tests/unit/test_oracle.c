@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/oracle.h"
+#include "lib/clock.h"
+#include "harness/run/oracle.h"
 
 #define DATA "tests/unit/data/oracle/"
 

@@ -1,2 +1,2 @@
 UNIT_TESTS += test_oracle
-test_oracle_SRCS := harness/oracle.c harness/verdict.c harness/log.c
+test_oracle_SRCS := harness/run/oracle.c lib/verdict.c lib/log.c

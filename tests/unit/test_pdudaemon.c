@@ -22,10 +22,10 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../power/power.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
 
 /* ---- curl_easy_init fails, curl_easy_perform refuses, when told to */
 static bool fail_curl_init, refuse_perform;

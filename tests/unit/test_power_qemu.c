@@ -19,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../power/power.h"
-#include "../../qemu/launch.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "power/power.h"
+#include "qemu/launch.h"
 
 /* ---- argv ---- */
 

@@ -17,13 +17,13 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../qemu/launch.h"
-#include "../../qemu/overlay.h"
-#include "../../qemu/powerloss.h"
-#include "../../qemu/wlog.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "qemu/launch.h"
+#include "qemu/overlay.h"
+#include "qemu/powerloss.h"
+#include "qemu/wlog.h"
 
 #define SS 512
 

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../qemu/qmp.h"
+#include "lib/clock.h"
+#include "qemu/qmp.h"
 
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, "         \

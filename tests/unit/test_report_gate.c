@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/log.h"
-#include "../../reports/gate.h"
-#include "../../reports/merge.h"
-#include "../../reports/text.h"
+#include "lib/log.h"
+#include "reports/gate.h"
+#include "reports/merge.h"
+#include "lib/text.h"
 
 static char logbuf[8192];
 

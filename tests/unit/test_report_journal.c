@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/log.h"
-#include "../../reports/journal_read.h"
+#include "lib/log.h"
+#include "reports/journal_read.h"
 
 #define CAMPAIGN                                                                                   \
 	"{\"campaign\":{\"format\":1,\"id\":\"c1\",\"seed\":42,\"boards\":[\"qemu-01\"],"          \

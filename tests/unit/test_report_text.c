@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../reports/text.h"
+#include "lib/text.h"
 
 static char *clean(const char *s, size_t len, unsigned flags)
 {

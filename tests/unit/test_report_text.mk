@@ -1,2 +1,2 @@
 UNIT_TESTS += test_report_text
-test_report_text_SRCS := reports/text.c
+test_report_text_SRCS := lib/text.c

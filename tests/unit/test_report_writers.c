@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/log.h"
-#include "../../reports/report.h"
+#include "lib/log.h"
+#include "reports/report.h"
 
 /* Board bytes as the journal carries them: one code point per byte. */
 #define HOSTILE_JSON                                                                               \

@@ -1,3 +1,3 @@
 UNIT_TESTS += test_report_writers
-test_report_writers_SRCS := $(filter-out reports/cmd_report.c,$(wildcard reports/*.c)) \
-	harness/verdict.c harness/log.c
+test_report_writers_SRCS := $(filter-out harness/cli/cmd_report.c,$(wildcard reports/*.c)) \
+	lib/verdict.c lib/log.c lib/text.c

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/log.h"
-#include "../../harness/server.h"
-#include "../../harness/timeline.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "harness/server/server.h"
+#include "lib/timeline.h"
 #include "server_wire.h"
 
 static char logbuf[4096];

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/server.h"
-#include "../../harness/timeline.h"
+#include "lib/clock.h"
+#include "harness/server/server.h"
+#include "lib/timeline.h"
 #include "server_wire.h"
 
 #define GET_PAYLOAD "GET /payload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "../../harness/lab.h"
-#include "../../harness/log.h"
-#include "../../harness/shard_board.h"
+#include "harness/lab/lab.h"
+#include "lib/log.h"
+#include "harness/campaign/shard_board.h"
 
 static char logbuf[4096];
 static const char *busy[8]; /* boards whose lock is held by another run */

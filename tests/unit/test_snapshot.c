@@ -19,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "../../harness/cfg.h"
-#include "../../harness/clock.h"
-#include "../../qemu/launch.h"
-#include "../../qemu/qmp.h"
-#include "../../qemu/snapshot.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
+#include "qemu/launch.h"
+#include "qemu/qmp.h"
+#include "qemu/snapshot.h"
 
 struct fixture {
 	char dir[64];

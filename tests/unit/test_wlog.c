@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../qemu/wlog.h"
+#include "lib/clock.h"
+#include "qemu/wlog.h"
 
 #define SS 512
 

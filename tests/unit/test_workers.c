@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "../../harness/clock.h"
-#include "../../harness/workers.h"
+#include "lib/clock.h"
+#include "harness/campaign/workers.h"
+#include "lib/stop.h"
 
-volatile sig_atomic_t cli_interrupted;
 
 struct jobs {
 	const char *const *todo; /* job lines, NULL-terminated */

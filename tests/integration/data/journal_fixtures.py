@@ -6,7 +6,7 @@ tests and the report screenshot (the campaign runner writes real ones).
     python3 tests/integration/data/journal_fixtures.py shards DIR # 4 shards, shard 2 missing
 
 Each campaign directory holds journal.jsonl and runs/NNNN-BOARD/timeline.jsonl.
-Console bytes are written the way harness/timeline.c and the journal writer do
+Console bytes are written the way lib/timeline.c and the journal writer do
 it: every byte outside printable ASCII (and < > &) as \\u00XX of its value.
 """
 import json
@@ -19,7 +19,7 @@ VERDICTS = ["upgraded", "rolled_back", "bricked", "boot_loop", "hung", "inconsis
 
 
 def esc_bytes(data):
-    """A JSON string body for arbitrary bytes, as harness/timeline.c writes it."""
+    """A JSON string body for arbitrary bytes, as lib/timeline.c writes it."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     out = []

@@ -1,0 +1,38 @@
+/* harness/campaign/campaign.h — a campaign: scenarios × fault points over the lab's
+ * boards, run by one worker process per board, every finished run appended
+ * to the journal (docs/journal.md) and synced before the next is counted.
+ *
+ * The plan (which runs exist) is a pure function of the scenarios, the
+ * sweep options and the seed, so a resumed or re-run shard does exactly the
+ * same runs. campaign_run() returns a CLI exit code. */
+#ifndef HILCTL_CAMPAIGN_H
+#define HILCTL_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct campaign_opts {
+	const char *lab_path;
+	const char **scenario_paths; /* NULL-terminated */
+	const char **boards;         /* --board, NULL-terminated; NULL = every board that fits */
+	bool board_auto;             /* --board auto: Slurm's GRES, or a free board of this host */
+	const char *sweep;           /* --sweep "a:b:step" or "v1,v2,..." */
+	const char *point;           /* --point: one point only */
+	int runs;                    /* --runs N: N random points from the sweep's range */
+	int repeat;                  /* --repeat K: every point K times (keys get #2..#K) */
+	unsigned long long seed;
+	int jobs;                    /* -j: boards in parallel */
+	int bisect;                  /* extra runs per scenario to narrow a failing window */
+	const char *out_dir;
+	bool resume;
+	bool dry_run;                /* print the plan, run nothing */
+	int max_failures;            /* stop handing out runs after this many failures (0: never) */
+	int shard_index, shard_count; /* 0/1 = everything */
+	int shards_hint;             /* --shards N for --shard auto under Kubernetes */
+	int argc;                    /* the command line, for the journal header */
+	char **argv;
+};
+
+int campaign_run(const struct campaign_opts *o);
+
+#endif

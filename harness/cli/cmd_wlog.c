@@ -1,0 +1,183 @@
+/* harness/cli/cmd_wlog.c — hilctl wlog: look into a write log (blklogwrites,
+ * dm-log-writes format) and rebuild the disk a power cut left from it, so
+ * that any crash disk of a run can be made again and booted by hand. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/cli/cli.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "qemu/wlog.h"
+
+#define BUILD_TIMEOUT_NS (600 * NS_PER_S)
+
+static const char wlog_help[] =
+    "usage: hilctl wlog show LOG [--entries]\n"
+    "       hilctl wlog build LOG --base IMAGE [--base-format raw|qcow2] --out DISK.qcow2\n"
+    "                         [--model strict|torn|none|all] [--seed N] [--end K]\n\n"
+    "show: the log's sector size, entries, writes, flushes and data; --entries lists\n"
+    "      every entry (index, flags, first sector, sectors).\n"
+    "build: the disk a power cut after the first K entries (default: all) leaves under\n"
+    "      the model (default strict), as a qcow2 overlay over IMAGE (the disk the log\n"
+    "      started from). The timeline's power_loss events give the seed of each cut.\n"
+    "      Prints what was kept and dropped. See docs/power-loss.md.\n";
+
+static void flags_text(uint32_t flags, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s%s%s", flags & WLOG_FLUSH ? "F" : "-",
+	         flags & WLOG_FUA ? "U" : "-", flags & WLOG_DISCARD ? "D" : "-",
+	         flags & WLOG_MARK ? "M" : "-");
+}
+
+static int show(const struct wlog *w, bool entries)
+{
+	uint64_t n = wlog_count(w), writes, flushes, bytes = 0;
+	char fl[8];
+
+	wlog_counts(w, n, &writes, &flushes);
+	for (uint64_t i = 0; i < n; i++) {
+		const struct wlog_entry *e = wlog_entry(w, i);
+		if (e->data_offset)
+			bytes += e->nr_sectors * wlog_sector_size(w);
+	}
+	printf("sector_size %" PRIu32 "\nentries %" PRIu64 "\nwrites %" PRIu64 "\nflushes %" PRIu64
+	       "\ndata_bytes %" PRIu64 "\nlast_flush %" PRId64 "\n",
+	       wlog_sector_size(w), n, writes, flushes, bytes, wlog_last_durable(w, n));
+	for (uint64_t i = 0; entries && i < n; i++) {
+		const struct wlog_entry *e = wlog_entry(w, i);
+		flags_text(e->flags, fl, sizeof(fl));
+		printf("%" PRIu64 " %s %" PRIu64 " %" PRIu64 "\n", i, fl, e->sector, e->nr_sectors);
+	}
+	return EXIT_OK;
+}
+
+struct build_opts {
+	const char *base, *base_format, *out, *model;
+	unsigned long long seed, end;
+	bool have_end;
+};
+
+static int build(const struct wlog *w, const struct build_opts *o)
+{
+	enum wlog_model model;
+	struct wlog_pick pick;
+	struct wlog_pick_stats st;
+	uint64_t end = o->have_end ? o->end : wlog_count(w);
+	char why[512] = "";
+	int rc;
+
+	if (wlog_model_parse(o->model, &model) < 0 || model == WLOG_MODEL_QUIT) {
+		hil_error("--model %s: one of strict, torn, none, all", o->model);
+		return EXIT_USAGE;
+	}
+	if (end > wlog_count(w)) {
+		hil_error("--end %llu: the log has %" PRIu64 " entries", o->end, wlog_count(w));
+		return EXIT_USAGE;
+	}
+	rc = wlog_pick_model(w, end, model, o->seed, &pick);
+	if (rc == 0)
+		rc = wlog_build_disk(w, &pick, o->base, o->base_format, o->out, NULL,
+		                     clock_now_ns() + BUILD_TIMEOUT_NS, why, sizeof(why));
+	if (rc < 0) {
+		hil_error("cannot build %s: %s", o->out, why[0] ? why : strerror(-rc));
+		wlog_pick_free(&pick);
+		return rc == -ENOENT ? EXIT_USAGE : EXIT_INFRA;
+	}
+	wlog_pick_stats(w, end, &pick, &st);
+	printf("disk %s\nentries %" PRIu64 "\nlast_flush %" PRId64 "\ndurable_writes %" PRIu64
+	       "\npending %" PRIu64 "\nkept %" PRIu64 "\ndropped %" PRIu64 "\ntorn %" PRId64
+	       " %" PRIu64 "\n",
+	       o->out, end, st.last_durable, st.durable_writes, st.pending, st.kept, st.dropped,
+	       st.torn_index, st.torn_sectors);
+	wlog_pick_free(&pick);
+	return EXIT_OK;
+}
+
+int cmd_wlog(struct cli *cli)
+{
+	static const struct option opts[] = {
+	    CLI_COMMON_LONGOPTS,
+	    {"entries", no_argument, NULL, 'e'},
+	    {"base", required_argument, NULL, 'b'},
+	    {"base-format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"end", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct build_opts o = {.base_format = "raw", .model = "strict"};
+	bool entries = false;
+	struct wlog *w;
+	char why[512];
+	int c, rc;
+
+	while ((c = getopt_long(cli->argc, cli->argv, "h", opts, NULL)) != -1) {
+		int common = cli_common_opt(cli, c, wlog_help);
+		if (common == -1)
+			return EXIT_OK;
+		if (common == -2)
+			return EXIT_USAGE;
+		if (common == 1)
+			continue;
+		switch (c) {
+		case 'e':
+			entries = true;
+			break;
+		case 'b':
+			o.base = optarg;
+			break;
+		case 'f':
+			o.base_format = optarg;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'm':
+			o.model = optarg;
+			break;
+		case 's':
+		case 'n': {
+			char *endp;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &endp, 0);
+			if (errno || *endp || optarg[0] == '-') {
+				hil_error("--%s %s: give a number", c == 's' ? "seed" : "end",
+				          optarg);
+				return EXIT_USAGE;
+			}
+			if (c == 's')
+				o.seed = v;
+			else {
+				o.end = v;
+				o.have_end = true;
+			}
+			break;
+		}
+		default:
+			fputs(wlog_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (cli->argc - optind != 2 ||
+	    (strcmp(cli->argv[optind], "show") && strcmp(cli->argv[optind], "build"))) {
+		fputs(wlog_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cli->argv[optind], "build") && (!o.base || !o.out)) {
+		hil_error("wlog build needs --base IMAGE and --out DISK.qcow2");
+		return EXIT_USAGE;
+	}
+	rc = wlog_open(cli->argv[optind + 1], 0, &w, why, sizeof(why));
+	if (rc < 0) {
+		hil_error("%s", why);
+		return rc == -ENOENT ? EXIT_USAGE : EXIT_INFRA;
+	}
+	rc = !strcmp(cli->argv[optind], "show") ? show(w, entries) : build(w, &o);
+	wlog_close(w);
+	return rc;
+}

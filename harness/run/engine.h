@@ -1,0 +1,71 @@
+/* harness/run/engine.h — execute one run: the scenario's steps on one board,
+ * its faults at their trigger points, then the oracle until a verdict.
+ *
+ * An engine_ctx lives as long as a worker holds its board (many runs); it
+ * owns the update server it starts. engine_run() leaves the board powered
+ * off, whatever happened. */
+#ifndef HILCTL_ENGINE_H
+#define HILCTL_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "harness/run/oracle.h"
+#include "harness/run/scenario.h"
+#include "lib/verdict.h"
+
+struct board;
+struct update_server;
+
+struct engine_ctx {
+	struct board *board;
+	struct update_server *server; /* started by the first serve step */
+	const char *server_bind;      /* default 127.0.0.1 */
+};
+
+struct run_spec {
+	const struct scenario *sc;
+	const char *point; /* "-" when the scenario has no sweep */
+	unsigned long long seed;
+	int run_id;
+	const char *timeline_path; /* where this run's timeline goes */
+	/* Optional hooks (the crash-state explorer): prepare runs after the
+	 * board is off with fresh disks and before the first step (a nonzero
+	 * return is an infrastructure error); on_line sees every complete
+	 * console line as it is read. */
+	int (*prepare)(void *hook_arg, struct board *b);
+	void (*on_line)(void *hook_arg, int64_t t_ns, const char *line, size_t len);
+	void *hook_arg;
+};
+
+#define RUN_MAX_FAULTS 4
+
+struct fault_result {
+	enum fault_kind kind;
+	bool injected;
+	double at_s;        /* since the run's timeline start */
+	int64_t latency_ns; /* trigger point (marker + delay) to fault done; -1 unknown */
+	char trigger[200];
+	char phase[48];     /* update phase (last phase marker) when it fired */
+};
+
+struct run_result {
+	enum verdict verdict;
+	bool pass;
+	char reason[256];
+	struct oracle_evidence evidence[ORACLE_EVIDENCE_MAX];
+	size_t n_evidence;
+	int64_t t0_ns; /* the run timeline's origin: evidence times are relative to it */
+	struct fault_result faults[RUN_MAX_FAULTS];
+	int n_faults;
+	double duration_s;
+	bool interrupted; /* SIGINT/SIGTERM: not a finished run, not journaled */
+	/* The board could not be switched off after the run: it may still be
+	 * on, and no further run may use it until someone looks. */
+	bool power_lost;
+};
+
+int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res);
+void engine_ctx_close(struct engine_ctx *ctx);
+
+#endif
