@@ -2,6 +2,7 @@
 
 CC ?= gcc
 PREFIX ?= /usr/local
+DATADIR ?= $(PREFIX)/share/hilctl
 BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 PKGS := yaml-0.1 libgpiod libftdi1 libserialport libpcre2-8 jansson libcurl libmicrohttpd
@@ -12,7 +13,7 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	libmicrohttpd-dev python3-pytest python3-junitparser qemu-system-arm qemu-system-x86 \
 	qemu-utils u-boot-qemu u-boot-tools pdudaemon ser2net mtools dosfstools e2fsprogs \
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
-	socat curl python3-yaml slurmctld slurmd slurm-client munge
+	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -21,10 +22,14 @@ GPIOD_MAJOR := $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod 
 HILCTL_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS ?= -O2 -g
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+# WERROR= for a distribution's rebuild (debian/rules): warnings stay errors
+# in our own builds and CI, not with another compiler's new warnings.
+WERROR ?= -Werror
+WARN := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 override CFLAGS += -std=gnu11 $(WARN)
 override CPPFLAGS += -I. -D_GNU_SOURCE -DHILCTL_VERSION='"$(HILCTL_VERSION)"' \
+	-DHILCTL_DATADIR='"$(DATADIR)"' \
 	-DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS) -lm
 
@@ -133,9 +138,19 @@ demo: deps-if-missing
 		rc=$$?; $(BUILD)/hilctl report $(DEMO_OUT) >/dev/null 2>&1; \
 		echo "journal and reports: $(DEMO_OUT)/"; exit $$rc
 
+# The binary, the man page, the shipped scenarios and qualification suite
+# (qualify finds them there when run outside a checkout), the example lab
+# files and the docs.
 install: $(BUILD)/hilctl
 	install -D -m 0755 $(BUILD)/hilctl $(DESTDIR)$(PREFIX)/bin/hilctl
 	install -D -m 0644 docs/hilctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/hilctl.1
+	install -D -m 0644 docs/hilctl-lab.5 $(DESTDIR)$(PREFIX)/share/man/man5/hilctl-lab.5
+	install -D -m 0644 docs/hilctl-scenario.5 $(DESTDIR)$(PREFIX)/share/man/man5/hilctl-scenario.5
+	install -d $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR)/examples
+	install -m 0644 scenarios/*.yaml scenarios/qualify.suite $(DESTDIR)$(DATADIR)/scenarios/
+	install -m 0644 fixtures/lab-*.yaml $(DESTDIR)$(DATADIR)/examples/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hilctl
+	install -m 0644 README.md HACKING.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hilctl/
 
 format:
 	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)

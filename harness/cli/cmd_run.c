@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness/campaign/campaign.h"
@@ -14,6 +15,11 @@
 #include "harness/cli/cli.h"
 #include "lib/log.h"
 #include "reports/journal_read.h"
+
+/* Where make install puts the scenarios and example labs (PREFIX/share/hilctl). */
+#ifndef HILCTL_DATADIR
+#define HILCTL_DATADIR "/usr/local/share/hilctl"
+#endif
 
 static const char run_help[] =
 	"usage: hilctl [--lab FILE] run SCENARIO... --out DIR [options]\n"
@@ -45,9 +51,10 @@ static const char run_help[] =
 
 static const char qualify_help[] =
 	"usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
-	"Run the qualification suite: the scenarios listed in scenarios/qualify.suite\n"
-	"(or every DIR/*.yaml with --scenarios DIR and no suite file), each on the\n"
-	"lab's boards that fit it. Takes the options of hilctl run.\n";
+	"Run the qualification suite: the scenarios listed in DIR/qualify.suite\n"
+	"(or every DIR/*.yaml when DIR has no suite file), each on the lab's boards\n"
+	"that fit it. DIR is --scenarios, else ./scenarios, else the installed suite\n"
+	"(" HILCTL_DATADIR "/scenarios). Takes the options of hilctl run.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
        OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT, OPT_SHARDS };
@@ -338,10 +345,21 @@ static int scenarios_in(const char *dir, const char ***out)
 	return 0;
 }
 
+/* qualify without --scenarios: ./scenarios in a checkout, else the suite
+ * that make install put under $(PREFIX)/share/hilctl. */
+static const char *default_scenarios_dir(void)
+{
+	struct stat st;
+
+	if (stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode))
+		return "scenarios";
+	return HILCTL_DATADIR "/scenarios";
+}
+
 static int run_common(struct cli *cli, bool qualify)
 {
 	struct campaign_opts o = {.seed = 1, .jobs = 1, .bisect = 4, .shard_count = 1};
-	const char *scen_dir = "scenarios";
+	const char *scen_dir = default_scenarios_dir();
 	int rc = parse(cli, &o, &scen_dir, qualify ? qualify_help : run_help);
 
 	if (rc >= 0)
