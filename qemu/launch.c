@@ -593,18 +593,59 @@ void qemu_argv_free(char **argv)
 	free(argv);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* A KVM that creates VMs but whose CPUID has no SSE3 (every x86-64 CPU since
+ * 2004 has it) is a broken nested KVM: seen on these machines, where QEMU
+ * warns "host doesn't support requested feature: CPUID.01H:ECX.pni" and a
+ * Linux guest hangs in early boot instead of falling back to TCG. */
+static bool kvm_cpuid_sane(int kvm_fd)
+{
+	enum { N = 100 };
+	struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 e[N];
+	} c;
+
+	memset(&c, 0, sizeof(c));
+	c.head.nent = N;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, &c) < 0)
+		return false;
+	for (unsigned i = 0; i < c.head.nent && i < N; i++)
+		if (c.e[i].function == 1)
+			return c.e[i].ecx & 1u; /* SSE3 ("pni") */
+	return false;
+}
+#else
+static bool kvm_cpuid_sane(int kvm_fd)
+{
+	(void)kvm_fd;
+	return true;
+}
+#endif
+
+/* accel: auto offers KVM only when it can run a guest: /dev/kvm opens, speaks
+ * API 12, creates a VM with a vCPU, and reports a sane CPUID. Anything less
+ * is TCG (never depend on KVM). HILCTL_ACCEL=tcg forces TCG. */
 bool qemu_kvm_usable(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+	const char *force = getenv("HILCTL_ACCEL");
+	int fd, vm, vcpu;
 	bool ok = false;
 
+	if (force && !strcmp(force, "tcg"))
+		return false;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	if (ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION) {
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION && kvm_cpuid_sane(fd)) {
 		vm = ioctl(fd, KVM_CREATE_VM, 0);
-		ok = vm >= 0;
-		if (vm >= 0)
+		if (vm >= 0) {
+			vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+			ok = vcpu >= 0;
+			if (vcpu >= 0)
+				close(vcpu);
 			close(vm);
+		}
 	}
 	close(fd);
 	return ok;
