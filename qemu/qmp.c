@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/waitset.h"
 #include "lib/log.h"
 #include "lib/timeline.h"
 #include "qemu/qmp.h"
@@ -68,20 +69,23 @@ static void queue_event(struct qmp *q, json_t *event)
  * drained meanwhile. >0 ready, 0 deadline, -errno. */
 static int wait_fd(struct qmp *q, short events, int64_t deadline_ns)
 {
-	struct pollfd pfd[2] = {{.fd = q->fd, .events = events},
-	                        {.fd = q->drain ? q->drain_fd : -1, .events = POLLIN}};
-	int rc;
+	struct waitset ws;
+	int rc, sock, drain;
 
+	waitset_init(&ws);
+	sock = waitset_add(&ws, q->fd, events);
+	drain = waitset_add(&ws, q->drain ? q->drain_fd : -1, POLLIN);
+	waitset_until(&ws, deadline_ns);
 	for (;;) {
-		rc = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, clock_poll_ms(deadline_ns));
+		rc = waitset_wait(&ws);
 		if (rc <= 0)
-			return rc < 0 && errno == EINTR ? 1 : rc < 0 ? -errno : 0;
-		if (pfd[1].fd >= 0 && pfd[1].revents) {
+			return rc == -EINTR ? 1 : rc;
+		if (waitset_ready(&ws, drain)) {
 			/* The other side's bytes first: QEMU may be blocked
 			 * writing them, and our answer waits behind that. */
 			if (q->drain(q->drain_arg) < 0)
-				pfd[1].fd = q->drain_fd = -1;
-			if (!pfd[0].revents)
+				ws.fds[drain].fd = q->drain_fd = -1;
+			if (!waitset_ready(&ws, sock))
 				continue;
 		}
 		return 1;

@@ -14,6 +14,7 @@
 
 #include "harness/cli/cli.h"
 #include "lib/clock.h"
+#include "lib/waitset.h"
 #include "harness/campaign/workers.h"
 #include "lib/stop.h"
 
@@ -109,16 +110,19 @@ static void read_worker(struct worker_pool *p, struct worker *w)
  * came. The poll's result (0 at the deadline, <0 on an error). */
 static int poll_records(struct worker_pool *p, int64_t deadline)
 {
-	struct pollfd pfd[WORKERS_MAX];
+	struct waitset ws;
 	int rc;
 
+	waitset_init(&ws);
 	for (int i = 0; i < p->n; i++)
-		pfd[i] = (struct pollfd){.fd = p->w[i].dead ? -1 : p->w[i].from_fd, .events = POLLIN};
-	rc = poll(pfd, (nfds_t)p->n, deadline < 0 ? -1 : clock_poll_ms(deadline));
+		waitset_add(&ws, p->w[i].dead ? -1 : p->w[i].from_fd, POLLIN);
+	if (deadline >= 0)
+		waitset_until(&ws, deadline);
+	rc = waitset_wait(&ws);
 	if (rc < 0)
-		return -errno;
+		return rc;
 	for (int i = 0; i < p->n; i++)
-		if (pfd[i].fd >= 0 && pfd[i].revents)
+		if (waitset_ready(&ws, i))
 			read_worker(p, &p->w[i]);
 	return rc;
 }

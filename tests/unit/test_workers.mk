@@ -1,2 +1,2 @@
 UNIT_TESTS += test_workers
-test_workers_SRCS := harness/campaign/workers.c lib/stop.c
+test_workers_SRCS := harness/campaign/workers.c lib/stop.c lib/waitset.c
