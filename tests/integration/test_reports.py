@@ -240,6 +240,92 @@ def test_report_hostile_console_text_stays_escaped_and_valid(hilctl, tmp_path):
     assert "FAIL" in text and "Outcome map" in text
 
 
+# Console lines that broke Perl's YAMLish reader (prove): a first word ending
+# in ": " made it read a list item as a hash with a quoted key.
+CONSOLE_FOR_PROVE = [
+    b"DRAM:  256 MiB",
+    b"key: value: more: ",
+    b"  : leading blanks then a colon",
+    b'say "hi": now "quoted: too"',
+    b'"quoted key": value',
+    b"C:\\path\\to\\file: ok \\\\ \\\" \\x41 \\n \\",
+    b"ctl: \x00\x07\x1b[31mred\x1b[0m\x7f\ttab\x0b\x0c\r",
+    b"bad: \xff\xfe bytes \xc3\x28 \xed\xa0\x80",
+    b"- list: item",
+    b"# comment: not",
+    b"...",
+    b"---",
+    b"",
+]
+
+# TAP::Parser (what prove runs) reads the file; its YAML blocks come out as JSON.
+PERL_TAP_YAML = r"""
+use strict; use warnings; use TAP::Parser; use JSON::PP;
+open(my $fh, '<:raw', $ARGV[0]) or die "$ARGV[0]: $!";
+my $tap = do { local $/; <$fh> };
+my $p = TAP::Parser->new({tap => $tap});
+my @yaml;
+while (my $r = $p->next) { push @yaml, $r->data if $r->is_yaml; }
+print JSON::PP->new->canonical->encode({yaml => \@yaml, errors => [$p->parse_errors],
+    run => scalar $p->tests_run, planned => scalar $p->tests_planned,
+    failed => [$p->failed]});
+"""
+
+
+def test_report_tap_is_read_by_prove(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    tl = Timeline(str(d / "runs/0002/timeline.jsonl"), "qemu-01")
+    for line in CONSOLE_FOR_PROVE:
+        tl.con(line)
+    tl.close()
+    colon_reason = b'U-Boot: "boot.scr": not found: \\ \xff\x1b'
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"),
+                      run(2, "s", "2ms", "bricked", reason=colon_reason,
+                          evidence=[(1.0, b"DRAM:  256 MiB"), (2.0, b"=> ")],
+                          timeline="runs/0002/timeline.jsonl"),
+                      run(3, "s", "3ms", "infra_error", reason=b"QMP: closed: \"x\""),
+                      run(4, "s", "4ms", "rolled_back"), end()])
+    r = hilctl("report", "--excerpt-lines", "200", d)
+    assert r.returncode == 1, r.stdout + r.stderr
+    tap = d / "report.tap"
+
+    proved = subprocess.run(["prove", "--source", "File", str(tap)], capture_output=True,
+                            text=True, timeout=60)
+    out = proved.stdout + proved.stderr
+    assert "Parse errors" not in out and "Bad plan" not in out, out
+    assert re.search(r"Tests: 4 Failed: 2\)", out), out
+    assert "Failed tests:  2-3" in out, out
+
+    perl = subprocess.run(["perl", "-e", PERL_TAP_YAML, str(tap)], capture_output=True,
+                          timeout=60)
+    assert perl.returncode == 0, perl.stderr
+    seen = json.loads(perl.stdout.decode("utf-8"))
+    assert seen["errors"] == [] and seen["run"] == 4 and seen["planned"] == 4
+    assert seen["failed"] == [2, 3]
+    # Both readers take the same values from the same blocks.
+    lines = tap.read_text(encoding="utf-8").split("\n")
+    starts = [i for i, l in enumerate(lines) if l == "  ---"]
+    py = [yaml.safe_load("\n".join(l[2:] for l in lines[i + 1:lines.index("  ...", i)]))
+          for i in starts]
+    assert len(py) == len(seen["yaml"]) == 2
+    for perl_doc, py_doc in zip(seen["yaml"], py):
+        for key in ("message", "scenario", "board", "point", "evidence", "console", "reproduce"):
+            assert perl_doc.get(key) == py_doc.get(key), key
+    console = seen["yaml"][0]["console"]
+    assert len(console) == len(CONSOLE_FOR_PROVE)
+    for want in ("DRAM:  256 MiB", "key: value: more: ", "  : leading blanks then a colon",
+                 'say "hi": now "quoted: too"', '"quoted key": value',
+                 'C:\\path\\to\\file: ok \\\\ \\" \\x41 \\n \\', "- list: item",
+                 "# comment: not", "...", "---", ""):
+        assert want in console, want
+    assert "bad: \ufffd\ufffd bytes \ufffd( \ufffd\ufffd\ufffd" in console
+    assert "ctl: \u2400\u2407\u241b[31mred\u241b[0m\u2421\ttab\u240b\u240c\u240d" in console
+    assert seen["yaml"][0]["message"] == 'U-Boot: "boot.scr": not found: \\ \ufffd\u241b'
+    assert seen["yaml"][0]["evidence"][0] == "1.000 con DRAM:  256 MiB"
+    assert seen["yaml"][1]["message"] == 'QMP: closed: "x"'
+    assert check_tap(tap) == (2, 2, 2)
+
+
 def test_report_gate_passes_with_upper_bound(hilctl, tmp_path):
     d = tmp_path / "camp"
     lines = [campaign()] + [run(i, "s", "%dms" % i, "upgraded") for i in range(1, 60)] + [end()]

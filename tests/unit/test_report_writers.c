@@ -181,6 +181,34 @@ static void test_tap_escapes_hash_in_descriptions(void **state)
 	free(t);
 }
 
+/* prove's YAMLish reader takes a list item whose first word ends in ": " for
+ * a hash with a quoted key and gives up on the rest of the file. */
+static void test_tap_console_items_never_look_like_keys(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	char *t;
+	FILE *tl;
+
+	snprintf(path, sizeof(path), "%s/t2.jsonl", f->dir);
+	tl = fopen(path, "w");
+	fputs("{\"hilctl_timeline\":1}\n"
+	      "{\"t\":1,\"k\":\"con\",\"d\":\"DRAM:  256 MiB\"}\n"
+	      "{\"t\":2,\"k\":\"con\",\"d\":\"  : x\"}\n"
+	      "{\"t\":3,\"k\":\"con\",\"d\":\"a:b c: d\"}\n"
+	      "{\"t\":4,\"k\":\"con\",\"d\":\"x:\"}\n",
+	      tl);
+	fclose(tl);
+	((struct jrun *)f->set.runs[1])->timeline = "t2.jsonl";
+	t = render(report_tap, f);
+	assert_non_null(strstr(t, "  console:\n"
+	                          "    - \"DRAM\\x3a  256 MiB\"\n"
+	                          "    - \"  \\x3a x\"\n"
+	                          "    - \"a:b c: d\"\n"
+	                          "    - \"x:\"\n"));
+	free(t);
+}
+
 static void test_summary_json_parses_and_holds_clean_text(void **state)
 {
 	char *s = render(report_summary_json, *state);
@@ -240,6 +268,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tap_console_items_never_look_like_keys, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
