@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import yaml
-from junitparser import JUnitXml
+from junitparser import JUnitXml, Properties
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "data"))
 from journal_fixtures import Timeline, bytes_field  # noqa: E402
@@ -136,6 +136,12 @@ def check_junit(path, tests, failures, errors):
     return root, cases
 
 
+def case_properties(case):
+    """A testcase's <properties> (Jenkins reads them; junitparser 2.8 has no getter)."""
+    props = case.child(Properties)
+    return {p.name: p.value for p in props} if props is not None else {}
+
+
 class Tags(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -208,8 +214,9 @@ def test_report_hostile_console_text_stays_escaped_and_valid(hilctl, tmp_path):
     assert "gate: FAIL" in r.stdout
 
     root, cases = check_junit(d / "report.xml", tests=5, failures=2, errors=1)
-    bricked = [c for c in cases if c.name == "qemu-<01>& @ 300ms"][0]
+    bricked = [c for c in cases if c.name == "point=300ms"][0]
     assert bricked.classname == SCENARIO_HOSTILE
+    assert case_properties(bricked)["board"] == "qemu-<01>&"
     text = bricked.result[0].text
     assert "<img src=x onerror=alert(1)>" in text  # carried as text, not markup
     assert "</script>" in text and "]]>" in text
@@ -324,6 +331,47 @@ def test_report_tap_is_read_by_prove(hilctl, tmp_path):
     assert seen["yaml"][0]["evidence"][0] == "1.000 con DRAM:  256 MiB"
     assert seen["yaml"][1]["message"] == 'QMP: closed: "x"'
     assert check_tap(tap) == (2, 2, 2)
+
+
+def junit_history(path):
+    """What a CI server keys a test's history by: (classname, name), per case."""
+    return [(case.classname, case.name) for suite in JUnitXml.fromfile(str(path)) for case in suite]
+
+
+def test_report_junit_identity_stays_across_boards_and_repeats(hilctl, tmp_path):
+    """The same campaign on two boards (another rack, another night) is the
+    same tests to GitLab and Jenkins; --repeat gives each repeat its own name."""
+    points = ["100ms", "200ms", "300ms"]
+    reports = []
+    for board, verdict in (("rpi4-03", "upgraded"), ("bbb-02", "bricked")):
+        d = tmp_path / board
+        lines = [campaign(scenarios=["cut-write", "cut-flip"])]
+        n = 0
+        for scenario in ("cut-write", "cut-flip"):
+            for p in points:
+                for rep in (1, 2, 3):
+                    n += 1
+                    key = "%s/point=%s%s" % (scenario, p, "#%d" % rep if rep > 1 else "")
+                    lines.append(run(n, scenario, p, verdict if rep == 2 else "rolled_back",
+                                     board=board, key=key))
+        write_journal(d, lines + [end(runs_done=n)])
+        hilctl("report", d)
+        reports.append(d / "report.xml")
+    first, second = junit_history(reports[0]), junit_history(reports[1])
+    assert len(first) == 18 and len(set(first)) == 18  # unique within a file
+    assert set(first) == set(second)  # and the same tests in both campaigns' history
+    assert ("cut-flip", "point=200ms #3") in first
+    for path, board in zip(reports, ("rpi4-03", "bbb-02")):
+        for suite in JUnitXml.fromfile(str(path)):
+            for case in suite:
+                props = case_properties(case)
+                assert props["board"] == board
+                assert props["repeat"] == (case.name.split("#")[1] if "#" in case.name else "1")
+                assert "board: %s" % board in case.system_out
+    _, cases = check_junit(reports[1], tests=18, failures=6, errors=0)
+    failed = [c for c in cases if c.result]
+    assert all(c.name.endswith(" #2") for c in failed)
+    assert failed[0].result[0].message.startswith("bricked on bbb-02: ")
 
 
 def test_report_gate_passes_with_upper_bound(hilctl, tmp_path):

@@ -140,8 +140,8 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	assert_only_escaped(x, "onerror=", "&lt;img src=x ");
 	assert_non_null(strstr(x, "<testsuites name=\"hilctl c&lt;1&gt;\" tests=\"3\" "
 	                          "failures=\"1\" errors=\"1\""));
-	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"qemu-01 @ 2ms\""));
-	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked: "));
+	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"point=2ms\""));
+	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked on qemu-01: "));
 	assert_non_null(strstr(x, "<error type=\"infra_error\""));
 	assert_non_null(strstr(x, "&#10;...\">")); /* the reason's newline, in the attribute */
 	assert_non_null(strstr(x, "console (last 2 of 2 lines, t.jsonl)"));
@@ -149,6 +149,54 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	                          "e")); /* the board's UTF-8 */
 	assert_non_null(strstr(x, "reproduce: hilctl run x"));
 	free(x);
+}
+
+/* A CI server keeps a test's history by classname + name: the board must not
+ * be in it, and every name in a file must be unique (repeats, merges). */
+static void test_junit_identity_is_scenario_and_point_not_board(void **state)
+{
+	static const char journal[] =
+	    "{\"campaign\":{\"format\":1,\"id\":\"c\"}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms\",\"scenario\":\"s\",\"board\":\"rpi-07\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#2\",\"scenario\":\"s\",\"board\":\"bbb-02\","
+	    "\"point\":\"1ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#3\",\"scenario\":\"s\",\"board\":\"rpi-07\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"other-writer\",\"scenario\":\"s\",\"board\":\"x\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#0\",\"scenario\":\"s\",\"board\":\"y\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"end\":{\"complete\":true}}\n";
+	struct fixture *f = *state;
+	struct report_set set = {0};
+	struct gate gate;
+	struct report saved = f->report;
+	char *x;
+
+	report_set_add(&set, jfile_parse("j.jsonl", journal, strlen(journal)));
+	assert_int_equal(report_set_finish(&set), 0);
+	gate_compute(&gate, &set);
+	f->report = (struct report){&set, &gate, {40, 100, "2026-11-25T00:00:00Z"}};
+	x = render(report_junit, f);
+	f->report = saved;
+	assert_null(strstr(x, "name=\"rpi-07"));
+	assert_null(strstr(x, " @ "));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms #2\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms #3\""));
+	/* same point, no repeat in the key: made unique in report order */
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms (2)\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms (3)\""));
+	assert_non_null(strstr(x, "<property name=\"board\" value=\"bbb-02\"/>\n"
+	                          "        <property name=\"point\" value=\"1ms\"/>\n"
+	                          "        <property name=\"repeat\" value=\"2\"/>"));
+	assert_non_null(strstr(x, "message=\"bricked on bbb-02: \">board: bbb-02, point: 1ms, "
+	                          "repeat 2\n"));
+	assert_non_null(strstr(x, "<system-out>board: bbb-02\npoint: 1ms\nrepeat: 2\n"));
+	free(x);
+	gate_free(&gate);
+	report_set_free(&set);
 }
 
 static void test_tap_keeps_one_point_per_run_and_quotes_yaml(void **state)
@@ -265,6 +313,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_junit_escapes_console_text_and_counts, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_junit_identity_is_scenario_and_point_not_board,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup, teardown),
