@@ -333,9 +333,12 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 	sbuf_adds(b, "</span>");
 	if (run->seed >= 0)
 		sbuf_addf(b, ", seed %lld", run->seed);
-	if (run->started) {
-		sbuf_adds(b, ", started ");
-		h_text(b, run->started);
+	if (isfinite(run->start_s)) {
+		struct sbuf when = {0};
+
+		format_time(&when, run->start_s);
+		sbuf_addf(b, ", started %s", when.s);
+		sbuf_free(&when);
 	}
 	sbuf_adds(b, "</dd>");
 	kv(b, "journal");

@@ -56,6 +56,9 @@ void report_title(struct sbuf *out, const struct report_set *set);
 void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines);
 /* The allowed verdicts, comma separated. */
 void run_allowed(struct sbuf *out, const struct jrun *run);
+/* Seconds since the epoch as ISO 8601 UTC with milliseconds
+ * ("2026-11-25T01:22:40.001Z"); "?" when not finite. */
+void format_time(struct sbuf *out, double t);
 /* "12.3 s", "4 min 05 s", "2 h 03 min": for people. */
 void format_duration(struct sbuf *out, double seconds);
 

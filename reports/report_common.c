@@ -2,6 +2,7 @@
  * name, its allowed states, the plain-text account of a failure. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "reports/report.h"
 #include "reports/run_timeline.h"
@@ -49,6 +50,28 @@ void format_duration(struct sbuf *out, double s)
 		sbuf_addf(out, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
 	else
 		sbuf_addf(out, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+void format_time(struct sbuf *out, double t)
+{
+	time_t sec;
+	struct tm tm;
+	char base[32];
+	long ms;
+
+	if (!isfinite(t) || t < 0 || t > 253402300799.0) { /* past 9999-12-31 */
+		sbuf_adds(out, "?");
+		return;
+	}
+	sec = (time_t)t;
+	ms = lround((t - (double)sec) * 1000);
+	if (ms >= 1000) {
+		sec++;
+		ms -= 1000;
+	}
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	sbuf_addf(out, "%s.%03ldZ", base, ms);
 }
 
 /* One record's text on one line: its own line ends become visible. */

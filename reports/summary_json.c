@@ -33,6 +33,20 @@ static json_t *jnum(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* A time as ISO 8601 UTC, or null. */
+static json_t *jtime(double t)
+{
+	struct sbuf s = {0};
+	json_t *v;
+
+	if (!isfinite(t))
+		return json_null();
+	format_time(&s, t);
+	v = json_string(s.s);
+	sbuf_free(&s);
+	return v;
+}
+
 static json_t *counts_obj(const size_t counts[VERDICT_COUNT])
 {
 	json_t *o = json_object();
@@ -151,6 +165,8 @@ static json_t *run_obj(const struct jrun *r)
 	json_object_set_new(o, "allowed", allowed);
 	json_object_set_new(o, "pass", json_boolean(r->pass));
 	json_object_set_new(o, "reason", jtext(r->reason.s, r->reason.len));
+	json_object_set_new(o, "started", jtime(r->start_s));
+	json_object_set_new(o, "finished", jtime(r->end_s));
 	json_object_set_new(o, "duration_s", jnum(r->duration_s));
 	json_object_set_new(o, "latency_us", latency >= 0 ? json_integer(latency) : json_null());
 	json_object_set_new(o, "timeline", jstr(r->timeline));

@@ -3,12 +3,14 @@ and a few verdicts go in; report.xml, report.tap, summary.json and report.html
 come out and must validate with real parsers (xml.etree, junitparser, json,
 html.parser, yaml for TAP's YAML blocks). Then the gate's exit codes, bad and
 cut journals, and merging shards with attempts, a partial and a missing one."""
+import datetime
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -556,3 +558,75 @@ def test_report_of_a_real_campaign_on_qemu_validates(hilctl, tmp_path):
     assert summary["runs"][0]["latency_us"] is not None
     _, raw = check_html(rep / "report.html")
     assert "Console log" in raw and "U-Boot" in raw  # the timeline was found and drawn
+
+
+def iso(t):
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_report_times_of_a_real_campaign_on_a_simulated_board(hilctl, hilctl_bin, tmp_path):
+    """The campaign runner's own journal (two runs on a simulated board, no
+    QEMU): each run starts when it started, not when its record was written,
+    and the campaign lasts no longer than the process that ran it."""
+    from simlab import SIM_SCENARIO, SimLab, lab_file
+    sim = SimLab(tmp_path, [{"name": "sim-01", "console": "tcp"}])
+    try:
+        lab = lab_file(tmp_path / "lab.yaml", sim)
+        out = tmp_path / "out"
+        t0 = time.time()
+        r = hilctl("--lab", lab, "run", SIM_SCENARIO, "--sweep", "0,2097152", "--out", out,
+                   timeout=120)
+        elapsed = time.time() - t0
+    finally:
+        sim.stop()
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(l) for l in (out / "journal.jsonl").read_text().splitlines()]
+    head = records[0]["campaign"]
+    runs_ = [rec["run"] for rec in records if "run" in rec]
+    assert len(runs_) == 2
+    for rec in runs_:  # the journal itself
+        assert abs(iso(rec["finished"]) - iso(rec["started"]) - rec["duration_s"]) < 0.01
+        assert iso(rec["started"]) >= iso(head["started"]) - 0.01
+    assert iso(runs_[1]["started"]) >= iso(runs_[0]["finished"]) - 0.01  # one board: in turn
+
+    r = hilctl("report", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    for rec, got in zip(runs_, summary["runs"]):
+        assert abs(iso(got["started"]) - iso(rec["started"])) < 0.002
+        assert abs(iso(got["finished"]) - iso(rec["finished"])) < 0.002
+    assert summary["run_time_s"] - 0.01 <= summary["duration_s"] <= elapsed + 0.01
+    html = (out / "report.html").read_text()
+    assert "started " + runs_[0]["started"] in html
+
+
+def test_report_reads_times_of_old_hilctl_journals(hilctl, tmp_path):
+    """Journals of hilctl before runs had "finished" wrote the end time as
+    "started" (its records carry host and shard); they still read, and the
+    campaign's duration is not stretched by a run's length."""
+    d = tmp_path / "camp"
+    lines = [campaign()]
+    for n, (start, dur) in enumerate([(0.1, 1.5), (1.7, 1.6)], 1):
+        rec = json.loads(run(n, "s", "%dms" % n, "upgraded"))
+        end_t = start + dur
+        rec["run"].update({"started": "2026-11-25T01:00:%06.3fZ" % end_t, "duration_s": dur,
+                           "host": "lab-host-1", "shard": {"index": 0, "count": 1, "attempt": 1}})
+        lines.append(json.dumps(rec))
+    lines.append(json.dumps({"end": {"finished": "2026-11-25T01:00:03.300Z", "complete": True}}))
+    write_journal(d, lines)
+    r = hilctl("report", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((d / "summary.json").read_text())
+    assert abs(summary["duration_s"] - 3.3) < 1e-6  # not 3.3 + 1.6
+    assert [x["started"] for x in summary["runs"]] == ["2026-11-25T01:00:00.100Z",
+                                                       "2026-11-25T01:00:01.700Z"]
+    assert [x["finished"] for x in summary["runs"]] == ["2026-11-25T01:00:01.600Z",
+                                                        "2026-11-25T01:00:03.300Z"]
+    # A journal of another writer, without "finished": "started" is the start.
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"), end()])
+    hilctl("report", d)
+    got = json.loads((d / "summary.json").read_text())["runs"][0]
+    assert (got["started"], got["finished"]) == ("2026-11-25T01:00:01.000Z",
+                                                 "2026-11-25T01:00:12.000Z")
+
