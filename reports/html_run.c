@@ -274,7 +274,7 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 	          "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#fff\" font-weight=\"600\" "
 	          "text-anchor=\"middle\">%s</text></g>\n",
 	          TL_LEFT + TL_PLOT + 10, LANE_MARK - 2, TL_W - TL_LEFT - TL_PLOT - 12,
-	          verdict_color(run->verdict),
+	          run_color(run),
 	          TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2, LANE_MARK + 11,
 	          verdict_name(run->verdict));
 	if (isfinite(end) && end > 0)
@@ -282,7 +282,7 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 		          "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
 		          "stroke-width=\"2\"/>\n",
 		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y,
-		          verdict_color(run->verdict));
+		          run_color(run));
 	sbuf_adds(b, "</svg>\n");
 }
 
@@ -297,9 +297,13 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 
 	sbuf_adds(b, "<dl class=\"kv\">");
 	kv(b, "verdict");
-	h_verdict_tag(b, run->verdict);
+	h_run_tag(b, run);
 	run_allowed(&t, run);
-	sbuf_addf(b, " &nbsp;allowed: %s</dd>", t.s);
+	sbuf_addf(b, " %s &nbsp;allowed: %s</dd>",
+	          run->verdict == VERDICT_INFRA_ERROR ? "<b>lab or harness failed</b>"
+	          : run->pass                         ? "passed"
+	                                              : "<b>not allowed: failed</b>",
+	          t.s);
 	if (run->reason.s) {
 		kv(b, "reason");
 		h_board_text(b, run->reason.s, run->reason.len, 0);
@@ -430,9 +434,9 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	 * the whole log is in the run's timeline file. */
 	run_timeline_load(&tl, run, run->pass ? r->opts.html_lines / 4 : r->opts.html_lines);
 	sbuf_addf(b, "<details class=\"run%s\" id=\"run-%zu\" style=\"--vc:%s\"%s><summary>",
-	          run->pass ? "" : " failed", index, verdict_color(run->verdict),
+	          run->pass ? "" : " failed", index, run_color(run),
 	          run->pass ? "" : " open");
-	h_verdict_tag(b, run->verdict);
+	h_run_tag(b, run);
 	sbuf_adds(b, "<span>");
 	h_short(b, run->scenario, 34);
 	sbuf_adds(b, "</span><span class=\"mono\">");

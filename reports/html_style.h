@@ -72,7 +72,7 @@ static const char html_style[] =
     "margin:0 0 8px}\n"
     ".legend i{display:inline-block;width:11px;height:11px;border-radius:2px;"
     "background:var(--vc);margin-right:5px;vertical-align:-1px}\n"
-    ".legend i.out{background:#fff;border:2px solid #1f2328}\n"
+    ".legend i.out{box-sizing:border-box;border:2px solid #1f2328}\n"
     ".empty{color:var(--muted);font-style:italic;margin:4px 0}\n"
     /* Tables. */
     "table{border-collapse:collapse;width:100%;font-size:13px}\n"

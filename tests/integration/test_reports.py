@@ -376,6 +376,31 @@ def test_report_junit_identity_stays_across_boards_and_repeats(hilctl, tmp_path)
     assert failed[0].result[0].message.startswith("bricked on bbb-02: ")
 
 
+RED, GREEN, TEAL = "#cf222e", "#1a7f37", "#0a7ea4"
+
+
+def test_report_html_paints_runs_by_pass_or_fail(hilctl, tmp_path):
+    """A scenario that must roll back: its upgraded run failed and is red, with
+    "upgraded" in words; its rolled_back run passed."""
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(scenarios=["must-roll-back"]),
+                      run(1, "must-roll-back", "1ms", "upgraded", allowed=("rolled_back",)),
+                      run(2, "must-roll-back", "2ms", "rolled_back", allowed=("rolled_back",)),
+                      run(3, "must-roll-back", "3ms", "upgraded", allowed=("upgraded",)),
+                      end(runs_done=3)])
+    assert hilctl("report", d).returncode == 1
+    _, raw = check_html(d / "report.html")
+    runs_ = {p: (c, v) for c, v, p in re.findall(
+        r'<details class="run[^"]*" id="run-\d+" style="--vc:(#\w+)"[^>]*><summary>'
+        r'<span class="vtag" style="--vc:\1">(\w+)</span><span>must-roll-back</span>'
+        r'<span class="mono">qemu-01 @ (\w+)', raw)}
+    assert runs_ == {"1ms": (RED, "upgraded"), "2ms": (TEAL, "rolled_back"),
+                     "3ms": (GREEN, "upgraded")}, runs_
+    cells = dict((p, c) for c, p in re.findall(
+        r'<rect [^>]*fill="(#\w+)"[^>]*><title>must-roll-back \u00b7 qemu-01 @ (\w+)', raw))
+    assert cells == {"1ms": RED, "2ms": TEAL, "3ms": GREEN}, cells
+
+
 def test_report_gate_passes_with_upper_bound(hilctl, tmp_path):
     d = tmp_path / "camp"
     lines = [campaign()] + [run(i, "s", "%dms" % i, "upgraded") for i in range(1, 60)] + [end()]

@@ -298,6 +298,31 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	free(h);
 }
 
+/* Painted by pass or fail, the verdict in words: an upgraded that the
+ * scenario does not allow is red, not upgraded's green. */
+static void test_html_paints_a_failed_upgraded_run_red(void **state)
+{
+	struct fixture *f = *state;
+	char *h;
+
+	((struct jrun *)f->set.runs[0])->pass = false; /* upgraded, not allowed */
+	h = render(report_html, f);
+	assert_non_null(strstr(h, "id=\"run-0\" style=\"--vc:#cf222e\" open><summary>"
+	                          "<span class=\"vtag\" style=\"--vc:#cf222e\">upgraded</span>"));
+	assert_null(strstr(h, "id=\"run-0\" style=\"--vc:#1a7f37\""));
+	assert_non_null(strstr(h, "<b>not allowed: failed</b>"));
+	/* its outcome map cell and duration dot */
+	assert_non_null(strstr(h, "fill=\"#cf222e\" stroke=\"#1f2328\" stroke-width=\"2\"><title>"
+	                          "s&lt;b&gt; \xc2\xb7 qemu-01 @ 1ms: upgraded (not allowed)"));
+	/* a passing infra-free run stays green: a passing upgraded */
+	((struct jrun *)f->set.runs[0])->pass = true;
+	free(h);
+	h = render(report_html, f);
+	assert_non_null(strstr(h, "id=\"run-0\" style=\"--vc:#1a7f37\"><summary>"
+	                          "<span class=\"vtag\" style=\"--vc:#1a7f37\">upgraded</span>"));
+	free(h);
+}
+
 static void test_writer_reports_a_failing_stream(void **state)
 {
 	char small[64];
@@ -323,6 +348,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_html_paints_a_failed_upgraded_run_red, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_reports_a_failing_stream, setup, teardown),
 	};
