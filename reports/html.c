@@ -395,9 +395,16 @@ static void runs(struct sbuf *b, const struct report *r, bool failed)
 		if (rs->runs[i]->pass == failed)
 			continue;
 		if (!last || strcmp(rs->runs[i]->scenario, last)) {
+			const char *about = scenario_description(rs, rs->runs[i]->scenario);
+
 			sbuf_adds(b, "<h3 class=\"scn\">");
 			h_text(b, rs->runs[i]->scenario);
 			sbuf_adds(b, "</h3>\n");
+			if (about) {
+				sbuf_adds(b, "<p class=\"scdesc\">");
+				h_text(b, about);
+				sbuf_adds(b, "</p>\n");
+			}
 			last = rs->runs[i]->scenario;
 		}
 		html_run(b, r, i);

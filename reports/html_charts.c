@@ -54,6 +54,10 @@ void html_chart_scenarios(struct sbuf *b, const struct report *r)
 		h_short(b, s->name, 28);
 		sbuf_adds(b, "<title>");
 		h_text(b, s->name);
+		if (scenario_description(r->set, s->name)) {
+			sbuf_adds(b, ": ");
+			h_text(b, scenario_description(r->set, s->name));
+		}
 		sbuf_adds(b, "</title></text>\n");
 		for (int v = 0; v < VERDICT_COUNT; v++) {
 			double len = bar_w * (double)s->counts[v] / (double)most;

@@ -291,8 +291,9 @@ static void kv(struct sbuf *b, const char *name)
 	sbuf_addf(b, "<dt>%s</dt><dd>", name);
 }
 
-static void run_facts(struct sbuf *b, const struct jrun *run)
+static void run_facts(struct sbuf *b, const struct report_set *rs, const struct jrun *run)
 {
+	const char *about = scenario_description(rs, run->scenario);
 	struct sbuf t = {0};
 
 	sbuf_adds(b, "<dl class=\"kv\">");
@@ -331,6 +332,13 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 		}
 		sbuf_adds(b, "</dd>");
 	}
+	kv(b, "scenario");
+	h_text(b, run->scenario);
+	if (about) {
+		sbuf_adds(b, " \xe2\x80\x94 ");
+		h_text(b, about);
+	}
+	sbuf_adds(b, "</dd>");
 	kv(b, "run");
 	sbuf_addf(b, "#%lld, key <span class=\"mono\">", run->id);
 	h_text(b, run->key);
@@ -454,7 +462,7 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	h_text(b, t.s);
 	sbuf_adds(b, "</span></summary>\n<div class=\"runbody\">\n");
 	timeline_svg(b, run, &tl);
-	run_facts(b, run);
+	run_facts(b, r->set, run);
 	evidence(b, run);
 	console_log(b, run, &tl);
 	sbuf_adds(b, "</div></details>\n");

@@ -83,6 +83,9 @@ struct jcampaign {
 	const char *hilctl_version, *started, *host, *lab, *command; /* may be NULL */
 	const char **boards, **scenarios;
 	size_t n_boards, n_scenarios;
+	/* "descriptions": {scenario: text}; described[i] has descriptions[i] */
+	const char **described, **descriptions;
+	size_t n_descriptions;
 	long long seed, runs_planned;                /* -1 if absent */
 	int shard_index, shard_count, shard_attempt; /* 0, 1, 1 if absent */
 };

@@ -47,6 +47,9 @@ int report_html(FILE *f, const struct report *r);
 const char *run_point(const struct jrun *run);
 /* "BOARD @ POINT": the testcase name. Raw; the caller escapes. */
 void run_title(struct sbuf *out, const struct jrun *run);
+/* The scenario's description from the first journal that has one; NULL
+ * when none has. Raw; the caller escapes. */
+const char *scenario_description(const struct report_set *set, const char *scenario);
 /* What the report is about: the campaign id, or "N campaigns". Raw. */
 void report_title(struct sbuf *out, const struct report_set *set);
 /* The plain-text story of a failed run (board text cleaned, one line per

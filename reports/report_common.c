@@ -17,6 +17,18 @@ void run_title(struct sbuf *out, const struct jrun *run)
 	sbuf_addf(out, "%s @ %s", run->board, run_point(run));
 }
 
+const char *scenario_description(const struct report_set *set, const char *scenario)
+{
+	for (size_t i = 0; i < set->n_journals; i++) {
+		const struct jcampaign *c = &set->journals[i]->campaign;
+
+		for (size_t k = 0; k < c->n_descriptions; k++)
+			if (!strcmp(c->described[k], scenario) && c->descriptions[k][0])
+				return c->descriptions[k];
+	}
+	return NULL;
+}
+
 void report_title(struct sbuf *out, const struct report_set *set)
 {
 	size_t n = set->n_campaigns;

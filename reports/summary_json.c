@@ -78,7 +78,7 @@ static json_t *gate_obj(const struct gate *g)
 	return o;
 }
 
-static json_t *scenarios_obj(const struct gate *g)
+static json_t *scenarios_obj(const struct gate *g, const struct report_set *rs)
 {
 	json_t *o = json_object();
 
@@ -87,6 +87,7 @@ static json_t *scenarios_obj(const struct gate *g)
 		json_t *e = json_object();
 		struct sbuf name = {0};
 
+		json_object_set_new(e, "description", jstr(scenario_description(rs, s->name)));
 		json_object_set_new(e, "runs", json_integer((json_int_t)s->runs));
 		json_object_set_new(e, "failures", json_integer((json_int_t)s->failures));
 		json_object_set_new(e, "infra_errors", json_integer((json_int_t)s->infra_errors));
@@ -189,7 +190,7 @@ int report_summary_json(FILE *f, const struct report *r)
 	json_object_set_new(doc, "hilctl_version", json_string(HILCTL_VERSION));
 	json_object_set_new(doc, "gate", gate_obj(r->gate));
 	json_object_set_new(doc, "counts", counts_obj(r->gate->counts));
-	json_object_set_new(doc, "scenarios", scenarios_obj(r->gate));
+	json_object_set_new(doc, "scenarios", scenarios_obj(r->gate, r->set));
 	json_object_set_new(doc, "windows", windows_arr(r->set));
 	json_object_set_new(doc, "shards", shards_arr(r->set));
 	json_object_set_new(doc, "duration_s", jnum(r->gate->wall_s));

@@ -301,7 +301,7 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	json_t *argv = json_array(), *scen = json_array(), *boards = json_array(), *c;
-	json_t *sets = json_array();
+	json_t *sets = json_array(), *descriptions = json_object();
 	const char *const *ov = lab_get_overrides();
 	char when[64], host[256] = "", id[128];
 
@@ -318,17 +318,22 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 		json_array_append_new(argv, bytes_string(o->argv[i]));
 	for (size_t i = 0; ov && ov[i]; i++)
 		json_array_append_new(sets, bytes_string(ov[i]));
-	for (size_t i = 0; i < p->n_scenarios; i++)
+	for (size_t i = 0; i < p->n_scenarios; i++) {
 		json_array_append_new(scen, json_string(p->scenarios[i]->name));
+		if (p->scenarios[i]->description && p->scenarios[i]->description[0])
+			json_object_set_new(descriptions, p->scenarios[i]->name,
+					    json_string(p->scenarios[i]->description));
+	}
 	for (size_t i = 0; i < n_boards; i++)
 		json_array_append_new(boards, json_string(board_names[i]));
 	iso_now(when, sizeof(when));
 	snprintf(host, sizeof(host), "%s", lab_this_host());
 	campaign_id(o, p, lab, id, sizeof(id));
-	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
+	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
 		      "s:{s:i, s:i, s:i}}",
 		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
-		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen, "seed",
+		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen,
+		      "descriptions", descriptions, "seed",
 		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv, "sets", sets,
 		      "resumed", o->resume, "shard", "index", j->index, "count", j->count,
 		      "attempt", j->attempt);

@@ -625,6 +625,36 @@ def test_report_times_of_a_real_campaign_on_a_simulated_board(hilctl, hilctl_bin
     html = (out / "report.html").read_text()
     assert "started " + runs_[0]["started"] in html
 
+    # The scenario's description goes into the journal and is shown.
+    about = yaml.safe_load(SIM_SCENARIO.read_text())["description"]
+    assert head["descriptions"] == {"sim-cut": about}
+    assert summary["scenarios"]["sim-cut"]["description"] == about
+    parser, _ = check_html(out / "report.html")
+    assert about in "".join(parser.text)
+
+
+def test_report_shows_scenario_descriptions(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    lines = [campaign(scenarios=["cut-write", "cut-flip"])]
+    head = json.loads(lines[0])
+    head["campaign"]["descriptions"] = {"cut-write": "Power cut while the agent writes <b>B</b>.",
+                                        "cut-flip": ""}
+    write_journal(d, [json.dumps(head), run(1, "cut-write", "1ms", "bricked"),
+                      run(2, "cut-flip", "2ms", "upgraded"), end()])
+    assert hilctl("report", d).returncode == 1
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["scenarios"]["cut-write"]["description"] == \
+        "Power cut while the agent writes <b>B</b>."
+    assert summary["scenarios"]["cut-flip"]["description"] is None
+    _, raw = check_html(d / "report.html")
+    assert '<p class="scdesc">Power cut while the agent writes &lt;b&gt;B&lt;/b&gt;.</p>' in raw
+    assert "<dt>scenario</dt><dd>cut-write \u2014 Power cut while" in raw
+    # An old journal without descriptions still reads.
+    write_journal(d, [campaign(), run(1, "cut-write", "1ms", "upgraded"), end()])
+    assert hilctl("report", d).returncode == 0
+    assert json.loads((d / "summary.json").read_text())["scenarios"]["cut-write"][
+        "description"] is None
+
 
 def test_report_reads_times_of_old_hilctl_journals(hilctl, tmp_path):
     """Journals of hilctl before runs had "finished" wrote the end time as

@@ -110,6 +110,29 @@ static void test_journal_reads_run_start_and_end(void **state)
 	jfile_free(j);
 }
 
+static void test_journal_reads_scenario_descriptions(void **state)
+{
+	struct jfile *j = parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":"
+	                        "{\"a\":\"Cut: A\",\"b\":\"\"}}}\n" END);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(j->campaign.n_descriptions, 2);
+	assert_string_equal(j->campaign.described[0], "a");
+	assert_string_equal(j->campaign.descriptions[0], "Cut: A");
+	jfile_free(j);
+	/* an old journal has none */
+	j = parse(CAMPAIGN END);
+	assert_non_null(j);
+	assert_int_equal(j->campaign.n_descriptions, 0);
+	jfile_free(j);
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":"
+	                  "{\"a\":1}}}\n" END));
+	assert_non_null(strstr(logbuf, "journal.jsonl:1: campaign: \"descriptions\".\"a\" must be "
+	                                "a string"));
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":[]}}\n" END));
+}
+
 static void test_journal_drops_a_last_line_cut_by_a_kill(void **state)
 {
 	struct jfile *j = parse(CAMPAIGN RUN("a", "upgraded") "{\"run\":{\"key\":\"b\",\"sce");
@@ -361,6 +384,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_journal_reads_every_record_kind),
 	    cmocka_unit_test(test_journal_reads_run_start_and_end),
+	    cmocka_unit_test(test_journal_reads_scenario_descriptions),
 	    cmocka_unit_test(test_journal_drops_a_last_line_cut_by_a_kill),
 	    cmocka_unit_test(test_journal_drops_an_unparseable_last_line),
 	    cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),
