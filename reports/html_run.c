@@ -274,15 +274,13 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 	          "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#fff\" font-weight=\"600\" "
 	          "text-anchor=\"middle\">%s</text></g>\n",
 	          TL_LEFT + TL_PLOT + 10, LANE_MARK - 2, TL_W - TL_LEFT - TL_PLOT - 12,
-	          run_color(run),
-	          TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2, LANE_MARK + 11,
-	          verdict_name(run->verdict));
+	          run_color(run), TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2,
+	          LANE_MARK + 11, verdict_name(run->verdict));
 	if (isfinite(end) && end > 0)
 		sbuf_addf(b,
 		          "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
 		          "stroke-width=\"2\"/>\n",
-		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y,
-		          run_color(run));
+		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y, run_color(run));
 	sbuf_adds(b, "</svg>\n");
 }
 
@@ -442,8 +440,7 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	 * the whole log is in the run's timeline file. */
 	run_timeline_load(&tl, run, run->pass ? r->opts.html_lines / 4 : r->opts.html_lines);
 	sbuf_addf(b, "<details class=\"run%s\" id=\"run-%zu\" style=\"--vc:%s\"%s><summary>",
-	          run->pass ? "" : " failed", index, run_color(run),
-	          run->pass ? "" : " open");
+	          run->pass ? "" : " failed", index, run_color(run), run->pass ? "" : " open");
 	h_run_tag(b, run);
 	sbuf_adds(b, "<span>");
 	h_short(b, run->scenario, 34);

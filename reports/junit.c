@@ -183,8 +183,8 @@ static void testcase(struct sbuf *b, const struct named_run *nr, const struct re
 	case_properties(b, run);
 	if (!run->pass)
 		failure(b, run, r);
-	sbuf_addf(&t, "board: %s\npoint: %s\nrepeat: %d\nverdict: %s\n", run->board,
-	          run_point(run), run_repeat(run), verdict_name(run->verdict));
+	sbuf_addf(&t, "board: %s\npoint: %s\nrepeat: %d\nverdict: %s\n", run->board, run_point(run),
+	          run_repeat(run), verdict_name(run->verdict));
 	if (run->timeline)
 		sbuf_addf(&t, "timeline: %s\n", run->timeline);
 	if (run->reproduce)

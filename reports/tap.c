@@ -51,8 +51,7 @@ static void yaml_item(struct sbuf *b, const char *s, size_t len)
 	} else {
 		for (after = word; after < q.len && q.s[after] == ' '; after++)
 			;
-		if (after > word && after + 1 < q.len && q.s[after] == ':' &&
-		    q.s[after + 1] == ' ')
+		if (after > word && after + 1 < q.len && q.s[after] == ':' && q.s[after + 1] == ' ')
 			colon = after;
 	}
 	sbuf_adds(b, "    - ");

@@ -85,14 +85,16 @@ static void test_journal_reads_run_start_and_end(void **state)
 	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:00.100Z\","
 	    "\"finished\":\"2026-11-25T01:00:01.600Z\",\"duration_s\":1.5,\"host\":\"h\","
 	    "\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n"
-	    "{\"run\":{\"key\":\"other\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"upgraded\","
+	    "{\"run\":{\"key\":\"other\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	    "\"upgraded\","
 	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:02.000Z\","
 	    "\"duration_s\":2}}\n"
 	    "{\"run\":{\"key\":\"old\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"upgraded\","
 	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:06.000Z\","
 	    "\"duration_s\":1.25,\"host\":\"h\",\"shard\":{\"index\":1,\"count\":3,"
 	    "\"attempt\":2}}}\n"
-	    "{\"run\":{\"key\":\"none\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"upgraded\","
+	    "{\"run\":{\"key\":\"none\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	    "\"upgraded\","
 	    "\"allowed\":[\"upgraded\"],\"duration_s\":1}}\n" END);
 	double t0 = journal_time("2026-11-25T01:00:00Z");
 
@@ -129,7 +131,7 @@ static void test_journal_reads_scenario_descriptions(void **state)
 	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":"
 	                  "{\"a\":1}}}\n" END));
 	assert_non_null(strstr(logbuf, "journal.jsonl:1: campaign: \"descriptions\".\"a\" must be "
-	                                "a string"));
+	                               "a string"));
 	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":[]}}\n" END));
 }
 

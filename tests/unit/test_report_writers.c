@@ -276,10 +276,10 @@ static void test_summary_json_parses_and_holds_clean_text(void **state)
 	assert_non_null(strstr(reason, "]]><img src=x onerror=alert(1)></script>"));
 	assert_memory_equal(reason, "\xe2\x90\x80", 3); /* NUL as a picture, not \u0000 */
 	assert_true(json_is_null(json_object_get(json_object_get(doc, "gate"), "upper_bound_95")));
-	assert_string_equal(json_string_value(json_object_get(
-	                        json_object_get(json_object_get(doc, "scenarios"), "s<b>"),
-	                        "description")),
-	                    "Cut <i>during</i> the write");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(doc, "scenarios"), "s<b>"), "description")),
+	    "Cut <i>during</i> the write");
 	assert_true(json_is_null(json_object_get(
 	    json_object_get(json_object_get(doc, "scenarios"), "other"), "description")));
 	json_decref(doc);
@@ -301,7 +301,8 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	assert_non_null(strstr(h, "id=\"run-1\" style=\"--vc:#cf222e\" open>"));
 	assert_non_null(strstr(h, "Console log \xe2\x80\x94 2 lines"));
 	/* the scenario's description, over its runs and in each run's facts */
-	assert_non_null(strstr(h, "<p class=\"scdesc\">Cut &lt;i&gt;during&lt;/i&gt; the write</p>"));
+	assert_non_null(
+	    strstr(h, "<p class=\"scdesc\">Cut &lt;i&gt;during&lt;/i&gt; the write</p>"));
 	assert_non_null(strstr(h, "<dt>scenario</dt><dd>s&lt;b&gt; \xe2\x80\x94 Cut &lt;i&gt;"));
 	assert_null(strstr(h, "<i>during"));
 	assert_non_null(
