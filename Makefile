@@ -13,7 +13,7 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	libmicrohttpd-dev python3-pytest python3-junitparser qemu-system-arm qemu-system-x86 \
 	qemu-utils u-boot-qemu u-boot-tools pdudaemon ser2net mtools dosfstools e2fsprogs \
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
-	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian
+	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -76,7 +76,7 @@ static void count(struct gate *g, const struct report_set *rs)
 	g->judged = g->runs - g->infra_errors;
 }
 
-/* From the earliest campaign start to the latest end or run end. */
+/* From the earliest campaign or run start to the latest end or run end. */
 static void wall_time(struct gate *g, const struct report_set *rs)
 {
 	double first = INFINITY, last = -INFINITY, t;
@@ -94,11 +94,10 @@ static void wall_time(struct gate *g, const struct report_set *rs)
 			last = t;
 	}
 	for (size_t i = 0; i < rs->n_runs; i++) {
-		t = journal_time(rs->runs[i]->started);
-		if (isfinite(t) && isfinite(rs->runs[i]->duration_s))
-			t += rs->runs[i]->duration_s;
-		if (isfinite(t) && t > last)
-			last = t;
+		if (isfinite(rs->runs[i]->start_s) && rs->runs[i]->start_s < first)
+			first = rs->runs[i]->start_s;
+		if (isfinite(rs->runs[i]->end_s) && rs->runs[i]->end_s > last)
+			last = rs->runs[i]->end_s;
 	}
 	g->wall_s = isfinite(first) && isfinite(last) && last >= first ? last - first : NAN;
 }

@@ -26,6 +26,17 @@ const char *verdict_color(enum verdict v)
 	return (unsigned)v < VERDICT_COUNT ? colors[v] : "#6e7781";
 }
 
+const char *run_color(const struct jrun *run)
+{
+	if (run->verdict == VERDICT_INFRA_ERROR)
+		return colors[VERDICT_INFRA_ERROR];
+	if (!run->pass)
+		return colors[VERDICT_BRICKED];
+	if (run->verdict == VERDICT_ROLLED_BACK)
+		return colors[VERDICT_ROLLED_BACK];
+	return colors[VERDICT_UPGRADED];
+}
+
 /* Control characters arrive as Unicode control pictures (lib/text.c);
  * many fonts lack those glyphs, so the page shows their names in a box. */
 static const char *const control_names[33] = {
@@ -101,6 +112,12 @@ void h_verdict_tag(struct sbuf *b, enum verdict v)
 {
 	sbuf_addf(b, "<span class=\"vtag\" style=\"--vc:%s\">%s</span>", verdict_color(v),
 	          verdict_name(v));
+}
+
+void h_run_tag(struct sbuf *b, const struct jrun *run)
+{
+	sbuf_addf(b, "<span class=\"vtag\" style=\"--vc:%s\">%s</span>", run_color(run),
+	          verdict_name(run->verdict));
 }
 
 static void head(struct sbuf *b, const struct report *r)
@@ -378,9 +395,16 @@ static void runs(struct sbuf *b, const struct report *r, bool failed)
 		if (rs->runs[i]->pass == failed)
 			continue;
 		if (!last || strcmp(rs->runs[i]->scenario, last)) {
+			const char *about = scenario_description(rs, rs->runs[i]->scenario);
+
 			sbuf_adds(b, "<h3 class=\"scn\">");
 			h_text(b, rs->runs[i]->scenario);
 			sbuf_adds(b, "</h3>\n");
+			if (about) {
+				sbuf_adds(b, "<p class=\"scdesc\">");
+				h_text(b, about);
+				sbuf_adds(b, "</p>\n");
+			}
 			last = rs->runs[i]->scenario;
 		}
 		html_run(b, r, i);

@@ -1,8 +1,10 @@
 /* reports/html_charts.c — the HTML report's charts, drawn as inline SVG by
  * hilctl itself: verdicts per scenario, trigger-to-fault latency, run
- * durations, and the outcome map (fault point x scenario, coloured by
- * verdict, each cell a link to its run). */
+ * durations, and the outcome map (fault point x scenario, each cell a link
+ * to its run). A run is painted by whether it passed (run_color), and its
+ * verdict is in its tooltip. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +54,10 @@ void html_chart_scenarios(struct sbuf *b, const struct report *r)
 		h_short(b, s->name, 28);
 		sbuf_adds(b, "<title>");
 		h_text(b, s->name);
+		if (scenario_description(r->set, s->name)) {
+			sbuf_adds(b, ": ");
+			h_text(b, scenario_description(r->set, s->name));
+		}
 		sbuf_adds(b, "</title></text>\n");
 		for (int v = 0; v < VERDICT_COUNT; v++) {
 			double len = bar_w * (double)s->counts[v] / (double)most;
@@ -249,7 +255,7 @@ void html_chart_durations(struct sbuf *b, const struct report *r)
 		          "<a href=\"#run-%zu\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
 		          "fill=\"%s\" fill-opacity=\".7\">",
 		          i, label_w + plot_w * run->duration_s / most,
-		          rows[run->verdict] * row + 9.5, verdict_color(run->verdict));
+		          rows[run->verdict] * row + 9.5, run_color(run));
 		run_tip(b, run);
 		sbuf_adds(b, "</circle></a>\n");
 	}
@@ -259,13 +265,31 @@ void html_chart_durations(struct sbuf *b, const struct report *r)
 
 static void map_legend(struct sbuf *b, const struct report *r)
 {
+	bool passed_other = false, failed = r->gate->failures > 0;
+
+	for (size_t i = 0; i < r->set->n_runs; i++) {
+		const struct jrun *run = r->set->runs[i];
+
+		passed_other |= run->pass && run->verdict != VERDICT_UPGRADED &&
+		                run->verdict != VERDICT_ROLLED_BACK;
+	}
 	sbuf_adds(b, "<div class=\"legend\">");
-	for (int v = 0; v < VERDICT_COUNT; v++)
-		if (r->gate->counts[v])
-			sbuf_addf(b, "<span><i style=\"--vc:%s\"></i>%s</span>",
-			          verdict_color((enum verdict)v), verdict_name((enum verdict)v));
-	sbuf_adds(b, "<span><i class=\"out\"></i>outlined: not allowed by the scenario</span>"
-	             "<span>each cell a fault point, in sweep order; click one for its run</span>"
+	if (r->gate->counts[VERDICT_UPGRADED] || passed_other)
+		sbuf_addf(b, "<span><i style=\"--vc:%s\"></i>passed: upgraded%s</span>",
+		          verdict_color(VERDICT_UPGRADED),
+		          passed_other ? " (or another allowed state)" : "");
+	if (r->gate->counts[VERDICT_ROLLED_BACK])
+		sbuf_addf(b, "<span><i style=\"--vc:%s\"></i>passed: rolled_back</span>",
+		          verdict_color(VERDICT_ROLLED_BACK));
+	if (failed)
+		sbuf_addf(b,
+		          "<span><i class=\"out\" style=\"--vc:%s\"></i>failed: a state the "
+		          "scenario does not allow (any verdict; the tooltip names it)</span>",
+		          verdict_color(VERDICT_BRICKED));
+	if (r->gate->infra_errors)
+		sbuf_addf(b, "<span><i style=\"--vc:%s\"></i>infra_error</span>",
+		          verdict_color(VERDICT_INFRA_ERROR));
+	sbuf_adds(b, "<span>each cell a fault point, in sweep order; click one for its run</span>"
 	             "</div>\n");
 }
 
@@ -300,7 +324,7 @@ static void map_cell(struct sbuf *b, const struct report_set *rs, size_t i, doub
 	          "<a href=\"#run-%zu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
 	          "height=\"%.2f\" rx=\"%.1f\" fill=\"%s\"",
 	          i, x + (outline ? 1 : 0), y + (outline ? 1 : 0), cw - (outline ? 2 : 0),
-	          ch - (outline ? 2 : 0), cw >= 10 ? 2.0 : 0.0, verdict_color(run->verdict));
+	          ch - (outline ? 2 : 0), cw >= 10 ? 2.0 : 0.0, run_color(run));
 	if (outline)
 		sbuf_adds(b, " stroke=\"#1f2328\" stroke-width=\"2\"");
 	sbuf_adds(b, ">");
@@ -328,7 +352,7 @@ void html_outcome_map(struct sbuf *b, const struct report *r)
 	cw = floor(area / (double)most);
 	cw = cw > 26 ? 26 : cw < 2 ? 2 : cw;
 	sbuf_addf(b, "<section class=\"card\" id=\"map\"><h2>Outcome map <small>fault point "
-	             "\xc3\x97 scenario, coloured by verdict</small></h2>\n");
+	             "\xc3\x97 scenario, coloured by pass or fail</small></h2>\n");
 	map_legend(b, r);
 	sbuf_addf(b,
 	          "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" "

@@ -24,6 +24,13 @@ void h_short(struct sbuf *b, const char *s, size_t max);
 double nice_step(double span, int ticks);
 /* <span class="vtag" style="--vc:...">verdict</span> */
 void h_verdict_tag(struct sbuf *b, enum verdict v);
+/* What a run is painted in: whether it passed, not which verdict it had (an
+ * `upgraded` a scenario does not allow is a failure, not green). Passed:
+ * the verdict's colour for upgraded and rolled_back, green for any other
+ * allowed verdict; not allowed: red; infra_error: grey. */
+const char *run_color(const struct jrun *run);
+/* The run's verdict as text on its run_color(): <span class="vtag">. */
+void h_run_tag(struct sbuf *b, const struct jrun *run);
 
 /* Charts (html_charts.c). */
 void html_chart_scenarios(struct sbuf *b, const struct report *r);

@@ -274,15 +274,13 @@ static void timeline_svg(struct sbuf *b, const struct jrun *run, const struct ru
 	          "fill=\"%s\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#fff\" font-weight=\"600\" "
 	          "text-anchor=\"middle\">%s</text></g>\n",
 	          TL_LEFT + TL_PLOT + 10, LANE_MARK - 2, TL_W - TL_LEFT - TL_PLOT - 12,
-	          verdict_color(run->verdict),
-	          TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2, LANE_MARK + 11,
-	          verdict_name(run->verdict));
+	          run_color(run), TL_LEFT + TL_PLOT + 10 + (TL_W - TL_LEFT - TL_PLOT - 12) / 2,
+	          LANE_MARK + 11, verdict_name(run->verdict));
 	if (isfinite(end) && end > 0)
 		sbuf_addf(b,
 		          "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
 		          "stroke-width=\"2\"/>\n",
-		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y,
-		          verdict_color(run->verdict));
+		          sx(&s, end), sx(&s, end), LANE_POWER - 4, AXIS_Y, run_color(run));
 	sbuf_adds(b, "</svg>\n");
 }
 
@@ -291,15 +289,20 @@ static void kv(struct sbuf *b, const char *name)
 	sbuf_addf(b, "<dt>%s</dt><dd>", name);
 }
 
-static void run_facts(struct sbuf *b, const struct jrun *run)
+static void run_facts(struct sbuf *b, const struct report_set *rs, const struct jrun *run)
 {
+	const char *about = scenario_description(rs, run->scenario);
 	struct sbuf t = {0};
 
 	sbuf_adds(b, "<dl class=\"kv\">");
 	kv(b, "verdict");
-	h_verdict_tag(b, run->verdict);
+	h_run_tag(b, run);
 	run_allowed(&t, run);
-	sbuf_addf(b, " &nbsp;allowed: %s</dd>", t.s);
+	sbuf_addf(b, " %s &nbsp;allowed: %s</dd>",
+	          run->verdict == VERDICT_INFRA_ERROR ? "<b>lab or harness failed</b>"
+	          : run->pass                         ? "passed"
+	                                              : "<b>not allowed: failed</b>",
+	          t.s);
 	if (run->reason.s) {
 		kv(b, "reason");
 		h_board_text(b, run->reason.s, run->reason.len, 0);
@@ -327,15 +330,25 @@ static void run_facts(struct sbuf *b, const struct jrun *run)
 		}
 		sbuf_adds(b, "</dd>");
 	}
+	kv(b, "scenario");
+	h_text(b, run->scenario);
+	if (about) {
+		sbuf_adds(b, " \xe2\x80\x94 ");
+		h_text(b, about);
+	}
+	sbuf_adds(b, "</dd>");
 	kv(b, "run");
 	sbuf_addf(b, "#%lld, key <span class=\"mono\">", run->id);
 	h_text(b, run->key);
 	sbuf_adds(b, "</span>");
 	if (run->seed >= 0)
 		sbuf_addf(b, ", seed %lld", run->seed);
-	if (run->started) {
-		sbuf_adds(b, ", started ");
-		h_text(b, run->started);
+	if (isfinite(run->start_s)) {
+		struct sbuf when = {0};
+
+		format_time(&when, run->start_s);
+		sbuf_addf(b, ", started %s", when.s);
+		sbuf_free(&when);
 	}
 	sbuf_adds(b, "</dd>");
 	kv(b, "journal");
@@ -427,9 +440,8 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	 * the whole log is in the run's timeline file. */
 	run_timeline_load(&tl, run, run->pass ? r->opts.html_lines / 4 : r->opts.html_lines);
 	sbuf_addf(b, "<details class=\"run%s\" id=\"run-%zu\" style=\"--vc:%s\"%s><summary>",
-	          run->pass ? "" : " failed", index, verdict_color(run->verdict),
-	          run->pass ? "" : " open");
-	h_verdict_tag(b, run->verdict);
+	          run->pass ? "" : " failed", index, run_color(run), run->pass ? "" : " open");
+	h_run_tag(b, run);
 	sbuf_adds(b, "<span>");
 	h_short(b, run->scenario, 34);
 	sbuf_adds(b, "</span><span class=\"mono\">");
@@ -447,7 +459,7 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	h_text(b, t.s);
 	sbuf_adds(b, "</span></summary>\n<div class=\"runbody\">\n");
 	timeline_svg(b, run, &tl);
-	run_facts(b, run);
+	run_facts(b, r->set, run);
 	evidence(b, run);
 	console_log(b, run, &tl);
 	sbuf_adds(b, "</div></details>\n");

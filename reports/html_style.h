@@ -72,7 +72,7 @@ static const char html_style[] =
     "margin:0 0 8px}\n"
     ".legend i{display:inline-block;width:11px;height:11px;border-radius:2px;"
     "background:var(--vc);margin-right:5px;vertical-align:-1px}\n"
-    ".legend i.out{background:#fff;border:2px solid #1f2328}\n"
+    ".legend i.out{box-sizing:border-box;border:2px solid #1f2328}\n"
     ".empty{color:var(--muted);font-style:italic;margin:4px 0}\n"
     /* Tables. */
     "table{border-collapse:collapse;width:100%;font-size:13px}\n"
@@ -83,6 +83,7 @@ static const char html_style[] =
     "code,.mono{font-family:var(--mono);font-size:12px}\n"
     /* Runs. */
     "h3.scn{font-size:13px;margin:14px 0 6px;color:var(--muted);font-weight:600}\n"
+    "p.scdesc{font-size:12.5px;margin:-4px 0 8px;color:var(--muted);max-width:100ch}\n"
     "details.run{border:1px solid var(--line);border-radius:6px;margin:0 0 6px;"
     "background:#fff}\n"
     "details.run[open]{box-shadow:0 1px 3px rgba(31,35,40,.08)}\n"

@@ -102,6 +102,34 @@ static int command_from_argv(struct parser *p, json_t *o)
 	return 0;
 }
 
+/* "descriptions": an object of scenario name to text (optional). */
+static int parse_descriptions(struct parser *p, json_t *o, struct jcampaign *c)
+{
+	const char *name;
+	json_t *map, *text;
+
+	if (jp_field(p, o, "descriptions", false, &map))
+		return 0;
+	if (!json_is_object(map)) {
+		jp_err(p, "campaign: \"descriptions\" must be an object {scenario: text}");
+		return -1;
+	}
+	c->described = calloc(json_object_size(map) + 1, sizeof(*c->described));
+	c->descriptions = calloc(json_object_size(map) + 1, sizeof(*c->descriptions));
+	if (!c->described || !c->descriptions)
+		abort(); /* as the other lists: no report without memory */
+	json_object_foreach(map, name, text)
+	{
+		if (!json_is_string(text)) {
+			jp_err(p, "campaign: \"descriptions\".\"%s\" must be a string", name);
+			return -1;
+		}
+		c->described[c->n_descriptions] = name;
+		c->descriptions[c->n_descriptions++] = json_string_value(text);
+	}
+	return 0;
+}
+
 static int parse_campaign_fields(struct parser *p, json_t *o, struct jcampaign *c)
 {
 	long long format = 0;
@@ -127,6 +155,7 @@ static int parse_campaign_fields(struct parser *p, json_t *o, struct jcampaign *
 	bad |= jp_int(p, o, "runs_planned", false, &c->runs_planned) < 0;
 	bad |= jp_str_list(p, o, "boards", &c->boards, &c->n_boards) < 0;
 	bad |= jp_str_list(p, o, "scenarios", &c->scenarios, &c->n_scenarios) < 0;
+	bad |= parse_descriptions(p, o, c) < 0;
 	bad |= parse_shard(p, o, c) < 0;
 	return bad ? -1 : 0;
 }
@@ -135,6 +164,8 @@ static void free_campaign(struct jcampaign *c)
 {
 	free(c->boards);
 	free(c->scenarios);
+	free(c->described);
+	free(c->descriptions);
 }
 
 static int parse_campaign(struct parser *p, json_t *o)

@@ -54,8 +54,14 @@ struct jrun {
 	struct jtext reason;
 	struct jevent *evidence;
 	size_t n_evidence;
-	const char *started, *timeline, *reproduce; /* may be NULL */
-	double duration_s;                          /* NAN if absent */
+	const char *started, *finished, *timeline, *reproduce; /* may be NULL */
+	double duration_s;                                     /* NAN if absent */
+	/* When the run began and ended, seconds since the epoch; NAN if
+	 * unknown. From "started" and "finished", or one of them and
+	 * duration_s; a record of a hilctl that wrote its end time as
+	 * "started" (no "finished", but "host" and "shard") is read so, and
+	 * its started is NULL. */
+	double start_s, end_s;
 	const struct jfile *journal;
 	unsigned line;
 };
@@ -77,6 +83,9 @@ struct jcampaign {
 	const char *hilctl_version, *started, *host, *lab, *command; /* may be NULL */
 	const char **boards, **scenarios;
 	size_t n_boards, n_scenarios;
+	/* "descriptions": {scenario: text}; described[i] has descriptions[i] */
+	const char **described, **descriptions;
+	size_t n_descriptions;
 	long long seed, runs_planned;                /* -1 if absent */
 	int shard_index, shard_count, shard_attempt; /* 0, 1, 1 if absent */
 };

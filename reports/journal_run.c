@@ -199,6 +199,7 @@ static int parse_run_fields(struct parser *p, json_t *o, struct jrun *r)
 		byte_string(json_object_get(o, "reason"), &r->reason);
 	bad |= rc < 0;
 	bad |= jp_str(p, o, "started", false, &r->started) < 0;
+	bad |= jp_str(p, o, "finished", false, &r->finished) < 0;
 	bad |= jp_num(p, o, "duration_s", false, &r->duration_s) < 0;
 	bad |= jp_str(p, o, "timeline", false, &r->timeline) < 0;
 	bad |= jp_str(p, o, "reproduce", false, &r->reproduce) < 0;
@@ -210,6 +211,26 @@ static int parse_run_fields(struct parser *p, json_t *o, struct jrun *r)
 		return -1;
 	r->verdict = (enum verdict)v;
 	return 0;
+}
+
+/* Before runs had "finished", hilctl wrote the time a run's record was
+ * written, its end, as "started" (docs/journal.md). Its records are the ones
+ * with "host" and "shard"; other writers' "started" is taken as documented. */
+static void run_times(json_t *o, struct jrun *r)
+{
+	double dur = r->duration_s >= 0 ? r->duration_s : NAN;
+
+	r->start_s = journal_time(r->started);
+	r->end_s = journal_time(r->finished);
+	if (!r->finished && json_object_get(o, "host") && json_object_get(o, "shard")) {
+		r->end_s = r->start_s;
+		r->start_s = r->end_s - dur;
+		r->started = NULL;
+	}
+	if (!isfinite(r->end_s))
+		r->end_s = r->start_s + dur;
+	if (!isfinite(r->start_s))
+		r->start_s = r->end_s - dur;
 }
 
 int parse_run(struct parser *p, json_t *o)
@@ -230,6 +251,7 @@ int parse_run(struct parser *p, json_t *o)
 	if (parse_run_fields(p, o, r) < 0 || parse_faults(p, o, r) < 0 ||
 	    parse_evidence(p, o, r) < 0 || decide_pass(p, o, r) < 0)
 		return -1;
+	run_times(o, r);
 	check_timeline(p, r);
 	return 0;
 }

@@ -47,6 +47,9 @@ int report_html(FILE *f, const struct report *r);
 const char *run_point(const struct jrun *run);
 /* "BOARD @ POINT": the testcase name. Raw; the caller escapes. */
 void run_title(struct sbuf *out, const struct jrun *run);
+/* The scenario's description from the first journal that has one; NULL
+ * when none has. Raw; the caller escapes. */
+const char *scenario_description(const struct report_set *set, const char *scenario);
 /* What the report is about: the campaign id, or "N campaigns". Raw. */
 void report_title(struct sbuf *out, const struct report_set *set);
 /* The plain-text story of a failed run (board text cleaned, one line per
@@ -56,6 +59,9 @@ void report_title(struct sbuf *out, const struct report_set *set);
 void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines);
 /* The allowed verdicts, comma separated. */
 void run_allowed(struct sbuf *out, const struct jrun *run);
+/* Seconds since the epoch as ISO 8601 UTC with milliseconds
+ * ("2026-11-25T01:22:40.001Z"); "?" when not finite. */
+void format_time(struct sbuf *out, double t);
 /* "12.3 s", "4 min 05 s", "2 h 03 min": for people. */
 void format_duration(struct sbuf *out, double seconds);
 

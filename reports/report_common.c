@@ -2,6 +2,7 @@
  * name, its allowed states, the plain-text account of a failure. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "reports/report.h"
 #include "reports/run_timeline.h"
@@ -14,6 +15,18 @@ const char *run_point(const struct jrun *run)
 void run_title(struct sbuf *out, const struct jrun *run)
 {
 	sbuf_addf(out, "%s @ %s", run->board, run_point(run));
+}
+
+const char *scenario_description(const struct report_set *set, const char *scenario)
+{
+	for (size_t i = 0; i < set->n_journals; i++) {
+		const struct jcampaign *c = &set->journals[i]->campaign;
+
+		for (size_t k = 0; k < c->n_descriptions; k++)
+			if (!strcmp(c->described[k], scenario) && c->descriptions[k][0])
+				return c->descriptions[k];
+	}
+	return NULL;
 }
 
 void report_title(struct sbuf *out, const struct report_set *set)
@@ -49,6 +62,28 @@ void format_duration(struct sbuf *out, double s)
 		sbuf_addf(out, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
 	else
 		sbuf_addf(out, "%d h %02d min", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+void format_time(struct sbuf *out, double t)
+{
+	time_t sec;
+	struct tm tm;
+	char base[32];
+	long ms;
+
+	if (!isfinite(t) || t < 0 || t > 253402300799.0) { /* past 9999-12-31 */
+		sbuf_adds(out, "?");
+		return;
+	}
+	sec = (time_t)t;
+	ms = lround((t - (double)sec) * 1000);
+	if (ms >= 1000) {
+		sec++;
+		ms -= 1000;
+	}
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	sbuf_addf(out, "%s.%03ldZ", base, ms);
 }
 
 /* One record's text on one line: its own line ends become visible. */

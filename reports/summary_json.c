@@ -33,6 +33,20 @@ static json_t *jnum(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* A time as ISO 8601 UTC, or null. */
+static json_t *jtime(double t)
+{
+	struct sbuf s = {0};
+	json_t *v;
+
+	if (!isfinite(t))
+		return json_null();
+	format_time(&s, t);
+	v = json_string(s.s);
+	sbuf_free(&s);
+	return v;
+}
+
 static json_t *counts_obj(const size_t counts[VERDICT_COUNT])
 {
 	json_t *o = json_object();
@@ -64,7 +78,7 @@ static json_t *gate_obj(const struct gate *g)
 	return o;
 }
 
-static json_t *scenarios_obj(const struct gate *g)
+static json_t *scenarios_obj(const struct gate *g, const struct report_set *rs)
 {
 	json_t *o = json_object();
 
@@ -73,6 +87,7 @@ static json_t *scenarios_obj(const struct gate *g)
 		json_t *e = json_object();
 		struct sbuf name = {0};
 
+		json_object_set_new(e, "description", jstr(scenario_description(rs, s->name)));
 		json_object_set_new(e, "runs", json_integer((json_int_t)s->runs));
 		json_object_set_new(e, "failures", json_integer((json_int_t)s->failures));
 		json_object_set_new(e, "infra_errors", json_integer((json_int_t)s->infra_errors));
@@ -151,6 +166,8 @@ static json_t *run_obj(const struct jrun *r)
 	json_object_set_new(o, "allowed", allowed);
 	json_object_set_new(o, "pass", json_boolean(r->pass));
 	json_object_set_new(o, "reason", jtext(r->reason.s, r->reason.len));
+	json_object_set_new(o, "started", jtime(r->start_s));
+	json_object_set_new(o, "finished", jtime(r->end_s));
 	json_object_set_new(o, "duration_s", jnum(r->duration_s));
 	json_object_set_new(o, "latency_us", latency >= 0 ? json_integer(latency) : json_null());
 	json_object_set_new(o, "timeline", jstr(r->timeline));
@@ -173,7 +190,7 @@ int report_summary_json(FILE *f, const struct report *r)
 	json_object_set_new(doc, "hilctl_version", json_string(HILCTL_VERSION));
 	json_object_set_new(doc, "gate", gate_obj(r->gate));
 	json_object_set_new(doc, "counts", counts_obj(r->gate->counts));
-	json_object_set_new(doc, "scenarios", scenarios_obj(r->gate));
+	json_object_set_new(doc, "scenarios", scenarios_obj(r->gate, r->set));
 	json_object_set_new(doc, "windows", windows_arr(r->set));
 	json_object_set_new(doc, "shards", shards_arr(r->set));
 	json_object_set_new(doc, "duration_s", jnum(r->gate->wall_s));

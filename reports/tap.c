@@ -1,8 +1,9 @@
 /* reports/tap.c — TAP version 13: one test point per run, a YAML block with
  * the verdict, reason, evidence and console tail for each run that did not
  * pass, then missing shards as failed points. Every board string in YAML is
- * a double-quoted scalar; descriptions have '#' escaped so no board text
- * turns into a TODO/SKIP directive. */
+ * a one-line double-quoted scalar written in the subset both YAML and Perl's
+ * TAP::Parser::YAMLish::Reader (what prove uses) read the same; descriptions
+ * have '#' escaped so no board text turns into a TODO/SKIP directive. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -31,6 +32,40 @@ static void yaml_kv(struct sbuf *b, const char *key, const char *s, size_t len)
 	sbuf_adds(b, "\n");
 }
 
+/* A list item, "    - \"TEXT\"". Perl's reader takes an item whose first
+ * word (then optional blanks) ends in ": " for a hash inside the list
+ * ("- \"DRAM:  256 MiB\"" is the key "\"DRAM") and then gives up on the
+ * quoted key ("does not support multi-line quoted scalars"), which loses
+ * the rest of the file ("Bad plan"). That one colon is written as \x3a, an
+ * escape YAML and Perl's reader both decode to ':'. */
+static void yaml_item(struct sbuf *b, const char *s, size_t len)
+{
+	struct sbuf q = {0};
+	size_t word = 0, colon = 0, after;
+
+	yaml_quote(&q, s, len);
+	while (word < q.len && q.s[word] != ' ')
+		word++;
+	if (word < q.len && q.s[word - 1] == ':') {
+		colon = word - 1;
+	} else {
+		for (after = word; after < q.len && q.s[after] == ' '; after++)
+			;
+		if (after > word && after + 1 < q.len && q.s[after] == ':' && q.s[after + 1] == ' ')
+			colon = after;
+	}
+	sbuf_adds(b, "    - ");
+	if (colon) {
+		sbuf_add(b, q.s, colon);
+		sbuf_adds(b, "\\x3a");
+		sbuf_add(b, q.s + colon + 1, q.len - colon - 1);
+	} else {
+		sbuf_add(b, q.s, q.len);
+	}
+	sbuf_adds(b, "\n");
+	sbuf_free(&q);
+}
+
 static void yaml_console(struct sbuf *b, const struct jrun *run, size_t lines)
 {
 	struct run_timeline tl;
@@ -40,11 +75,8 @@ static void yaml_console(struct sbuf *b, const struct jrun *run, size_t lines)
 		return;
 	}
 	sbuf_adds(b, "  console:\n");
-	for (size_t i = 0; i < tl.n_lines; i++) {
-		sbuf_adds(b, "    - ");
-		yaml_quote(b, tl.lines[i].text, tl.lines[i].len);
-		sbuf_adds(b, "\n");
-	}
+	for (size_t i = 0; i < tl.n_lines; i++)
+		yaml_item(b, tl.lines[i].text, tl.lines[i].len);
 	run_timeline_free(&tl);
 }
 
@@ -72,9 +104,7 @@ static void yaml_block(struct sbuf *b, const struct jrun *run, size_t console_li
 		sbuf_reset(&t);
 		sbuf_addf(&t, "%.3f %s ", e->t, e->kind);
 		sbuf_add(&t, e->text.s, e->text.len);
-		sbuf_adds(b, "    - ");
-		yaml_quote(b, t.s, t.len);
-		sbuf_adds(b, "\n");
+		yaml_item(b, t.s, t.len);
 	}
 	yaml_console(b, run, console_lines);
 	if (run->reproduce)

@@ -24,16 +24,40 @@ struct journal {
 	char run_prefix[32]; /* "s2a1-" for a shard's run directories, "" unsharded */
 };
 
-static void iso_now(char *buf, size_t size)
+static void iso_time(const struct timespec *ts, char *buf, size_t size)
 {
-	struct timespec ts;
 	struct tm tm;
 	char base[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+	snprintf(buf, size, "%s.%03ldZ", base, ts->tv_nsec / 1000000);
+}
+
+static void iso_now(char *buf, size_t size)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	iso_time(&ts, buf, size);
+}
+
+/* A run's record is written when it ends: its start is that wall time less
+ * its duration (measured on the monotonic clock, so a clock step in between
+ * moves both ends together). */
+static void run_wall_times(double duration_s, char *started, char *finished, size_t size)
+{
+	struct timespec end, start;
+	int64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	iso_time(&end, finished, size);
+	ns = (int64_t)end.tv_sec * NS_PER_S + end.tv_nsec;
+	if (duration_s > 0 && duration_s < 1e9)
+		ns -= (int64_t)(duration_s * NS_PER_S);
+	start.tv_sec = (time_t)(ns / NS_PER_S);
+	start.tv_nsec = (long)(ns % NS_PER_S);
+	iso_time(&start, started, size);
 }
 
 /* Console bytes are not UTF-8: map each byte to the code point of the same
@@ -277,7 +301,7 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	json_t *argv = json_array(), *scen = json_array(), *boards = json_array(), *c;
-	json_t *sets = json_array();
+	json_t *sets = json_array(), *descriptions = json_object();
 	const char *const *ov = lab_get_overrides();
 	char when[64], host[256] = "", id[128];
 
@@ -294,17 +318,22 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 		json_array_append_new(argv, bytes_string(o->argv[i]));
 	for (size_t i = 0; ov && ov[i]; i++)
 		json_array_append_new(sets, bytes_string(ov[i]));
-	for (size_t i = 0; i < p->n_scenarios; i++)
+	for (size_t i = 0; i < p->n_scenarios; i++) {
 		json_array_append_new(scen, json_string(p->scenarios[i]->name));
+		if (p->scenarios[i]->description && p->scenarios[i]->description[0])
+			json_object_set_new(descriptions, p->scenarios[i]->name,
+					    json_string(p->scenarios[i]->description));
+	}
 	for (size_t i = 0; i < n_boards; i++)
 		json_array_append_new(boards, json_string(board_names[i]));
 	iso_now(when, sizeof(when));
 	snprintf(host, sizeof(host), "%s", lab_this_host());
 	campaign_id(o, p, lab, id, sizeof(id));
-	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
+	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
 		      "s:{s:i, s:i, s:i}}",
 		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
-		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen, "seed",
+		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen,
+		      "descriptions", descriptions, "seed",
 		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv, "sets", sets,
 		      "resumed", o->resume, "shard", "index", j->index, "count", j->count,
 		      "attempt", j->attempt);
@@ -401,14 +430,14 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 		 const char *timeline_rel, const struct campaign_opts *o)
 {
 	json_t *faults = json_array(), *allowed = json_array(), *rec, *wrap;
-	char when[64], repro[2048], *text, *line = NULL;
+	char started[64], finished[64], repro[2048], *text, *line = NULL;
 
 	for (int i = 0; i < res->n_faults; i++)
 		json_array_append_new(faults, fault_json(&res->faults[i]));
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (scenario_allows(sc, (enum verdict)v))
 			json_array_append_new(allowed, json_string(verdict_name((enum verdict)v)));
-	iso_now(when, sizeof(when));
+	run_wall_times(res->duration_s, started, finished, sizeof(started));
 	repro_command(repro, sizeof(repro), o, sc, board, pr, run_id);
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:s, "
 			"s:f, s:s, s:s, s:b}",
@@ -417,8 +446,9 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 			res->n_faults ? fault_json(&res->faults[0]) : json_null(), "faults", faults,
 			"verdict", verdict_name(res->verdict), "allowed", allowed, "pass", res->pass,
 			"reason", bytes_string(res->reason), "evidence", evidence_json(res),
-			"started", when, "duration_s", res->duration_s, "timeline", timeline_rel,
+			"started", started, "duration_s", res->duration_s, "timeline", timeline_rel,
 			"reproduce", repro, "bisect", pr->bisect);
+	json_object_set_new(rec, "finished", json_string(finished));
 	json_object_set_new(rec, "host", json_string(j->host));
 	json_object_set_new(rec, "shard", shard_json(j));
 	wrap = json_pack("{s:o}", "run", rec);

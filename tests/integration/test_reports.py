@@ -3,17 +3,19 @@ and a few verdicts go in; report.xml, report.tap, summary.json and report.html
 come out and must validate with real parsers (xml.etree, junitparser, json,
 html.parser, yaml for TAP's YAML blocks). Then the gate's exit codes, bad and
 cut journals, and merging shards with attempts, a partial and a missing one."""
+import datetime
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import yaml
-from junitparser import JUnitXml
+from junitparser import JUnitXml, Properties
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "data"))
 from journal_fixtures import Timeline, bytes_field  # noqa: E402
@@ -136,6 +138,12 @@ def check_junit(path, tests, failures, errors):
     return root, cases
 
 
+def case_properties(case):
+    """A testcase's <properties> (Jenkins reads them; junitparser 2.8 has no getter)."""
+    props = case.child(Properties)
+    return {p.name: p.value for p in props} if props is not None else {}
+
+
 class Tags(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -208,8 +216,9 @@ def test_report_hostile_console_text_stays_escaped_and_valid(hilctl, tmp_path):
     assert "gate: FAIL" in r.stdout
 
     root, cases = check_junit(d / "report.xml", tests=5, failures=2, errors=1)
-    bricked = [c for c in cases if c.name == "qemu-<01>& @ 300ms"][0]
+    bricked = [c for c in cases if c.name == "point=300ms"][0]
     assert bricked.classname == SCENARIO_HOSTILE
+    assert case_properties(bricked)["board"] == "qemu-<01>&"
     text = bricked.result[0].text
     assert "<img src=x onerror=alert(1)>" in text  # carried as text, not markup
     assert "</script>" in text and "]]>" in text
@@ -238,6 +247,158 @@ def test_report_hostile_console_text_stays_escaped_and_valid(hilctl, tmp_path):
     text = "".join(parser.text)
     assert "<img src=x onerror=alert(1)>" in text  # visible as text to the reader
     assert "FAIL" in text and "Outcome map" in text
+
+
+# Console lines that broke Perl's YAMLish reader (prove): a first word ending
+# in ": " made it read a list item as a hash with a quoted key.
+CONSOLE_FOR_PROVE = [
+    b"DRAM:  256 MiB",
+    b"key: value: more: ",
+    b"  : leading blanks then a colon",
+    b'say "hi": now "quoted: too"',
+    b'"quoted key": value',
+    b"C:\\path\\to\\file: ok \\\\ \\\" \\x41 \\n \\",
+    b"ctl: \x00\x07\x1b[31mred\x1b[0m\x7f\ttab\x0b\x0c\r",
+    b"bad: \xff\xfe bytes \xc3\x28 \xed\xa0\x80",
+    b"- list: item",
+    b"# comment: not",
+    b"...",
+    b"---",
+    b"",
+]
+
+# TAP::Parser (what prove runs) reads the file; its YAML blocks come out as JSON.
+PERL_TAP_YAML = r"""
+use strict; use warnings; use TAP::Parser; use JSON::PP;
+open(my $fh, '<:raw', $ARGV[0]) or die "$ARGV[0]: $!";
+my $tap = do { local $/; <$fh> };
+my $p = TAP::Parser->new({tap => $tap});
+my @yaml;
+while (my $r = $p->next) { push @yaml, $r->data if $r->is_yaml; }
+print JSON::PP->new->canonical->encode({yaml => \@yaml, errors => [$p->parse_errors],
+    run => scalar $p->tests_run, planned => scalar $p->tests_planned,
+    failed => [$p->failed]});
+"""
+
+
+def test_report_tap_is_read_by_prove(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    tl = Timeline(str(d / "runs/0002/timeline.jsonl"), "qemu-01")
+    for line in CONSOLE_FOR_PROVE:
+        tl.con(line)
+    tl.close()
+    colon_reason = b'U-Boot: "boot.scr": not found: \\ \xff\x1b'
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"),
+                      run(2, "s", "2ms", "bricked", reason=colon_reason,
+                          evidence=[(1.0, b"DRAM:  256 MiB"), (2.0, b"=> ")],
+                          timeline="runs/0002/timeline.jsonl"),
+                      run(3, "s", "3ms", "infra_error", reason=b"QMP: closed: \"x\""),
+                      run(4, "s", "4ms", "rolled_back"), end()])
+    r = hilctl("report", "--excerpt-lines", "200", d)
+    assert r.returncode == 1, r.stdout + r.stderr
+    tap = d / "report.tap"
+
+    proved = subprocess.run(["prove", "--source", "File", str(tap)], capture_output=True,
+                            text=True, timeout=60)
+    out = proved.stdout + proved.stderr
+    assert "Parse errors" not in out and "Bad plan" not in out, out
+    assert re.search(r"Tests: 4 Failed: 2\)", out), out
+    assert "Failed tests:  2-3" in out, out
+
+    perl = subprocess.run(["perl", "-e", PERL_TAP_YAML, str(tap)], capture_output=True,
+                          timeout=60)
+    assert perl.returncode == 0, perl.stderr
+    seen = json.loads(perl.stdout.decode("utf-8"))
+    assert seen["errors"] == [] and seen["run"] == 4 and seen["planned"] == 4
+    assert seen["failed"] == [2, 3]
+    # Both readers take the same values from the same blocks.
+    lines = tap.read_text(encoding="utf-8").split("\n")
+    starts = [i for i, l in enumerate(lines) if l == "  ---"]
+    py = [yaml.safe_load("\n".join(l[2:] for l in lines[i + 1:lines.index("  ...", i)]))
+          for i in starts]
+    assert len(py) == len(seen["yaml"]) == 2
+    for perl_doc, py_doc in zip(seen["yaml"], py):
+        for key in ("message", "scenario", "board", "point", "evidence", "console", "reproduce"):
+            assert perl_doc.get(key) == py_doc.get(key), key
+    console = seen["yaml"][0]["console"]
+    assert len(console) == len(CONSOLE_FOR_PROVE)
+    for want in ("DRAM:  256 MiB", "key: value: more: ", "  : leading blanks then a colon",
+                 'say "hi": now "quoted: too"', '"quoted key": value',
+                 'C:\\path\\to\\file: ok \\\\ \\" \\x41 \\n \\', "- list: item",
+                 "# comment: not", "...", "---", ""):
+        assert want in console, want
+    assert "bad: \ufffd\ufffd bytes \ufffd( \ufffd\ufffd\ufffd" in console
+    assert "ctl: \u2400\u2407\u241b[31mred\u241b[0m\u2421\ttab\u240b\u240c\u240d" in console
+    assert seen["yaml"][0]["message"] == 'U-Boot: "boot.scr": not found: \\ \ufffd\u241b'
+    assert seen["yaml"][0]["evidence"][0] == "1.000 con DRAM:  256 MiB"
+    assert seen["yaml"][1]["message"] == 'QMP: closed: "x"'
+    assert check_tap(tap) == (2, 2, 2)
+
+
+def junit_history(path):
+    """What a CI server keys a test's history by: (classname, name), per case."""
+    return [(case.classname, case.name) for suite in JUnitXml.fromfile(str(path)) for case in suite]
+
+
+def test_report_junit_identity_stays_across_boards_and_repeats(hilctl, tmp_path):
+    """The same campaign on two boards (another rack, another night) is the
+    same tests to GitLab and Jenkins; --repeat gives each repeat its own name."""
+    points = ["100ms", "200ms", "300ms"]
+    reports = []
+    for board, verdict in (("rpi4-03", "upgraded"), ("bbb-02", "bricked")):
+        d = tmp_path / board
+        lines = [campaign(scenarios=["cut-write", "cut-flip"])]
+        n = 0
+        for scenario in ("cut-write", "cut-flip"):
+            for p in points:
+                for rep in (1, 2, 3):
+                    n += 1
+                    key = "%s/point=%s%s" % (scenario, p, "#%d" % rep if rep > 1 else "")
+                    lines.append(run(n, scenario, p, verdict if rep == 2 else "rolled_back",
+                                     board=board, key=key))
+        write_journal(d, lines + [end(runs_done=n)])
+        hilctl("report", d)
+        reports.append(d / "report.xml")
+    first, second = junit_history(reports[0]), junit_history(reports[1])
+    assert len(first) == 18 and len(set(first)) == 18  # unique within a file
+    assert set(first) == set(second)  # and the same tests in both campaigns' history
+    assert ("cut-flip", "point=200ms #3") in first
+    for path, board in zip(reports, ("rpi4-03", "bbb-02")):
+        for suite in JUnitXml.fromfile(str(path)):
+            for case in suite:
+                props = case_properties(case)
+                assert props["board"] == board
+                assert props["repeat"] == (case.name.split("#")[1] if "#" in case.name else "1")
+                assert "board: %s" % board in case.system_out
+    _, cases = check_junit(reports[1], tests=18, failures=6, errors=0)
+    failed = [c for c in cases if c.result]
+    assert all(c.name.endswith(" #2") for c in failed)
+    assert failed[0].result[0].message.startswith("bricked on bbb-02: ")
+
+
+RED, GREEN, TEAL = "#cf222e", "#1a7f37", "#0a7ea4"
+
+
+def test_report_html_paints_runs_by_pass_or_fail(hilctl, tmp_path):
+    """A scenario that must roll back: its upgraded run failed and is red, with
+    "upgraded" in words; its rolled_back run passed."""
+    d = tmp_path / "camp"
+    write_journal(d, [campaign(scenarios=["must-roll-back"]),
+                      run(1, "must-roll-back", "1ms", "upgraded", allowed=("rolled_back",)),
+                      run(2, "must-roll-back", "2ms", "rolled_back", allowed=("rolled_back",)),
+                      run(3, "must-roll-back", "3ms", "upgraded", allowed=("upgraded",)),
+                      end(runs_done=3)])
+    assert hilctl("report", d).returncode == 1
+    _, raw = check_html(d / "report.html")
+    runs_ = {p: (c, v) for c, v, p in re.findall(
+        r'<details class="run[^"]*" id="run-\d+" style="--vc:(#\w+)"[^>]*><summary>'
+        r'<span class="vtag" style="--vc:\1">(\w+)</span><span>must-roll-back</span>'
+        r'<span class="mono">qemu-01 @ (\w+)', raw)}
+    assert runs_ == {"1ms": (RED, "upgraded"), "2ms": (TEAL, "rolled_back"),
+                     "3ms": (GREEN, "upgraded")}, runs_
+    cells = dict((p, c) for c, p in re.findall(
+        r'<rect [^>]*fill="(#\w+)"[^>]*><title>must-roll-back \u00b7 qemu-01 @ (\w+)', raw))
+    assert cells == {"1ms": RED, "2ms": TEAL, "3ms": GREEN}, cells
 
 
 def test_report_gate_passes_with_upper_bound(hilctl, tmp_path):
@@ -422,3 +583,105 @@ def test_report_of_a_real_campaign_on_qemu_validates(hilctl, tmp_path):
     assert summary["runs"][0]["latency_us"] is not None
     _, raw = check_html(rep / "report.html")
     assert "Console log" in raw and "U-Boot" in raw  # the timeline was found and drawn
+
+
+def iso(t):
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_report_times_of_a_real_campaign_on_a_simulated_board(hilctl, hilctl_bin, tmp_path):
+    """The campaign runner's own journal (two runs on a simulated board, no
+    QEMU): each run starts when it started, not when its record was written,
+    and the campaign lasts no longer than the process that ran it."""
+    from simlab import SIM_SCENARIO, SimLab, lab_file
+    sim = SimLab(tmp_path, [{"name": "sim-01", "console": "tcp"}])
+    try:
+        lab = lab_file(tmp_path / "lab.yaml", sim)
+        out = tmp_path / "out"
+        t0 = time.time()
+        r = hilctl("--lab", lab, "run", SIM_SCENARIO, "--sweep", "0,2097152", "--out", out,
+                   timeout=120)
+        elapsed = time.time() - t0
+    finally:
+        sim.stop()
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(l) for l in (out / "journal.jsonl").read_text().splitlines()]
+    head = records[0]["campaign"]
+    runs_ = [rec["run"] for rec in records if "run" in rec]
+    assert len(runs_) == 2
+    for rec in runs_:  # the journal itself
+        assert abs(iso(rec["finished"]) - iso(rec["started"]) - rec["duration_s"]) < 0.01
+        assert iso(rec["started"]) >= iso(head["started"]) - 0.01
+    assert iso(runs_[1]["started"]) >= iso(runs_[0]["finished"]) - 0.01  # one board: in turn
+
+    r = hilctl("report", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    for rec, got in zip(runs_, summary["runs"]):
+        assert abs(iso(got["started"]) - iso(rec["started"])) < 0.002
+        assert abs(iso(got["finished"]) - iso(rec["finished"])) < 0.002
+    assert summary["run_time_s"] - 0.01 <= summary["duration_s"] <= elapsed + 0.01
+    html = (out / "report.html").read_text()
+    assert "started " + runs_[0]["started"] in html
+
+    # The scenario's description goes into the journal and is shown.
+    about = yaml.safe_load(SIM_SCENARIO.read_text())["description"]
+    assert head["descriptions"] == {"sim-cut": about}
+    assert summary["scenarios"]["sim-cut"]["description"] == about
+    parser, _ = check_html(out / "report.html")
+    assert about in "".join(parser.text)
+
+
+def test_report_shows_scenario_descriptions(hilctl, tmp_path):
+    d = tmp_path / "camp"
+    lines = [campaign(scenarios=["cut-write", "cut-flip"])]
+    head = json.loads(lines[0])
+    head["campaign"]["descriptions"] = {"cut-write": "Power cut while the agent writes <b>B</b>.",
+                                        "cut-flip": ""}
+    write_journal(d, [json.dumps(head), run(1, "cut-write", "1ms", "bricked"),
+                      run(2, "cut-flip", "2ms", "upgraded"), end()])
+    assert hilctl("report", d).returncode == 1
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["scenarios"]["cut-write"]["description"] == \
+        "Power cut while the agent writes <b>B</b>."
+    assert summary["scenarios"]["cut-flip"]["description"] is None
+    _, raw = check_html(d / "report.html")
+    assert '<p class="scdesc">Power cut while the agent writes &lt;b&gt;B&lt;/b&gt;.</p>' in raw
+    assert "<dt>scenario</dt><dd>cut-write \u2014 Power cut while" in raw
+    # An old journal without descriptions still reads.
+    write_journal(d, [campaign(), run(1, "cut-write", "1ms", "upgraded"), end()])
+    assert hilctl("report", d).returncode == 0
+    assert json.loads((d / "summary.json").read_text())["scenarios"]["cut-write"][
+        "description"] is None
+
+
+def test_report_reads_times_of_old_hilctl_journals(hilctl, tmp_path):
+    """Journals of hilctl before runs had "finished" wrote the end time as
+    "started" (its records carry host and shard); they still read, and the
+    campaign's duration is not stretched by a run's length."""
+    d = tmp_path / "camp"
+    lines = [campaign()]
+    for n, (start, dur) in enumerate([(0.1, 1.5), (1.7, 1.6)], 1):
+        rec = json.loads(run(n, "s", "%dms" % n, "upgraded"))
+        end_t = start + dur
+        rec["run"].update({"started": "2026-11-25T01:00:%06.3fZ" % end_t, "duration_s": dur,
+                           "host": "lab-host-1", "shard": {"index": 0, "count": 1, "attempt": 1}})
+        lines.append(json.dumps(rec))
+    lines.append(json.dumps({"end": {"finished": "2026-11-25T01:00:03.300Z", "complete": True}}))
+    write_journal(d, lines)
+    r = hilctl("report", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((d / "summary.json").read_text())
+    assert abs(summary["duration_s"] - 3.3) < 1e-6  # not 3.3 + 1.6
+    assert [x["started"] for x in summary["runs"]] == ["2026-11-25T01:00:00.100Z",
+                                                       "2026-11-25T01:00:01.700Z"]
+    assert [x["finished"] for x in summary["runs"]] == ["2026-11-25T01:00:01.600Z",
+                                                        "2026-11-25T01:00:03.300Z"]
+    # A journal of another writer, without "finished": "started" is the start.
+    write_journal(d, [campaign(), run(1, "s", "1ms", "upgraded"), end()])
+    hilctl("report", d)
+    got = json.loads((d / "summary.json").read_text())["runs"][0]
+    assert (got["started"], got["finished"]) == ("2026-11-25T01:00:01.000Z",
+                                                 "2026-11-25T01:00:12.000Z")
+

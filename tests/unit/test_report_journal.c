@@ -74,6 +74,67 @@ static void test_journal_reads_every_record_kind(void **state)
 	jfile_free(j);
 }
 
+/* A run's start and end: "started" + "finished" as written now; "started" +
+ * duration_s from other writers; and hilctl's records from before
+ * "finished" (they have "host" and "shard"), whose "started" was the end. */
+static void test_journal_reads_run_start_and_end(void **state)
+{
+	struct jfile *j = parse(
+	    CAMPAIGN
+	    "{\"run\":{\"key\":\"new\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"upgraded\","
+	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:00.100Z\","
+	    "\"finished\":\"2026-11-25T01:00:01.600Z\",\"duration_s\":1.5,\"host\":\"h\","
+	    "\"shard\":{\"index\":1,\"count\":3,\"attempt\":2}}}\n"
+	    "{\"run\":{\"key\":\"other\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	    "\"upgraded\","
+	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:02.000Z\","
+	    "\"duration_s\":2}}\n"
+	    "{\"run\":{\"key\":\"old\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":\"upgraded\","
+	    "\"allowed\":[\"upgraded\"],\"started\":\"2026-11-25T01:00:06.000Z\","
+	    "\"duration_s\":1.25,\"host\":\"h\",\"shard\":{\"index\":1,\"count\":3,"
+	    "\"attempt\":2}}}\n"
+	    "{\"run\":{\"key\":\"none\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
+	    "\"upgraded\","
+	    "\"allowed\":[\"upgraded\"],\"duration_s\":1}}\n" END);
+	double t0 = journal_time("2026-11-25T01:00:00Z");
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(j->n_runs, 4);
+	assert_float_equal((j->runs[0].start_s - t0), 0.1, 1e-6);
+	assert_float_equal((j->runs[0].end_s - t0), 1.6, 1e-6);
+	assert_float_equal((j->runs[1].start_s - t0), 2.0, 1e-6);
+	assert_float_equal((j->runs[1].end_s - t0), 4.0, 1e-6);
+	assert_float_equal((j->runs[2].start_s - t0), 4.75, 1e-6);
+	assert_float_equal((j->runs[2].end_s - t0), 6.0, 1e-6);
+	assert_null(j->runs[2].started); /* not what the record's "started" says */
+	assert_true(isnan(j->runs[3].start_s) && isnan(j->runs[3].end_s));
+	jfile_free(j);
+}
+
+static void test_journal_reads_scenario_descriptions(void **state)
+{
+	struct jfile *j = parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":"
+	                        "{\"a\":\"Cut: A\",\"b\":\"\"}}}\n" END);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(j->campaign.n_descriptions, 2);
+	assert_string_equal(j->campaign.described[0], "a");
+	assert_string_equal(j->campaign.descriptions[0], "Cut: A");
+	jfile_free(j);
+	/* an old journal has none */
+	j = parse(CAMPAIGN END);
+	assert_non_null(j);
+	assert_int_equal(j->campaign.n_descriptions, 0);
+	jfile_free(j);
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":"
+	                  "{\"a\":1}}}\n" END));
+	assert_non_null(strstr(logbuf, "journal.jsonl:1: campaign: \"descriptions\".\"a\" must be "
+	                               "a string"));
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":[]}}\n" END));
+}
+
 static void test_journal_drops_a_last_line_cut_by_a_kill(void **state)
 {
 	struct jfile *j = parse(CAMPAIGN RUN("a", "upgraded") "{\"run\":{\"key\":\"b\",\"sce");
@@ -324,6 +385,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_journal_reads_every_record_kind),
+	    cmocka_unit_test(test_journal_reads_run_start_and_end),
+	    cmocka_unit_test(test_journal_reads_scenario_descriptions),
 	    cmocka_unit_test(test_journal_drops_a_last_line_cut_by_a_kill),
 	    cmocka_unit_test(test_journal_drops_an_unparseable_last_line),
 	    cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),

@@ -53,7 +53,8 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/journal.jsonl", f->dir);
 	if (asprintf(&journal,
 	             "{\"campaign\":{\"format\":1,\"id\":\"c<1>\",\"host\":\"h&\",\"seed\":1,"
-	             "\"scenarios\":[\"s<b>\",\"other\"]}}\n"
+	             "\"scenarios\":[\"s<b>\",\"other\"],"
+	             "\"descriptions\":{\"s<b>\":\"Cut <i>during</i> the write\"}}}\n"
 	             "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
 	             "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
 	             "\"timeline\":\"t.jsonl\",\"duration_s\":2}}\n"
@@ -140,8 +141,8 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	assert_only_escaped(x, "onerror=", "&lt;img src=x ");
 	assert_non_null(strstr(x, "<testsuites name=\"hilctl c&lt;1&gt;\" tests=\"3\" "
 	                          "failures=\"1\" errors=\"1\""));
-	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"qemu-01 @ 2ms\""));
-	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked: "));
+	assert_non_null(strstr(x, "<testcase classname=\"s&lt;b&gt;\" name=\"point=2ms\""));
+	assert_non_null(strstr(x, "<failure type=\"bricked\" message=\"bricked on qemu-01: "));
 	assert_non_null(strstr(x, "<error type=\"infra_error\""));
 	assert_non_null(strstr(x, "&#10;...\">")); /* the reason's newline, in the attribute */
 	assert_non_null(strstr(x, "console (last 2 of 2 lines, t.jsonl)"));
@@ -149,6 +150,54 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	                          "e")); /* the board's UTF-8 */
 	assert_non_null(strstr(x, "reproduce: hilctl run x"));
 	free(x);
+}
+
+/* A CI server keeps a test's history by classname + name: the board must not
+ * be in it, and every name in a file must be unique (repeats, merges). */
+static void test_junit_identity_is_scenario_and_point_not_board(void **state)
+{
+	static const char journal[] =
+	    "{\"campaign\":{\"format\":1,\"id\":\"c\"}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms\",\"scenario\":\"s\",\"board\":\"rpi-07\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#2\",\"scenario\":\"s\",\"board\":\"bbb-02\","
+	    "\"point\":\"1ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#3\",\"scenario\":\"s\",\"board\":\"rpi-07\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"other-writer\",\"scenario\":\"s\",\"board\":\"x\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"run\":{\"key\":\"s/point=1ms#0\",\"scenario\":\"s\",\"board\":\"y\","
+	    "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"]}}\n"
+	    "{\"end\":{\"complete\":true}}\n";
+	struct fixture *f = *state;
+	struct report_set set = {0};
+	struct gate gate;
+	struct report saved = f->report;
+	char *x;
+
+	report_set_add(&set, jfile_parse("j.jsonl", journal, strlen(journal)));
+	assert_int_equal(report_set_finish(&set), 0);
+	gate_compute(&gate, &set);
+	f->report = (struct report){&set, &gate, {40, 100, "2026-11-25T00:00:00Z"}};
+	x = render(report_junit, f);
+	f->report = saved;
+	assert_null(strstr(x, "name=\"rpi-07"));
+	assert_null(strstr(x, " @ "));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms #2\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms #3\""));
+	/* same point, no repeat in the key: made unique in report order */
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms (2)\""));
+	assert_non_null(strstr(x, "<testcase classname=\"s\" name=\"point=1ms (3)\""));
+	assert_non_null(strstr(x, "<property name=\"board\" value=\"bbb-02\"/>\n"
+	                          "        <property name=\"point\" value=\"1ms\"/>\n"
+	                          "        <property name=\"repeat\" value=\"2\"/>"));
+	assert_non_null(strstr(x, "message=\"bricked on bbb-02: \">board: bbb-02, point: 1ms, "
+	                          "repeat 2\n"));
+	assert_non_null(strstr(x, "<system-out>board: bbb-02\npoint: 1ms\nrepeat: 2\n"));
+	free(x);
+	gate_free(&gate);
+	report_set_free(&set);
 }
 
 static void test_tap_keeps_one_point_per_run_and_quotes_yaml(void **state)
@@ -181,6 +230,34 @@ static void test_tap_escapes_hash_in_descriptions(void **state)
 	free(t);
 }
 
+/* prove's YAMLish reader takes a list item whose first word ends in ": " for
+ * a hash with a quoted key and gives up on the rest of the file. */
+static void test_tap_console_items_never_look_like_keys(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	char *t;
+	FILE *tl;
+
+	snprintf(path, sizeof(path), "%s/t2.jsonl", f->dir);
+	tl = fopen(path, "w");
+	fputs("{\"hilctl_timeline\":1}\n"
+	      "{\"t\":1,\"k\":\"con\",\"d\":\"DRAM:  256 MiB\"}\n"
+	      "{\"t\":2,\"k\":\"con\",\"d\":\"  : x\"}\n"
+	      "{\"t\":3,\"k\":\"con\",\"d\":\"a:b c: d\"}\n"
+	      "{\"t\":4,\"k\":\"con\",\"d\":\"x:\"}\n",
+	      tl);
+	fclose(tl);
+	((struct jrun *)f->set.runs[1])->timeline = "t2.jsonl";
+	t = render(report_tap, f);
+	assert_non_null(strstr(t, "  console:\n"
+	                          "    - \"DRAM\\x3a  256 MiB\"\n"
+	                          "    - \"  \\x3a x\"\n"
+	                          "    - \"a:b c: d\"\n"
+	                          "    - \"x:\"\n"));
+	free(t);
+}
+
 static void test_summary_json_parses_and_holds_clean_text(void **state)
 {
 	char *s = render(report_summary_json, *state);
@@ -199,6 +276,12 @@ static void test_summary_json_parses_and_holds_clean_text(void **state)
 	assert_non_null(strstr(reason, "]]><img src=x onerror=alert(1)></script>"));
 	assert_memory_equal(reason, "\xe2\x90\x80", 3); /* NUL as a picture, not \u0000 */
 	assert_true(json_is_null(json_object_get(json_object_get(doc, "gate"), "upper_bound_95")));
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(doc, "scenarios"), "s<b>"), "description")),
+	    "Cut <i>during</i> the write");
+	assert_true(json_is_null(json_object_get(
+	    json_object_get(json_object_get(doc, "scenarios"), "other"), "description")));
 	json_decref(doc);
 	free(s);
 }
@@ -217,8 +300,38 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	assert_non_null(strstr(h, "<span class=\"ctl\">NUL</span>"));
 	assert_non_null(strstr(h, "id=\"run-1\" style=\"--vc:#cf222e\" open>"));
 	assert_non_null(strstr(h, "Console log \xe2\x80\x94 2 lines"));
+	/* the scenario's description, over its runs and in each run's facts */
+	assert_non_null(
+	    strstr(h, "<p class=\"scdesc\">Cut &lt;i&gt;during&lt;/i&gt; the write</p>"));
+	assert_non_null(strstr(h, "<dt>scenario</dt><dd>s&lt;b&gt; \xe2\x80\x94 Cut &lt;i&gt;"));
+	assert_null(strstr(h, "<i>during"));
 	assert_non_null(
 	    strstr(h, "<title>FAIL \xe2\x80\x94 c&lt;1&gt; \xe2\x80\x94 hilctl report</title>"));
+	free(h);
+}
+
+/* Painted by pass or fail, the verdict in words: an upgraded that the
+ * scenario does not allow is red, not upgraded's green. */
+static void test_html_paints_a_failed_upgraded_run_red(void **state)
+{
+	struct fixture *f = *state;
+	char *h;
+
+	((struct jrun *)f->set.runs[0])->pass = false; /* upgraded, not allowed */
+	h = render(report_html, f);
+	assert_non_null(strstr(h, "id=\"run-0\" style=\"--vc:#cf222e\" open><summary>"
+	                          "<span class=\"vtag\" style=\"--vc:#cf222e\">upgraded</span>"));
+	assert_null(strstr(h, "id=\"run-0\" style=\"--vc:#1a7f37\""));
+	assert_non_null(strstr(h, "<b>not allowed: failed</b>"));
+	/* its outcome map cell and duration dot */
+	assert_non_null(strstr(h, "fill=\"#cf222e\" stroke=\"#1f2328\" stroke-width=\"2\"><title>"
+	                          "s&lt;b&gt; \xc2\xb7 qemu-01 @ 1ms: upgraded (not allowed)"));
+	/* a passing infra-free run stays green: a passing upgraded */
+	((struct jrun *)f->set.runs[0])->pass = true;
+	free(h);
+	h = render(report_html, f);
+	assert_non_null(strstr(h, "id=\"run-0\" style=\"--vc:#1a7f37\"><summary>"
+	                          "<span class=\"vtag\" style=\"--vc:#1a7f37\">upgraded</span>"));
 	free(h);
 }
 
@@ -237,12 +350,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_junit_escapes_console_text_and_counts, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_junit_identity_is_scenario_and_point_not_board,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_keeps_one_point_per_run_and_quotes_yaml, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_escapes_hash_in_descriptions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tap_console_items_never_look_like_keys, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_html_paints_a_failed_upgraded_run_red, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_reports_a_failing_stream, setup, teardown),
 	};

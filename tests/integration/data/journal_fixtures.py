@@ -158,6 +158,8 @@ def campaign_record(cid, runs_planned, shard=(0, 1, 1), resumed=False, host="lab
         "started": "2026-11-25T01:22:33.123Z", "host": host, "lab": "fixtures/lab-qemu.yaml",
         "boards": ["qemu-01", "qemu-02"],
         "scenarios": scenarios or [s[0] for s in SCENARIOS], "seed": 42,
+        "descriptions": {s[0]: "A %s fault swept over %d points, %d ms apart." % (s[3], s[1], s[2])
+                         for s in SCENARIOS},
         "runs_planned": runs_planned,
         "command": "hilctl qualify --lab fixtures/lab-qemu.yaml --out " + cid,
         "shard": {"index": shard[0], "count": shard[1], "attempt": shard[2]}}}
