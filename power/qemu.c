@@ -196,7 +196,7 @@ static int qemu_get(struct power *p, enum power_state *out)
 	int64_t deadline = clock_now_ns() + min64(op_timeout(p), QEMU_QMP_PATIENCE_NS);
 	char why[320] = "", status[64];
 	struct qemu_proc found, *proc;
-	pid_t stale;
+	pid_t stale, pid;
 	int rc;
 
 	*out = POWER_UNKNOWN;
@@ -209,10 +209,11 @@ static int qemu_get(struct power *p, enum power_state *out)
 		*out = POWER_OFF;
 		return 0;
 	}
+	pid = proc->pid; /* qemu_proc_exited() forgets it once reaped */
 	rc = ask_status(qp, status, sizeof(status), why, sizeof(why), deadline);
 	if (rc < 0 && qemu_proc_exited(proc)) {
 		/* It died while we asked: the same news as a stale pid file. */
-		warn_gone(p, proc->pid);
+		warn_gone(p, pid);
 		remove_state_files(qp);
 		*out = POWER_OFF;
 	} else if (rc < 0) {

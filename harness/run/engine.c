@@ -181,24 +181,35 @@ static void console_name(const struct board *b, char *out, size_t size)
 		snprintf(out, size, "%s%s%s", type, where ? " " : "", where ? where : "");
 }
 
-/* The stream ended. A console that follows power (QEMU's socket) ends
- * because the machine is gone: if the driver says off, power went away
- * under the harness (QEMU killed from outside). Otherwise the console may
- * come back (console_check). */
-static int console_vanished(struct run *r)
+/* A console that follows power (QEMU's socket) ends because the machine is
+ * gone: if the driver says off, power went away under the harness (QEMU
+ * killed from outside). 1 (and the run's infra error set) when so. */
+static int power_went_off(struct run *r, int *rc)
 {
 	struct board *b = r->b;
 	enum power_state st = POWER_UNKNOWN;
 	char what[200];
 
+	if (!b->console.ops->follows_power || power_get(&b->power, &st) < 0 || st != POWER_OFF)
+		return 0;
 	console_name(b, what, sizeof(what));
-	if (b->console.ops->follows_power && power_get(&b->power, &st) == 0 && st == POWER_OFF)
-		return infra(r, -EPIPE,
-			     "power went off under the harness: the %s driver says off and console "
-			     "%s closed (%s)",
-			     b->power.ops->name, what,
-			     strcmp(b->power.ops->name, "qemu") ? "power switched outside hilctl?"
-								: "QEMU killed or crashed outside hilctl?");
+	*rc = infra(r, -EPIPE,
+		    "power went off under the harness: the %s driver says off and console "
+		    "%s closed (%s)",
+		    b->power.ops->name, what,
+		    strcmp(b->power.ops->name, "qemu") ? "power switched outside hilctl?"
+						       : "QEMU killed or crashed outside hilctl?");
+	return 1;
+}
+
+/* The stream ended. Otherwise than power gone, the console may come back
+ * (console_check). */
+static int console_vanished(struct run *r)
+{
+	int rc;
+
+	if (power_went_off(r, &rc))
+		return rc;
 	r->console_gone_ns = 0;
 	return 0;
 }
@@ -230,6 +241,12 @@ static int console_check(struct run *r, int64_t *wake)
 		r->console_retry_ns = now + CONSOLE_RETRY_NS;
 	}
 	if (now - r->console_gone_ns >= CONSOLE_RETURN_NS) {
+		int rc;
+
+		/* A killed QEMU may not have been reaped when its socket
+		 * closed: ask the driver again before blaming the console. */
+		if (power_went_off(r, &rc))
+			return rc;
 		console_name(b, what, sizeof(what));
 		return infra(r, -ENODEV,
 			     "console %s vanished with the board powered on and did not come "
