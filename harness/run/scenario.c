@@ -38,7 +38,7 @@ static int check_duration(const struct cfg_node *map, const char *key, const cha
 	if (cfg_get_str(map, key, true, out) < 0)
 		return -EINVAL;
 	if (!strstr(*out, "${") && cfg_parse_duration(*out, &ns) < 0) {
-		cfg_error(n, "\"%s\" is not a duration (like 500ms, 2s, 1.5s, 3m)", *out);
+		cfg_error(n, "%s", cfg_duration_error(*out));
 		return -EINVAL;
 	}
 	return 0;
