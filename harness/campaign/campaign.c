@@ -419,6 +419,8 @@ static int load_scenarios(struct campaign *c)
 	if (!c->plan.scenarios || !c->bisect_budget)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		if (stop_requested())
+			return -EINTR;
 		c->plan.scenarios[i] = scenario_load(c->o->scenario_paths[i]);
 		if (!c->plan.scenarios[i])
 			return -EINVAL;
@@ -572,6 +574,7 @@ static void free_campaign(struct campaign *c)
 		scenario_free(c->plan.scenarios[i]);
 	free(c->plan.scenarios);
 	free(c->plan.runs);
+	plan_free_index(&c->plan);
 	free(c->bisect_budget);
 	lab_free(c->lab);
 }
@@ -594,8 +597,14 @@ int campaign_run(const struct campaign_opts *o)
 	bool complete, sharded;
 
 	c.lab = lab_load(o->lab_path);
-	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0)
+	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0) {
+		if (stop_requested()) {
+			hil_error("interrupted (%s) while planning: nothing was run",
+				  stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			rc = EXIT_INFRA;
+		}
 		goto out;
+	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < c.plan.n; i++)
 			printf("%s\n", c.plan.runs[i].key);

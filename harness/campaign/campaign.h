@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The most runs one campaign plans (sweep points × repeats × scenarios, or
+ * --runs): a plan is kept whole in memory and in every report. */
+#define PLAN_MAX_RUNS 100000
+
 struct campaign_opts {
 	const char *lab_path;
 	const char **scenario_paths; /* NULL-terminated */
