@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,11 @@
 #include <unistd.h>
 
 #include "harness/campaign/campaign.h"
+#include "harness/campaign/workers.h"
 #include "harness/lab/lab.h"
 #include "harness/cli/cli.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "reports/journal_read.h"
 
 static const char run_help[] =
@@ -166,11 +169,8 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			continue;
 		switch (c) {
 		case 'j':
-			o->jobs = atoi(optarg);
-			if (o->jobs < 1 || o->jobs > 64) {
-				hil_error("-j %s: give 1 to 64 boards", optarg);
+			if (num_opt_int("-j", optarg, 1, WORKERS_MAX, &o->jobs) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_BOARD:
 			if (!strcmp(optarg, "auto"))
@@ -182,17 +182,15 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->sweep = optarg;
 			break;
 		case OPT_RUNS:
-			o->runs = atoi(optarg);
-			if (o->runs < 1) {
-				hil_error("--runs %s: give a number of runs", optarg);
+			if (num_opt_int("--runs", optarg, 1, PLAN_MAX_RUNS, &o->runs) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_POINT:
 			o->point = optarg;
 			break;
 		case OPT_SEED:
-			o->seed = strtoull(optarg, NULL, 0);
+			if (num_opt_ull("--seed", optarg, ULLONG_MAX, &o->seed) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_OUT:
 			o->out_dir = optarg;
@@ -202,7 +200,8 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->resume = true;
 			break;
 		case OPT_BISECT:
-			o->bisect = atoi(optarg);
+			if (num_opt_int("--bisect", optarg, 0, 1000, &o->bisect) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_SHARD:
 			if (parse_shard(optarg, o) < 0)
@@ -215,17 +214,17 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->dry_run = true;
 			break;
 		case OPT_MAX_FAIL:
-			o->max_failures = atoi(optarg);
+			if (num_opt_int("--max-failures", optarg, 0, PLAN_MAX_RUNS,
+					&o->max_failures) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_SHARDS:
-			o->shards_hint = atoi(optarg);
+			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards_hint) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_REPEAT:
-			o->repeat = atoi(optarg);
-			if (o->repeat < 1 || o->repeat > 1000) {
-				hil_error("--repeat %s: give 1 to 1000", optarg);
+			if (num_opt_int("--repeat", optarg, 1, 1000, &o->repeat) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		}
 	}
