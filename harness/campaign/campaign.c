@@ -18,6 +18,7 @@
 #include "harness/cli/cli.h"
 #include "lib/clock.h"
 #include "harness/lab/lock.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
 #include "harness/campaign/shard_board.h"
 #include "harness/campaign/workers.h"
@@ -446,6 +447,48 @@ static bool wanted(const struct campaign *c, const struct board_cfg *b)
 	return any;
 }
 
+/* What the real run would refuse about boards, checked before anything
+ * (and by --dry-run): a --board the lab does not have, a scenario no usable
+ * board fits. */
+static int check_boards(const struct campaign *c)
+{
+	for (size_t i = 0; c->o->boards && c->o->boards[i]; i++)
+		if (!lab_board(c->lab, c->o->boards[i])) {
+			hil_error("%s: no board \"%s\" (hilctl --lab %s boards lists them)",
+				  c->lab->path, c->o->boards[i], c->lab->path);
+			return -ENOENT;
+		}
+	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++) {
+		const struct scenario *s = c->plan.scenarios[sc];
+		const struct cfg_node *fits = cfg_get(s->root, "fits");
+		char tags[256] = "";
+		size_t used = 0;
+		bool any = false;
+
+		for (size_t i = 0; i < c->lab->n_boards && !any; i++) {
+			const struct board_cfg *b = &c->lab->boards[i];
+			bool named = !c->o->boards;
+			for (size_t k = 0; c->o->boards && c->o->boards[k]; k++)
+				named |= !strcmp(c->o->boards[k], b->name);
+			any = named && board_fits(b, s);
+		}
+		if (any)
+			continue;
+		for (size_t i = 0; s->fits && s->fits[i] && used < sizeof(tags); i++)
+			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
+						 i ? ", " : "", s->fits[i]);
+		if (fits)
+			cfg_error(fits, "[%s]: no board in %s%s has all these tags (hilctl --lab %s "
+				  "boards lists each board's tags)", tags, c->lab->path,
+				  c->o->boards ? " named by --board" : "", c->lab->path);
+		else
+			hil_error("%s: no board in %s fits scenario %s%s", s->path, c->lab->path,
+				  s->name, c->o->boards ? " among those named by --board" : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static bool wanted_cb(const struct board_cfg *b, void *ctx)
 {
 	return wanted(ctx, b);
@@ -605,6 +648,8 @@ int campaign_run(const struct campaign_opts *o)
 		}
 		goto out;
 	}
+	if (check_boards(&c) < 0)
+		goto out;
 	if (o->dry_run) {
 		for (size_t i = 0; i < c.plan.n; i++)
 			printf("%s\n", c.plan.runs[i].key);
