@@ -458,34 +458,9 @@ static int check_boards(const struct campaign *c)
 				  c->lab->path, c->o->boards[i], c->lab->path);
 			return -ENOENT;
 		}
-	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++) {
-		const struct scenario *s = c->plan.scenarios[sc];
-		const struct cfg_node *fits = cfg_get(s->root, "fits");
-		char tags[256] = "";
-		size_t used = 0;
-		bool any = false;
-
-		for (size_t i = 0; i < c->lab->n_boards && !any; i++) {
-			const struct board_cfg *b = &c->lab->boards[i];
-			bool named = !c->o->boards;
-			for (size_t k = 0; c->o->boards && c->o->boards[k]; k++)
-				named |= !strcmp(c->o->boards[k], b->name);
-			any = named && board_fits(b, s);
-		}
-		if (any)
-			continue;
-		for (size_t i = 0; s->fits && s->fits[i] && used < sizeof(tags); i++)
-			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
-						 i ? ", " : "", s->fits[i]);
-		if (fits)
-			cfg_error(fits, "[%s]: no board in %s%s has all these tags (hilctl --lab %s "
-				  "boards lists each board's tags)", tags, c->lab->path,
-				  c->o->boards ? " named by --board" : "", c->lab->path);
-		else
-			hil_error("%s: no board in %s fits scenario %s%s", s->path, c->lab->path,
-				  s->name, c->o->boards ? " among those named by --board" : "");
-		return -ENOENT;
-	}
+	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++)
+		if (campaign_check_fits(c->lab, c->plan.scenarios[sc], c->o->boards) < 0)
+			return -ENOENT;
 	return 0;
 }
 

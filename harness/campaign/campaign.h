@@ -39,4 +39,12 @@ struct campaign_opts {
 
 int campaign_run(const struct campaign_opts *o);
 
+struct lab;
+struct scenario;
+/* 0 when a board of the lab (among boards, a NULL-terminated list of
+ * names, when not NULL) has every tag of the scenario's fits:; else prints
+ * where fits: is (file:line:col) and returns -ENOENT. */
+int campaign_check_fits(const struct lab *lab, const struct scenario *s,
+			const char *const *boards);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/campaign/campaign_int.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
 #include "lib/stop.h"
 
@@ -248,4 +249,31 @@ bool board_fits(const struct board_cfg *b, const struct scenario *s)
 		if (!board_has_tag(b, s->fits[i]))
 			return false;
 	return true;
+}
+
+int campaign_check_fits(const struct lab *lab, const struct scenario *s, const char *const *boards)
+{
+	const struct cfg_node *fits = cfg_get(s->root, "fits");
+	char tags[256] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < lab->n_boards; i++) {
+		const struct board_cfg *b = &lab->boards[i];
+		bool named = !boards;
+		for (size_t k = 0; boards && boards[k]; k++)
+			named |= !strcmp(boards[k], b->name);
+		if (named && board_fits(b, s))
+			return 0;
+	}
+	for (size_t i = 0; s->fits && s->fits[i] && used < sizeof(tags); i++)
+		used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s", i ? ", " : "",
+					 s->fits[i]);
+	if (fits)
+		cfg_error(fits, "[%s]: no board in %s%s has all these tags (hilctl --lab %s boards "
+			  "lists each board's tags)", tags, lab->path,
+			  boards ? " named by --board" : "", lab->path);
+	else
+		hil_error("%s: no board in %s fits scenario %s%s", s->path, lab->path, s->name,
+			  boards ? " among those named by --board" : "");
+	return -ENOENT;
 }
