@@ -248,6 +248,12 @@ struct lab *lab_load(const char *path)
 
 	if (!lab)
 		return NULL;
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		hil_error("%s: No such file or directory: name the lab file with --lab FILE or "
+			  "HILCTL_LAB=FILE (fixtures/lab-*.yaml are examples)", path);
+		free(lab);
+		return NULL;
+	}
 	lab->path = strdup(path);
 	lab->dir = strdup(path);
 	if (!lab->path || !lab->dir)
