@@ -19,7 +19,7 @@
 #include "reports/journal_read.h"
 
 static const char run_help[] =
-	"usage: hilctl [--lab FILE] run SCENARIO... --out DIR [options]\n"
+	"usage: hilctl [--lab FILE] run SCENARIO... [--out DIR] [options]\n"
 	"       hilctl run --resume DIR\n\n"
 	"Run each scenario over its fault points on the lab's boards that fit it, judge\n"
 	"every run, and append it to DIR/journal.jsonl as it ends.\n\n"
@@ -38,7 +38,8 @@ static const char run_help[] =
 	"  --shard I/N      run only slice I (from 0) of N of the campaign; --shard auto\n"
 	"                   takes I and N from Slurm arrays, GitLab parallel: or a\n"
 	"                   Kubernetes Indexed Job (with --shards N)\n"
-	"  --out DIR        where the journal, timelines and reports go\n"
+	"  --out DIR        where the journal, timelines and reports go (default\n"
+	"                   ./hilctl-out; a directory that holds a campaign is refused)\n"
 	"  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
 	"  --dry-run        check the scenarios and list the runs; run nothing\n"
 	"  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
@@ -50,7 +51,8 @@ static const char qualify_help[] =
 	"usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
 	"Run the qualification suite: the scenarios listed in scenarios/qualify.suite\n"
 	"(or every DIR/*.yaml with --scenarios DIR and no suite file), each on the\n"
-	"lab's boards that fit it. Takes the options of hilctl run.\n";
+	"lab's boards that fit it. Takes the options of hilctl run; --out defaults\n"
+	"to ./qualify-out.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
        OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT, OPT_SHARDS };
