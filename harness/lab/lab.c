@@ -12,6 +12,7 @@
 #include "harness/lab/lab.h"
 #include "harness/run/expect.h"
 #include "lib/log.h"
+#include "lib/stop.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
 static const char *const *overrides;
@@ -177,12 +178,7 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		if (!b->tags)
 			return -ENOMEM;
 	}
-	rc = check_board(b);
-	if (rc < 0) {
-		free(b->tags);
-		b->tags = NULL;
-	}
-	return rc;
+	return 0;
 }
 
 static const char *var_value(const struct lab *lab, const char *name, size_t len)
@@ -289,6 +285,11 @@ struct lab *lab_load(const char *path)
 			goto fail;
 		lab->n_boards++;
 	}
+	/* The structure of every board first (names, duplicates, driver
+	 * names), then each board's settings. */
+	for (size_t i = 0; i < lab->n_boards; i++)
+		if (stop_requested() || check_board(&lab->boards[i]) < 0)
+			goto fail;
 	return lab;
 fail:
 	lab_free(lab);
