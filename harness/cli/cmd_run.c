@@ -60,14 +60,12 @@ enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_R
 static int env_int(const char *name, int *out)
 {
 	const char *v = getenv(name);
-	char *end;
-	long n;
+	long long n;
 
 	if (!v || !v[0])
 		return 0;
-	n = strtol(v, &end, 10);
-	if (*end || n < 0 || n > 1000000) {
-		hil_error("--shard auto: %s=\"%s\" is not a number", name, v);
+	if (num_parse_ll(v, 0, 1000000, &n) < 0) {
+		hil_error("--shard auto: %s=\"%s\" is not a number (0 to 1000000)", name, v);
 		return -EINVAL;
 	}
 	*out = (int)n;
@@ -114,9 +112,19 @@ static int parse_shard(const char *arg, struct campaign_opts *o)
 		o->shard_count = -1; /* resolved after all options (--shards) */
 		return 0;
 	}
-	if (sscanf(arg, "%d/%d", &o->shard_index, &o->shard_count) != 2 || o->shard_count < 1 ||
-	    o->shard_count > JOURNAL_MAX_SHARDS || o->shard_index < 0 ||
-	    o->shard_index >= o->shard_count) {
+	const char *slash = strchr(arg, '/');
+	char index[16];
+	long long i = -1, n = 0;
+
+	if (slash && (size_t)(slash - arg) < sizeof(index)) {
+		snprintf(index, sizeof(index), "%.*s", (int)(slash - arg), arg);
+		if (num_parse_ll(index, 0, JOURNAL_MAX_SHARDS, &i) < 0 ||
+		    num_parse_ll(slash + 1, 1, JOURNAL_MAX_SHARDS, &n) < 0)
+			i = -1;
+	}
+	o->shard_index = (int)i;
+	o->shard_count = (int)n;
+	if (i < 0 || i >= n) {
 		hil_error("--shard %s: give I/N with 0 <= I < N <= %d", arg, JOURNAL_MAX_SHARDS);
 		return -EINVAL;
 	}

@@ -190,6 +190,7 @@ def test_dry_run_agrees_with_run_on_fits_matching_no_board(hilctl, tmp_path, how
     ("--repeat", "0", "--repeat 0: is out of range (give 1 to 1000)"),
     ("--shards", "1e3", "--shards 1e3: is not a whole number"),
     ("--sweep", "1:1000000000:1", "1000000000 fault points, more than 100000 in one campaign"),
+    ("--shard", "0/2x", "--shard 0/2x: give I/N with 0 <= I < N"),
 ])
 def test_numeric_options_are_strict_with_their_range(hilctl, tmp_path, option, value, message):
     lab = _lab(tmp_path, "boards:\n" + GOOD_BOARD)
