@@ -583,22 +583,39 @@ int cfg_get_bool(const struct cfg_node *map, const char *key, bool required, boo
 	return -EINVAL;
 }
 
+/* Strict: digits, an optional fraction, then a unit (none: seconds); no
+ * sign, blanks, exponent, hex, inf or nan; at most CFG_DURATION_MAX_S. */
 int cfg_parse_duration(const char *text, int64_t *out_ns)
 {
 	static const struct {
 		const char *suffix;
 		double scale;
 	} units[] = {{"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"", 1e9}};
+	const char *p = text;
 	char *end;
 	double v;
 
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
 	errno = 0;
 	v = strtod(text, &end);
-	if (errno || end == text || v < 0 || v > 1e6 * 3600)
+	if (errno || end != p)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(end, units[i].suffix) == 0) {
-			*out_ns = (int64_t)(v * units[i].scale + 0.5);
+			double ns = v * units[i].scale;
+			if (ns > (double)CFG_DURATION_MAX_S * 1e9)
+				return -ERANGE;
+			*out_ns = (int64_t)(ns + 0.5);
 			return 0;
 		}
 	return -EINVAL;
@@ -612,10 +629,24 @@ int cfg_get_duration(const struct cfg_node *map, const char *key, bool required,
 	if (!n)
 		return rc;
 	if (cfg_parse_duration(n->value, out_ns) < 0) {
-		cfg_error(n, "\"%s\" is not a duration (like 500ms, 2s, 1.5s, 3m)", n->value);
+		cfg_error(n, "%s", cfg_duration_error(n->value));
 		return -EINVAL;
 	}
 	return 0;
+}
+
+const char *cfg_duration_error(const char *text)
+{
+	static __thread char msg[256];
+	int64_t ns;
+
+	if (cfg_parse_duration(text, &ns) == -ERANGE)
+		snprintf(msg, sizeof(msg), "\"%.64s\" is too long a duration (at most %dh)", text,
+			 CFG_DURATION_MAX_S / 3600);
+	else
+		snprintf(msg, sizeof(msg),
+			 "\"%.64s\" is not a duration (like 500ms, 2s, 1.5s, 3m)", text);
+	return msg;
 }
 
 static void join_words(const char *const words[], char *buf, size_t size)

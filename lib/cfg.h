@@ -53,7 +53,12 @@ int cfg_get_int(const struct cfg_node *map, const char *key, bool required, long
 int cfg_get_bool(const struct cfg_node *map, const char *key, bool required, bool *out);
 /* Durations: "250ms", "2s", "1.5s", "3m", "500us", or a bare number of seconds. */
 int cfg_get_duration(const struct cfg_node *map, const char *key, bool required, int64_t *out_ns);
+/* -EINVAL: not a duration; -ERANGE: longer than CFG_DURATION_MAX_S. */
+#define CFG_DURATION_MAX_S (1000 * 3600)
 int cfg_parse_duration(const char *text, int64_t *out_ns);
+/* The message for a text cfg_parse_duration() refused: "\"banana\" is not a
+ * duration (like ...)" or "... is too long a duration (at most 1000h)". */
+const char *cfg_duration_error(const char *text);
 /* One of a fixed set; error lists the valid words. Returns the index. */
 int cfg_get_enum(const struct cfg_node *map, const char *key, bool required,
 		 const char *const words[], int *out);

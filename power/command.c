@@ -193,7 +193,8 @@ static void cmd_free(struct command *c)
 	free(c);
 }
 
-static int cmd_open(struct power *p, const struct cfg_node *settings)
+/* Parse the settings into a new struct command (*out), or print why not. */
+static int cmd_parse(const struct cfg_node *settings, const char *board, struct command **out)
 {
 	static const char *const keys[] = {"driver", "type",      "timeout",    "on",  "off",
 	                                   "status", "status_on", "status_off", "env", NULL};
@@ -205,11 +206,11 @@ static int cmd_open(struct power *p, const struct cfg_node *settings)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	rc = cmd_parse_argv(settings, "on", true, p->board, &c->argv_on);
+	rc = cmd_parse_argv(settings, "on", true, board, &c->argv_on);
 	if (rc == 0)
-		rc = cmd_parse_argv(settings, "off", true, p->board, &c->argv_off);
+		rc = cmd_parse_argv(settings, "off", true, board, &c->argv_off);
 	if (rc == 0)
-		rc = cmd_parse_argv(settings, "status", false, p->board, &c->argv_status);
+		rc = cmd_parse_argv(settings, "status", false, board, &c->argv_status);
 	if (rc == 0)
 		rc = cmd_parse_regex(settings, "status_on", &c->re_on);
 	if (rc == 0)
@@ -220,11 +221,32 @@ static int cmd_open(struct power *p, const struct cfg_node *settings)
 		rc = -EINVAL;
 	}
 	if (rc == 0)
-		rc = cmd_parse_env(settings, p->board, &c->env);
+		rc = cmd_parse_env(settings, board, &c->env);
 	if (rc < 0) {
 		cmd_free(c);
 		return rc;
 	}
+	*out = c;
+	return 0;
+}
+
+/* The settings only (argv, regexes, env): nothing is run. */
+static int cmd_check(const struct cfg_node *settings, const char *board)
+{
+	struct command *c = NULL;
+	int rc = cmd_parse(settings, board, &c);
+
+	cmd_free(c);
+	return rc;
+}
+
+static int cmd_open(struct power *p, const struct cfg_node *settings)
+{
+	struct command *c = NULL;
+	int rc = cmd_parse(settings, p->board, &c);
+
+	if (rc < 0)
+		return rc;
 	if (p->timeout_ns <= 0)
 		p->timeout_ns = CMD_DEFAULT_TIMEOUT_NS;
 	p->priv = c;
@@ -564,6 +586,7 @@ static void cmd_close(struct power *p)
 
 const struct power_ops power_command_ops = {
     .name = "command",
+    .check = cmd_check,
     .open = cmd_open,
     .set = cmd_set,
     .get = cmd_get,

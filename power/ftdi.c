@@ -322,6 +322,14 @@ static int64_t deadline_for(const struct power *p)
 
 static void ftdi_close_relay(struct power *p);
 
+/* The settings only: no libusb context, no USB traffic. */
+static int ftdi_check(const struct cfg_node *settings, const char *board)
+{
+	struct ftdi_relay f = {0};
+
+	return parse_settings(&f, settings);
+}
+
 static int ftdi_open_relay(struct power *p, const struct cfg_node *settings)
 {
 	struct ftdi_relay *f = calloc(1, sizeof(*f));
@@ -393,6 +401,7 @@ static void ftdi_close_relay(struct power *p)
 
 const struct power_ops power_ftdi_ops = {
     .name = "ftdi",
+    .check = ftdi_check,
     .open = ftdi_open_relay,
     .set = ftdi_set,
     .get = ftdi_get,

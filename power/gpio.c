@@ -362,6 +362,14 @@ static int parse_settings(struct gpio_relay *g, const struct cfg_node *settings)
 
 static void gpio_close(struct power *p);
 
+/* The settings only: which chip and line exist is known when opened. */
+static int gpio_check(const struct cfg_node *settings, const char *board)
+{
+	struct gpio_relay g = {0};
+
+	return parse_settings(&g, settings);
+}
+
 static int gpio_open(struct power *p, const struct cfg_node *settings)
 {
 	struct gpio_relay *g = calloc(1, sizeof(*g));
@@ -472,6 +480,7 @@ static void gpio_close(struct power *p)
 
 const struct power_ops power_gpio_ops = {
     .name = "gpio",
+    .check = gpio_check,
     .open = gpio_open,
     .set = gpio_set,
     .get = gpio_get,

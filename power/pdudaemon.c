@@ -110,7 +110,8 @@ static void pdu_free(struct pdu *pdu)
 	free(pdu);
 }
 
-static int pdu_open(struct power *p, const struct cfg_node *settings)
+/* Parse the settings into a new struct pdu (*out), or print why not. */
+static int pdu_parse(const struct cfg_node *settings, struct pdu **out)
 {
 	static const char *const keys[] = {"driver", "type",     "timeout", "url",
 	                                   "host",   "hostname", "port",    NULL};
@@ -139,6 +140,27 @@ static int pdu_open(struct power *p, const struct cfg_node *settings)
 		pdu_free(pdu);
 		return rc;
 	}
+	*out = pdu;
+	return 0;
+}
+
+/* The settings only: no request reaches pdudaemon. */
+static int pdu_check(const struct cfg_node *settings, const char *board)
+{
+	struct pdu *pdu = NULL;
+	int rc = pdu_parse(settings, &pdu);
+
+	pdu_free(pdu);
+	return rc;
+}
+
+static int pdu_open(struct power *p, const struct cfg_node *settings)
+{
+	struct pdu *pdu = NULL;
+	int rc = pdu_parse(settings, &pdu);
+
+	if (rc < 0)
+		return rc;
 	if (p->timeout_ns <= 0)
 		p->timeout_ns = PDU_DEFAULT_TIMEOUT_NS;
 	p->priv = pdu;
@@ -281,6 +303,7 @@ static void pdu_close(struct power *p)
 
 const struct power_ops power_pdudaemon_ops = {
     .name = "pdudaemon",
+    .check = pdu_check,
     .open = pdu_open,
     .set = pdu_set,
     .get = pdu_get,

@@ -36,10 +36,37 @@ const char *power_driver_list(void)
 	return list;
 }
 
+static const struct power_ops *driver_of(const struct cfg_node *power_node)
+{
+	const struct cfg_node *drv = cfg_get(power_node, "driver");
+	const struct power_ops *ops;
+
+	if (!drv || drv->type != CFG_SCALAR) {
+		cfg_error(drv ? drv : power_node, "needs \"driver:\", one of %s",
+			  power_driver_list());
+		return NULL;
+	}
+	ops = power_find(drv->value);
+	if (!ops)
+		cfg_error(drv, "\"%s\" is not one of %s", drv->value, power_driver_list());
+	return ops;
+}
+
+int power_check(const struct cfg_node *power_node, const char *board)
+{
+	const struct power_ops *ops = driver_of(power_node);
+	int64_t timeout_ns;
+
+	if (!ops)
+		return -EINVAL;
+	if (cfg_get_duration(power_node, "timeout", false, &timeout_ns) < 0)
+		return -EINVAL;
+	return ops->check ? ops->check(power_node, board) : 0;
+}
+
 int power_open(struct power *p, const char *board, const char *run_dir,
 	       const struct cfg_node *power_node, unsigned flags)
 {
-	const struct cfg_node *drv = cfg_get(power_node, "driver");
 	const struct power_ops *ops;
 	int rc;
 
@@ -47,16 +74,9 @@ int power_open(struct power *p, const char *board, const char *run_dir,
 	p->board = board;
 	p->run_dir = run_dir;
 	p->flags = flags;
-	if (!drv || drv->type != CFG_SCALAR) {
-		cfg_error(drv ? drv : power_node, "needs \"driver:\", one of %s",
-			  power_driver_list());
+	ops = driver_of(power_node);
+	if (!ops)
 		return -EINVAL;
-	}
-	ops = power_find(drv->value);
-	if (!ops) {
-		cfg_error(drv, "\"%s\" is not one of %s", drv->value, power_driver_list());
-		return -EINVAL;
-	}
 	p->ops = ops;
 	rc = cfg_get_duration(power_node, "timeout", false, &p->timeout_ns);
 	if (rc < 0)

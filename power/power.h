@@ -25,6 +25,11 @@ struct power;
 
 struct power_ops {
 	const char *name; /* as written in the lab file's power.driver */
+	/* Check settings as open() would, without opening anything (no
+	 * device, socket or process): run for every board when the lab file
+	 * is loaded, so a typo fails before anything is powered. board names
+	 * the board in messages. */
+	int (*check)(const struct cfg_node *settings, const char *board);
 	/* Parse and check settings; open the device. */
 	int (*open)(struct power *p, const struct cfg_node *settings);
 	int (*set)(struct power *p, bool on);
@@ -90,6 +95,10 @@ const struct power_ops *power_find(const char *name);
 /* "gpio, ftdi, qemu, pdudaemon, command" for error messages. */
 const char *power_driver_list(void);
 
+/* Check a power: mapping (or a network: mapping that names a power
+ * driver) without touching hardware: driver name, timeout:, and the
+ * driver's own check. Prints one error with file:line:col. */
+int power_check(const struct cfg_node *power_node, const char *board);
 /* Open from a power: mapping (which has "driver:"). */
 int power_open(struct power *p, const char *board, const char *run_dir,
 	       const struct cfg_node *power_node, unsigned flags);

@@ -98,6 +98,17 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* The machine's settings only; nothing is started or connected. */
+static int qemu_check(const struct cfg_node *settings, const char *board)
+{
+	struct qemu_config cfg;
+	int rc = qemu_config_parse(&cfg, settings);
+
+	if (rc == 0)
+		qemu_config_free(&cfg);
+	return rc;
+}
+
 static int qemu_open(struct power *p, const struct cfg_node *settings)
 {
 	struct qemu_power *qp = calloc(1, sizeof(*qp));
@@ -678,6 +689,7 @@ static void qemu_close(struct power *p)
 
 const struct power_ops power_qemu_ops = {
     .name = "qemu",
+    .check = qemu_check,
     .open = qemu_open,
     .set = qemu_set,
     .get = qemu_get,

@@ -18,6 +18,7 @@
 #include "harness/cli/cli.h"
 #include "lib/clock.h"
 #include "harness/lab/lock.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
 #include "harness/campaign/shard_board.h"
 #include "harness/campaign/workers.h"
@@ -419,6 +420,8 @@ static int load_scenarios(struct campaign *c)
 	if (!c->plan.scenarios || !c->bisect_budget)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		if (stop_requested())
+			return -EINTR;
 		c->plan.scenarios[i] = scenario_load(c->o->scenario_paths[i]);
 		if (!c->plan.scenarios[i])
 			return -EINVAL;
@@ -442,6 +445,23 @@ static bool wanted(const struct campaign *c, const struct board_cfg *b)
 	for (size_t i = 0; i < c->plan.n_scenarios; i++)
 		any |= board_fits(b, c->plan.scenarios[i]);
 	return any;
+}
+
+/* What the real run would refuse about boards, checked before anything
+ * (and by --dry-run): a --board the lab does not have, a scenario no usable
+ * board fits. */
+static int check_boards(const struct campaign *c)
+{
+	for (size_t i = 0; c->o->boards && c->o->boards[i]; i++)
+		if (!lab_board(c->lab, c->o->boards[i])) {
+			hil_error("%s: no board \"%s\" (hilctl --lab %s boards lists them)",
+				  c->lab->path, c->o->boards[i], c->lab->path);
+			return -ENOENT;
+		}
+	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++)
+		if (campaign_check_fits(c->lab, c->plan.scenarios[sc], c->o->boards) < 0)
+			return -ENOENT;
+	return 0;
 }
 
 static bool wanted_cb(const struct board_cfg *b, void *ctx)
@@ -572,6 +592,7 @@ static void free_campaign(struct campaign *c)
 		scenario_free(c->plan.scenarios[i]);
 	free(c->plan.scenarios);
 	free(c->plan.runs);
+	plan_free_index(&c->plan);
 	free(c->bisect_budget);
 	lab_free(c->lab);
 }
@@ -594,7 +615,15 @@ int campaign_run(const struct campaign_opts *o)
 	bool complete, sharded;
 
 	c.lab = lab_load(o->lab_path);
-	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0)
+	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0) {
+		if (stop_requested()) {
+			hil_error("interrupted (%s) while planning: nothing was run",
+				  stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			rc = EXIT_INFRA;
+		}
+		goto out;
+	}
+	if (check_boards(&c) < 0)
 		goto out;
 	if (o->dry_run) {
 		for (size_t i = 0; i < c.plan.n; i++)

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The most runs one campaign plans (sweep points × repeats × scenarios, or
+ * --runs): a plan is kept whole in memory and in every report. */
+#define PLAN_MAX_RUNS 100000
+
 struct campaign_opts {
 	const char *lab_path;
 	const char **scenario_paths; /* NULL-terminated */
@@ -34,5 +38,13 @@ struct campaign_opts {
 };
 
 int campaign_run(const struct campaign_opts *o);
+
+struct lab;
+struct scenario;
+/* 0 when a board of the lab (among boards, a NULL-terminated list of
+ * names, when not NULL) has every tag of the scenario's fits:; else prints
+ * where fits: is (file:line:col) and returns -ENOENT. */
+int campaign_check_fits(const struct lab *lab, const struct scenario *s,
+			const char *const *boards);
 
 #endif

@@ -31,10 +31,15 @@ struct plan {
 	size_t n_scenarios;
 	struct plan_run *runs;
 	size_t n, cap;
+	size_t *index;    /* open addressing over runs' keys: run number + 1, 0 = free */
+	size_t index_cap; /* a power of two, at least twice n */
 };
 
 uint64_t splitmix64(uint64_t *state);
+/* 0; -EINVAL (printed: too many runs, a bad --sweep); -EINTR when a
+ * signal asked to stop; -ENOMEM. */
 int plan_build(struct plan *p, const struct campaign_opts *o);
+void plan_free_index(struct plan *p);
 /* One more run, to narrow a failing window. */
 int plan_add_bisect(struct plan *p, int sc, const char *point, unsigned long long seed);
 bool board_fits(const struct board_cfg *b, const struct scenario *s);

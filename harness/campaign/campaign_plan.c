@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "harness/campaign/campaign_int.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
+#include "lib/stop.h"
 
 uint64_t splitmix64(uint64_t *state)
 {
@@ -28,9 +30,44 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
+void plan_free_index(struct plan *p)
+{
+	free(p->index);
+	p->index = NULL;
+	p->index_cap = 0;
+}
+
+/* The slot of key in the index: where it is, or the free slot it would take. */
+static size_t *index_slot(const struct plan *p, const char *key)
+{
+	size_t mask = p->index_cap - 1, i = (size_t)hash_str(key) & mask;
+
+	while (p->index[i] && strcmp(p->runs[p->index[i] - 1].key, key) != 0)
+		i = (i + 1) & mask;
+	return &p->index[i];
+}
+
+/* Index every run again (after a resize, or after the shard's slice). */
+static int index_rebuild(struct plan *p, size_t want)
+{
+	size_t cap = 64;
+
+	while (cap < 2 * want)
+		cap *= 2;
+	free(p->index);
+	p->index = calloc(cap, sizeof(*p->index));
+	p->index_cap = p->index ? cap : 0;
+	if (!p->index)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n; i++)
+		*index_slot(p, p->runs[i].key) = i + 1;
+	return 0;
+}
+
 static int add_run(struct plan *p, int sc, const char *point, unsigned long long seed, int rep)
 {
 	struct plan_run *r;
+	size_t *slot;
 
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -40,6 +77,8 @@ static int add_run(struct plan *p, int sc, const char *point, unsigned long long
 		p->runs = nr;
 		p->cap = cap;
 	}
+	if (2 * (p->n + 1) > p->index_cap && index_rebuild(p, p->n + 1) < 0)
+		return -ENOMEM;
 	r = &p->runs[p->n];
 	memset(r, 0, sizeof(*r));
 	r->sc = sc;
@@ -47,14 +86,14 @@ static int add_run(struct plan *p, int sc, const char *point, unsigned long long
 	snprintf(r->key, sizeof(r->key), "%s/point=%s", p->scenarios[sc]->name, point);
 	if (rep > 1)
 		snprintf(r->key + strlen(r->key), sizeof(r->key) - strlen(r->key), "#%d", rep);
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->runs[i].key, r->key))
-			return 0; /* a random draw that repeats a point runs once */
+	slot = index_slot(p, r->key);
+	if (*slot)
+		return 0; /* a random draw that repeats a point runs once */
 	{
 		uint64_t st = seed ^ hash_str(r->key);
 		r->seed = splitmix64(&st) & 0xffffffffULL;
 	}
-	p->n++;
+	*slot = ++p->n;
 	return 0;
 }
 
@@ -66,8 +105,14 @@ static int parse_sweep_arg(const char *arg, char ***out, size_t *n)
 
 	if (sscanf(arg, "%lf:%lf:%lf%c", &from, &to, &step, &extra) == 3) {
 		size_t count;
-		if (step <= 0 || to < from || (to - from) / step > 100000) {
+		if (!isfinite(from) || !isfinite(to) || !(step > 0) || !(to >= from)) {
 			hil_error("--sweep %s: give FROM:TO:STEP with STEP > 0 and TO >= FROM", arg);
+			return -EINVAL;
+		}
+		if ((to - from) / step + 1 > PLAN_MAX_RUNS) {
+			hil_error("--sweep %s: %.0f fault points, more than %d in one campaign: give "
+				  "a larger step, or --runs N to draw N random points", arg,
+				  floor((to - from) / step + 1e-9) + 1, PLAN_MAX_RUNS);
 			return -EINVAL;
 		}
 		count = (size_t)floor((to - from) / step + 1e-9) + 1;
@@ -110,6 +155,10 @@ static int random_points(const struct scenario *s, int runs, unsigned long long 
 	for (int i = 0; i < runs; i++) {
 		char buf[64];
 		uint64_t r = splitmix64(&st);
+		if (stop_requested()) {
+			*n = (size_t)i;
+			return -EINTR;
+		}
 		if (s->sweep.values) {
 			size_t count = 0;
 			while (s->sweep.values[count])
@@ -126,6 +175,17 @@ static int random_points(const struct scenario *s, int runs, unsigned long long 
 	}
 	*n = (size_t)runs;
 	return 0;
+}
+
+/* Would n points × repeat more runs pass PLAN_MAX_RUNS? Says so. */
+static bool too_many(const struct plan *p, const struct scenario *s, size_t n, int repeat)
+{
+	if (n <= PLAN_MAX_RUNS && p->n + n * (size_t)repeat <= PLAN_MAX_RUNS)
+		return false;
+	hil_error("%s: the campaign would have %zu runs, more than %d in one campaign: fewer "
+		  "points (--runs, --sweep, a larger sweep step), a smaller --repeat, or fewer "
+		  "scenarios at once", s->path, p->n + n * (size_t)repeat, PLAN_MAX_RUNS);
+	return true;
 }
 
 int plan_build(struct plan *p, const struct campaign_opts *o)
@@ -150,9 +210,12 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 			points = scenario_points(s, &n);
 			rc = points ? 0 : -EINVAL;
 		}
+		if (rc == 0 && too_many(p, s, n, o->repeat > 1 ? o->repeat : 1))
+			rc = -EINVAL;
 		for (int k = 1; k <= (o->repeat > 1 ? o->repeat : 1); k++)
 			for (size_t i = 0; rc == 0 && i < n; i++)
-				rc = add_run(p, (int)sc, points[i], o->seed, k);
+				rc = stop_requested() ? -EINTR
+						      : add_run(p, (int)sc, points[i], o->seed, k);
 		points_free(points, n);
 		if (rc < 0)
 			return rc;
@@ -165,6 +228,7 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 			if ((int)(i % (size_t)o->shard_count) == o->shard_index)
 				p->runs[kept++] = p->runs[i];
 		p->n = kept;
+		return index_rebuild(p, p->n);
 	}
 	return 0;
 }
@@ -185,4 +249,31 @@ bool board_fits(const struct board_cfg *b, const struct scenario *s)
 		if (!board_has_tag(b, s->fits[i]))
 			return false;
 	return true;
+}
+
+int campaign_check_fits(const struct lab *lab, const struct scenario *s, const char *const *boards)
+{
+	const struct cfg_node *fits = cfg_get(s->root, "fits");
+	char tags[256] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < lab->n_boards; i++) {
+		const struct board_cfg *b = &lab->boards[i];
+		bool named = !boards;
+		for (size_t k = 0; boards && boards[k]; k++)
+			named |= !strcmp(boards[k], b->name);
+		if (named && board_fits(b, s))
+			return 0;
+	}
+	for (size_t i = 0; s->fits && s->fits[i] && used < sizeof(tags); i++)
+		used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s", i ? ", " : "",
+					 s->fits[i]);
+	if (fits)
+		cfg_error(fits, "[%s]: no board in %s%s has all these tags (hilctl --lab %s boards "
+			  "lists each board's tags)", tags, lab->path,
+			  boards ? " named by --board" : "", lab->path);
+	else
+		hil_error("%s: no board in %s fits scenario %s%s", s->path, lab->path, s->name,
+			  boards ? " among those named by --board" : "");
+	return -ENOENT;
 }

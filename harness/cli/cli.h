@@ -24,6 +24,7 @@ struct lab;
 struct lab *cli_load_lab(const struct cli *cli);
 
 int cmd_boards(struct cli *cli);
+int cmd_check(struct cli *cli);
 int cmd_power(struct cli *cli);
 int cmd_lock(struct cli *cli);
 int cmd_unlock(struct cli *cli);

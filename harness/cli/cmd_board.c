@@ -1,6 +1,7 @@
 /* harness/cli/cmd_board.c — the board subcommands: boards, power, lock, unlock. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "harness/lab/lab.h"
 #include "harness/lab/lock.h"
 #include "lib/log.h"
+#include "lib/num.h"
 
 /* Parse only the common options; leaves positional arguments at optind. */
 static int parse_common(struct cli *cli, const char *help)
@@ -82,7 +84,7 @@ static int parse_power(struct cli *cli, long *off_ms)
 
 	while ((c = getopt_long(cli->argc, cli->argv, "h", opts, NULL)) != -1) {
 		int r = cli_common_opt(cli, c, power_help);
-		char *end;
+		long long v;
 
 		if (r == -1)
 			return 100;
@@ -90,11 +92,9 @@ static int parse_power(struct cli *cli, long *off_ms)
 			return EXIT_USAGE;
 		if (r == 1)
 			continue;
-		*off_ms = strtol(optarg, &end, 10);
-		if (*end || *off_ms < 0 || *off_ms > 3600000) {
-			hil_error("--off-time %s: give milliseconds, 0 to 3600000", optarg);
+		if (num_opt("--off-time", optarg, 0, 3600000, &v) < 0)
 			return EXIT_USAGE;
-		}
+		*off_ms = (long)v;
 	}
 	return -1;
 }
@@ -162,6 +162,7 @@ int cmd_lock(struct cli *cli)
 	static const struct option opts[] = {
 		CLI_COMMON_LONGOPTS, {"pid", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 	pid_t holder = getppid();
+	int pid;
 	struct lab *lab;
 	bool taken;
 	int c, rc;
@@ -172,8 +173,10 @@ int cmd_lock(struct cli *cli)
 			return EXIT_OK;
 		if (r < 0)
 			return EXIT_USAGE;
+		if (r == 0 && num_opt_int("--pid", optarg, 1, INT_MAX, &pid) < 0)
+			return EXIT_USAGE;
 		if (r == 0)
-			holder = (pid_t)atoi(optarg);
+			holder = (pid_t)pid;
 	}
 	if (cli->argc - optind != 1 || holder <= 0) {
 		fputs(lock_help, stderr);

@@ -17,6 +17,7 @@
 #include "harness/run/expect.h"
 #include "harness/lab/lab.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "lib/timeline.h"
 
 static const char expect_help[] =
@@ -50,6 +51,7 @@ static int parse_expect(struct cli *cli, struct expect_args *a)
 		{"send", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
+	long long off_ms;
 	int c;
 
 	a->timeout_ns = 60 * NS_PER_S;
@@ -76,7 +78,9 @@ static int parse_expect(struct cli *cli, struct expect_args *a)
 			a->power = 2;
 			break;
 		case 'f':
-			a->off_ns = strtoll(optarg, NULL, 10) * NS_PER_MS;
+			if (num_opt("--off-time", optarg, 0, 3600000, &off_ms) < 0)
+				return EXIT_USAGE;
+			a->off_ns = off_ms * NS_PER_MS;
 			break;
 		case 's':
 			a->send = optarg;

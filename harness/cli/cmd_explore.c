@@ -3,6 +3,7 @@
  * through the oracle (docs/explore.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "lib/clock.h"
 #include "harness/explore/explore_int.h"
 #include "lib/log.h"
+#include "lib/num.h"
 
 static const char help[] =
 	"usage: hilctl [--lab FILE] explore SCENARIO --out DIR [options]\n\n"
@@ -60,14 +62,11 @@ static int add_str(const char ***list, const char *s)
 
 static int number(const char *opt, const char *arg, long max, long *out)
 {
-	char *end;
+	long long v;
 
-	errno = 0;
-	*out = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || *out < 0 || *out > max) {
-		hil_error("%s %s: give a number from 0 to %ld", opt, arg, max);
+	if (num_opt(opt, arg, 0, max, &v) < 0)
 		return -EINVAL;
-	}
+	*out = (long)v;
 	return 0;
 }
 
@@ -88,6 +87,7 @@ static int parse(struct cli *cli, struct explore_opts *o)
 		{NULL, 0, NULL, 0},
 	};
 	long v;
+	unsigned long long seed;
 	int c;
 
 	while ((c = getopt_long(cli->argc, cli->argv, "hj:", opts, NULL)) != -1) {
@@ -119,7 +119,9 @@ static int parse(struct cli *cli, struct explore_opts *o)
 			}
 			break;
 		case OPT_SEED:
-			o->seed = strtoull(optarg, NULL, 0);
+			if (num_opt_ull("--seed", optarg, ULLONG_MAX, &seed) < 0)
+				return -EINVAL;
+			o->seed = seed;
 			break;
 		case OPT_REORDER:
 			if (number("--reorder", optarg, 1000, &v) < 0)

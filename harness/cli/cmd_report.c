@@ -10,6 +10,7 @@
 
 #include "harness/cli/cli.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "reports/report.h"
 
 static const char help[] =
@@ -41,16 +42,13 @@ struct report_args {
 
 static int parse_count(const char *s, long *out)
 {
-	char *end;
-	long v;
+	long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 0 || v > 1000000) {
-		hil_error("report: \"%s\" is not a line count (0..1000000)", s);
+	if (num_parse_ll(s, 0, 1000000, &v) < 0) {
+		hil_error("report: \"%s\" is not a line count (0 to 1000000)", s);
 		return -1;
 	}
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,11 @@
 #include <unistd.h>
 
 #include "harness/campaign/campaign.h"
+#include "harness/campaign/workers.h"
 #include "harness/lab/lab.h"
 #include "harness/cli/cli.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "reports/journal_read.h"
 
 /* Where make install puts the scenarios and example labs (PREFIX/share/hilctl). */
@@ -22,7 +25,7 @@
 #endif
 
 static const char run_help[] =
-	"usage: hilctl [--lab FILE] run SCENARIO... --out DIR [options]\n"
+	"usage: hilctl [--lab FILE] run SCENARIO... [--out DIR] [options]\n"
 	"       hilctl run --resume DIR\n\n"
 	"Run each scenario over its fault points on the lab's boards that fit it, judge\n"
 	"every run, and append it to DIR/journal.jsonl as it ends.\n\n"
@@ -41,7 +44,8 @@ static const char run_help[] =
 	"  --shard I/N      run only slice I (from 0) of N of the campaign; --shard auto\n"
 	"                   takes I and N from Slurm arrays, GitLab parallel: or a\n"
 	"                   Kubernetes Indexed Job (with --shards N)\n"
-	"  --out DIR        where the journal, timelines and reports go\n"
+	"  --out DIR        where the journal, timelines and reports go (default\n"
+	"                   ./hilctl-out; a directory that holds a campaign is refused)\n"
 	"  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
 	"  --dry-run        check the scenarios and list the runs; run nothing\n"
 	"  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
@@ -54,7 +58,8 @@ static const char qualify_help[] =
 	"Run the qualification suite: the scenarios listed in DIR/qualify.suite\n"
 	"(or every DIR/*.yaml when DIR has no suite file), each on the lab's boards\n"
 	"that fit it. DIR is --scenarios, else ./scenarios, else the installed suite\n"
-	"(" HILCTL_DATADIR "/scenarios). Takes the options of hilctl run.\n";
+	"(" HILCTL_DATADIR "/scenarios). Takes the options of hilctl run; --out\n"
+	"defaults to ./qualify-out.\n";
 
 enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
        OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT, OPT_SHARDS };
@@ -62,14 +67,12 @@ enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_R
 static int env_int(const char *name, int *out)
 {
 	const char *v = getenv(name);
-	char *end;
-	long n;
+	long long n;
 
 	if (!v || !v[0])
 		return 0;
-	n = strtol(v, &end, 10);
-	if (*end || n < 0 || n > 1000000) {
-		hil_error("--shard auto: %s=\"%s\" is not a number", name, v);
+	if (num_parse_ll(v, 0, 1000000, &n) < 0) {
+		hil_error("--shard auto: %s=\"%s\" is not a number (0 to 1000000)", name, v);
 		return -EINVAL;
 	}
 	*out = (int)n;
@@ -116,9 +119,19 @@ static int parse_shard(const char *arg, struct campaign_opts *o)
 		o->shard_count = -1; /* resolved after all options (--shards) */
 		return 0;
 	}
-	if (sscanf(arg, "%d/%d", &o->shard_index, &o->shard_count) != 2 || o->shard_count < 1 ||
-	    o->shard_count > JOURNAL_MAX_SHARDS || o->shard_index < 0 ||
-	    o->shard_index >= o->shard_count) {
+	const char *slash = strchr(arg, '/');
+	char index[16];
+	long long i = -1, n = 0;
+
+	if (slash && (size_t)(slash - arg) < sizeof(index)) {
+		snprintf(index, sizeof(index), "%.*s", (int)(slash - arg), arg);
+		if (num_parse_ll(index, 0, JOURNAL_MAX_SHARDS, &i) < 0 ||
+		    num_parse_ll(slash + 1, 1, JOURNAL_MAX_SHARDS, &n) < 0)
+			i = -1;
+	}
+	o->shard_index = (int)i;
+	o->shard_count = (int)n;
+	if (i < 0 || i >= n) {
 		hil_error("--shard %s: give I/N with 0 <= I < N <= %d", arg, JOURNAL_MAX_SHARDS);
 		return -EINVAL;
 	}
@@ -173,11 +186,8 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			continue;
 		switch (c) {
 		case 'j':
-			o->jobs = atoi(optarg);
-			if (o->jobs < 1 || o->jobs > 64) {
-				hil_error("-j %s: give 1 to 64 boards", optarg);
+			if (num_opt_int("-j", optarg, 1, WORKERS_MAX, &o->jobs) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_BOARD:
 			if (!strcmp(optarg, "auto"))
@@ -189,17 +199,15 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->sweep = optarg;
 			break;
 		case OPT_RUNS:
-			o->runs = atoi(optarg);
-			if (o->runs < 1) {
-				hil_error("--runs %s: give a number of runs", optarg);
+			if (num_opt_int("--runs", optarg, 1, PLAN_MAX_RUNS, &o->runs) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_POINT:
 			o->point = optarg;
 			break;
 		case OPT_SEED:
-			o->seed = strtoull(optarg, NULL, 0);
+			if (num_opt_ull("--seed", optarg, ULLONG_MAX, &o->seed) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_OUT:
 			o->out_dir = optarg;
@@ -209,7 +217,8 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->resume = true;
 			break;
 		case OPT_BISECT:
-			o->bisect = atoi(optarg);
+			if (num_opt_int("--bisect", optarg, 0, 1000, &o->bisect) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_SHARD:
 			if (parse_shard(optarg, o) < 0)
@@ -222,17 +231,17 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			o->dry_run = true;
 			break;
 		case OPT_MAX_FAIL:
-			o->max_failures = atoi(optarg);
+			if (num_opt_int("--max-failures", optarg, 0, PLAN_MAX_RUNS,
+					&o->max_failures) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_SHARDS:
-			o->shards_hint = atoi(optarg);
+			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards_hint) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_REPEAT:
-			o->repeat = atoi(optarg);
-			if (o->repeat < 1 || o->repeat > 1000) {
-				hil_error("--repeat %s: give 1 to 1000", optarg);
+			if (num_opt_int("--repeat", optarg, 1, 1000, &o->repeat) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		}
 	}

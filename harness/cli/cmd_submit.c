@@ -15,6 +15,7 @@
 #include "harness/cli/cli.h"
 #include "harness/lab/lab.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "reports/journal_read.h"
 
 static const char submit_help[] =
@@ -136,9 +137,7 @@ static int parse(struct cli *cli, struct submit_opts *o)
 			continue;
 		switch (c) {
 		case O_SHARDS:
-			o->shards = atoi(optarg);
-			if (o->shards < 1 || o->shards > JOURNAL_MAX_SHARDS) {
-				hil_error("--shards %s: give 1 to %d", optarg, JOURNAL_MAX_SHARDS);
+			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards) < 0) {
 				return EXIT_USAGE;
 			}
 			break;

@@ -3,6 +3,7 @@
  * that any crash disk of a run can be made again and booted by hand. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "harness/cli/cli.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "qemu/wlog.h"
 
 #define BUILD_TIMEOUT_NS (600 * NS_PER_S)
@@ -142,14 +144,9 @@ int cmd_wlog(struct cli *cli)
 			break;
 		case 's':
 		case 'n': {
-			char *endp;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &endp, 0);
-			if (errno || *endp || optarg[0] == '-') {
-				hil_error("--%s %s: give a number", c == 's' ? "seed" : "end",
-				          optarg);
+			unsigned long long v;
+			if (num_opt_ull(c == 's' ? "--seed" : "--end", optarg, ULLONG_MAX, &v) < 0)
 				return EXIT_USAGE;
-			}
 			if (c == 's')
 				o.seed = v;
 			else {

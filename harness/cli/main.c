@@ -32,6 +32,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"boards", cmd_boards, "list the lab's boards, their wiring and locks"},
+	{"check", cmd_check, "check the lab file and scenarios; touches no hardware"},
 	{"power", cmd_power, "switch a board on, off, cycle it, or ask its state"},
 	{"console", cmd_console, "attach to a board's console interactively"},
 	{"expect", cmd_expect, "wait until the console shows one of several patterns"},

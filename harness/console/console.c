@@ -56,6 +56,18 @@ int console_open(struct console *c, const char *board, const char *run_dir,
 	return rc;
 }
 
+int console_check_settings(const struct cfg_node *console_node, const char *board)
+{
+	struct console c;
+	/* open() only parses (connect() reaches the device); the run
+	 * directory is not made here, so paths under it are not checked. */
+	int rc = console_open(&c, board, "", console_node);
+
+	if (rc == 0)
+		console_close(&c);
+	return rc;
+}
+
 static bool not_there_yet(int rc)
 {
 	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENODEV || rc == -EAGAIN ||

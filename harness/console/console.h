@@ -49,6 +49,9 @@ struct console {
 const struct console_ops *console_find(const char *type);
 const char *console_type_list(void); /* "serial, tcp, qemu" */
 
+/* Check a console: mapping as console_open() would, without connecting:
+ * run for every board when the lab file is loaded. */
+int console_check_settings(const struct cfg_node *console_node, const char *board);
 int console_open(struct console *c, const char *board, const char *run_dir,
 		 const struct cfg_node *console_node);
 /* Connect, retrying "not there yet" (backoff 1 ms doubling to 50 ms) until

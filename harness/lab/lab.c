@@ -10,7 +10,9 @@
 #include "lib/cfg.h"
 #include "harness/console/console.h"
 #include "harness/lab/lab.h"
+#include "harness/run/expect.h"
 #include "lib/log.h"
+#include "lib/stop.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
 static const char *const *overrides;
@@ -36,6 +38,61 @@ static int name_ok(const char *name)
 		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
 			return 0;
 	return name[0] != '.';
+}
+
+/* Every probe is a regex, but alive: {send, expect}. */
+static int check_probes(const struct cfg_node *probes)
+{
+	static const char *const alive_keys[] = {"send", "expect", NULL};
+
+	for (const struct cfg_node *c = probes ? probes->child : NULL; c; c = c->next) {
+		if (!strcmp(c->key, "alive")) {
+			const char *send, *expect;
+			if (cfg_expect_type(c, CFG_MAP) < 0 || cfg_check_keys(c, alive_keys) < 0 ||
+			    cfg_get_str(c, "send", true, &send) < 0 ||
+			    cfg_get_str(c, "expect", true, &expect) < 0 ||
+			    expect_regex_ok(cfg_get(c, "expect"), expect) < 0)
+				return -EINVAL;
+			continue;
+		}
+		if (cfg_expect_type(c, CFG_SCALAR) < 0 || expect_regex_ok(c, c->value) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* network: driver: qemu is the QEMU machine's own link; any other driver
+ * is a power driver used as a switch. */
+static int check_network(const struct board_cfg *b)
+{
+	const struct cfg_node *drv = cfg_get(b->network, "driver");
+	const struct cfg_node *pdrv = cfg_get(b->power, "driver");
+
+	if (drv && drv->type == CFG_SCALAR && !strcmp(drv->value, "qemu")) {
+		if (strcmp(pdrv->value, "qemu") != 0) {
+			cfg_error(drv, "needs the board's power driver to be qemu (it is %s); use "
+				  "a power driver as a switch instead", pdrv->value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return power_check(b->network, b->name);
+}
+
+/* Everything a board's drivers would refuse when opened, checked now
+ * without touching hardware: a bad value fails at load with exit 2, not
+ * when the board is first used. */
+static int check_board(const struct board_cfg *b)
+{
+	if (power_check(b->power, b->name) < 0)
+		return -EINVAL;
+	if (b->console && console_check_settings(b->console, b->name) < 0)
+		return -EINVAL;
+	if (b->network && check_network(b) < 0)
+		return -EINVAL;
+	if (b->probes && check_probes(b->probes) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cfg *b)
@@ -187,6 +244,12 @@ struct lab *lab_load(const char *path)
 
 	if (!lab)
 		return NULL;
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		hil_error("%s: No such file or directory: name the lab file with --lab FILE or "
+			  "HILCTL_LAB=FILE (fixtures/lab-*.yaml are examples)", path);
+		free(lab);
+		return NULL;
+	}
 	lab->path = strdup(path);
 	lab->dir = strdup(path);
 	if (!lab->path || !lab->dir)
@@ -222,6 +285,11 @@ struct lab *lab_load(const char *path)
 			goto fail;
 		lab->n_boards++;
 	}
+	/* The structure of every board first (names, duplicates, driver
+	 * names), then each board's settings. */
+	for (size_t i = 0; i < lab->n_boards; i++)
+		if (stop_requested() || check_board(&lab->boards[i]) < 0)
+			goto fail;
 	return lab;
 fail:
 	lab_free(lab);

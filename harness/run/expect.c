@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness/run/expect.h"
+#include "lib/cfg.h"
 #include "lib/log.h"
 
 struct expect {
@@ -236,5 +237,63 @@ int expect_feed(struct expect *e, const void *data, size_t len, struct expect_ma
 			return rc;
 		}
 	}
+	return 0;
+}
+
+/* pattern with ${name} replaced by "0" and $${ by ${ (malloc'd). */
+static char *placeholders(const char *pattern)
+{
+	char *out = malloc(strlen(pattern) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = pattern; *p;) {
+		if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+			*o++ = '$';
+			*o++ = '{';
+			p += 3;
+		} else if (p[0] == '$' && p[1] == '{' && strchr(p, '}')) {
+			*o++ = '0';
+			p = strchr(p, '}') + 1;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int expect_regex_ok(const struct cfg_node *node, const char *pattern)
+{
+	char *text = placeholders(pattern);
+	pcre2_code *code;
+	PCRE2_SIZE at;
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
+			     NULL);
+	free(text);
+	if (!code) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(err, msg, sizeof(msg));
+		cfg_error(node, "\"%.80s\" is not a valid regex: %s at offset %zu", pattern,
+			  (char *)msg, (size_t)at);
+		return -EINVAL;
+	}
+	pcre2_code_free(code);
+	return 0;
+}
+
+int expect_regex_node_ok(const struct cfg_node *node)
+{
+	if (!node)
+		return 0;
+	if (node->type == CFG_SCALAR)
+		return expect_regex_ok(node, node->value);
+	for (const struct cfg_node *c = node->type == CFG_SEQ ? node->child : NULL; c; c = c->next)
+		if (c->type == CFG_SCALAR && expect_regex_ok(c, c->value) < 0)
+			return -EINVAL;
 	return 0;
 }

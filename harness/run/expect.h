@@ -35,6 +35,16 @@ struct expect_match {
 struct expect *expect_new(const char *const patterns[], size_t n);
 void expect_free(struct expect *e);
 
+struct cfg_node;
+/* Check at load that a pattern from a lab or scenario file compiles as
+ * expect_new() would compile it; each ${name} (expanded when the run
+ * executes) stands for "0" and $${ for a literal ${. On error prints
+ * "file:line:col: <where> is not a valid regex: <why> at offset K"
+ * (cfg_error on node) and returns -EINVAL. */
+int expect_regex_ok(const struct cfg_node *node, const char *pattern);
+/* The same for a scalar or each item of a sequence of scalars. */
+int expect_regex_node_ok(const struct cfg_node *node);
+
 /* Feed bytes. Returns 1 and fills *m when a pattern matched: the stream up
  * to the match end is consumed and what followed stays buffered, so call
  * again with len 0 until it returns 0 to see a second match in the same read.

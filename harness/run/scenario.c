@@ -8,6 +8,7 @@
 #include "lib/cfg.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "harness/run/expect.h"
 #include "harness/run/scenario.h"
 
 static const char *const top_keys[] = {"scenario", "description", "fits",  "allowed", "versions",
@@ -38,7 +39,7 @@ static int check_duration(const struct cfg_node *map, const char *key, const cha
 	if (cfg_get_str(map, key, true, out) < 0)
 		return -EINVAL;
 	if (!strstr(*out, "${") && cfg_parse_duration(*out, &ns) < 0) {
-		cfg_error(n, "\"%s\" is not a duration (like 500ms, 2s, 1.5s, 3m)", *out);
+		cfg_error(n, "%s", cfg_duration_error(*out));
 		return -EINVAL;
 	}
 	return 0;
@@ -99,6 +100,9 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 		cfg_get_str(n, "server", true, &f->server);
 		return 0;
 	}
+	if (expect_regex_node_ok(cfg_get(n, "marker")) < 0 ||
+	    expect_regex_node_ok(cfg_get(n, "until")) < 0)
+		return -EINVAL;
 	if (f->marker && f->after) {
 		cfg_error(n, "give marker: (with delay:) or after:, not both");
 		return -EINVAL;
@@ -120,6 +124,10 @@ static int load_patterns(const struct cfg_node *n, struct step *st)
 
 	if (cfg_get_strv(n, "expect", true, &v) < 0)
 		return -EINVAL;
+	if (expect_regex_node_ok(cfg_get(n, "expect")) < 0) {
+		free(v);
+		return -EINVAL;
+	}
 	st->patterns = v;
 	for (st->n_patterns = 0; v[st->n_patterns]; st->n_patterns++)
 		;
@@ -257,6 +265,7 @@ static int load_checks(struct scenario *s)
 		struct check_spec *ck = &s->checks[i];
 		if (cfg_check_keys(c, keys) < 0 || cfg_get_str(c, "send", true, &ck->send) < 0 ||
 		    cfg_get_str(c, "expect", true, &ck->expect) < 0 ||
+		    expect_regex_ok(cfg_get(c, "expect"), ck->expect) < 0 ||
 		    check_duration(c, "timeout", &ck->timeout) < 0)
 			return -EINVAL;
 	}
@@ -366,8 +375,14 @@ struct scenario *scenario_load(const char *path)
 	s->description = "";
 	if (cfg_get_str(s->root, "description", false, &s->description) < 0 ||
 	    cfg_get_strv(s->root, "fits", false, &s->fits) < 0 ||
-	    cfg_get_strv(s->root, "forbid", false, &s->forbid) < 0 || load_allowed(s) < 0)
+	    cfg_get_strv(s->root, "forbid", false, &s->forbid) < 0 ||
+	    expect_regex_node_ok(cfg_get(s->root, "forbid")) < 0 || load_allowed(s) < 0)
 		goto fail;
+	if (cfg_count(cfg_get(s->root, "forbid")) > SCENARIO_MAX_FORBID) {
+		cfg_error(cfg_get(s->root, "forbid"), "has %zu patterns; at most %d (join them "
+			  "with |)", cfg_count(cfg_get(s->root, "forbid")), SCENARIO_MAX_FORBID);
+		goto fail;
+	}
 	versions = cfg_get(s->root, "versions");
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
 			 cfg_get_str(versions, "new", false, &s->new_version) < 0))

@@ -121,6 +121,8 @@ struct scenario {
 
 /* The most points a whole sweep may expand to (one run each). */
 #define SWEEP_MAX_POINTS 100000
+/* forbid: patterns the oracle watches (its forbid[8] in oracle.c) */
+#define SCENARIO_MAX_FORBID 8
 
 struct scenario *scenario_load(const char *path);
 void scenario_free(struct scenario *s);

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, hilctl_path
 
-COMMANDS = ["boards", "power", "console", "expect", "run", "qualify", "explore",
+COMMANDS = ["boards", "check", "power", "console", "expect", "run", "qualify", "explore",
             "report", "submit", "gres", "lock", "unlock", "wlog"]
 
 

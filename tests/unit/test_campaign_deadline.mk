@@ -1,3 +1,3 @@
 UNIT_TESTS += test_campaign_deadline
-test_campaign_deadline_SRCS := harness/campaign/campaign_deadline.c harness/run/scenario.c lib/cfg.c \
+test_campaign_deadline_SRCS := harness/campaign/campaign_deadline.c harness/run/scenario.c harness/run/expect.c lib/cfg.c \
 	lib/verdict.c lib/log.c

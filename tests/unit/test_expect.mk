@@ -1,2 +1,2 @@
 UNIT_TESTS += test_expect
-test_expect_SRCS := harness/run/expect.c lib/log.c
+test_expect_SRCS := harness/run/expect.c lib/cfg.c lib/log.c
