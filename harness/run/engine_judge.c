@@ -12,6 +12,7 @@
 #include "lib/clock.h"
 #include "harness/run/engine_int.h"
 #include "harness/run/expect.h"
+#include "harness/run/outcome.h"
 #include "lib/log.h"
 #include "harness/server/server.h"
 #include "lib/timeline.h"
@@ -143,14 +144,16 @@ static void finish(struct run *r, int rc, int64_t t_start)
 			 r->infra[0] ? r->infra : "the oracle could not be set up");
 	}
 	res->pass = scenario_allows(r->spec->sc, res->verdict);
+	outcome_judge_injection(res);
 	res->duration_s = (double)(clock_now_ns() - t_start) / NS_PER_S;
 	/* An interrupted run has no verdict (the journal does not count it). */
 	if (res->interrupted)
 		timeline_event(r->b->tl, clock_now_ns(), "note",
 			       "run interrupted before its verdict; --resume runs it again");
 	else
-		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s: %s",
-			       verdict_name(res->verdict), res->reason);
+		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s%s: %s",
+			       verdict_name(res->verdict), res->not_injected ? " (not_injected)" : "",
+			       res->reason);
 }
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)

@@ -384,6 +384,7 @@ static int step_fault(struct run *r, const struct step *st)
 		return infra(r, -E2BIG, "more than %d faults in one run", RUN_MAX_FAULTS);
 	fr = &r->res->faults[r->res->n_faults++];
 	fr->kind = f->kind;
+	fr->optional = f->optional;
 	fr->latency_ns = -1;
 	if (f->kind != FAULT_SERVER) {
 		rc = wait_trigger(r, f, fr, &t_fire);
