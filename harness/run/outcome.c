@@ -1,8 +1,17 @@
-/* harness/run/outcome.c — not_injected (see outcome.h). */
+/* harness/run/outcome.c — not_injected and the update server nobody asked
+ * (see outcome.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "harness/run/outcome.h"
+
+bool outcome_any_injected(const struct run_result *res)
+{
+	for (int i = 0; i < res->n_faults; i++)
+		if (res->faults[i].injected)
+			return true;
+	return false;
+}
 
 void outcome_judge_injection(struct run_result *res)
 {
@@ -25,4 +34,19 @@ void outcome_judge_injection(struct run_result *res)
 		memcpy(res->reason, why, sizeof(why));
 		return;
 	}
+}
+
+void outcome_no_request_reason(char *out, size_t size, const char *bind, unsigned port,
+			       const char *told_url, const char *host)
+{
+	char addr[128];
+	const char *bundle;
+
+	snprintf(addr, sizeof(addr), "%s:%u", host, port);
+	bundle = strstr(told_url, addr);
+	bundle = bundle && bundle[strlen(addr)] ? bundle + strlen(addr) : told_url;
+	snprintf(out, size,
+		 "the update server on %s:%u saw no request for bundle %.60s; the board was told "
+		 "%.150s: is server_host (%.60s) reachable from the board?",
+		 bind, port, bundle, told_url, host);
 }

@@ -99,6 +99,29 @@ static void test_outcome_infra_error_is_left_alone(void **state)
 	res.pass = false;
 	outcome_judge_injection(&res);
 	assert_false(res.not_injected);
+	assert_false(outcome_any_injected(&res));
+	(void)state;
+}
+
+static void test_outcome_no_request_names_server_url_and_host(void **state)
+{
+	char why[512];
+
+	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 40123,
+				  "http://10.9.9.9:40123/v2", "10.9.9.9");
+	assert_string_equal(why, "the update server on 127.0.0.1:40123 saw no request for bundle "
+				 "/v2; the board was told http://10.9.9.9:40123/v2: is "
+				 "server_host (10.9.9.9) reachable from the board?");
+	(void)state;
+}
+
+static void test_outcome_no_request_without_a_path_names_the_url(void **state)
+{
+	char why[512];
+
+	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 8080, "10.0.2.2:8080",
+				  "10.0.2.2");
+	assert_non_null(strstr(why, "saw no request for bundle 10.0.2.2:8080;"));
 	(void)state;
 }
 
@@ -148,6 +171,8 @@ int main(void)
 		cmocka_unit_test(test_outcome_second_fault_not_injected_counts_too),
 		cmocka_unit_test(test_outcome_board_failure_stays_a_failure),
 		cmocka_unit_test(test_outcome_infra_error_is_left_alone),
+		cmocka_unit_test(test_outcome_no_request_names_server_url_and_host),
+		cmocka_unit_test(test_outcome_no_request_without_a_path_names_the_url),
 		cmocka_unit_test(test_scenario_reads_optional_on_a_fault),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
