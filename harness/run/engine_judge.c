@@ -167,6 +167,12 @@ static void finish(struct run *r, int rc, int64_t t_start)
 		snprintf(res->reason, sizeof(res->reason), "%s",
 			 r->infra[0] ? r->infra : "the oracle could not be set up");
 	}
+	if (r->infra[0] && res->verdict != VERDICT_INFRA_ERROR) {
+		/* Found after the oracle had decided (the update server's
+		 * checks): the lab failed, whatever the board did. */
+		res->verdict = VERDICT_INFRA_ERROR;
+		snprintf(res->reason, sizeof(res->reason), "%s", r->infra);
+	}
 	res->pass = scenario_allows(r->spec->sc, res->verdict);
 	outcome_judge_injection(res);
 	res->duration_s = (double)(clock_now_ns() - t_start) / NS_PER_S;
