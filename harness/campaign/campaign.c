@@ -130,7 +130,8 @@ static bool fits(const struct campaign *c, const struct worker *w, const struct 
 
 static bool stopping(const struct campaign *c)
 {
-	return c->o->max_failures > 0 && c->failed >= (size_t)c->o->max_failures;
+	return c->o->max_failures > 0 &&
+	       c->failed + c->not_injected >= (size_t)c->o->max_failures;
 }
 
 static int assign(void *arg, struct worker *w)
@@ -165,6 +166,16 @@ static int assign(void *arg, struct worker *w)
 	return 0;
 }
 
+/* How a finished run counts, on its progress line. */
+static const char *outcome_word(const struct plan_run *pr)
+{
+	if (pr->pass)
+		return pr->untested ? "pass, optional fault not injected" : "pass";
+	if (pr->verdict == VERDICT_INFRA_ERROR)
+		return "infra";
+	return pr->not_injected ? "NOT INJECTED: not_injected, nothing was tested" : "FAIL";
+}
+
 static void progress(struct campaign *c, const struct plan_run *pr, const char *board,
 		     double duration)
 {
@@ -185,11 +196,7 @@ static void progress(struct campaign *c, const struct plan_run *pr, const char *
 	} else {
 		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total, board,
 			c->plan.scenarios[pr->sc]->name, pr->point, verdict_name(pr->verdict),
-			pr->pass                               ? (pr->untested ? "pass, not injected (optional)" : "pass")
-			: pr->verdict == VERDICT_INFRA_ERROR ? "infra"
-			: pr->not_injected                   ? "NOT INJECTED"
-							     : "FAIL",
-			duration);
+			outcome_word(pr), duration);
 	}
 }
 
@@ -552,6 +559,9 @@ static int gate(const struct campaign *c, bool complete)
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (c->counts[v])
 			fprintf(stderr, "%s %zu  ", verdict_name((enum verdict)v), c->counts[v]);
+	if (c->not_injected || c->untested)
+		fprintf(stderr, "(of which not_injected %zu, optional fault not injected %zu)",
+			c->not_injected, c->untested - c->not_injected);
 	fprintf(stderr, "\n");
 	if (c->failed || c->not_injected) {
 		fprintf(stderr, "gate: FAIL (");
