@@ -196,16 +196,18 @@ static void bound(struct sbuf *b, const struct gate *g)
 		          "<b>\xe2\x89\xa4 %.2f %%</b><span>failure rate, 95 %% upper bound"
 		          "</span><span>0 failures in %zu judged runs</span>",
 		          100 * g->upper_bound_95, g->judged);
-	if (g->not_injected + g->untested)
-		sbuf_addf(b, "<span>%zu runs whose fault was never injected are not counted</span>",
-		          g->not_injected + g->untested);
 	else if (isfinite(g->failure_rate))
 		sbuf_addf(b,
 		          "<b>%.2f %%</b><span>observed failure rate</span><span>%zu failures "
 		          "in %zu judged runs</span>",
 		          100 * g->failure_rate, g->failures, g->judged);
+	else if (g->not_injected + g->untested)
+		sbuf_adds(b, "<b>\xe2\x80\x94</b><span>no run injected its fault: no bound</span>");
 	else
 		sbuf_adds(b, "<b>\xe2\x80\x94</b><span>no run reached a board verdict</span>");
+	if (g->not_injected + g->untested && g->judged)
+		sbuf_addf(b, "<span>%zu runs whose fault was never injected are not counted</span>",
+		          g->not_injected + g->untested);
 	sbuf_adds(b, "</div>\n");
 }
 

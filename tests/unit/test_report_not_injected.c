@@ -18,18 +18,19 @@
 #include "reports/report.h"
 
 #define RUN(key, verdict, faults)                                                                  \
-	"{\"run\":{\"key\":\"" key "\",\"scenario\":\"cut-write\",\"board\":\"qemu-01\","           \
-	"\"point\":\"" key "\",\"verdict\":\"" verdict "\",\"allowed\":[\"upgraded\","              \
-	"\"rolled_back\"],\"reason\":\"fault 1 (power_cut) was not injected: its trigger never "    \
+	"{\"run\":{\"key\":\"" key "\",\"scenario\":\"cut-write\",\"board\":\"qemu-01\","          \
+	"\"point\":\"" key "\",\"verdict\":\"" verdict "\",\"allowed\":[\"upgraded\","             \
+	"\"rolled_back\"],\"reason\":\"fault 1 (power_cut) was not injected: its trigger never "   \
 	"came\",\"duration_s\":2" faults "}}\n"
 #define CUT(injected, extra)                                                                       \
-	",\"faults\":[{\"kind\":\"power_cut\",\"trigger\":\"marker 'write offset=9'\","             \
+	",\"faults\":[{\"kind\":\"power_cut\",\"trigger\":\"marker 'write offset=9'\","            \
 	"\"injected\":" injected extra "}]"
 
 static const char journal[] =
     "{\"campaign\":{\"format\":1,\"id\":\"c1\",\"seed\":1,\"scenarios\":[\"cut-write\"]}}\n" RUN(
         "1", "upgraded", CUT("true", "")) RUN("2", "rolled_back", CUT("false", ""))
-        RUN("3", "rolled_back", CUT("false", ",\"optional\":true")) "{\"end\":{\"complete\":true}}\n";
+        RUN("3", "rolled_back",
+            CUT("false", ",\"optional\":true")) "{\"end\":{\"complete\":true}}\n";
 
 struct fixture {
 	struct report_set set;
@@ -125,19 +126,39 @@ static void test_summary_json_counts_not_injected_apart(void **state)
 	assert_int_equal(json_integer_value(json_object_get(gate, "not_injected")), 1);
 	assert_int_equal(json_integer_value(json_object_get(gate, "untested")), 1);
 	assert_int_equal(json_integer_value(json_object_get(gate, "judged")), 1);
-	assert_int_equal(json_integer_value(json_object_get(
-	                     json_object_get(json_object_get(doc, "scenarios"), "cut-write"),
-	                     "not_injected")),
-	                 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(doc, "scenarios"), "cut-write"), "not_injected")),
+	    1);
 	runs = json_object_get(doc, "runs");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(runs, 1), "outcome")), "not_injected");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 1), "outcome")),
+	                    "not_injected");
 	assert_true(json_is_false(json_object_get(json_array_get(runs, 1), "pass")));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 2), "outcome")),
 	                    "pass");
 	assert_true(json_is_false(json_object_get(json_array_get(runs, 2), "injected")));
 	json_decref(doc);
 	free(s);
+}
+
+static void test_html_without_an_injected_run_has_no_bound(void **state)
+{
+	static const char only[] = "{\"campaign\":{\"format\":1,\"id\":\"c2\"}}\n" RUN(
+	    "2", "rolled_back", CUT("false", "")) "{\"end\":{\"complete\":true}}\n";
+	struct fixture *f = *state;
+	char *h;
+
+	gate_free(&f->gate);
+	report_set_free(&f->set);
+	f->set = (struct report_set){0};
+	report_set_add(&f->set, jfile_parse("j2.jsonl", only, strlen(only)));
+	assert_int_equal(report_set_finish(&f->set), 0);
+	gate_compute(&f->gate, &f->set);
+	assert_int_equal(f->gate.exit_code, 1);
+	h = render(report_html, f);
+	assert_non_null(strstr(h, "no run injected its fault: no bound"));
+	assert_null(strstr(h, "are not counted")); /* nothing was counted */
+	free(h);
 }
 
 static void test_html_names_not_injected(void **state)
@@ -147,7 +168,9 @@ static void test_html_names_not_injected(void **state)
 	assert_non_null(strstr(h, "1 of 3 runs tested nothing: their fault was never injected"));
 	assert_non_null(strstr(h, "<b>not_injected: tested nothing</b>"));
 	assert_non_null(strstr(h, "<b>optional fault not injected</b>"));
-	assert_non_null(strstr(h, "2 runs whose fault was never injected are not counted"));
+	assert_non_null(strstr(h, "0 failures in 1 judged runs</span><span>2 runs whose fault was "
+	                          "never injected are not counted"));
+	assert_null(strstr(h, "observed failure rate")); /* one number: the bound */
 	assert_non_null(strstr(h, "not_injected</span>"));
 	free(h);
 }
@@ -163,6 +186,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_json_counts_not_injected_apart, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_html_names_not_injected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_html_without_an_injected_run_has_no_bound, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
