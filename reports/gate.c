@@ -61,19 +61,30 @@ static void count(struct gate *g, const struct report_set *rs)
 		g->counts[r->verdict]++;
 		s->runs++;
 		s->counts[r->verdict]++;
-		if (r->verdict == VERDICT_INFRA_ERROR) {
+		switch (r->outcome) {
+		case OUTCOME_INFRA_ERROR:
 			g->infra_errors++;
 			s->infra_errors++;
-		} else if (r->pass) {
+			break;
+		case OUTCOME_NOT_INJECTED:
+			g->not_injected++;
+			s->not_injected++;
+			break;
+		case OUTCOME_PASS:
 			g->passed++;
-		} else {
+			g->untested += r->untested;
+			s->untested += r->untested;
+			break;
+		case OUTCOME_FAIL:
+		default:
 			g->failures++;
 			s->failures++;
+			break;
 		}
 		if (isfinite(r->duration_s))
 			g->run_time_s += r->duration_s;
 	}
-	g->judged = g->runs - g->infra_errors;
+	g->judged = g->runs - g->infra_errors - g->not_injected - g->untested;
 }
 
 /* From the earliest campaign or run start to the latest end or run end. */
@@ -143,6 +154,11 @@ void gate_compute(struct gate *g, const struct report_set *rs)
 	if (g->failures)
 		add_reason(g, "%zu of %zu runs ended in a state their scenario does not allow",
 		           g->failures, g->runs);
+	if (g->not_injected)
+		add_reason(g,
+		           "%zu run%s not_injected: the fault's trigger never came, so nothing was "
+		           "tested (optional: true on a fault that may not come)",
+		           g->not_injected, g->not_injected == 1 ? "" : "s");
 	if (g->infra_errors)
 		add_reason(g,
 		           "%zu run%s ended in infra_error (the lab or harness failed, not the "
@@ -151,11 +167,13 @@ void gate_compute(struct gate *g, const struct report_set *rs)
 	shard_reasons(g, rs);
 	if (!g->runs && !g->shards_missing && !g->shards_partial)
 		add_reason(g, "no runs recorded: nothing was tested");
-	if (g->failures) {
+	else if (g->runs && g->passed == g->runs && !g->judged)
+		add_reason(g, "no run injected its fault: nothing was tested");
+	if (g->failures || g->not_injected) {
 		g->decision = GATE_FAIL;
 	} else if (g->infra_errors || g->shards_missing || g->shards_partial) {
 		g->decision = GATE_INFRA;
-	} else if (!g->runs) {
+	} else if (!g->runs || !g->judged) {
 		g->decision = GATE_FAIL;
 	} else {
 		g->decision = GATE_PASS;

@@ -1,7 +1,10 @@
 /* reports/gate.h — the numbers every report shows and the gate decision.
  *
  * The gate passes when every counted run ended in a state its scenario
- * allows, no run is infra_error, and every shard of every campaign finished.
+ * allows with its fault injected (or the fault optional), no run is
+ * infra_error, and every shard of every campaign finished. A not_injected
+ * run (its fault's trigger never came) decides FAIL like a board failure:
+ * it tested nothing, and rerunning it as it is tests nothing again.
  * A board failure decides FAIL even when infrastructure also failed (rerunning
  * the lab cannot undo it); otherwise any infrastructure problem (infra_error
  * runs, missing or partial shards) gives INFRA, so a wrapper requeues only
@@ -20,7 +23,7 @@ enum gate_decision { GATE_PASS, GATE_FAIL, GATE_INFRA };
 
 struct scenario_stats {
 	const char *name;
-	size_t runs, failures, infra_errors;
+	size_t runs, failures, infra_errors, not_injected, untested;
 	size_t counts[VERDICT_COUNT];
 };
 
@@ -28,10 +31,15 @@ struct gate {
 	enum gate_decision decision;
 	int exit_code;       /* 0 pass, 1 fail, 3 infra: lib/exitcode.h */
 	size_t runs;         /* counted runs */
-	size_t passed;       /* ended in an allowed state */
+	size_t passed;       /* outcome pass (untested ones included) */
 	size_t failures;     /* ended in a board state not allowed */
 	size_t infra_errors; /* verdict infra_error */
-	size_t judged;       /* runs with a board verdict: runs - infra_errors */
+	size_t not_injected; /* allowed state, but a fault not optional never came */
+	size_t untested;     /* passed, but an optional fault never came */
+	/* The N of "0 failures in N runs": runs with a board verdict whose
+	 * faults all came, and failures: runs - infra_errors - not_injected -
+	 * untested. */
+	size_t judged;
 	size_t counts[VERDICT_COUNT];
 	struct scenario_stats *scenarios; /* in report order */
 	size_t n_scenarios;

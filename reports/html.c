@@ -166,7 +166,8 @@ static void verdict_counts(struct sbuf *b, bool failing_only, const struct repor
 static void headline(struct sbuf *b, const struct report *r)
 {
 	const struct gate *g = r->gate;
-	size_t first = g->failures ? 1 : 0; /* the headline already says the first reason */
+	/* the headline already says the first reason */
+	size_t first = g->failures || g->not_injected ? 1 : 0;
 
 	sbuf_adds(b, "<div class=\"headline\"><h1>");
 	if (g->decision == GATE_PASS)
@@ -174,6 +175,9 @@ static void headline(struct sbuf *b, const struct report *r)
 	else if (g->failures)
 		sbuf_addf(b, "%zu of %zu runs ended in a state their scenario does not allow",
 		          g->failures, g->runs);
+	else if (g->not_injected)
+		sbuf_addf(b, "%zu of %zu runs tested nothing: their fault was never injected",
+		          g->not_injected, g->runs);
 	else if (g->runs)
 		sbuf_addf(b, "No board failed in %zu runs, but the campaign is incomplete",
 		          g->judged);
@@ -214,8 +218,13 @@ static void bound(struct sbuf *b, const struct gate *g)
 		          "<b>%.2f %%</b><span>observed failure rate</span><span>%zu failures "
 		          "in %zu judged runs</span>",
 		          100 * g->failure_rate, g->failures, g->judged);
+	else if (g->not_injected + g->untested)
+		sbuf_adds(b, "<b>\xe2\x80\x94</b><span>no run injected its fault: no bound</span>");
 	else
 		sbuf_adds(b, "<b>\xe2\x80\x94</b><span>no run reached a board verdict</span>");
+	if (g->not_injected + g->untested && g->judged)
+		sbuf_addf(b, "<span>%zu runs whose fault was never injected are not counted</span>",
+		          g->not_injected + g->untested);
 	sbuf_adds(b, "</div>\n");
 }
 
@@ -326,6 +335,12 @@ static void chips(struct sbuf *b, const struct report *r)
 		          r->gate->counts[v] ? "" : " zero", failing[v] ? " notallowed" : "",
 		          verdict_color((enum verdict)v), r->gate->counts[v],
 		          verdict_name((enum verdict)v));
+	if (r->gate->not_injected || r->gate->untested)
+		sbuf_addf(b,
+		          "<span class=\"chip notallowed\" style=\"--vc:%s\"><b>%zu</b>"
+		          "not_injected</span>",
+		          verdict_color(VERDICT_INFRA_ERROR),
+		          r->gate->not_injected + r->gate->untested);
 	sbuf_adds(b, "</div>\n");
 }
 

@@ -22,7 +22,10 @@ static void run_tip(struct sbuf *b, const struct jrun *run)
 
 	sbuf_addf(&t, "%s \xc2\xb7 ", run->scenario);
 	run_title(&t, run);
-	sbuf_addf(&t, ": %s%s", verdict_name(run->verdict), run->pass ? "" : " (not allowed)");
+	sbuf_addf(&t, ": %s%s", verdict_name(run->verdict),
+	          run->pass                              ? ""
+	          : run->outcome == OUTCOME_NOT_INJECTED ? " (not_injected: its fault never came)"
+	                                                 : " (not allowed)");
 	sbuf_adds(b, "<title>");
 	h_textn(b, t.s, t.len, 0);
 	sbuf_adds(b, "</title>");

@@ -450,6 +450,10 @@ void html_run(struct sbuf *b, const struct report *r, size_t index)
 	sbuf_adds(b, "</span><span class=\"reason\">");
 	if (run->verdict == VERDICT_INFRA_ERROR)
 		sbuf_adds(b, "<b>lab or harness failed</b> \xc2\xb7 ");
+	else if (run->outcome == OUTCOME_NOT_INJECTED)
+		sbuf_adds(b, "<b>not_injected: tested nothing</b> \xc2\xb7 ");
+	else if (run->pass && run->untested)
+		sbuf_adds(b, "<b>optional fault not injected</b> \xc2\xb7 ");
 	else if (!run->pass)
 		sbuf_adds(b, "<b>not allowed</b> \xc2\xb7 ");
 	h_board_text(b, run->reason.s, run->reason.len, TEXT_STRIP_ANSI);

@@ -29,6 +29,7 @@ struct jfault {
 	const char *trigger; /* may be NULL */
 	const char *phase;   /* may be NULL */
 	bool injected;
+	bool optional;        /* the scenario said optional: true (false if absent) */
 	double at_s;          /* seconds on the run's timeline; NAN if absent */
 	long long latency_us; /* trigger to fault; -1 if absent */
 };
@@ -41,6 +42,15 @@ struct jevent {
 
 struct jfile;
 
+/* What a run counts as at the gate, recomputed from its verdict, allowed
+ * states and faults (the journal's "outcome" and "pass" are the writer's
+ * opinion): infra_error; fail (a board state not allowed, whether or not
+ * its fault came); not_injected (an allowed state, but a fault that is not
+ * optional never came: nothing was tested); pass. */
+enum run_outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_NOT_INJECTED, OUTCOME_INFRA_ERROR };
+
+const char *run_outcome_name(enum run_outcome o); /* "pass", "fail", "not_injected", ... */
+
 struct jrun {
 	long long id;
 	const char *key, *scenario, *board;
@@ -50,7 +60,9 @@ struct jrun {
 	size_t n_faults;
 	enum verdict verdict;
 	unsigned allowed; /* bit per enum verdict */
-	bool pass;        /* recomputed: verdict allowed, and not infra_error */
+	bool pass;        /* recomputed: outcome == OUTCOME_PASS */
+	enum run_outcome outcome;
+	bool untested; /* a fault (optional or not) was not injected: outside the bound */
 	struct jtext reason;
 	struct jevent *evidence;
 	size_t n_evidence;

@@ -26,6 +26,7 @@ static int parse_fault(struct parser *p, json_t *o, struct jfault *f)
 	if (f->phase && (!f->phase[0] || !strcmp(f->phase, "-")))
 		f->phase = NULL;
 	bad |= jp_bool(p, o, "injected", false, &f->injected) < 0;
+	bad |= jp_bool(p, o, "optional", false, &f->optional) < 0;
 	bad |= jp_num(p, o, "at_s", false, &f->at_s) < 0;
 	{
 		double lat = -1;
@@ -138,7 +139,38 @@ static int parse_allowed(struct parser *p, json_t *o, struct jrun *r, bool *has)
 	return v < 0 && n ? -1 : 0;
 }
 
-/* The gate goes by verdict and allowed; "pass" is the writer's opinion. */
+const char *run_outcome_name(enum run_outcome o)
+{
+	static const char *const names[] = {"pass", "fail", "not_injected", "infra_error"};
+
+	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+/* Journals written before "optional" and "outcome" existed read the same
+ * way: their faults are not optional, so a run whose fault never came is
+ * not_injected there too. */
+static void decide_outcome(struct jrun *r)
+{
+	bool missing = false;
+
+	for (size_t i = 0; i < r->n_faults; i++) {
+		if (r->faults[i].injected)
+			continue;
+		r->untested = true;
+		missing |= !r->faults[i].optional;
+	}
+	if (r->verdict == VERDICT_INFRA_ERROR)
+		r->outcome = OUTCOME_INFRA_ERROR;
+	else if (!(r->allowed & (1u << r->verdict)))
+		r->outcome = OUTCOME_FAIL;
+	else if (missing)
+		r->outcome = OUTCOME_NOT_INJECTED;
+	else
+		r->outcome = OUTCOME_PASS;
+	r->pass = r->outcome == OUTCOME_PASS;
+}
+
+/* The gate goes by verdict, allowed and faults; "pass" is the writer's opinion. */
 static int decide_pass(struct parser *p, json_t *o, struct jrun *r)
 {
 	bool has_allowed, has_pass, pass = false;
@@ -157,8 +189,12 @@ static int decide_pass(struct parser *p, json_t *o, struct jrun *r)
 	}
 	if (!has_allowed)
 		r->allowed = pass ? 1u << r->verdict : 0;
-	r->pass = r->verdict != VERDICT_INFRA_ERROR && (r->allowed & (1u << r->verdict));
-	if (has_pass && pass != r->pass)
+	decide_outcome(r);
+	if (has_pass && pass && r->outcome == OUTCOME_NOT_INJECTED)
+		hil_warn("%s:%u: run \"%s\": recorded as a pass, but its fault was not injected "
+		         "(its trigger never came): counted as not_injected",
+		         p->name, p->line, r->key);
+	else if (has_pass && pass != r->pass)
 		hil_warn("%s:%u: run \"%s\": \"pass\": %s disagrees with verdict %s and its "
 		         "allowed list; the report goes by the verdict",
 		         p->name, p->line, r->key, pass ? "true" : "false",

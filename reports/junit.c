@@ -1,6 +1,7 @@
 /* reports/junit.c — JUnit XML as GitLab and Jenkins read it: a testsuite per
  * scenario, a testcase per run; a run in a state not allowed is a <failure>,
- * an infra_error run or a missing shard an <error>. CI servers keep a test's
+ * an infra_error or not_injected run or a missing shard an <error>, a pass
+ * whose optional fault never came <skipped>. CI servers keep a test's
  * history by classname + name, so that identity is what stays the same from
  * one campaign to the next: classname = scenario, name = the fault point
  * (and the repeat), never the board, which is a property and in the text.
@@ -152,13 +153,15 @@ static void case_properties(struct sbuf *b, const struct jrun *run)
 
 static void failure(struct sbuf *b, const struct jrun *run, const struct report *r)
 {
-	const char *tag = run->verdict == VERDICT_INFRA_ERROR ? "error" : "failure";
+	const char *tag = run->outcome == OUTCOME_FAIL ? "failure" : "error";
+	const char *type =
+	    run->outcome == OUTCOME_NOT_INJECTED ? "not_injected" : verdict_name(run->verdict);
 	struct sbuf t = {0};
 
-	sbuf_addf(&t, "%s on %s: ", verdict_name(run->verdict), run->board);
+	sbuf_addf(&t, "%s on %s: ", type, run->board);
 	sbuf_add(&t, run->reason.s ? run->reason.s : "", run->reason.len);
 	sbuf_addf(b, "      <%s", tag);
-	attr(b, "type", verdict_name(run->verdict));
+	attr(b, "type", type);
 	sbuf_adds(b, " message=\"");
 	xml_escape_attr(b, t.s, t.len);
 	sbuf_adds(b, "\">");
@@ -181,10 +184,16 @@ static void testcase(struct sbuf *b, const struct named_run *nr, const struct re
 	attr(b, "name", nr->name.s);
 	sbuf_addf(b, " time=\"%.3f\">\n", isfinite(run->duration_s) ? run->duration_s : 0.0);
 	case_properties(b, run);
+	if (run->pass && run->untested)
+		sbuf_adds(b,
+		          "      <skipped message=\"optional fault not injected: its trigger never "
+		          "came\"/>\n");
 	if (!run->pass)
 		failure(b, run, r);
 	sbuf_addf(&t, "board: %s\npoint: %s\nrepeat: %d\nverdict: %s\n", run->board, run_point(run),
 	          run_repeat(run), verdict_name(run->verdict));
+	if (run->outcome == OUTCOME_NOT_INJECTED)
+		sbuf_adds(&t, "outcome: not_injected\n");
 	if (run->timeline)
 		sbuf_addf(&t, "timeline: %s\n", run->timeline);
 	if (run->reproduce)
@@ -213,8 +222,8 @@ static void suite(struct sbuf *b, const struct report *r, const struct scenario_
 		}
 	sbuf_adds(b, "  <testsuite");
 	attr(b, "name", s->name);
-	sbuf_addf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\"",
-	          s->runs, s->failures, s->infra_errors, time);
+	sbuf_addf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
+	          s->runs, s->failures, s->infra_errors + s->not_injected, s->untested, time);
 	if (r->set->journals[0]->campaign.host)
 		attr(b, "hostname", r->set->journals[0]->campaign.host);
 	sbuf_adds(b, ">\n");
@@ -280,7 +289,8 @@ int report_junit(FILE *f, const struct report *r)
 	sbuf_adds(&b, " name=\"hilctl ");
 	xml_escape_attr(&b, title.s, title.len);
 	sbuf_addf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
-	          g->runs + extra, g->failures, g->infra_errors + extra, g->run_time_s);
+	          g->runs + extra, g->failures, g->infra_errors + g->not_injected + extra,
+	          g->run_time_s);
 	for (size_t i = 0; i < g->n_scenarios; i++)
 		suite(&b, r, &g->scenarios[i]);
 	shard_suite(&b, r);

@@ -57,6 +57,9 @@ void report_title(struct sbuf *out, const struct report_set *set);
  * verdict, allowed, reason, faults, evidence, the last console lines, the
  * command that reproduces it. */
 void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines);
+/* What a run ended as, for people: the verdict, or "not_injected (board:
+ * rolled_back)" when its fault never came. */
+void run_verdict_label(struct sbuf *out, const struct jrun *run);
 /* The allowed verdicts, comma separated. */
 void run_allowed(struct sbuf *out, const struct jrun *run);
 /* Seconds since the epoch as ISO 8601 UTC with milliseconds

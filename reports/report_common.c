@@ -39,6 +39,14 @@ void report_title(struct sbuf *out, const struct report_set *set)
 		sbuf_addf(out, "%zu campaigns", n);
 }
 
+void run_verdict_label(struct sbuf *out, const struct jrun *run)
+{
+	if (run->outcome == OUTCOME_NOT_INJECTED)
+		sbuf_addf(out, "not_injected (board: %s)", verdict_name(run->verdict));
+	else
+		sbuf_adds(out, verdict_name(run->verdict));
+}
+
 void run_allowed(struct sbuf *out, const struct jrun *run)
 {
 	const char *sep = "";
@@ -132,6 +140,9 @@ static void console_excerpt(struct sbuf *out, const struct jrun *run, size_t lin
 
 void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_lines)
 {
+	if (run->outcome == OUTCOME_NOT_INJECTED)
+		sbuf_adds(out, "outcome: not_injected: a fault's trigger never came, so the run "
+		               "tested nothing (optional: true on a fault that may not come)\n");
 	sbuf_addf(out, "verdict: %s (allowed: ", verdict_name(run->verdict));
 	run_allowed(out, run);
 	sbuf_adds(out, ")\n");

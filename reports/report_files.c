@@ -85,9 +85,13 @@ static void print_gate(FILE *out, const struct gate *g, const char *dir)
 {
 	static const char *const words[] = {"PASS", "FAIL", "INFRA ERROR"};
 
-	fprintf(out, "gate: %s: %zu run%s, %zu passed, %zu failed, %zu infra_error",
+	fprintf(out,
+	        "gate: %s: %zu run%s, %zu passed, %zu failed, %zu not_injected, %zu infra_error",
 	        words[g->decision], g->runs, g->runs == 1 ? "" : "s", g->passed, g->failures,
-	        g->infra_errors);
+	        g->not_injected, g->infra_errors);
+	if (g->untested)
+		fprintf(out, " (%zu passed with an optional fault not injected: not in the bound)",
+		        g->untested);
 	if (g->shards_missing || g->shards_partial)
 		fprintf(out, ", %zu shards missing, %zu partial", g->shards_missing,
 		        g->shards_partial);

@@ -70,6 +70,8 @@ static json_t *gate_obj(const struct gate *g)
 	json_object_set_new(o, "passed", json_integer((json_int_t)g->passed));
 	json_object_set_new(o, "failures", json_integer((json_int_t)g->failures));
 	json_object_set_new(o, "infra_errors", json_integer((json_int_t)g->infra_errors));
+	json_object_set_new(o, "not_injected", json_integer((json_int_t)g->not_injected));
+	json_object_set_new(o, "untested", json_integer((json_int_t)g->untested));
 	json_object_set_new(o, "judged", json_integer((json_int_t)g->judged));
 	json_object_set_new(o, "failure_rate", jnum(g->failure_rate));
 	json_object_set_new(o, "upper_bound_95", jnum(g->upper_bound_95));
@@ -91,6 +93,8 @@ static json_t *scenarios_obj(const struct gate *g, const struct report_set *rs)
 		json_object_set_new(e, "runs", json_integer((json_int_t)s->runs));
 		json_object_set_new(e, "failures", json_integer((json_int_t)s->failures));
 		json_object_set_new(e, "infra_errors", json_integer((json_int_t)s->infra_errors));
+		json_object_set_new(e, "not_injected", json_integer((json_int_t)s->not_injected));
+		json_object_set_new(e, "untested", json_integer((json_int_t)s->untested));
 		json_object_set_new(e, "counts", counts_obj(s->counts));
 		text_clean(&name, s->name, strlen(s->name), 0);
 		json_object_set_new(o, name.s ? name.s : "", e);
@@ -165,6 +169,8 @@ static json_t *run_obj(const struct jrun *r)
 	json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
 	json_object_set_new(o, "allowed", allowed);
 	json_object_set_new(o, "pass", json_boolean(r->pass));
+	json_object_set_new(o, "outcome", json_string(run_outcome_name(r->outcome)));
+	json_object_set_new(o, "injected", json_boolean(!r->untested));
 	json_object_set_new(o, "reason", jtext(r->reason.s, r->reason.len));
 	json_object_set_new(o, "started", jtime(r->start_s));
 	json_object_set_new(o, "finished", jtime(r->end_s));

@@ -87,6 +87,7 @@ static void yaml_block(struct sbuf *b, const struct jrun *run, size_t console_li
 	sbuf_adds(b, "  ---\n");
 	sbuf_addf(b, "  severity: %s\n", run->verdict == VERDICT_INFRA_ERROR ? "error" : "fail");
 	sbuf_addf(b, "  verdict: %s\n", verdict_name(run->verdict));
+	sbuf_addf(b, "  outcome: %s\n", run_outcome_name(run->outcome));
 	run_allowed(&t, run);
 	sbuf_addf(b, "  allowed: [%s]\n", run->allowed ? t.s : "");
 	if (run->reason.s)
@@ -119,9 +120,12 @@ static void test_point(struct sbuf *b, size_t n, const struct jrun *run, size_t 
 
 	sbuf_addf(&t, "%s ", run->scenario);
 	run_title(&t, run);
-	sbuf_addf(&t, ": %s", verdict_name(run->verdict));
+	sbuf_adds(&t, ": ");
+	run_verdict_label(&t, run);
 	sbuf_addf(b, "%s %zu - ", run->pass ? "ok" : "not ok", n);
 	description(b, t.s, t.len);
+	if (run->pass && run->untested)
+		sbuf_adds(b, " # SKIP optional fault not injected");
 	sbuf_adds(b, "\n");
 	if (!run->pass)
 		yaml_block(b, run, console_lines);
@@ -164,6 +168,9 @@ int report_tap(FILE *f, const struct report *r)
 	sbuf_addf(&b, "# gate: %s; %zu runs, %zu passed, %zu failed, %zu infra_error\n",
 	          gate_decision_name(g->decision), g->runs, g->passed, g->failures,
 	          g->infra_errors);
+	if (g->not_injected + g->untested)
+		sbuf_addf(&b, "# not_injected: %zu (fail the gate), %zu optional\n",
+		          g->not_injected, g->untested);
 	if (isfinite(g->upper_bound_95))
 		sbuf_addf(&b, "# 95%% upper bound on the failure rate: %.4f\n", g->upper_bound_95);
 	for (size_t i = 0; i < g->n_reasons; i++) {

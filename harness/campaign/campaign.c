@@ -36,6 +36,8 @@ struct campaign {
 	struct journal *journal;
 	struct worker_pool pool; /* runs down, records up; a worker's running: plan index */
 	size_t done, failed, infra, counts[VERDICT_COUNT];
+	size_t not_injected; /* runs whose fault never came (not optional): gate FAIL */
+	size_t untested;     /* runs with a fault that never came: outside the bound */
 	int next_id;
 	int64_t t_start;
 	bool tty;
@@ -129,7 +131,8 @@ static bool fits(const struct campaign *c, const struct worker *w, const struct 
 
 static bool stopping(const struct campaign *c)
 {
-	return c->o->max_failures > 0 && c->failed >= (size_t)c->o->max_failures;
+	return c->o->max_failures > 0 &&
+	       c->failed + c->not_injected >= (size_t)c->o->max_failures;
 }
 
 static int assign(void *arg, struct worker *w)
@@ -164,6 +167,16 @@ static int assign(void *arg, struct worker *w)
 	return 0;
 }
 
+/* How a finished run counts, on its progress line. */
+static const char *outcome_word(const struct plan_run *pr)
+{
+	if (pr->pass)
+		return pr->untested ? "pass, optional fault not injected" : "pass";
+	if (pr->verdict == VERDICT_INFRA_ERROR)
+		return "infra";
+	return pr->not_injected ? "NOT INJECTED: not_injected, nothing was tested" : "FAIL";
+}
+
 static void progress(struct campaign *c, const struct plan_run *pr, const char *board,
 		     double duration)
 {
@@ -173,18 +186,32 @@ static void progress(struct campaign *c, const struct plan_run *pr, const char *
 
 	if (c->tty) {
 		fprintf(stderr, "\r\033[K[%zu/%zu] upgraded %zu  rolled_back %zu  failed %zu  "
-				"infra %zu  ETA %.0f min",
+				"not_injected %zu  infra %zu  ETA %.0f min",
 			c->done, total, c->counts[VERDICT_UPGRADED], c->counts[VERDICT_ROLLED_BACK],
-			c->failed, c->infra, eta / 60);
+			c->failed, c->not_injected, c->infra, eta / 60);
 		if (!pr->pass)
-			fprintf(stderr, "\n%s on %s, point %s: %s\n", c->plan.scenarios[pr->sc]->name,
-				board, pr->point, verdict_name(pr->verdict));
+			fprintf(stderr, "\n%s on %s, point %s: %s%s\n",
+				c->plan.scenarios[pr->sc]->name, board, pr->point,
+				verdict_name(pr->verdict),
+				pr->not_injected ? " (not_injected: the fault was never injected)" : "");
 	} else {
 		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total, board,
 			c->plan.scenarios[pr->sc]->name, pr->point, verdict_name(pr->verdict),
-			pr->pass ? "pass" : pr->verdict == VERDICT_INFRA_ERROR ? "infra" : "FAIL",
-			duration);
+			outcome_word(pr), duration);
 	}
+}
+
+static bool all_injected(const json_t *faults)
+{
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(faults, i, f)
+	{
+		if (!json_is_true(json_object_get(f, "injected")))
+			return false;
+	}
+	return true;
 }
 
 static void on_record(void *arg, struct worker *w, const char *line)
@@ -202,6 +229,10 @@ static void on_record(void *arg, struct worker *w, const char *line)
 	v = verdict_from_name(json_string_value(json_object_get(run, "verdict")));
 	pr->verdict = v < 0 ? VERDICT_INFRA_ERROR : (enum verdict)v;
 	pr->pass = json_is_true(json_object_get(run, "pass"));
+	pr->not_injected = json_is_string(json_object_get(run, "outcome")) &&
+			   !strcmp(json_string_value(json_object_get(run, "outcome")),
+				   "not_injected");
+	pr->untested = pr->not_injected || (pr->pass && !all_injected(json_object_get(run, "faults")));
 	pr->state = RUN_DONE;
 	w->running = -1;
 	if (journal_append(c->journal, line) < 0)
@@ -210,8 +241,12 @@ static void on_record(void *arg, struct worker *w, const char *line)
 	c->counts[pr->verdict]++;
 	if (pr->verdict == VERDICT_INFRA_ERROR)
 		c->infra++;
+	else if (pr->not_injected)
+		c->not_injected++;
 	else if (!pr->pass)
 		c->failed++;
+	if (pr->untested && pr->verdict != VERDICT_INFRA_ERROR)
+		c->untested++;
 	progress(c, pr, w->board->name, json_real_value(json_object_get(run, "duration_s")));
 	json_decref(j);
 }
@@ -308,7 +343,7 @@ static size_t scenario_results(const struct campaign *c, int sc, struct point_re
 	for (size_t i = 0; r && i < c->plan.n; i++) {
 		const struct plan_run *pr = &c->plan.runs[i];
 		if (pr->sc == sc && pr->state == RUN_DONE && pr->verdict != VERDICT_INFRA_ERROR &&
-		    numeric(pr->point, &r[n].x)) {
+		    !pr->not_injected && numeric(pr->point, &r[n].x)) {
 			r[n].pass = pr->pass;
 			r[n].verdict = pr->verdict;
 			n++;
@@ -544,10 +579,20 @@ static int gate(const struct campaign *c, bool complete)
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (c->counts[v])
 			fprintf(stderr, "%s %zu  ", verdict_name((enum verdict)v), c->counts[v]);
+	if (c->not_injected || c->untested)
+		fprintf(stderr, "(of which not_injected %zu, optional fault not injected %zu)",
+			c->not_injected, c->untested - c->not_injected);
 	fprintf(stderr, "\n");
-	if (c->failed) {
-		fprintf(stderr, "gate: FAIL (%zu runs ended in a state their scenario does not "
-				"allow)\n", c->failed);
+	if (c->failed || c->not_injected) {
+		fprintf(stderr, "gate: FAIL (");
+		if (c->failed)
+			fprintf(stderr, "%zu runs ended in a state their scenario does not allow%s",
+				c->failed, c->not_injected ? "; " : "");
+		if (c->not_injected)
+			fprintf(stderr, "%zu runs not_injected: their fault's trigger never came, "
+					"so they tested nothing",
+				c->not_injected);
+		fprintf(stderr, ")\n");
 		return EXIT_FAILED;
 	}
 	if (c->infra || !complete) {
@@ -566,9 +611,20 @@ static int gate(const struct campaign *c, bool complete)
 			c->infra, why, c->o->out_dir);
 		return EXIT_INFRA;
 	}
+	/* A run whose (optional) fault never came tested nothing: it is not
+	 * one of the "0 failures in N runs". */
+	total -= c->untested;
+	if (!total && c->untested) {
+		fprintf(stderr, "gate: FAIL (no run injected its fault: nothing was tested)\n");
+		return EXIT_FAILED;
+	}
 	fprintf(stderr, "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
-			"confidence)\n",
+			"confidence",
 		total, total ? 100.0 * (1.0 - pow(0.05, 1.0 / (double)total)) : 100.0);
+	if (c->untested)
+		fprintf(stderr, "; %zu more runs whose optional fault never came are not counted",
+			c->untested);
+	fprintf(stderr, ")\n");
 	return EXIT_OK;
 }
 

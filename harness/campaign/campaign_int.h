@@ -22,6 +22,8 @@ struct plan_run {
 	unsigned long long seed;
 	enum run_state state;
 	bool pass;
+	bool not_injected; /* a fault never came: neither pass nor failure for bisect */
+	bool untested;     /* some fault never came (optional or not): not in the bound */
 	enum verdict verdict;
 	bool bisect; /* added to narrow a failing window */
 };

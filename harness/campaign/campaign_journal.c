@@ -359,14 +359,27 @@ void journal_close(struct journal *j, size_t runs_done, bool complete, const cha
 	free(j);
 }
 
-static const char *const fault_names[] = {"power_cut", "network", "server", "hang"};
-
 static json_t *fault_json(const struct fault_result *f)
 {
-	return json_pack("{s:s, s:s, s:b, s:f, s:I, s:s}", "kind", fault_names[f->kind], "trigger",
-			 f->trigger, "injected", f->injected, "at_s", f->at_s, "latency_us",
-			 (json_int_t)(f->latency_ns < 0 ? -1 : f->latency_ns / 1000), "phase",
-			 f->phase[0] ? f->phase : "-");
+	json_t *o = json_pack("{s:s, s:s, s:b, s:f, s:I, s:s}", "kind",
+			      scenario_fault_kind_name(f->kind), "trigger", f->trigger, "injected",
+			      f->injected, "at_s", f->at_s, "latency_us",
+			      (json_int_t)(f->latency_ns < 0 ? -1 : f->latency_ns / 1000), "phase",
+			      f->phase[0] ? f->phase : "-");
+
+	if (f->optional)
+		json_object_set_new(o, "optional", json_true());
+	return o;
+}
+
+/* What the run counts as at the gate (docs/journal.md; readers recompute it). */
+static const char *outcome_name(const struct run_result *res)
+{
+	if (res->verdict == VERDICT_INFRA_ERROR)
+		return "infra_error";
+	if (res->not_injected)
+		return "not_injected";
+	return res->pass ? "pass" : "fail";
 }
 
 static json_t *evidence_json(const struct run_result *res)
@@ -449,6 +462,7 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 			"started", started, "duration_s", res->duration_s, "timeline", timeline_rel,
 			"reproduce", repro, "bisect", pr->bisect);
 	json_object_set_new(rec, "finished", json_string(finished));
+	json_object_set_new(rec, "outcome", json_string(outcome_name(res)));
 	json_object_set_new(rec, "host", json_string(j->host));
 	json_object_set_new(rec, "shard", shard_json(j));
 	wrap = json_pack("{s:o}", "run", rec);

@@ -43,6 +43,7 @@ struct run_spec {
 struct fault_result {
 	enum fault_kind kind;
 	bool injected;
+	bool optional;      /* the scenario's optional: true: not injected may still pass */
 	double at_s;        /* since the run's timeline start */
 	int64_t latency_ns; /* trigger point (marker + delay) to fault done; -1 unknown */
 	char trigger[200];
@@ -52,7 +53,10 @@ struct fault_result {
 struct run_result {
 	enum verdict verdict;
 	bool pass;
-	char reason[256];
+	/* The board ended in an allowed state, but a fault that is not
+	 * optional was never injected: nothing was tested, so not a pass. */
+	bool not_injected;
+	char reason[512];
 	struct oracle_evidence evidence[ORACLE_EVIDENCE_MAX];
 	size_t n_evidence;
 	int64_t t0_ns; /* the run timeline's origin: evidence times are relative to it */

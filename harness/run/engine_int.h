@@ -35,7 +35,11 @@ struct run {
 	bool sent; /* a send step ran: the update path is under way */
 	int64_t console_gone_ns;  /* the console vanished with power on (0: it is there) */
 	int64_t console_retry_ns; /* next reconnect attempt */
-	char infra[256];
+	char infra[512];
+	/* The first send that named ${server}: the URL the board was told,
+	 * and the server's request count just before it. */
+	char told_url[200];
+	uint64_t requests_at_send;
 };
 
 

@@ -12,6 +12,7 @@
 #include "lib/clock.h"
 #include "harness/run/engine_int.h"
 #include "harness/run/expect.h"
+#include "harness/run/outcome.h"
 #include "lib/log.h"
 #include "harness/server/server.h"
 #include "lib/timeline.h"
@@ -118,6 +119,30 @@ static int judge(struct run *r)
 	}
 }
 
+/* The board was told the update server's address and no request came: it
+ * could not reach the server (server_host names an address the board has
+ * no route to, a firewall), so the update path was never tested. Not judged
+ * when a fault was injected: the fault may be what stopped the board before
+ * it asked. */
+static void check_server_asked(struct run *r)
+{
+	const char *host = "127.0.0.1";
+	struct server_stats now;
+	char why[sizeof(r->infra)];
+
+	if (!r->ctx->server || !r->told_url[0] || outcome_any_injected(r->res))
+		return;
+	server_get_stats(r->ctx->server, &now);
+	if (now.requests > r->requests_at_send)
+		return;
+	cfg_get_str(r->b->cfg->vars, "server_host", false, &host);
+	outcome_no_request_reason(why, sizeof(why),
+				  r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1",
+				  server_port(r->ctx->server), r->told_url, host);
+	timeline_event(r->b->tl, clock_now_ns(), "note", "%s", why);
+	infra(r, -EHOSTUNREACH, "%s", why);
+}
+
 static void finish(struct run *r, int rc, int64_t t_start)
 {
 	struct run_result *res = r->res;
@@ -142,15 +167,23 @@ static void finish(struct run *r, int rc, int64_t t_start)
 		snprintf(res->reason, sizeof(res->reason), "%s",
 			 r->infra[0] ? r->infra : "the oracle could not be set up");
 	}
+	if (r->infra[0] && res->verdict != VERDICT_INFRA_ERROR) {
+		/* Found after the oracle had decided (the update server's
+		 * checks): the lab failed, whatever the board did. */
+		res->verdict = VERDICT_INFRA_ERROR;
+		snprintf(res->reason, sizeof(res->reason), "%s", r->infra);
+	}
 	res->pass = scenario_allows(r->spec->sc, res->verdict);
+	outcome_judge_injection(res);
 	res->duration_s = (double)(clock_now_ns() - t_start) / NS_PER_S;
 	/* An interrupted run has no verdict (the journal does not count it). */
 	if (res->interrupted)
 		timeline_event(r->b->tl, clock_now_ns(), "note",
 			       "run interrupted before its verdict; --resume runs it again");
 	else
-		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s: %s",
-			       verdict_name(res->verdict), res->reason);
+		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s%s: %s",
+			       verdict_name(res->verdict), res->not_injected ? " (not_injected)" : "",
+			       res->reason);
 }
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)
@@ -220,6 +253,8 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 			      "server lines of the timeline)",
 			      (unsigned long long)(after.responses_error - before.responses_error));
 	}
+	if (rc == 0)
+		check_server_asked(&r);
 	finish(&r, rc, t_start);
 	/* Leave the board in a known state whatever happened. */
 	rc = board_power_off(r.b);

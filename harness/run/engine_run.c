@@ -384,6 +384,7 @@ static int step_fault(struct run *r, const struct step *st)
 		return infra(r, -E2BIG, "more than %d faults in one run", RUN_MAX_FAULTS);
 	fr = &r->res->faults[r->res->n_faults++];
 	fr->kind = f->kind;
+	fr->optional = f->optional;
 	fr->latency_ns = -1;
 	if (f->kind != FAULT_SERVER) {
 		rc = wait_trigger(r, f, fr, &t_fire);
@@ -468,6 +469,32 @@ void run_snapshot_save(struct run *r)
 			 r->b->cfg->name);
 }
 
+/* The board was just told the server's address (a send with ${server}):
+ * keep the word of the line that holds it, and how many requests the server
+ * had answered, so a board that never asks is told apart from one that
+ * asked and failed (engine_judge.c). */
+static void note_told_url(struct run *r, const char *line)
+{
+	char addr[128];
+	const char *host = "127.0.0.1", *at, *start, *end;
+	struct server_stats stats;
+
+	if (!r->ctx->server || r->told_url[0])
+		return;
+	cfg_get_str(r->b->cfg->vars, "server_host", false, &host);
+	snprintf(addr, sizeof(addr), "%s:%u", host, server_port(r->ctx->server));
+	at = strstr(line, addr);
+	if (!at)
+		return;
+	for (start = at; start > line && !strchr(" \t'\"", start[-1]); start--)
+		;
+	for (end = at; *end && !strchr(" \t'\"", *end); end++)
+		;
+	snprintf(r->told_url, sizeof(r->told_url), "%.*s", (int)(end - start), start);
+	server_get_stats(r->ctx->server, &stats);
+	r->requests_at_send = stats.requests;
+}
+
 int run_step(struct run *r, const struct step *st)
 {
 	char line[1024];
@@ -483,6 +510,8 @@ int run_step(struct run *r, const struct step *st)
 		if (expand(r, st->arg, line, sizeof(line)) < 0)
 			return infra(r, -EINVAL, "bad send line");
 		r->sent = true;
+		if (strstr(st->arg, "${server}"))
+			note_told_url(r, line);
 		return send_line(r, line);
 	case STEP_WAIT:
 		if (expand_duration(r, st->arg, 0, &wait) < 0)

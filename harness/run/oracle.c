@@ -29,7 +29,7 @@ struct oracle {
 	char version[64], slot[16];
 	int committed; /* -1 unknown */
 	enum verdict verdict;
-	char reason[256];
+	char reason[512];
 	struct oracle_evidence ev[ORACLE_EVIDENCE_MAX];
 	size_t n_ev;
 };

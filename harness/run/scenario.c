@@ -16,10 +16,16 @@ static const char *const top_keys[] = {"scenario", "description", "fits",  "allo
 				       "snapshot", NULL};
 static const char *const fault_keys[] = {
 	"kind", "marker", "delay", "after", "timeout", "off_time", "down", "until", "server",
-	"at_byte", "stall", "rate", "path", "process", "command", "write", NULL};
+	"at_byte", "stall", "rate", "path", "process", "command", "write", "optional", NULL};
 static const char *const fault_kinds[] = {"power_cut", "network", "server", "hang", NULL};
 static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt",
 					    NULL};
+
+const char *scenario_fault_kind_name(enum fault_kind kind)
+{
+	return (unsigned)kind < sizeof(fault_kinds) / sizeof(fault_kinds[0]) - 1 ? fault_kinds[kind]
+										  : "?";
+}
 
 bool scenario_allows(const struct scenario *s, enum verdict v)
 {
@@ -74,6 +80,7 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 	rc |= cfg_get_str(n, "process", false, &f->process);
 	rc |= cfg_get_str(n, "command", false, &f->command);
 	rc |= cfg_get_str(n, "write", false, &f->write);
+	rc |= cfg_get_bool(n, "optional", false, &f->optional);
 	if (rc)
 		return -EINVAL;
 	if (f->write && (f->kind != FAULT_POWER_CUT || f->delay)) {

@@ -71,6 +71,10 @@ struct fault_spec {
 	const char *command;  /* hang: or run this command on the board */
 	const char *write;    /* power_cut: at the disk's Nth write after the
 	                         trigger, or -N: N writes back from it */
+	/* optional: true: a run whose trigger never came may still pass (it is
+	 * counted apart, not as a tested fault point); by default such a run
+	 * ends not_injected and fails the gate. */
+	bool optional;
 };
 
 struct step {
@@ -132,6 +136,8 @@ bool scenario_allows(const struct scenario *s, enum verdict v);
  * printed) when the sweep has more than SWEEP_MAX_POINTS. */
 char **scenario_points(const struct scenario *s, size_t *n);
 void points_free(char **points, size_t n);
+/* "power_cut", "network", "server", "hang": the words of a fault's kind:. */
+const char *scenario_fault_kind_name(enum fault_kind kind);
 /* A fault's write: value as expanded: N or -N, not 0. */
 bool scenario_write_number(const char *text, long long *n);
 

@@ -176,3 +176,79 @@ def test_sigkill_mid_campaign_loses_nothing_and_resume_finishes(hilctl_bin, tmp_
     keys = [run["key"] for run in runs(journal(out))]
     assert sorted(keys) == sorted(set(keys)), "no run done twice"
     assert len(keys) == 3, "cut-download has three points: all done"
+
+
+def lab_with_server_host(tmp_path, host):
+    """The QEMU lab with another server_host: the address each board is told
+    the update server is at (its paths made absolute, for a copy in tmp)."""
+    text = LAB.read_text().replace("../build/", f"{LAB.parent.parent}/build/")
+    assert text.count("server_host: 10.0.2.2") == 2
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text.replace("server_host: 10.0.2.2", f"server_host: {host}"))
+    return lab
+
+
+def scenario_with_trigger_timeout(tmp_path, timeout="40s"):
+    """cut-write with a shorter wait for its trigger (the test waits less)."""
+    scenario = tmp_path / "cut-write.yaml"
+    text = (SCEN / "cut-write.yaml").read_text()
+    assert text.count("      off_time: 300ms\n") == 1
+    scenario.write_text(text.replace("      off_time: 300ms\n",
+                                     f"      off_time: 300ms\n      timeout: {timeout}\n"))
+    return scenario
+
+
+def test_board_that_cannot_reach_the_update_server_is_not_a_pass(hilctl, tmp_path):
+    """Issue 14's vacuous pass, for real: the board is told an address it
+    cannot reach (127.0.0.1 is the board's own loopback), its download
+    fails, the power cut's trigger never comes, and the board stays on
+    version 1. That used to be rolled_back (pass), gate PASS, exit 0."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", lab_with_server_host(tmp_path, "127.0.0.1"), "run",
+               scenario_with_trigger_timeout(tmp_path), "--board", "qemu-01",
+               "--point", "9437184", "--out", out, timeout=600)
+    assert r.returncode != 0, r.stderr
+    assert "gate: PASS" not in r.stderr
+    (run,) = runs(journal(out))
+    assert run["pass"] is False and run["outcome"] != "pass"
+    assert run["fault"]["injected"] is False
+    # The lab's mistake, named: where the server listens, what the board was told.
+    assert run["verdict"] == "infra_error" and r.returncode == 3
+    assert "saw no request for bundle /v2" in run["reason"]
+    assert "the board was told http://127.0.0.1:" in run["reason"]
+    assert "is server_host (127.0.0.1) reachable from the board?" in run["reason"]
+    timeline = (out / run["timeline"]).read_text()
+    assert "fault not injected: its trigger never came" in timeline
+    # Every report says so, and `hilctl report` gives the same gate.
+    for name in ("report.xml", "report.tap", "report.html"):
+        assert "saw no request for bundle /v2" in (out / name).read_text(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gate"]["decision"] == "infra_error"
+    assert "saw no request for bundle /v2" in summary["runs"][0]["reason"]
+    rep = hilctl("report", out, "--out", tmp_path / "rep")
+    assert rep.returncode == 3, rep.stdout + rep.stderr
+
+
+def test_fault_whose_trigger_never_comes_is_not_injected(hilctl, tmp_path):
+    """The server is reachable and the update runs, but the point asks for a
+    write offset the agent never reaches: nothing is cut, the board
+    upgrades. An allowed state, but the fault point was not tested."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", scenario_with_trigger_timeout(tmp_path, "20s"),
+               "--board", "qemu-01", "--point", "999999999", "--out", out, timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert "NOT INJECTED" in r.stderr and "not_injected" in r.stderr
+    assert "gate: FAIL" in r.stderr
+    (run,) = runs(journal(out))
+    assert run["fault"]["injected"] is False
+    assert run["verdict"] in ("upgraded", "rolled_back")
+    assert run["pass"] is False and run["outcome"] == "not_injected"
+    assert "fault 1 (power_cut) was not injected" in run["reason"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gate"]["decision"] == "fail" and summary["gate"]["not_injected"] == 1
+    assert summary["gate"]["judged"] == 0 and summary["gate"]["upper_bound_95"] is None
+    assert summary["runs"][0]["outcome"] == "not_injected"
+    assert '<error type="not_injected"' in (out / "report.xml").read_text()
+    assert "not ok 1 - cut-write qemu-01 @ 999999999: not_injected" in \
+        (out / "report.tap").read_text()
+    assert "not_injected: tested nothing" in (out / "report.html").read_text()

@@ -21,7 +21,11 @@
 static char logbuf[8192];
 
 /* A shard journal: campaign cid, shard index/count, attempt, runs "key:verdict"
- * separated by spaces, and whether it has a complete end record. */
+ * separated by spaces, and whether it has a complete end record. A run
+ * "key:verdict:ni" has a power cut that was not injected, "key:verdict:opt"
+ * one that was not injected and is optional, "key:verdict:old" one not
+ * injected as journals wrote it before "optional" and "outcome" existed
+ * ("pass": true). */
 static struct jfile *shard_end(const char *cid, int index, int count, int attempt,
                                const char *runs, const char *end)
 {
@@ -34,14 +38,26 @@ static struct jfile *shard_end(const char *cid, int index, int count, int attemp
 	          "\"shard\":{\"index\":%d,\"count\":%d,\"attempt\":%d}}}\n",
 	          cid, index, count, attempt);
 	for (char *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char *colon = strchr(tok, ':');
+		char *colon = strchr(tok, ':'), *fault = strchr(colon + 1, ':');
+		const char *faults = "";
 
 		*colon = '\0';
+		if (fault) {
+			*fault++ = '\0';
+			faults = !strcmp(fault, "opt")
+			             ? ",\"faults\":[{\"kind\":\"power_cut\",\"injected\":false,"
+			               "\"optional\":true}],\"outcome\":\"pass\",\"pass\":true"
+			         : !strcmp(fault, "old")
+			             ? ",\"fault\":{\"kind\":\"power_cut\",\"injected\":false},"
+			               "\"pass\":true"
+			             : ",\"faults\":[{\"kind\":\"power_cut\",\"injected\":false}],"
+			               "\"outcome\":\"not_injected\",\"pass\":false";
+		}
 		sbuf_addf(&b,
 		          "{\"run\":{\"key\":\"%s\",\"scenario\":\"s\",\"board\":\"b\",\"verdict\":"
 		          "\"%s\",\"allowed\":[\"upgraded\",\"rolled_back\"],\"duration_s\":10,"
-		          "\"started\":\"2026-11-25T01:00:10Z\"}}\n",
-		          tok, colon + 1);
+		          "\"started\":\"2026-11-25T01:00:10Z\"%s}}\n",
+		          tok, colon + 1, faults);
 	}
 	if (end)
 		sbuf_addf(&b, "%s\n", end);
@@ -148,6 +164,89 @@ static void test_gate_without_runs_fails(void **state)
 	decide(&rs, &g);
 	assert_int_equal(g.decision, GATE_FAIL);
 	assert_string_equal(g.reasons[0], "no runs recorded: nothing was tested");
+	done(&rs, &g);
+}
+
+static void test_gate_not_injected_fails_and_is_not_in_the_bound(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded b:rolled_back:ni c:upgraded", true));
+	decide(&rs, &g);
+	assert_int_equal(g.decision, GATE_FAIL);
+	assert_int_equal(g.exit_code, 1);
+	assert_int_equal(g.runs, 3);
+	assert_int_equal(g.passed, 2);
+	assert_int_equal(g.failures, 0);
+	assert_int_equal(g.not_injected, 1);
+	assert_int_equal(g.judged, 2); /* 0 failures in 2 runs, not in 3 */
+	assert_true(fabs(g.upper_bound_95 - gate_upper_bound_95(2)) < 1e-12);
+	assert_int_equal(g.scenarios[0].not_injected, 1);
+	assert_int_equal(g.n_reasons, 1);
+	assert_non_null(strstr(g.reasons[0], "1 run not_injected: the fault's trigger never came"));
+	assert_int_equal(rs.runs[1]->outcome, OUTCOME_NOT_INJECTED);
+	assert_false(rs.runs[1]->pass);
+	done(&rs, &g);
+}
+
+static void test_gate_board_failure_without_injection_is_a_failure(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded b:bricked:ni", true));
+	decide(&rs, &g);
+	assert_int_equal(g.decision, GATE_FAIL);
+	assert_int_equal(g.failures, 1);
+	assert_int_equal(g.not_injected, 0);
+	assert_int_equal(g.judged, 2);
+	done(&rs, &g);
+}
+
+static void test_gate_optional_fault_not_injected_passes_outside_the_bound(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded b:rolled_back:opt c:upgraded", true));
+	decide(&rs, &g);
+	assert_int_equal(g.decision, GATE_PASS);
+	assert_int_equal(g.exit_code, 0);
+	assert_int_equal(g.passed, 3);
+	assert_int_equal(g.untested, 1);
+	assert_int_equal(g.judged, 2);
+	assert_true(fabs(g.upper_bound_95 - gate_upper_bound_95(2)) < 1e-12);
+	assert_true(rs.runs[1]->pass);
+	assert_true(rs.runs[1]->untested);
+	done(&rs, &g);
+}
+
+static void test_gate_only_optional_runs_not_injected_tested_nothing(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded:opt", true));
+	decide(&rs, &g);
+	assert_int_equal(g.decision, GATE_FAIL);
+	assert_int_equal(g.judged, 0);
+	assert_true(isnan(g.upper_bound_95));
+	assert_string_equal(g.reasons[0], "no run injected its fault: nothing was tested");
+	done(&rs, &g);
+}
+
+static void test_gate_reads_an_old_journal_pass_without_injection_as_not_injected(void **state)
+{
+	struct report_set rs = {0};
+	struct gate g;
+
+	report_set_add(&rs, shard("c", 0, 1, 1, "a:upgraded b:rolled_back:old", true));
+	assert_non_null(strstr(logbuf, "recorded as a pass, but its fault was not injected"));
+	decide(&rs, &g);
+	assert_int_equal(g.decision, GATE_FAIL);
+	assert_int_equal(g.not_injected, 1);
+	assert_int_equal(g.judged, 1);
 	done(&rs, &g);
 }
 
@@ -316,6 +415,11 @@ int main(void)
 	    cmocka_unit_test(test_gate_board_failure_beats_infra),
 	    cmocka_unit_test(test_gate_infra_error_alone_is_exit_3),
 	    cmocka_unit_test(test_gate_without_runs_fails),
+	    cmocka_unit_test(test_gate_not_injected_fails_and_is_not_in_the_bound),
+	    cmocka_unit_test(test_gate_board_failure_without_injection_is_a_failure),
+	    cmocka_unit_test(test_gate_optional_fault_not_injected_passes_outside_the_bound),
+	    cmocka_unit_test(test_gate_only_optional_runs_not_injected_tested_nothing),
+	    cmocka_unit_test(test_gate_reads_an_old_journal_pass_without_injection_as_not_injected),
 	    cmocka_unit_test(test_merge_keeps_latest_complete_attempt),
 	    cmocka_unit_test(test_merge_partial_shard_counts_newest_run_of_each_key),
 	    cmocka_unit_test(test_merge_names_missing_shards_and_counts_keys_once),
