@@ -11,6 +11,7 @@
 #include "harness/console/console.h"
 #include "harness/lab/lab.h"
 #include "harness/run/expect.h"
+#include "harness/server/server.h"
 #include "lib/log.h"
 #include "lib/stop.h"
 
@@ -79,6 +80,40 @@ static int check_network(const struct board_cfg *b)
 	return power_check(b->network, b->name);
 }
 
+/* The update server's keys among the board's vars: server_bind (the address
+ * this host has on the board's network; default 127.0.0.1) must be one this
+ * host can listen on, server_port a port. */
+static int check_server_vars(const struct board_cfg *b)
+{
+	const struct cfg_node *bind = b->vars ? cfg_get(b->vars, "server_bind") : NULL;
+	const struct cfg_node *port = b->vars ? cfg_get(b->vars, "server_port") : NULL;
+	char why[300];
+	char *end;
+	long n;
+
+	if (bind) {
+		if (cfg_expect_type(bind, CFG_SCALAR) < 0)
+			return -EINVAL;
+		if (server_check_bind(bind->value, why, sizeof(why)) < 0) {
+			cfg_error(bind, "board \"%s\": vars: server_bind: %s", b->name, why);
+			return -EINVAL;
+		}
+	}
+	if (port) {
+		if (cfg_expect_type(port, CFG_SCALAR) < 0)
+			return -EINVAL;
+		errno = 0;
+		n = strtol(port->value, &end, 10);
+		if (!port->value[0] || *end || errno || n < 0 || n > 65535) {
+			cfg_error(port, "board \"%s\": vars: server_port \"%s\" is not a port "
+			                "(0-65535; 0: any free one)",
+			          b->name, port->value);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Everything a board's drivers would refuse when opened, checked now
  * without touching hardware: a bad value fails at load with exit 2, not
  * when the board is first used. */
@@ -91,6 +126,8 @@ static int check_board(const struct board_cfg *b)
 	if (b->network && check_network(b) < 0)
 		return -EINVAL;
 	if (b->probes && check_probes(b->probes) < 0)
+		return -EINVAL;
+	if (check_server_vars(b) < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -127,7 +127,7 @@ static int step_expect(struct run *r, const struct step *st)
 
 static int step_serve(struct run *r, const struct step *st)
 {
-	const char *bundles = NULL, *port_text = NULL, *bind;
+	const char *bundles = NULL, *port_text = NULL, *bind, *bind_var = NULL;
 	long port = 0;
 	char *end;
 	int err;
@@ -151,7 +151,13 @@ static int step_serve(struct run *r, const struct step *st)
 			  r->b->cfg->name);
 		return infra(r, -EINVAL, "no bundles directory for the update server");
 	}
+	/* The address this host has on the board's network (checked at lab
+	 * load): vars: server_bind, else the campaign's, else loopback. */
 	bind = r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1";
+	if (cfg_get_str(r->b->cfg->vars, "server_bind", false, &bind_var) < 0)
+		return infra(r, -EINVAL, "bad server_bind");
+	if (bind_var)
+		bind = bind_var;
 	{
 		char *root = lab_path(r->b->lab, bundles);
 		r->ctx->server = server_start(bind, (uint16_t)port, root ? root : bundles, r->b->tl);

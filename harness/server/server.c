@@ -399,6 +399,46 @@ static int listen_on(const char *addr, uint16_t port, char *name, size_t name_si
 	return fd;
 }
 
+int server_check_bind(const char *addr, char *why, size_t why_size)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	                         .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai;
+	int fd, rc, err;
+
+	rc = getaddrinfo(addr, "0", &hints, &ai);
+	if (rc != 0) {
+		snprintf(why, why_size, "\"%s\" is not a numeric IPv4 or IPv6 address", addr);
+		return -EINVAL;
+	}
+	if (!strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) {
+		freeaddrinfo(ai);
+		snprintf(why, why_size,
+		         "%s would serve bundles on every network of this host: name the "
+		         "address this host has on the board's network",
+		         addr);
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		freeaddrinfo(ai);
+		snprintf(why, why_size, "cannot create a socket for %s: %s", addr, strerror(err));
+		return -err;
+	}
+	rc = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	close(fd);
+	freeaddrinfo(ai);
+	if (rc == -EADDRNOTAVAIL)
+		snprintf(why, why_size,
+		         "%s is not an address of this host (ip -brief address lists them): the "
+		         "update server listens on the address this host has on the board's network",
+		         addr);
+	else if (rc < 0)
+		snprintf(why, why_size, "cannot bind %s: %s", addr, strerror(-rc));
+	return rc;
+}
+
 static uint16_t bound_port(int fd)
 {
 	struct sockaddr_storage ss;

@@ -61,6 +61,10 @@ struct server_stats {
  * Returns NULL with errno set after printing one error line, e.g. when the
  * port is taken: "update server: cannot listen on 127.0.0.1:8080: Address
  * already in use ...". */
+/* Whether this host can listen on addr (numeric, not a wildcard): 0, or
+ * -errno with why filled for the user (-EADDRNOTAVAIL: not an address of
+ * this host). Binds port 0 once and closes it. */
+int server_check_bind(const char *addr, char *why, size_t why_size);
 struct update_server *server_start(const char *bind_addr, uint16_t port, const char *root_dir,
                                    struct timeline *tl);
 uint16_t server_port(const struct update_server *s);

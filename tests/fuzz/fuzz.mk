@@ -9,13 +9,13 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 FUZZ_COMMON := lib/cfg.c lib/log.c
 fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab/lab.c harness/console/console.c power/power.c \
 	$(wildcard harness/console/console_*.c) $(wildcard power/*.c) \
-	lib/timeline.c lib/waitset.c lib/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
+	lib/timeline.c lib/waitset.c lib/stop.c lib/num.c harness/run/expect.c harness/server/server.c harness/server/server_fault.c lib/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
 fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/run/expect.c
 fuzz_server_SRCS := tests/fuzz/fuzz_server.c harness/server/server.c harness/server/server_fault.c \
 	lib/timeline.c
 
 fuzz_wlog_SRCS := tests/fuzz/fuzz_wlog.c qemu/wlog.c qemu/crashdisk.c qemu/proc.c
-fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c tests/fuzz/fuzz_file.c harness/run/scenario.c lib/verdict.c
+fuzz_scenario_SRCS := tests/fuzz/fuzz_scenario.c tests/fuzz/fuzz_file.c harness/run/scenario.c harness/run/expect.c lib/num.c lib/verdict.c
 fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c lib/waitset.c lib/timeline.c
 fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out harness/cli/cmd_report.c,$(wildcard reports/*.c)) \
 	lib/verdict.c lib/timeline.c lib/text.c
