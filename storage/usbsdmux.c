@@ -35,9 +35,9 @@ static int usbsdmux_check(const struct cfg_node *settings)
 	if (cfg_check_keys(settings, keys) < 0 || cfg_get_str(settings, "sg", true, &sg) < 0 ||
 	    cfg_get_str(settings, "program", false, &program) < 0)
 		return -EINVAL;
-	if (strncmp(sg, "/dev/", 5) != 0) {
+	if (sg[0] != '/') {
 		cfg_error(cfg_get(settings, "sg"),
-		          "\"%s\" is not a device path: give the mux's /dev/sgN or its "
+		          "\"%s\" is not an absolute path: give the mux's /dev/sgN or its "
 		          "/dev/usb-sd-mux/id-SERIAL link",
 		          sg);
 		return -EINVAL;
