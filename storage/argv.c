@@ -92,8 +92,10 @@ int storage_run_argv(const char *board, const char *what, char *const argv[], in
 			waitpid(pid, NULL, 0);
 			if (fd >= 0)
 				close(fd);
-			hil_error("board \"%s\": storage %s: %s did not finish within %.1f s (killed)",
-			          board, what, cmd, (double)(timeout_ns > 0 ? timeout_ns : 30 * NS_PER_S) / NS_PER_S);
+			hil_error(
+			    "board \"%s\": storage %s: %s did not finish within %.1f s (killed)",
+			    board, what, cmd,
+			    (double)(timeout_ns > 0 ? timeout_ns : 30 * NS_PER_S) / NS_PER_S);
 			return -ETIMEDOUT;
 		}
 		if (fd >= 0 && poll(&p, 1, clock_poll_ms(step < deadline ? step : deadline)) > 0) {
@@ -103,7 +105,8 @@ int storage_run_argv(const char *board, const char *what, char *const argv[], in
 				close(fd);
 				fd = -1;
 			} else if (len < OUTPUT_MAX) {
-				size_t take = (size_t)n < OUTPUT_MAX - len ? (size_t)n : OUTPUT_MAX - len;
+				size_t take =
+				    (size_t)n < OUTPUT_MAX - len ? (size_t)n : OUTPUT_MAX - len;
 				memcpy(output + len, scratch, take);
 				len += take;
 				output[len] = 0;
@@ -117,7 +120,8 @@ int storage_run_argv(const char *board, const char *what, char *const argv[], in
 		/* What it wrote just before it exited; a child that kept the
 		 * pipe open must not hold us here. */
 		fcntl(fd, F_SETFL, O_NONBLOCK);
-		for (ssize_t n; len < OUTPUT_MAX && (n = read(fd, output + len, OUTPUT_MAX - len)) > 0;)
+		for (ssize_t n;
+		     len < OUTPUT_MAX && (n = read(fd, output + len, OUTPUT_MAX - len)) > 0;)
 			len += (size_t)n;
 		output[len] = 0;
 		close(fd);

@@ -113,7 +113,8 @@ static void fill_family(const char *disk, struct blockdev_info *info)
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s/%s", disk, e->d_name) >= (int)sizeof(sub))
 			continue;
-		if (file_exists(sub, "partition") && read_dev(sub, &info->family[info->n_family]) == 0)
+		if (file_exists(sub, "partition") &&
+		    read_dev(sub, &info->family[info->n_family]) == 0)
 			info->n_family++;
 	}
 	if (d)
@@ -178,7 +179,7 @@ static void unescape(char *s)
 }
 
 struct mount_line {
-	dev_t dev;        /* field 3; for a 0:N (btrfs subvolume, …) the source's */
+	dev_t dev; /* field 3; for a 0:N (btrfs subvolume, …) the source's */
 	char point[PATH_MAX];
 };
 
@@ -377,8 +378,10 @@ static int check_identity(const char *path, const struct blockdev_info *info, co
 	struct stat st;
 
 	if (!info->is_block) {
-		snprintf(why, why_size, "%s: is an image file, which has no identity to match "
-		                        "--expect-id %s", path, id);
+		snprintf(why, why_size,
+		         "%s: is an image file, which has no identity to match "
+		         "--expect-id %s",
+		         path, id);
 		return -EPERM;
 	}
 	if (id[0] == '/')
@@ -418,18 +421,20 @@ int blockdev_check_target(const char *path, const struct blockdev_expect *expect
 	if (info->is_block) {
 		blockdev_host_disks(NULL, host, 32, &n_host);
 		if (in_set(info->disk, host, n_host)) {
-			snprintf(why, why_size,
-			         "%s: refused: it is (or is on) %s, the lab host's own root or boot "
-			         "disk",
-			         path, info->disk_name);
+			snprintf(
+			    why, why_size,
+			    "%s: refused: it is (or is on) %s, the lab host's own root or boot "
+			    "disk",
+			    path, info->disk_name);
 			return -EPERM;
 		}
 		rc = blockdev_find_mount(NULL, info->family, info->n_family, where, sizeof(where));
 		if (rc > 0) {
-			snprintf(why, why_size,
-			         "%s: refused: %s or one of its partitions is mounted on %s (unmount "
-			         "it first)",
-			         path, info->disk_name, where);
+			snprintf(
+			    why, why_size,
+			    "%s: refused: %s or one of its partitions is mounted on %s (unmount "
+			    "it first)",
+			    path, info->disk_name, where);
 			return -EPERM;
 		}
 		if (used_as_swap(info, where, sizeof(where))) {
@@ -437,9 +442,10 @@ int blockdev_check_target(const char *path, const struct blockdev_expect *expect
 			return -EPERM;
 		}
 		if (find_holder(info, holder, sizeof(holder))) {
-			snprintf(why, why_size,
-			         "%s: refused: %s is held by %s (device-mapper, LVM, RAID or crypt)",
-			         path, info->disk_name, holder);
+			snprintf(
+			    why, why_size,
+			    "%s: refused: %s is held by %s (device-mapper, LVM, RAID or crypt)",
+			    path, info->disk_name, holder);
 			return -EPERM;
 		}
 	}

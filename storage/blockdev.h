@@ -27,12 +27,12 @@ struct blockdev_expect {
 };
 
 struct blockdev_info {
-	bool is_block;       /* else a regular file (or one to be created) */
+	bool is_block; /* else a regular file (or one to be created) */
 	bool exists;
-	dev_t rdev;          /* the block device itself */
-	dev_t disk;          /* its whole disk */
-	char disk_name[64];  /* "sdb", "loop3" */
-	uint64_t size;       /* bytes (a file: its current size) */
+	dev_t rdev;                        /* the block device itself */
+	dev_t disk;                        /* its whole disk */
+	char disk_name[64];                /* "sdb", "loop3" */
+	uint64_t size;                     /* bytes (a file: its current size) */
 	dev_t family[BLOCKDEV_MAX_FAMILY]; /* the disk and every partition */
 	size_t n_family;
 };
@@ -45,8 +45,8 @@ int blockdev_inspect(const char *path, struct blockdev_info *info, char *why, si
 
 /* 1 when a line of mountinfo (the file at mountinfo_path) mounts one of the
  * devices, with its mount point in mount_point; 0 none; -errno. */
-int blockdev_find_mount(const char *mountinfo_path, const dev_t *devs, size_t n,
-                        char *mount_point, size_t mp_size);
+int blockdev_find_mount(const char *mountinfo_path, const dev_t *devs, size_t n, char *mount_point,
+                        size_t mp_size);
 /* The whole disks under the host's /, /boot, /boot/efi, /efi and /usr
  * mounts (through device-mapper and md to the disks beneath). */
 int blockdev_host_disks(const char *mountinfo_path, dev_t *out, size_t max, size_t *n);

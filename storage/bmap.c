@@ -223,7 +223,8 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t len)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 ||
+		    !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
 		    !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]))
 			return -EINVAL;
 		out[i] = (uint8_t)v;
@@ -270,8 +271,9 @@ static int check_file_sum(struct parse *p, const char *buf, size_t len, enum bma
 	bmap_hash_final(h, got);
 	bmap_hash_free(h);
 	if (memcmp(want, got, n) != 0) {
-		fail(p, "the bmap file's own %s checksum does not match its contents (edited or "
-		        "truncated? make it again with bmaptool create)",
+		fail(p,
+		     "the bmap file's own %s checksum does not match its contents (edited or "
+		     "truncated? make it again with bmaptool create)",
 		     bmap_sum_name(type));
 		return -EBADMSG;
 	}
@@ -290,11 +292,11 @@ static int parse_header(struct parse *p, struct bmap *b)
 		fail(p, "bmap format %s is newer than the 2.x this hilctl reads", p->version);
 		return -EINVAL;
 	}
-	if (parse_u64(p->image_size, &b->image_size) < 0 ||
-	    parse_u64(p->block_size, &v) < 0 || v == 0 || v > (1u << 30) ||
-	    parse_u64(p->blocks_count, &b->blocks_count) < 0) {
-		fail(p, "needs <ImageSize>, <BlockSize> and <BlocksCount> as numbers (got \"%s\", "
-		        "\"%s\", \"%s\")",
+	if (parse_u64(p->image_size, &b->image_size) < 0 || parse_u64(p->block_size, &v) < 0 ||
+	    v == 0 || v > (1u << 30) || parse_u64(p->blocks_count, &b->blocks_count) < 0) {
+		fail(p,
+		     "needs <ImageSize>, <BlockSize> and <BlocksCount> as numbers (got \"%s\", "
+		     "\"%s\", \"%s\")",
 		     p->image_size, p->block_size, p->blocks_count);
 		return -EINVAL;
 	}

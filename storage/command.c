@@ -147,11 +147,11 @@ static void command_close(struct storage *s)
 }
 
 const struct storage_ops storage_command_ops = {
-	.name = "command",
-	.check = command_check,
-	.open = command_open,
-	.to_host = command_to_host,
-	.to_board = command_to_board,
-	.device = command_device,
-	.close = command_close,
+    .name = "command",
+    .check = command_check,
+    .open = command_open,
+    .to_host = command_to_host,
+    .to_board = command_to_board,
+    .device = command_device,
+    .close = command_close,
 };

@@ -201,7 +201,8 @@ int image_skip_to(struct image *img, uint64_t offset)
 	}
 	while (img->offset < offset) {
 		uint64_t left = offset - img->offset;
-		ssize_t n = image_read(img, sink, left < sizeof(sink) ? (size_t)left : sizeof(sink));
+		ssize_t n =
+		    image_read(img, sink, left < sizeof(sink) ? (size_t)left : sizeof(sink));
 		if (n < 0)
 			return (int)n;
 		if (n == 0) {

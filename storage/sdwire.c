@@ -270,7 +270,9 @@ static int sdwire_device(struct storage *s, char *path, size_t size)
 		hil_error("board \"%s\": SDWire serial \"%s\": %s beside it under hub %s (%s)",
 		          s->board, w->serial,
 		          found ? "more than one mass-storage device" : "no mass-storage device",
-		          hub, found ? "cannot tell which is the card" : "card on the board side, or no card?");
+		          hub,
+		          found ? "cannot tell which is the card"
+		                : "card on the board side, or no card?");
 		return -ENODEV;
 	}
 	return (size_t)snprintf(path, size, "/dev/%s", name) < size ? 0 : -ENAMETOOLONG;
@@ -283,11 +285,11 @@ static void sdwire_close(struct storage *s)
 }
 
 const struct storage_ops storage_sdwire_ops = {
-	.name = "sdwire",
-	.check = sdwire_check,
-	.open = sdwire_open,
-	.to_host = sdwire_to_host,
-	.to_board = sdwire_to_board,
-	.device = sdwire_device,
-	.close = sdwire_close,
+    .name = "sdwire",
+    .check = sdwire_check,
+    .open = sdwire_open,
+    .to_host = sdwire_to_host,
+    .to_board = sdwire_to_board,
+    .device = sdwire_device,
+    .close = sdwire_close,
 };

@@ -97,8 +97,9 @@ static int usbsdmux_device(struct storage *s, char *path, size_t size)
 	d = opendir(dir);
 	while (d && (e = readdir(d)))
 		if (e->d_name[0] != '.') {
-			rc = (size_t)snprintf(path, size, "/dev/%s", e->d_name) < size ? 0
-			                                                               : -ENAMETOOLONG;
+			rc = (size_t)snprintf(path, size, "/dev/%s", e->d_name) < size
+			         ? 0
+			         : -ENAMETOOLONG;
 			break;
 		}
 	if (d)
@@ -117,11 +118,11 @@ static void usbsdmux_close(struct storage *s)
 }
 
 const struct storage_ops storage_usbsdmux_ops = {
-	.name = "usbsdmux",
-	.check = usbsdmux_check,
-	.open = usbsdmux_open,
-	.to_host = usbsdmux_to_host,
-	.to_board = usbsdmux_to_board,
-	.device = usbsdmux_device,
-	.close = usbsdmux_close,
+    .name = "usbsdmux",
+    .check = usbsdmux_check,
+    .open = usbsdmux_open,
+    .to_host = usbsdmux_to_host,
+    .to_board = usbsdmux_to_board,
+    .device = usbsdmux_device,
+    .close = usbsdmux_close,
 };

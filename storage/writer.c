@@ -122,8 +122,8 @@ static int write_all(struct job *j, const uint8_t *buf, size_t len, uint64_t off
 			continue;
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
-			hil_error("%s: write at byte %" PRIu64 " failed: %s%s", j->opts->target, offset,
-			          strerror(e),
+			hil_error("%s: write at byte %" PRIu64 " failed: %s%s", j->opts->target,
+			          offset, strerror(e),
 			          e == ENOSPC ? " (the image is larger than the target)" : "");
 			return -e;
 		}
@@ -187,7 +187,8 @@ static int copy_span(struct job *j, struct span *s)
 			break;
 	}
 	if (!s->may_end_early && done < s->length) {
-		hil_error("%s: the image ends at byte %" PRIu64 ", inside blocks %" PRIu64 "-%" PRIu64
+		hil_error("%s: the image ends at byte %" PRIu64 ", inside blocks %" PRIu64
+		          "-%" PRIu64
 		          " that the bmap maps (truncated image, or not this bmap's image)",
 		          j->opts->image, s->offset + done, s->first_block, s->last_block);
 		return -EBADMSG;
@@ -196,7 +197,8 @@ static int copy_span(struct job *j, struct span *s)
 	bmap_hash_final(j->hash, s->written);
 	if (s->has_expected &&
 	    memcmp(s->expected, s->written, bmap_sum_len(j->bmap.sum_type)) != 0) {
-		hil_error("%s: blocks %" PRIu64 "-%" PRIu64 " do not match their %s checksum in %s: "
+		hil_error("%s: blocks %" PRIu64 "-%" PRIu64
+		          " do not match their %s checksum in %s: "
 		          "the image is corrupt or is not the one the bmap was made from (%s now "
 		          "holds a partial image)",
 		          j->opts->image, s->first_block, s->last_block,
@@ -299,11 +301,12 @@ static int verify(struct job *j)
 			j->res->bytes_verified += (uint64_t)n;
 		}
 		bmap_hash_final(j->hash, got);
-		if (memcmp(got, s->written, bmap_sum_len(j->have_bmap ? j->bmap.sum_type
-		                                                      : BMAP_SUM_SHA256)) != 0) {
-			hil_error("%s: verify failed: bytes %" PRIu64 "-%" PRIu64
-			          " read back differ from what was written (a failing card or reader?)",
-			          j->opts->target, s->offset, s->offset + s->length - 1);
+		if (memcmp(got, s->written,
+		           bmap_sum_len(j->have_bmap ? j->bmap.sum_type : BMAP_SUM_SHA256)) != 0) {
+			hil_error(
+			    "%s: verify failed: bytes %" PRIu64 "-%" PRIu64
+			    " read back differ from what was written (a failing card or reader?)",
+			    j->opts->target, s->offset, s->offset + s->length - 1);
 			return -EIO;
 		}
 	}
@@ -314,8 +317,8 @@ static int verify(struct job *j)
 static int open_target(struct job *j)
 {
 	char why[1024];
-	int rc = blockdev_check_target(j->opts->target, &j->opts->expect, &j->info, why,
-	                               sizeof(why));
+	int rc =
+	    blockdev_check_target(j->opts->target, &j->opts->expect, &j->info, why, sizeof(why));
 
 	if (rc < 0) {
 		hil_error("%s", why);

@@ -86,14 +86,14 @@ static int flash_exit(int rc)
 int cmd_flash(struct cli *cli)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"to", required_argument, NULL, 't'},
-		{"bmap", required_argument, NULL, 'b'},
-		{"no-bmap", no_argument, NULL, 'B'},
-		{"expect-size", required_argument, NULL, 's'},
-		{"expect-id", required_argument, NULL, 'i'},
-		{"no-verify", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"to", required_argument, NULL, 't'},
+	    {"bmap", required_argument, NULL, 'b'},
+	    {"no-bmap", no_argument, NULL, 'B'},
+	    {"expect-size", required_argument, NULL, 's'},
+	    {"expect-id", required_argument, NULL, 'i'},
+	    {"no-verify", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct writer_opts w = {.verify = true};
 	struct writer_result res;
@@ -119,8 +119,9 @@ int cmd_flash(struct cli *cli)
 			break;
 		case 's':
 			if (parse_size(optarg, &w.expect.size) < 0 || w.expect.size == 0) {
-				hil_error("--expect-size %s: give a size in bytes, or with K, M, G, T",
-				          optarg);
+				hil_error(
+				    "--expect-size %s: give a size in bytes, or with K, M, G, T",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;

@@ -83,7 +83,8 @@ static int make_sysfs(void **state)
 	assert_int_equal(mkdir(cmd, 0755), 0);
 	{
 		char link[PATH_MAX * 2], target[PATH_MAX * 2];
-		snprintf(link, sizeof(link), "%s/devices/virtual/block/dm-1/slaves/nvme0n1p3", root);
+		snprintf(link, sizeof(link), "%s/devices/virtual/block/dm-1/slaves/nvme0n1p3",
+		         root);
 		snprintf(target, sizeof(target), "%s/devices/pci0/nvme/block/nvme0n1/nvme0n1p3",
 		         root);
 		assert_int_equal(symlink(target, link), 0);
@@ -171,9 +172,9 @@ static void test_blockdev_file_target_size_and_identity(void **state)
 	/* A missing file is one to create; a missing /dev path is not. */
 	assert_int_equal(blockdev_check_target(path, NULL, &info, why, sizeof(why)), 0);
 	assert_false(info.exists);
-	assert_int_equal(blockdev_check_target("/dev/hilctl-no-such-card", NULL, &info, why,
-	                                       sizeof(why)),
-	                 -ENOENT);
+	assert_int_equal(
+	    blockdev_check_target("/dev/hilctl-no-such-card", NULL, &info, why, sizeof(why)),
+	    -ENOENT);
 	assert_non_null(strstr(why, "/dev/hilctl-no-such-card"));
 }
 

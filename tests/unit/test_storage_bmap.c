@@ -62,7 +62,8 @@ static void test_bmap_real_file_parses_ranges_and_sums(void **state)
 	assert_int_equal(b.ranges[2].last, 255);
 	assert_true(b.ranges[1].has_sum);
 	sum_hex(b.ranges[1].sum, hex);
-	assert_string_equal(hex, "9f8581ffbf27a220a57fec1f3721b31f87e559f2616cf54f671b497fb0d8d5d0");
+	assert_string_equal(hex,
+	                    "9f8581ffbf27a220a57fec1f3721b31f87e559f2616cf54f671b497fb0d8d5d0");
 	assert_int_equal(bmap_mapped_bytes(&b), 5 * 4096);
 	bmap_free(&b);
 }
@@ -88,18 +89,20 @@ static int parse_text(const char *text, struct bmap *b)
 }
 
 #define HEAD(ver, size, bs, count)                                                                 \
-	"<?xml version=\"1.0\" ?>\n<bmap version=\"" ver "\">\n<ImageSize> " size                 \
+	"<?xml version=\"1.0\" ?>\n<bmap version=\"" ver "\">\n<ImageSize> " size                  \
 	" </ImageSize>\n<BlockSize> " bs " </BlockSize>\n<BlocksCount> " count " </BlocksCount>\n"
 
 static void test_bmap_old_format_without_checksums(void **state)
 {
 	struct bmap b;
 
-	assert_int_equal(parse_text(HEAD("1.2", "10000", "4096", "3") "<MappedBlocksCount> 3 "
-	                            "</MappedBlocksCount>\n<BlockMap>\n<Range> 0-1 </Range>\n"
-	                            "<Range>2</Range>\n</BlockMap>\n</bmap>\n",
-	                            &b),
-	                 0);
+	assert_int_equal(
+	    parse_text(HEAD("1.2", "10000", "4096",
+	                    "3") "<MappedBlocksCount> 3 "
+	                         "</MappedBlocksCount>\n<BlockMap>\n<Range> 0-1 </Range>\n"
+	                         "<Range>2</Range>\n</BlockMap>\n</bmap>\n",
+	               &b),
+	    0);
 	assert_int_equal(b.sum_type, BMAP_SUM_NONE);
 	assert_int_equal(b.n_ranges, 2);
 	assert_false(b.ranges[0].has_sum);
@@ -119,8 +122,8 @@ static void test_bmap_refuses_bad_files(void **state)
 	    {HEAD("1.0", "10000", "4096", "2") "</bmap>", "10000 bytes are not 2 blocks"},
 	    {HEAD("1.0", "8192", "4096", "2") "<BlockMap><Range>1-2</Range></BlockMap></bmap>",
 	     "past the image's end"},
-	    {HEAD("1.0", "8192", "4096", "2")
-	     "<BlockMap><Range>1</Range><Range>0</Range></BlockMap></bmap>",
+	    {HEAD("1.0", "8192", "4096",
+	          "2") "<BlockMap><Range>1</Range><Range>0</Range></BlockMap></bmap>",
 	     "not after the range before it"},
 	    {HEAD("1.0", "8192", "4096", "2") "<BlockMap><Range>1-0</Range></BlockMap></bmap>",
 	     "bad range"},
@@ -153,12 +156,14 @@ static void test_bmap_hash_known_digests(void **state)
 	bmap_hash_update(h, "abc", 3);
 	bmap_hash_final(h, out);
 	sum_hex(out, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	/* final starts over */
 	bmap_hash_update(h, "abc", 3);
 	bmap_hash_final(h, out);
 	sum_hex(out, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	bmap_hash_free(h);
 	h = bmap_hash_new(BMAP_SUM_SHA1);
 	bmap_hash_update(h, "abc", 3);

@@ -120,11 +120,10 @@ static void assert_recorded(const char *want)
 	assert_string_equal(got, want);
 }
 
-static const char command_settings[] =
-    "      driver: command\n"
-    "      to_host: [mux-ctl, --board, '{board}', host side]\n"
-    "      to_board: [mux-ctl, --board, '{board}', dut]\n"
-    "      device: /dev/disk/by-id/usb-Generic_SD_0001-0:0\n";
+static const char command_settings[] = "      driver: command\n"
+                                       "      to_host: [mux-ctl, --board, '{board}', host side]\n"
+                                       "      to_board: [mux-ctl, --board, '{board}', dut]\n"
+                                       "      device: /dev/disk/by-id/usb-Generic_SD_0001-0:0\n";
 
 static void test_command_runs_argv_without_a_shell(void **state)
 {

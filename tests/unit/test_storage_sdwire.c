@@ -143,7 +143,8 @@ static void test_sdwire_bitmode_failure_still_closes(void **state)
 	will_return(ftdi_error_str, "USB device unavailable");
 	expect_close_free();
 	assert_int_equal(storage_to_host(&st), -EIO);
-	assert_non_null(strstr(log_buf, "setting CBUS bitbang 0xf1 failed: USB device unavailable"));
+	assert_non_null(
+	    strstr(log_buf, "setting CBUS bitbang 0xf1 failed: USB device unavailable"));
 }
 
 static void test_sdwire_needs_a_serial(void **state)
