@@ -34,6 +34,7 @@ static const struct cfg_node *load(const char *settings)
 {
 	char yaml[1024];
 
+	cfg_free(root);
 	snprintf(yaml, sizeof(yaml),
 	         "boards:\n"
 	         "  - name: rpi4-01\n"
