@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include "harness/cli/cli.h"
+#include "lib/cfg.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "storage/blockdev.h"
 #include "storage/writer.h"
 
 static const char flash_help[] =
     "usage: hilctl flash IMAGE --to DEV|FILE [--bmap FILE | --no-bmap] [--expect-size N]\n"
-    "                    [--expect-id BY-ID-NAME] [--no-verify]\n\n"
+    "                    [--expect-id BY-ID-NAME] [--no-verify] [--wait DURATION]\n\n"
     "Write IMAGE (plain, .gz, .xz or .zst, told by its content) to a block device\n"
     "or an image file. With a bmap (bmaptool create's XML; found as IMAGE.bmap or\n"
     "IMAGE without .gz/.xz/.zst plus .bmap when --bmap is not given) only the mapped\n"
@@ -31,7 +34,10 @@ static const char flash_help[] =
     "  --expect-size N       the target must have exactly N bytes (K, M, G, T: x1024)\n"
     "  --expect-id NAME      the target must be /dev/disk/by-id/NAME (or the link NAME\n"
     "                        when it starts with /), or have serial number NAME\n"
-    "  --no-verify           skip the read-back\n\n"
+    "  --no-verify           skip the read-back\n"
+    "  --wait DURATION       first wait up to DURATION (500ms, 10s, 1m) for DEV to\n"
+    "                        appear as a block device (after a mux switched the card\n"
+    "                        to the host); 3 when it does not\n\n"
     "Prints the bytes written and the rate on stdout. Exit codes: 0 written (and\n"
     "verified), 2 refused target or bad image/bmap/usage, 3 the device failed or\n"
     "the read-back differed (or interrupted). See docs/storage.md.\n";
@@ -93,10 +99,12 @@ int cmd_flash(struct cli *cli)
 	    {"expect-size", required_argument, NULL, 's'},
 	    {"expect-id", required_argument, NULL, 'i'},
 	    {"no-verify", no_argument, NULL, 'V'},
+	    {"wait", required_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct writer_opts w = {.verify = true};
 	struct writer_result res;
+	int64_t wait_ns = -1;
 	int c, rc;
 
 	while ((c = getopt_long(cli->argc, cli->argv, "h", opts, NULL)) != -1) {
@@ -131,6 +139,13 @@ int cmd_flash(struct cli *cli)
 		case 'V':
 			w.verify = false;
 			break;
+		case 'w':
+			if (cfg_parse_duration(optarg, &wait_ns) < 0 || wait_ns < 0) {
+				hil_error("--wait %s: give a duration like 500ms, 10s or 1m",
+				          optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			fputs(flash_help, stderr);
 			return EXIT_USAGE;
@@ -146,6 +161,17 @@ int cmd_flash(struct cli *cli)
 		return EXIT_USAGE;
 	}
 	w.image = cli->argv[optind];
+	if (wait_ns >= 0) {
+		rc = blockdev_wait(w.target, clock_now_ns() + wait_ns);
+		if (rc < 0) {
+			hil_error("%s: %s within %.1f s (is the card switched to the host, and "
+			          "is this its name?)",
+			          w.target,
+			          rc == -EINTR ? "stopped before it appeared" : "did not appear",
+			          (double)wait_ns / NS_PER_S);
+			return EXIT_INFRA;
+		}
+	}
 	w.progress = isatty(STDERR_FILENO);
 	rc = writer_flash(&w, &res);
 	if (rc < 0)

@@ -292,3 +292,28 @@ def test_usage_errors(hilctl, sample, tmp_path):
     assert r.returncode == 2 and "--to" in r.stderr
     r = hilctl("flash", tmp_path / "missing.img", "--to", tmp_path / "out.img")
     assert r.returncode == 2 and "missing.img" in r.stderr
+
+
+def test_wait_for_the_device_to_appear(hilctl_bin, run_dir, sample, loops, tmp_path):
+    """--wait returns as the device appears (here a link to a loop device made
+    0.5 s in, as udev makes /dev/disk/by-id links after a mux switch), long
+    before its deadline; a device that never comes is an infrastructure error."""
+    import time
+    make, _ = loops
+    dev = make()
+    card = tmp_path / "card"
+    start = time.monotonic()
+    p = subprocess.Popen([hilctl_bin, "flash", str(sample / "sample.img"), "--to", str(card),
+                          "--wait", "30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(0.5)
+    card.symlink_to(dev)
+    out, err = p.communicate(timeout=60)
+    took = time.monotonic() - start
+    assert p.returncode == 0, err
+    assert "written" in out and took < 15, took
+    r = subprocess.run([hilctl_bin, "flash", str(sample / "sample.img"), "--to",
+                        str(tmp_path / "never"), "--wait", "300ms"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 3
+    assert "never: did not appear within 0.3 s" in r.stderr
