@@ -379,6 +379,10 @@ int writer_flash(const struct writer_opts *opts, struct writer_result *res)
 	rc = open_target(&j);
 	if (rc < 0)
 		goto out;
+	/* A plain image's size is known: refuse a small device before the
+	 * first write rather than at its end. */
+	if (!j.have_bmap && (rc = check_room(&j, image_size_hint(j.img))) < 0)
+		goto out;
 	j.buf = malloc(CHUNK);
 	j.hash = bmap_hash_new(j.have_bmap ? j.bmap.sum_type : BMAP_SUM_SHA256);
 	if (!j.buf || !j.hash) {

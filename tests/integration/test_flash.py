@@ -283,6 +283,11 @@ def test_image_larger_than_the_device_refused(hilctl, sample, loops):
     r = hilctl("flash", sample / "sample.img", "--to", dev)
     assert r.returncode == 2
     assert f"{dev}: the image needs {IMAGE_MB << 20} bytes, the device has {16 << 20}" in r.stderr
+    before = untouched(dev)
+    r = hilctl("flash", sample / "sample.img", "--no-bmap", "--to", dev)
+    assert r.returncode == 2
+    assert f"{dev}: the image needs {IMAGE_MB << 20} bytes" in r.stderr
+    assert untouched(dev) == before  # refused before the first write
 
 
 def test_usage_errors(hilctl, sample, tmp_path):
