@@ -16,6 +16,7 @@
 
 #define OUTPUT_MAX 1024
 #define WAIT_STEP_NS (20 * NS_PER_MS)
+#define DEFAULT_TIMEOUT_NS (30 * NS_PER_S)
 
 extern char **environ;
 
@@ -65,74 +66,93 @@ static int spawn(char *const argv[], pid_t *pid, int *out_fd)
 	return 0;
 }
 
+struct child {
+	pid_t pid;
+	int fd; /* its stdout and stderr; -1 once closed */
+	int status;
+	char output[OUTPUT_MAX + 1];
+	size_t len;
+};
+
+static void keep_output(struct child *c, const char *data, size_t n)
+{
+	size_t take = n < OUTPUT_MAX - c->len ? n : OUTPUT_MAX - c->len;
+
+	memcpy(c->output + c->len, data, take);
+	c->len += take;
+	c->output[c->len] = 0;
+}
+
+/* Read its output until it exits; at the deadline kill the whole group (a
+ * wrapper script's children too). 0 or -ETIMEDOUT. */
+static int wait_child(struct child *c, int64_t deadline)
+{
+	char scratch[512];
+
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int64_t now = clock_now_ns(), step = now + WAIT_STEP_NS;
+		int ms = clock_poll_ms(step < deadline ? step : deadline);
+
+		if (waitpid(c->pid, &c->status, WNOHANG) == c->pid)
+			break;
+		if (now >= deadline) {
+			kill(-c->pid, SIGKILL);
+			waitpid(c->pid, NULL, 0);
+			return -ETIMEDOUT;
+		}
+		if (c->fd >= 0 && poll(&p, 1, ms) > 0) {
+			ssize_t n = read(c->fd, scratch, sizeof(scratch));
+			if (n > 0) {
+				keep_output(c, scratch, (size_t)n);
+			} else {
+				close(c->fd);
+				c->fd = -1;
+			}
+		} else if (c->fd < 0) {
+			poll(NULL, 0, ms);
+		}
+	}
+	if (c->fd >= 0) {
+		/* What it wrote just before it exited; a child that kept the
+		 * pipe open must not hold us here. */
+		ssize_t n;
+		fcntl(c->fd, F_SETFL, O_NONBLOCK);
+		while ((n = read(c->fd, scratch, sizeof(scratch))) > 0)
+			keep_output(c, scratch, (size_t)n);
+	}
+	return 0;
+}
+
 int storage_run_argv(const char *board, const char *what, char *const argv[], int64_t timeout_ns)
 {
-	char cmd[512], output[OUTPUT_MAX + 1] = "";
-	size_t len = 0;
-	int64_t deadline = clock_now_ns() + (timeout_ns > 0 ? timeout_ns : 30 * NS_PER_S);
-	pid_t pid;
-	int fd = -1, status = 0, rc;
-	bool exited = false;
+	int64_t timeout = timeout_ns > 0 ? timeout_ns : DEFAULT_TIMEOUT_NS;
+	struct child c = {.fd = -1};
+	char cmd[512];
+	int rc;
 
 	describe(argv, cmd, sizeof(cmd));
-	rc = spawn(argv, &pid, &fd);
+	rc = spawn(argv, &c.pid, &c.fd);
 	if (rc < 0) {
 		hil_error("board \"%s\": storage %s: cannot run %s: %s", board, what, argv[0],
 		          strerror(-rc));
 		return rc == -ENOENT ? -ENOENT : -EIO;
 	}
-	/* Read its output until it closes, then reap; at the deadline kill
-	 * the whole group (a wrapper script's children too). */
-	while (!exited) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t now = clock_now_ns(), step = now + WAIT_STEP_NS;
-
-		if (now >= deadline) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			if (fd >= 0)
-				close(fd);
-			hil_error(
-			    "board \"%s\": storage %s: %s did not finish within %.1f s (killed)",
-			    board, what, cmd,
-			    (double)(timeout_ns > 0 ? timeout_ns : 30 * NS_PER_S) / NS_PER_S);
-			return -ETIMEDOUT;
-		}
-		if (fd >= 0 && poll(&p, 1, clock_poll_ms(step < deadline ? step : deadline)) > 0) {
-			char scratch[512];
-			ssize_t n = read(fd, scratch, sizeof(scratch));
-			if (n <= 0) {
-				close(fd);
-				fd = -1;
-			} else if (len < OUTPUT_MAX) {
-				size_t take =
-				    (size_t)n < OUTPUT_MAX - len ? (size_t)n : OUTPUT_MAX - len;
-				memcpy(output + len, scratch, take);
-				len += take;
-				output[len] = 0;
-			}
-		} else if (fd < 0) {
-			poll(NULL, 0, clock_poll_ms(step < deadline ? step : deadline));
-		}
-		exited = waitpid(pid, &status, WNOHANG) == pid;
+	rc = wait_child(&c, clock_now_ns() + timeout);
+	if (c.fd >= 0)
+		close(c.fd);
+	if (rc == -ETIMEDOUT) {
+		hil_error("board \"%s\": storage %s: %s did not finish within %.1f s (killed)",
+		          board, what, cmd, (double)timeout / NS_PER_S);
+		return rc;
 	}
-	if (fd >= 0) {
-		/* What it wrote just before it exited; a child that kept the
-		 * pipe open must not hold us here. */
-		fcntl(fd, F_SETFL, O_NONBLOCK);
-		for (ssize_t n;
-		     len < OUTPUT_MAX && (n = read(fd, output + len, OUTPUT_MAX - len)) > 0;)
-			len += (size_t)n;
-		output[len] = 0;
-		close(fd);
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return 0;
-	while (len && (output[len - 1] == '\n' || output[len - 1] == ' '))
-		output[--len] = 0;
+	while (c.len && (c.output[c.len - 1] == '\n' || c.output[c.len - 1] == ' '))
+		c.output[--c.len] = 0;
 	hil_error("board \"%s\": storage %s: %s %s %d%s%s", board, what, cmd,
-	          WIFEXITED(status) ? "exited with" : "was killed by signal",
-	          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len ? ": " : "",
-	          output);
+	          WIFEXITED(c.status) ? "exited with" : "was killed by signal",
+	          WIFEXITED(c.status) ? WEXITSTATUS(c.status) : WTERMSIG(c.status),
+	          c.len ? ": " : "", c.output);
 	return -EIO;
 }
