@@ -301,6 +301,12 @@ static int parse_header(struct parse *p, struct bmap *b)
 		return -EINVAL;
 	}
 	b->block_size = (uint32_t)v;
+	/* Far beyond any card; keeps block arithmetic clear of overflow. */
+	if (b->image_size > (1ull << 60)) {
+		fail(p, "<ImageSize> %llu bytes is not a plausible image",
+		     (unsigned long long)b->image_size);
+		return -EINVAL;
+	}
 	if (b->blocks_count != (b->image_size + v - 1) / v) {
 		fail(p, "inconsistent: %llu bytes are not %llu blocks of %u bytes",
 		     (unsigned long long)b->image_size, (unsigned long long)b->blocks_count,
