@@ -5,7 +5,8 @@ PREFIX ?= /usr/local
 DATADIR ?= $(PREFIX)/share/hilctl
 BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
-PKGS := yaml-0.1 libgpiod libftdi1 libserialport libpcre2-8 jansson libcurl libmicrohttpd
+PKGS := yaml-0.1 libgpiod libftdi1 libserialport libpcre2-8 jansson libcurl libmicrohttpd \
+	expat zlib liblzma libzstd nettle
 
 # Debian packages that build, tests, the reference board and the demo need.
 DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev \
@@ -13,7 +14,8 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	libmicrohttpd-dev python3-pytest python3-junitparser qemu-system-arm qemu-system-x86 \
 	qemu-utils u-boot-qemu u-boot-tools pdudaemon ser2net mtools dosfstools e2fsprogs \
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
-	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl
+	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl \
+	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -42,10 +44,10 @@ else
 OBJDIR := $(BUILD)/obj
 endif
 
-SRCS := $(wildcard lib/*.c harness/*/*.c power/*.c qemu/*.c reports/*.c)
+SRCS := $(wildcard lib/*.c harness/*/*.c power/*.c storage/*.c qemu/*.c reports/*.c)
 LIB_SRCS := $(filter-out harness/cli/main.c,$(SRCS))
 OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
-HDRS := $(wildcard lib/*.h harness/*/*.h power/*.h qemu/*.h reports/*.h)
+HDRS := $(wildcard lib/*.h harness/*/*.h power/*.h storage/*.h qemu/*.h reports/*.h)
 
 .PHONY: all check check-unit check-san check-integration deps install clean bench help format \
 	format-check fuzz demo qualify soak check-slow

@@ -37,6 +37,7 @@ int cmd_gres(struct cli *cli);
 int cmd_submit(struct cli *cli);
 int cmd_wlog(struct cli *cli);
 int cmd_explore(struct cli *cli);
+int cmd_flash(struct cli *cli);
 
 
 

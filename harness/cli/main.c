@@ -45,6 +45,7 @@ static const struct {
 	{"lock", cmd_lock, "reserve a board for this shell"},
 	{"unlock", cmd_unlock, "release a board"},
 	{"wlog", cmd_wlog, "read a QEMU write log, rebuild the disk a power cut left"},
+	{"flash", cmd_flash, "write an image (bmap, .gz/.xz/.zst) to a card or file, verified"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -20,7 +20,10 @@ fuzz_qmp_SRCS := tests/fuzz/fuzz_qmp.c qemu/qmp.c lib/waitset.c lib/timeline.c
 fuzz_journal_SRCS := tests/fuzz/fuzz_journal.c $(filter-out harness/cli/cmd_report.c,$(wildcard reports/*.c)) \
 	lib/verdict.c lib/timeline.c lib/text.c
 
-FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog fuzz_scenario fuzz_qmp fuzz_journal
+fuzz_bmap_SRCS := tests/fuzz/fuzz_bmap.c storage/bmap.c
+
+FUZZ_TARGETS := fuzz_lab fuzz_expect fuzz_server fuzz_wlog fuzz_scenario fuzz_qmp fuzz_journal \
+	fuzz_bmap
 
 define fuzz_rule
 build/fuzz/$(1): $$($(1)_SRCS) $$(FUZZ_COMMON) $$(wildcard */*.h)

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, hilctl_path
 
 COMMANDS = ["boards", "check", "power", "console", "expect", "run", "qualify", "explore",
-            "report", "submit", "gres", "lock", "unlock", "wlog"]
+            "report", "submit", "gres", "lock", "unlock", "wlog", "flash"]
 
 
 def make_install(tmp_path):

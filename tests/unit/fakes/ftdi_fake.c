@@ -57,6 +57,21 @@ int __wrap_ftdi_usb_open_string(struct ftdi_context *ftdi, const char *descripti
 	RETURN_CODE_SETTING_ERROR(ftdi);
 }
 
+/* The SDWire driver's open (storage/sdwire.c): by VID, PID and serial. */
+int __wrap_ftdi_usb_open_desc_index(struct ftdi_context *ftdi, int vendor, int product,
+                                     const char *description, const char *serial,
+                                     unsigned int index)
+{
+	function_called();
+	check_ctx(ftdi);
+	check_expected(vendor);
+	check_expected(product);
+	check_expected_ptr(description);
+	check_expected(serial);
+	check_expected(index);
+	RETURN_CODE_SETTING_ERROR(ftdi);
+}
+
 int __wrap_ftdi_usb_find_all(struct ftdi_context *ftdi, struct ftdi_device_list **devlist,
                              int vendor, int product)
 {

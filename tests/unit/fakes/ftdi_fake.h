@@ -29,6 +29,9 @@ extern struct ftdi_context fake_ftdi_ctx;
 struct ftdi_context *__wrap_ftdi_new(void);
 void __wrap_ftdi_free(struct ftdi_context *ftdi);
 int __wrap_ftdi_usb_open_string(struct ftdi_context *ftdi, const char *description);
+int __wrap_ftdi_usb_open_desc_index(struct ftdi_context *ftdi, int vendor, int product,
+                                     const char *description, const char *serial,
+                                     unsigned int index);
 int __wrap_ftdi_usb_find_all(struct ftdi_context *ftdi, struct ftdi_device_list **devlist,
                              int vendor, int product);
 void __wrap_ftdi_list_free(struct ftdi_device_list **devlist);

@@ -1,0 +1,2 @@
+UNIT_TESTS += test_storage_bmap
+test_storage_bmap_SRCS := storage/bmap.c
