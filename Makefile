@@ -50,7 +50,7 @@ OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
 HDRS := $(wildcard lib/*.h harness/*/*.h power/*.h storage/*.h qemu/*.h reports/*.h)
 
 .PHONY: all check check-unit check-san check-integration deps install clean bench help format \
-	format-check fuzz demo qualify soak check-slow
+	format-check fuzz fuzz-smoke demo qualify soak check-slow
 
 all: $(BUILD)/hilctl
 
@@ -111,6 +111,7 @@ check: deps-if-missing
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-san
+	$(MAKE) fuzz-smoke
 	$(MAKE) check-integration
 
 deps:
