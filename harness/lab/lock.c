@@ -45,8 +45,9 @@ static unsigned long long proc_start_time(pid_t pid)
 	p = strrchr(buf, ')');
 	if (!p)
 		return 0;
-	/* Fields after ')' start at field 3; start time is field 22. */
-	for (int field = 3; field < 22 && p; field++)
+	/* p is at the ')' that ends field 2; each space after it starts the
+	 * next field. Start time is field 22 (field 21, itrealvalue, is 0). */
+	for (int field = 3; field <= 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (p)
 		start = strtoull(p + 1, NULL, 10);

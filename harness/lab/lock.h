@@ -16,7 +16,7 @@
 
 struct lock_holder {
 	pid_t pid;
-	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
+	unsigned long long start_time; /* /proc/<pid>/stat field 22, starttime */
 	char cmd[256];
 };
 
