@@ -136,6 +136,16 @@ demo: deps-if-missing
 install: $(BUILD)/hilctl
 	install -D -m 0755 $(BUILD)/hilctl $(DESTDIR)$(PREFIX)/bin/hilctl
 	install -D -m 0644 docs/hilctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/hilctl.1
+	install -D -m 0644 dist/sysusers.d/hilctl.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/hilctl.conf
+	install -D -m 0644 dist/tmpfiles.d/hilctl.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hilctl.conf
+	@# On this host (no DESTDIR, as root): the group and the lock directory now,
+	@# not at the next boot. Members: usermod -aG hilctl USER.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		getent group hilctl >/dev/null || groupadd --system hilctl; \
+		systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/hilctl.conf 2>/dev/null || \
+		{ mkdir -p /run/lock/hilctl && chgrp hilctl /run/lock/hilctl && \
+		  chmod 2775 /run/lock/hilctl; }; \
+		echo "board locks: /run/lock/hilctl, group hilctl (usermod -aG hilctl USER)"; fi
 
 format:
 	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)

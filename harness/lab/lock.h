@@ -5,7 +5,11 @@
  * command line). A holder that died leaves a stale file, which the next
  * taker reclaims. Check-and-take is atomic under flock() on <dir>/.mutex.
  * The lock dir is $HILCTL_LOCK_DIR, else /run/lock/hilctl when writable,
- * else /tmp/hilctl-locks. A process may use a board that its own ancestor
+ * else /tmp/hilctl-locks. Users of one host share it through group hilctl:
+ * made here setgid and group writable when that group exists (make install
+ * also installs a tmpfiles.d entry for it), lock files readable by all, so
+ * one member sees another's lock and reclaims it when its holder died. A
+ * process may use a board that its own ancestor
  * holds (hilctl lock from a shell, then hilctl power from that shell). */
 #ifndef HILCTL_LOCK_H
 #define HILCTL_LOCK_H

@@ -1,0 +1,150 @@
+"""A lab host shared by two real users (made here with useradd, both in group
+hilctl, each running hilctl through runuser): the second user sees the
+first's lock, takes the board once it is released, and reclaims it when its
+holder died."""
+import grp
+import os
+import pathlib
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import hilctl_path
+
+GROUP = "hilctl"
+USERS = ("hilctl-ta", "hilctl-tb")
+
+
+def run(*argv, **kw):
+    return subprocess.run(list(map(str, argv)), capture_output=True, text=True, timeout=60,
+                          **kw)
+
+
+@pytest.fixture(scope="module")
+def users():
+    """Two local users in group hilctl; the ones made here are removed after."""
+    made_group = run("getent", "group", GROUP).returncode != 0
+    if made_group:
+        run("groupadd", "--system", GROUP, check=True)
+    made = []
+    for u in USERS:
+        if run("id", u).returncode != 0:
+            run("useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh",
+                "--groups", GROUP, u, check=True)
+            made.append(u)
+        else:
+            run("usermod", "-aG", GROUP, u, check=True)
+    uids = {u: pwd.getpwnam(u).pw_uid for u in USERS}
+    for u in USERS:  # the default run directories of a user id used before
+        shutil.rmtree(f"/tmp/hilctl-{uids[u]}", ignore_errors=True)
+    yield uids
+    for u in USERS:
+        p = pathlib.Path(f"/tmp/hilctl-{uids[u]}")
+        if p.is_symlink():
+            p.unlink()
+        shutil.rmtree(p, ignore_errors=True)
+    for u in made:  # a killed holder's shell may take a moment to go
+        for _ in range(50):
+            if run("userdel", u).returncode == 0:
+                break
+            time.sleep(0.1)
+    if made_group:
+        run("groupdel", GROUP)
+
+
+@pytest.fixture
+def lab_host(users):
+    """A directory every user can read: the lab file, a 1777 parent for the
+    lock directory (as /run/lock is), a private run directory per user."""
+    top = pathlib.Path(tempfile.mkdtemp(prefix="hs", dir="/tmp"))
+    top.chmod(0o755)
+    (top / "lab.yaml").write_text("""\
+lab: shared
+boards:
+  - name: b1
+    power: {driver: command, on: ["true"], off: ["true"]}
+""")
+    (top / "lab.yaml").chmod(0o644)
+    (top / "lockparent").mkdir()
+    (top / "lockparent").chmod(0o1777)
+    for u, uid in users.items():
+        d = top / ("run-" + u)
+        d.mkdir(mode=0o700)
+        os.chown(d, uid, -1)
+    yield top
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def user_env(top, user, run_dir=True, **extra):
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HILCTL_LAB": str(top / "lab.yaml"),
+           "HILCTL_LOCK_DIR": str(top / "lockparent" / "hilctl"), "LANG": "C.UTF-8"}
+    if run_dir:
+        env["HILCTL_RUN_DIR"] = str(top / ("run-" + user))
+    env.update(extra)
+    return ["env", "-i", *[f"{k}={v}" for k, v in env.items()]]
+
+
+def as_user(top, user, *args, **envkw):
+    return run("runuser", "-u", user, "--", *user_env(top, user, **envkw), hilctl_path(), *args)
+
+
+def holder_shell(top, user, script):
+    """A shell of USER's that runs hilctl lock and waits on its stdin."""
+    env = user_env(top, user) + [f"HILCTL={hilctl_path()}"]
+    return subprocess.Popen(["runuser", "-u", user, "--", *env, "sh", "-c", script],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_second_user_sees_the_lock_then_takes_the_board(lab_host):
+    a, b = USERS
+    holder = holder_shell(lab_host, a, '"$HILCTL" lock b1 && echo locked && read x && '
+                                       '"$HILCTL" unlock b1 && echo released && read y')
+    try:
+        assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
+        locks = lab_host / "lockparent" / "hilctl"
+        st = locks.stat()
+        assert st.st_gid == grp.getgrnam(GROUP).gr_gid
+        assert st.st_mode & stat.S_ISGID and st.st_mode & 0o070 == 0o070, oct(st.st_mode)
+        assert not st.st_mode & stat.S_ISVTX  # members reclaim each other's stale locks
+
+        r = as_user(lab_host, b, "boards")
+        assert r.returncode == 0, r.stderr
+        line = next(l for l in r.stdout.splitlines() if l.startswith("b1"))
+        assert "free" not in line and "pid" in line, r.stdout
+        r = as_user(lab_host, b, "power", "b1", "on")
+        assert r.returncode == 3, r.stderr
+        assert 'board "b1" is locked by pid' in r.stderr, r.stderr
+        assert "Permission denied" not in r.stderr
+
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released", holder.stderr.read()
+        r = as_user(lab_host, b, "power", "b1", "on")
+        assert r.returncode == 0, r.stderr
+        r = as_user(lab_host, b, "boards")
+        assert "free" in next(l for l in r.stdout.splitlines() if l.startswith("b1"))
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
+def test_second_user_reclaims_the_lock_of_a_dead_holder(lab_host):
+    a, b = USERS
+    holder = holder_shell(lab_host, a, '"$HILCTL" lock b1 && echo locked && read x')
+    try:
+        assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
+        assert as_user(lab_host, b, "power", "b1", "on").returncode == 3
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    r = as_user(lab_host, b, "power", "b1", "off")
+    assert r.returncode == 0, r.stderr
+    r = as_user(lab_host, a, "power", "b1", "off")  # and back: B's lock files are A's too
+    assert r.returncode == 0, r.stderr
