@@ -1,7 +1,9 @@
 """A lab host shared by two real users (made here with useradd, both in group
 hilctl, each running hilctl through runuser): the second user sees the
 first's lock, takes the board once it is released, and reclaims it when its
-holder died."""
+holder died; a run directory that another user prepared (owned by them, or
+a symlink) is refused and the file its timeline pointed at stays untouched;
+$XDG_RUNTIME_DIR is used when set."""
 import grp
 import os
 import pathlib
@@ -148,3 +150,67 @@ def test_second_user_reclaims_the_lock_of_a_dead_holder(lab_host):
     assert r.returncode == 0, r.stderr
     r = as_user(lab_host, a, "power", "b1", "off")  # and back: B's lock files are A's too
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("trap", ["foreign_owned", "symlink"])
+def test_run_directory_prepared_by_another_user_is_refused(lab_host, users, trap):
+    attacker, victim = USERS
+    default = pathlib.Path(f"/tmp/hilctl-{users[victim]}")
+    precious = lab_host / "precious.txt"
+    precious.write_text("the victim's own file\n")
+    os.chown(precious, users[victim], -1)
+    if trap == "foreign_owned":
+        (default / "b1").mkdir(parents=True)
+        (default / "b1" / "timeline.jsonl").symlink_to(precious)
+        for p in (default, default / "b1"):
+            p.chmod(0o777)
+            os.chown(p, users[attacker], -1)
+    else:
+        target = lab_host / "attacker-run"
+        (target / "b1").mkdir(parents=True)
+        (target / "b1" / "timeline.jsonl").symlink_to(precious)
+        for p in (target, target / "b1"):
+            p.chmod(0o777)
+            os.chown(p, users[attacker], -1)
+        default.symlink_to(target)
+    try:
+        r = as_user(lab_host, victim, "power", "b1", "on", run_dir=False)
+        assert r.returncode == 3, r.stderr
+        assert f"run directory {default}" in r.stderr and "refused" in r.stderr, r.stderr
+        assert "symlink" in r.stderr if trap == "symlink" else "owned by uid" in r.stderr
+        assert precious.read_text() == "the victim's own file\n"
+    finally:
+        if default.is_symlink():
+            default.unlink()
+        shutil.rmtree(default, ignore_errors=True)
+
+
+def test_default_run_directory_is_made_private(lab_host, users):
+    victim = USERS[1]
+    default = pathlib.Path(f"/tmp/hilctl-{users[victim]}")
+    try:
+        r = as_user(lab_host, victim, "power", "b1", "on", run_dir=False)
+        assert r.returncode == 0, r.stderr
+        for p in (default, default / "b1"):
+            st = p.lstat()
+            assert stat.S_ISDIR(st.st_mode) and st.st_uid == users[victim]
+            assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
+        assert (default / "b1" / "timeline.jsonl").exists()
+        default.chmod(0o755)  # one that others can enter is refused too
+        r = as_user(lab_host, victim, "power", "b1", "on", run_dir=False)
+        assert r.returncode == 3 and "mode 0755, not 0700" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(default, ignore_errors=True)
+
+
+def test_xdg_runtime_dir_is_used_when_set(lab_host, users):
+    victim = USERS[1]
+    xdg = lab_host / "xdg"
+    xdg.mkdir(mode=0o700)
+    os.chown(xdg, users[victim], -1)
+    r = as_user(lab_host, victim, "power", "b1", "on", run_dir=False,
+                XDG_RUNTIME_DIR=str(xdg))
+    assert r.returncode == 0, r.stderr
+    assert (xdg / "hilctl" / "b1" / "timeline.jsonl").exists()
+    assert stat.S_IMODE((xdg / "hilctl").stat().st_mode) == 0o700
+    assert not pathlib.Path(f"/tmp/hilctl-{users[victim]}").exists()
