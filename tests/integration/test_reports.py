@@ -422,3 +422,52 @@ def test_report_of_a_real_campaign_on_qemu_validates(hilctl, tmp_path):
     assert summary["runs"][0]["latency_us"] is not None
     _, raw = check_html(rep / "report.html")
     assert "Console log" in raw and "U-Boot" in raw  # the timeline was found and drawn
+
+
+# ---- a journal from another host does not drive the user's terminal ---------------------------
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # "set the clipboard to: rm -rf ~"
+CLEAR = "\x1b[2J\x1b[H"
+
+
+def read_pty(argv, env=None):
+    """Run argv with stdout and stderr on a terminal; every byte it wrote."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the last writer closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=60), out
+
+
+def test_report_escapes_journal_strings_on_a_terminal(hilctl_bin, tmp_path, run_dir):
+    cid = "camp" + OSC52 + CLEAR + "\u009b2J"  # U+009B: CSI for terminals that take C1
+    key = "cut" + CLEAR + "/point=1" + OSC52
+    lines = [campaign(cid=cid),
+             run(1, "cut", "100ms", "upgraded", key=key, timeline="../" + CLEAR + "x.jsonl"),
+             run(2, "cut", "100ms", "upgraded", key=key)]  # no end: a partial campaign
+    d = tmp_path / "hostile"
+    write_journal(d, lines)
+    for argv in ([hilctl_bin, "report", str(d)],
+                 [hilctl_bin, "report", "--merge", "--out", str(tmp_path / "m"), str(d)]):
+        rc, out = read_pty(argv)
+        assert rc == 3, out
+        text = out.decode("utf-8")  # valid UTF-8 on the terminal
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
+        assert not any(0x80 <= ord(ch) < 0xa0 for ch in text), repr(text)
+        assert "␛]52;c;cm0gLXJmIH4K␇" in text, text  # shown, as control pictures
+        assert "␛[2J␛[H" in text, text
+        assert "\\u009b2J" in text, text
+        assert "partial" in text and "again at line" in text and "timeline" in text, text
+    # not a terminal: the same text, so a log viewer is safe too
+    r = subprocess.run([hilctl_bin, "report", str(d)], capture_output=True, timeout=60)
+    assert b"\x1b" not in r.stdout + r.stderr and b"\xe2\x90\x9b]52" in r.stdout + r.stderr
