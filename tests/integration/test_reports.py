@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -471,3 +472,24 @@ def test_report_escapes_journal_strings_on_a_terminal(hilctl_bin, tmp_path, run_
     # not a terminal: the same text, so a log viewer is safe too
     r = subprocess.run([hilctl_bin, "report", str(d)], capture_output=True, timeout=60)
     assert b"\x1b" not in r.stdout + r.stderr and b"\xe2\x90\x9b]52" in r.stdout + r.stderr
+
+
+def test_reports_are_not_readable_by_other_users(hilctl, tmp_path):
+    d = write_journal(tmp_path / "c", [campaign(), run(1, "cut", "100ms", "upgraded"),
+                                       end(runs_done=1)]).parent
+    old = os.umask(0o022)
+    try:
+        r = hilctl("report", "--out", tmp_path / "private", d)
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o750
+        for name in ("report.xml", "report.tap", "summary.json", "report.html"):
+            assert stat.S_IMODE((tmp_path / "private" / name).stat().st_mode) == 0o640, name
+        r = hilctl("report", "--out", tmp_path / "public", d,
+                   env={**os.environ, "HILCTL_UMASK": "022"})
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE((tmp_path / "public").stat().st_mode) == 0o755
+        assert stat.S_IMODE((tmp_path / "public" / "report.html").stat().st_mode) == 0o644
+        r = hilctl("report", d, env={**os.environ, "HILCTL_UMASK": "u=rwx"})
+        assert r.returncode == 2 and "HILCTL_UMASK=u=rwx" in r.stderr, r.stderr
+    finally:
+        os.umask(old)
