@@ -154,6 +154,11 @@ static int lock_dir_refused(const char *dir, int err)
 	return -err;
 }
 
+bool lock_holder_is_us(const struct lock_holder *h)
+{
+	return is_self_or_ancestor(h->pid);
+}
+
 static int lock_path(const char *board, char *buf, size_t size)
 {
 	const char *dir = lock_dir();

@@ -34,6 +34,8 @@ int lock_try(const char *board, bool *taken);
 int lock_release(const char *board, bool force);
 /* Who holds it now: 1 and *out filled, 0 free (stale counts as free). */
 int lock_query(const char *board, struct lock_holder *out);
+/* Is h this process or one of its ancestors (a board it may use)? */
+bool lock_holder_is_us(const struct lock_holder *h);
 const char *lock_dir(void);
 
 #endif

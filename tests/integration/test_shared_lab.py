@@ -1,7 +1,8 @@
 """A lab host shared by two real users (made here with useradd, both in group
 hilctl, each running hilctl through runuser): the second user sees the
 first's lock, takes the board once it is released, and reclaims it when its
-holder died; a run directory that another user prepared (owned by them, or
+holder died; a campaign asked for -j2 names the board another user holds;
+a run directory that another user prepared (owned by them, or
 a symlink) is refused and the file its timeline pointed at stays untouched;
 $XDG_RUNTIME_DIR is used when set."""
 import grp
@@ -214,3 +215,33 @@ def test_xdg_runtime_dir_is_used_when_set(lab_host, users):
     assert (xdg / "hilctl" / "b1" / "timeline.jsonl").exists()
     assert stat.S_IMODE((xdg / "hilctl").stat().st_mode) == 0o700
     assert not pathlib.Path(f"/tmp/hilctl-{users[victim]}").exists()
+
+
+def test_campaign_names_the_board_another_user_holds(lab_host, tmp_path, run_dir):
+    from simlab import SIM_SCENARIO, SimLab, journal_lines, lab_file
+    sim = SimLab(tmp_path, [{"name": "sim-01", "console": "tcp"},
+                            {"name": "sim-02", "console": "tcp"}])
+    lab = lab_host / "sim-lab.yaml"
+    lab_file(lab, sim)
+    lab.chmod(0o644)
+    holder = holder_shell(lab_host, USERS[0],
+                          f'"$HILCTL" --lab {lab} lock sim-02 && echo locked && read x')
+    try:
+        assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
+        out = tmp_path / "out"
+        env = {**os.environ, "HILCTL_LOCK_DIR": str(lab_host / "lockparent" / "hilctl")}
+        r = subprocess.run([hilctl_path(), "--lab", str(lab), "run", str(SIM_SCENARIO),
+                            "--out", str(out), "-j2"], capture_output=True, text=True,
+                           timeout=300, env=env)
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+        sim.stop()
+    assert r.returncode == 0, r.stderr
+    said = [l for l in r.stderr.splitlines() if l.startswith("boards: ")]
+    assert len(said) == 2, r.stderr  # when it starts, and again above the gate
+    assert all("-j2 asked for 2, running on 1 (sim-01); not available: sim-02 (locked by pid "
+               in l for l in said), said
+    records, _ = journal_lines(out)
+    boards = {rec["run"]["board"] for rec in records if "run" in rec}
+    assert boards == {"sim-01"}
