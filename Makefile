@@ -160,7 +160,7 @@ help:
 	@echo "make               build build/hilctl"
 	@echo "make check         install missing packages, unit tests (plain and ASan+UBSan), integration tests"
 	@echo "make check-unit    cmocka unit tests only (SAN=1 for sanitizers)"
-	@echo "make install       PREFIX=/usr/local DESTDIR="
+	@echo "make install       PREFIX=/usr/local DESTDIR= (also group hilctl and its lock dir: docs/shared-lab.md)"
 	@echo "make bench         benchmarks (never part of check)"
 	@echo "make check-slow    integration tests that wait out real deadlines (about 7 min)"
 	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"
