@@ -57,18 +57,19 @@ static int dir_check(const char *what, const char *path, unsigned rules)
 		snprintf(why, sizeof(why), "is not a directory");
 	else if (st.st_uid != geteuid())
 		snprintf(why, sizeof(why), "is owned by uid %u, not by you (uid %u)",
-			 (unsigned)st.st_uid, (unsigned)geteuid());
+		         (unsigned)st.st_uid, (unsigned)geteuid());
 	else if ((rules & DIR_PRIVATE) && (st.st_mode & 07777) != 0700)
-		snprintf(why, sizeof(why), "has mode %04o, not 0700", (unsigned)(st.st_mode & 07777));
+		snprintf(why, sizeof(why), "has mode %04o, not 0700",
+		         (unsigned)(st.st_mode & 07777));
 	else if (st.st_mode & 022)
 		snprintf(why, sizeof(why), "is writable by others (mode %04o)",
-			 (unsigned)(st.st_mode & 07777));
+		         (unsigned)(st.st_mode & 07777));
 	if (!why[0])
 		return 0;
 	hil_error("%s %s %s: refused (it holds boards' console and QMP sockets and timelines; "
-		  "another user could read or forge them). Remove it if it is not yours, or set "
-		  "XDG_RUNTIME_DIR or HILCTL_RUN_DIR to a directory of your own",
-		  what, path, why);
+	          "another user could read or forge them). Remove it if it is not yours, or set "
+	          "XDG_RUNTIME_DIR or HILCTL_RUN_DIR to a directory of your own",
+	          what, path, why);
 	return -EPERM;
 }
 
@@ -99,8 +100,8 @@ static int run_dir_base(char *buf, size_t size)
 			return -ENAMETOOLONG;
 		rc = dir_check("XDG_RUNTIME_DIR", xdg, DIR_OWNED);
 		return rc < 0 ? rc
-			      : make_private("run directory", buf,
-					     DIR_OWNED | DIR_PRIVATE | DIR_NO_LINK);
+		              : make_private("run directory", buf,
+		                             DIR_OWNED | DIR_PRIVATE | DIR_NO_LINK);
 	}
 	snprintf(buf, size, "/tmp/hilctl-%u", (unsigned)getuid());
 	return make_private("run directory", buf, DIR_OWNED | DIR_PRIVATE | DIR_NO_LINK);

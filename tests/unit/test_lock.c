@@ -39,8 +39,11 @@ static unsigned long long start_time_of(pid_t pid)
 	assert_non_null(p);
 	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime cutime cstime priority nice threads itrealvalue starttime */
-	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
-	                        "%*d %*d %*d %*d %*d %llu", &v), 1);
+	assert_int_equal(sscanf(p + 2,
+	                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+	                        "%*d %*d %*d %*d %*d %llu",
+	                        &v),
+	                 1);
 	return v;
 }
 

@@ -34,20 +34,24 @@ static void test_osc52_and_clear_screen_are_shown_not_obeyed(void **state)
 	const char *s = safe("campaign \x1b]52;c;ZWNobyBwd25lZA==\x07 \x1b[2J\x1b[H done");
 
 	assert_string_equal(s, "campaign \xe2\x90\x9b]52;c;ZWNobyBwd25lZA==\xe2\x90\x87 "
-			       "\xe2\x90\x9b[2J\xe2\x90\x9b[H done");
+	                       "\xe2\x90\x9b[2J\xe2\x90\x9b[H done");
 	assert_no_controls(s);
 }
 
 static void test_c0_del_newline_become_pictures_tab_stays(void **state)
 {
-	assert_string_equal(safe("a\nb\rc\td\x7f"), "a\xe2\x90\x8a" "b\xe2\x90\x8d" "c\td\xe2\x90\xa1");
+	assert_string_equal(safe("a\nb\rc\td\x7f"), "a\xe2\x90\x8a"
+	                                            "b\xe2\x90\x8d"
+	                                            "c\td\xe2\x90\xa1");
 }
 
 static void test_c1_and_invalid_bytes_are_escaped(void **state)
 {
 	/* U+009B is CSI for terminals that take C1; 0x9b alone is not UTF-8. */
-	assert_string_equal(safe("x\xc2\x9b" "2J y\x9b" "2J z\xff\xc0\xaf"),
-			    "x\\u009b2J y\\x9b2J z\\xff\\xc0\\xaf");
+	assert_string_equal(safe("x\xc2\x9b"
+	                         "2J y\x9b"
+	                         "2J z\xff\xc0\xaf"),
+	                    "x\\u009b2J y\\x9b2J z\\xff\\xc0\\xaf");
 	assert_string_equal(safe("\xed\xa0\x80"), "\\xed\\xa0\\x80"); /* a surrogate */
 }
 
@@ -63,7 +67,10 @@ static void test_truncation_keeps_whole_characters(void **state)
 	char small[5];
 
 	/* ESC's picture is 3 bytes: it does not fit after "ab" with the NUL. */
-	assert_int_equal(log_term_safe(small, sizeof(small), "ab\x1b" "cd"), 2);
+	assert_int_equal(log_term_safe(small, sizeof(small),
+	                               "ab\x1b"
+	                               "cd"),
+	                 2);
 	assert_string_equal(small, "ab");
 	assert_int_equal(log_term_safe(small, sizeof(small), "abcdefgh"), 4);
 	assert_string_equal(small, "abcd");
