@@ -204,9 +204,10 @@ static int read_holder(const char *path, struct lock_holder *h)
 
 	memset(h, 0, sizeof(*h));
 	if (!f) {
+		int err = errno;
 		if (fd >= 0)
 			close(fd);
-		return errno == ENOENT ? 0 : -errno;
+		return err == ENOENT ? 0 : -err;
 	}
 	n = fscanf(f, "%d %llu %255[^\n]", &h->pid, &h->start_time, h->cmd);
 	fclose(f);
