@@ -99,13 +99,31 @@ static void proc_cmdline(pid_t pid, char *out, size_t size)
 		out[--n] = '\0';
 }
 
+/* A zombie (state Z, or X) has ended: only its parent has not reaped it
+ * yet, which under a container's init or a killed runuser can take long. */
+static bool proc_ended(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return true;
+	return p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static bool holder_alive(const struct lock_holder *h)
 {
 	if (h->pid <= 0)
 		return false;
 	if (kill(h->pid, 0) < 0 && errno != EPERM)
 		return false;
-	return proc_start_time(h->pid) == h->start_time;
+	return proc_start_time(h->pid) == h->start_time && !proc_ended(h->pid);
 }
 
 static bool is_self_or_ancestor(pid_t pid)

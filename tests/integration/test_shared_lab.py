@@ -19,6 +19,7 @@ import time
 import pytest
 
 from conftest import hilctl_path
+from simlab import wait_for
 
 GROUP = "hilctl"
 USERS = ("hilctl-ta", "hilctl-tb")
@@ -105,6 +106,14 @@ def holder_shell(top, user, script):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+def ended_or_zombie(pid):
+    try:
+        stat_line = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat_line[stat_line.rindex(")") + 2] in "ZX"
+
+
 def test_second_user_sees_the_lock_then_takes_the_board(lab_host):
     a, b = USERS
     holder = holder_shell(lab_host, a, '"$HILCTL" lock b1 && echo locked && read x && '
@@ -144,9 +153,13 @@ def test_second_user_reclaims_the_lock_of_a_dead_holder(lab_host):
     try:
         assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
         assert as_user(lab_host, b, "power", "b1", "on").returncode == 3
+        shell = int((lab_host / "lockparent" / "hilctl" / "b1.lock").read_text().split()[0])
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
+    # Until SIGKILL has ended A's shell; it may then stay a zombie until its
+    # new parent reaps it, which hilctl counts as ended.
+    wait_for(lambda: ended_or_zombie(shell), 10, "A's shell to end")
     r = as_user(lab_host, b, "power", "b1", "off")
     assert r.returncode == 0, r.stderr
     r = as_user(lab_host, a, "power", "b1", "off")  # and back: B's lock files are A's too
