@@ -154,6 +154,16 @@ install: $(BUILD)/hilctl
 	install -m 0644 fixtures/lab-*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hilctl
 	install -m 0644 README.md HACKING.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hilctl/
+	install -D -m 0644 dist/sysusers.d/hilctl.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/hilctl.conf
+	install -D -m 0644 dist/tmpfiles.d/hilctl.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hilctl.conf
+	@# On this host (no DESTDIR, as root): the group and the lock directory now,
+	@# not at the next boot. Members: usermod -aG hilctl USER.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		getent group hilctl >/dev/null || groupadd --system hilctl; \
+		systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/hilctl.conf 2>/dev/null || \
+		{ mkdir -p /run/lock/hilctl && chgrp hilctl /run/lock/hilctl && \
+		  chmod 2775 /run/lock/hilctl; }; \
+		echo "board locks: /run/lock/hilctl, group hilctl (usermod -aG hilctl USER)"; fi
 
 format:
 	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)
@@ -168,7 +178,7 @@ help:
 	@echo "make               build build/hilctl"
 	@echo "make check         install missing packages, unit tests (plain and ASan+UBSan), integration tests"
 	@echo "make check-unit    cmocka unit tests only (SAN=1 for sanitizers)"
-	@echo "make install       PREFIX=/usr/local DESTDIR="
+	@echo "make install       PREFIX=/usr/local DESTDIR= (also group hilctl and its lock dir: docs/shared-lab.md)"
 	@echo "make bench         benchmarks (never part of check)"
 	@echo "make check-slow    integration tests that wait out real deadlines (about 7 min)"
 	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"

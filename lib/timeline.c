@@ -1,12 +1,14 @@
 /* lib/timeline.c — write a board's timeline as JSON lines, console bytes
  * split into lines and escaped so any byte stream stays valid JSON. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -66,12 +68,20 @@ struct timeline *timeline_open(const char *path, const char *board)
 	struct timespec wall;
 	struct tm tm;
 	char when[64], name[256];
+	int fd;
 
 	if (!tl)
 		return NULL;
-	tl->f = fopen(path, "a");
+	/* Never through a symlink: whoever planted one would have hilctl
+	 * append to a file of the user's choosing. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+	tl->f = fd < 0 ? NULL : fdopen(fd, "a");
 	if (!tl->f) {
-		hil_error("timeline %s: %s", path, strerror(errno));
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		hil_error("timeline %s: %s%s", path, strerror(err),
+			  err == ELOOP ? " (a symlink: refused)" : "");
 		free(tl);
 		return NULL;
 	}

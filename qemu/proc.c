@@ -83,7 +83,7 @@ int qemu_spawn(char *const argv[], const char *err_path, bool persist, struct qe
 	pid_t parent = getpid(), child;
 
 	*proc = (struct qemu_proc){0, -1, true, 0};
-	err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (err_fd < 0)
 		return -errno;
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -84,6 +84,7 @@ static int write_all(const char *dir, const struct report *r)
 static void print_gate(FILE *out, const struct gate *g, const char *dir)
 {
 	static const char *const words[] = {"PASS", "FAIL", "INFRA ERROR"};
+	char safe[4096];
 
 	fprintf(out,
 	        "gate: %s: %zu run%s, %zu passed, %zu failed, %zu not_injected, %zu infra_error",
@@ -99,9 +100,14 @@ static void print_gate(FILE *out, const struct gate *g, const char *dir)
 		fprintf(out, "; 95%% upper bound on the failure rate %.2f%%",
 		        100 * g->upper_bound_95);
 	fprintf(out, "\n");
-	for (size_t i = 0; i < g->n_reasons; i++)
-		fprintf(out, "  %s\n", g->reasons[i]);
-	fprintf(out, "reports: %s/report.html report.xml report.tap summary.json\n", dir);
+	/* Reasons quote the journal (campaign ids, shard names): a journal
+	 * merged from another host must not drive the user's terminal. */
+	for (size_t i = 0; i < g->n_reasons; i++) {
+		log_term_safe(safe, sizeof(safe), g->reasons[i]);
+		fprintf(out, "  %s\n", safe);
+	}
+	log_term_safe(safe, sizeof(safe), dir);
+	fprintf(out, "reports: %s/report.html report.xml report.tap summary.json\n", safe);
 }
 
 int report_make(char *const *paths, size_t n_paths, const char *out_dir, struct report_opts opts,

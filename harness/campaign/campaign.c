@@ -44,6 +44,7 @@ struct campaign {
 	int *bisect_budget;
 	const char *own_lock; /* a board this process locked for --board auto */
 	bool overdue[WORKERS_MAX]; /* a worker killed at its run's deadline */
+	char unavailable[1024];    /* boards -j asked for that others hold, with holders */
 };
 
 /* Where run id's timeline goes on board, relative to the --out directory. */
@@ -523,18 +524,43 @@ static int pick_auto(struct campaign *c, char **names)
 	return 0;
 }
 
-static int pick_boards(struct campaign *c, char **names)
+/* Say which boards -j asked for and could not have, at the start and
+ * again under the gate: a campaign on fewer boards than asked is slower,
+ * and the user should know whose lock is in the way. */
+static void say_boards(const struct campaign *c, FILE *f)
 {
 	int jobs = c->o->jobs > 0 ? c->o->jobs : 1;
 
+	if (c->pool.n >= jobs && !c->unavailable[0])
+		return;
+	fprintf(f, "boards: -j%d asked for %d, running on %d (", jobs, jobs, c->pool.n);
+	for (int i = 0; i < c->pool.n; i++)
+		fprintf(f, "%s%s", i ? ", " : "", c->pool.w[i].board->name);
+	if (c->unavailable[0])
+		fprintf(f, "); not available: %s\n", c->unavailable);
+	else
+		fprintf(f, "); no other board of the lab fits\n");
+}
+
+static int pick_boards(struct campaign *c, char **names)
+{
+	int jobs = c->o->jobs > 0 ? c->o->jobs : 1;
+	const struct board_cfg *picked[WORKERS_MAX];
+	size_t n;
+
 	if (c->o->board_auto)
 		return pick_auto(c, names);
-	for (size_t i = 0; i < c->lab->n_boards && c->pool.n < jobs; i++) {
-		if (!wanted(c, &c->lab->boards[i]))
-			continue;
-		c->pool.w[c->pool.n].board = &c->lab->boards[i];
-		names[c->pool.n] = (char *)c->lab->boards[i].name;
+	n = boards_pick_free(c->lab, wanted_cb, c, (size_t)(jobs < WORKERS_MAX ? jobs : WORKERS_MAX),
+			     picked, c->unavailable, sizeof(c->unavailable));
+	for (size_t i = 0; i < n; i++) {
+		c->pool.w[c->pool.n].board = picked[i];
+		names[c->pool.n] = (char *)picked[i]->name;
 		c->pool.n++;
+	}
+	if (c->pool.n == 0 && c->unavailable[0]) {
+		hil_error("%s: every board that fits is held by another process: %s (hilctl boards "
+			  "shows the holders)", c->lab->path, c->unavailable);
+		return -EBUSY;
 	}
 	if (c->pool.n == 0) {
 		char tags[256] = "";
@@ -548,6 +574,7 @@ static int pick_boards(struct campaign *c, char **names)
 			  c->o->boards ? "; --board limits the choice" : "");
 		return -ENOENT;
 	}
+	say_boards(c, stderr);
 	return 0;
 }
 
@@ -583,6 +610,7 @@ static int gate(const struct campaign *c, bool complete)
 		fprintf(stderr, "(of which not_injected %zu, optional fault not injected %zu)",
 			c->not_injected, c->untested - c->not_injected);
 	fprintf(stderr, "\n");
+	say_boards(c, stderr);
 	if (c->failed || c->not_injected) {
 		fprintf(stderr, "gate: FAIL (");
 		if (c->failed)

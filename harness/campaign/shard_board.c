@@ -231,3 +231,29 @@ int shard_board_pick(const struct lab *lab, board_fits_fn fits, void *ctx,
 	}
 	return pick_free(lab, host, fits, ctx, out, locked);
 }
+
+size_t boards_pick_free(const struct lab *lab, board_fits_fn fits, void *ctx, size_t want,
+                        const struct board_cfg **out, char *busy, size_t busy_size)
+{
+	size_t n = 0, used = 0;
+
+	if (busy_size)
+		busy[0] = '\0';
+	for (size_t i = 0; i < lab->n_boards && n < want; i++) {
+		const struct board_cfg *b = &lab->boards[i];
+		struct lock_holder h;
+
+		if (!fits(b, ctx))
+			continue;
+		if (lock_query(b->name, &h) == 1 && !lock_holder_is_us(&h)) {
+			if (used < busy_size)
+				used += (size_t)snprintf(busy + used, busy_size - used,
+				                         "%s%s (locked by pid %d: %.80s)",
+				                         used ? ", " : "", b->name, (int)h.pid,
+				                         h.cmd[0] ? h.cmd : "?");
+			continue;
+		}
+		out[n++] = b;
+	}
+	return n;
+}

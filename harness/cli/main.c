@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness/cli/cli.h"
 #include "harness/lab/lab.h"
+#include "lib/filemode.h"
 #include "lib/log.h"
 
 int cli_exit_for(int rc)
@@ -113,6 +115,21 @@ int main(int argc, char **argv)
 	}
 	lab_set_overrides(sets);
 	log_set_level(level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level);
+	{
+		/* Reports, journals and console logs may hold a board's secrets:
+		 * 0640/0750 unless the user's umask is stricter or HILCTL_UMASK
+		 * says otherwise. QEMU's console.log inherits it too. */
+		mode_t inherited = umask(0);
+		int mask = hil_umask_for(inherited, getenv("HILCTL_UMASK"));
+
+		if (mask < 0) {
+			umask(inherited);
+			hil_error("HILCTL_UMASK=%s: give an octal mask, 0 to 0777 (e.g. 027)",
+				  getenv("HILCTL_UMASK"));
+			return EXIT_USAGE;
+		}
+		umask((mode_t)mask);
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -65,8 +65,9 @@ const char *lab_this_host(void);
 /* Does the board carry this tag? */
 int board_has_tag(const struct board_cfg *b, const char *tag);
 
-/* Per-board state directory ($HILCTL_RUN_DIR/<board>, default
- * /tmp/hilctl-<uid>/<board>), created on demand. Returns 0 or -errno. */
+/* Per-board state directory, created on demand and private to this user:
+ * harness/lab/rundir.c says where and what it refuses. Returns 0 or -errno
+ * (-EPERM: refused, the message printed). */
 int board_run_dir(const char *board, char *buf, size_t size);
 
 #endif

@@ -5,7 +5,11 @@
  * command line). A holder that died leaves a stale file, which the next
  * taker reclaims. Check-and-take is atomic under flock() on <dir>/.mutex.
  * The lock dir is $HILCTL_LOCK_DIR, else /run/lock/hilctl when writable,
- * else /tmp/hilctl-locks. A process may use a board that its own ancestor
+ * else /tmp/hilctl-locks. Users of one host share it through group hilctl:
+ * made here setgid and group writable when that group exists (make install
+ * also installs a tmpfiles.d entry for it), lock files readable by all, so
+ * one member sees another's lock and reclaims it when its holder died. A
+ * process may use a board that its own ancestor
  * holds (hilctl lock from a shell, then hilctl power from that shell). */
 #ifndef HILCTL_LOCK_H
 #define HILCTL_LOCK_H
@@ -16,7 +20,7 @@
 
 struct lock_holder {
 	pid_t pid;
-	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
+	unsigned long long start_time; /* /proc/<pid>/stat field 22, starttime */
 	char cmd[256];
 };
 
@@ -30,6 +34,8 @@ int lock_try(const char *board, bool *taken);
 int lock_release(const char *board, bool force);
 /* Who holds it now: 1 and *out filled, 0 free (stale counts as free). */
 int lock_query(const char *board, struct lock_holder *out);
+/* Is h this process or one of its ancestors (a board it may use)? */
+bool lock_holder_is_us(const struct lock_holder *h);
 const char *lock_dir(void);
 
 #endif

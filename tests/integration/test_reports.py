@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -685,3 +686,73 @@ def test_report_reads_times_of_old_hilctl_journals(hilctl, tmp_path):
     assert (got["started"], got["finished"]) == ("2026-11-25T01:00:01.000Z",
                                                  "2026-11-25T01:00:12.000Z")
 
+
+
+# ---- a journal from another host does not drive the user's terminal ---------------------------
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # "set the clipboard to: rm -rf ~"
+CLEAR = "\x1b[2J\x1b[H"
+
+
+def read_pty(argv, env=None):
+    """Run argv with stdout and stderr on a terminal; every byte it wrote."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the last writer closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=60), out
+
+
+def test_report_escapes_journal_strings_on_a_terminal(hilctl_bin, tmp_path, run_dir):
+    cid = "camp" + OSC52 + CLEAR + "\u009b2J"  # U+009B: CSI for terminals that take C1
+    key = "cut" + CLEAR + "/point=1" + OSC52
+    lines = [campaign(cid=cid),
+             run(1, "cut", "100ms", "upgraded", key=key, timeline="../" + CLEAR + "x.jsonl"),
+             run(2, "cut", "100ms", "upgraded", key=key)]  # no end: a partial campaign
+    d = tmp_path / "hostile"
+    write_journal(d, lines)
+    for argv in ([hilctl_bin, "report", str(d)],
+                 [hilctl_bin, "report", "--merge", "--out", str(tmp_path / "m"), str(d)]):
+        rc, out = read_pty(argv)
+        assert rc == 3, out
+        text = out.decode("utf-8")  # valid UTF-8 on the terminal
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
+        assert not any(0x80 <= ord(ch) < 0xa0 for ch in text), repr(text)
+        assert "␛]52;c;cm0gLXJmIH4K␇" in text, text  # shown, as control pictures
+        assert "␛[2J␛[H" in text, text
+        assert "\\u009b2J" in text, text
+        assert "partial" in text and "again at line" in text and "timeline" in text, text
+    # not a terminal: the same text, so a log viewer is safe too
+    r = subprocess.run([hilctl_bin, "report", str(d)], capture_output=True, timeout=60)
+    assert b"\x1b" not in r.stdout + r.stderr and b"\xe2\x90\x9b]52" in r.stdout + r.stderr
+
+
+def test_reports_are_not_readable_by_other_users(hilctl, tmp_path):
+    d = write_journal(tmp_path / "c", [campaign(), run(1, "cut", "100ms", "upgraded"),
+                                       end(runs_done=1)]).parent
+    old = os.umask(0o022)
+    try:
+        r = hilctl("report", "--out", tmp_path / "private", d)
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o750
+        for name in ("report.xml", "report.tap", "summary.json", "report.html"):
+            assert stat.S_IMODE((tmp_path / "private" / name).stat().st_mode) == 0o640, name
+        r = hilctl("report", "--out", tmp_path / "public", d,
+                   env={**os.environ, "HILCTL_UMASK": "022"})
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE((tmp_path / "public").stat().st_mode) == 0o755
+        assert stat.S_IMODE((tmp_path / "public" / "report.html").stat().st_mode) == 0o644
+        r = hilctl("report", d, env={**os.environ, "HILCTL_UMASK": "u=rwx"})
+        assert r.returncode == 2 and "HILCTL_UMASK=u=rwx" in r.stderr, r.stderr
+    finally:
+        os.umask(old)

@@ -9,12 +9,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "harness/lab/lab.h"
+#include "harness/lab/lock.h"
 #include "lib/log.h"
 #include "harness/campaign/shard_board.h"
 
@@ -30,6 +32,27 @@ int __wrap_lock_try(const char *board, bool *taken)
 			return -EBUSY;
 	*taken = true;
 	return 0;
+}
+
+/* A held board's holder: pid 4242, or this process (an ancestor's lock). */
+static const char *ours;
+int __wrap_lock_query(const char *board, struct lock_holder *out);
+int __wrap_lock_query(const char *board, struct lock_holder *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; busy[i]; i++)
+		if (!strcmp(busy[i], board)) {
+			out->pid = ours && !strcmp(ours, board) ? 1 : 4242;
+			snprintf(out->cmd, sizeof(out->cmd), "hilctl lock %s", board);
+			return 1;
+		}
+	return 0;
+}
+
+bool __wrap_lock_holder_is_us(const struct lock_holder *h);
+bool __wrap_lock_holder_is_us(const struct lock_holder *h)
+{
+	return h->pid == 1;
 }
 
 int __wrap_board_on_host(const struct board_cfg *b, const char *h);
@@ -170,9 +193,39 @@ static void test_outside_slurm_the_first_free_board_of_this_host(void **state)
 	host = "host2";
 }
 
+static void test_jobs_skip_boards_another_user_holds_and_name_them(void **state)
+{
+	const struct board_cfg *out[4];
+	char held[256];
+
+	busy[0] = "b1";
+	busy[1] = "b3";
+	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 2, out, held, sizeof(held)), 2);
+	assert_string_equal(out[0]->name, "b0");
+	assert_string_equal(out[1]->name, "b2");
+	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1)");
+	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 2);
+	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1), "
+				  "b3 (locked by pid 4242: hilctl lock b3)");
+	ours = "b3"; /* hilctl lock b3 from the calling shell: still ours to use */
+	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 3);
+	assert_string_equal(out[2]->name, "b3");
+	ours = NULL;
+	busy[2] = "b0";
+	busy[3] = "b2";
+	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 2, out, held, sizeof(held)), 0);
+	assert_non_null(strstr(held, "b0 (locked"));
+	busy[0] = busy[1] = busy[2] = busy[3] = NULL;
+	assert_int_equal(boards_pick_free(&lab, fits_all, (void *)"b0", 2, out, held, sizeof(held)),
+			 2);
+	assert_string_equal(out[0]->name, "b1");
+	assert_string_equal(held, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_jobs_skip_boards_another_user_holds_and_name_them, setup),
 	    cmocka_unit_test(test_gres_index_is_the_record_of_this_job_id),
 	    cmocka_unit_test(test_gres_index_reads_typed_and_listed_gres),
 	    cmocka_unit_test(test_gres_index_without_a_board_gres_is_enoent),

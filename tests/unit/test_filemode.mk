@@ -1,0 +1,2 @@
+UNIT_TESTS += test_filemode
+test_filemode_SRCS := lib/filemode.c

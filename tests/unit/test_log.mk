@@ -1,0 +1,2 @@
+UNIT_TESTS += test_log
+test_log_SRCS := lib/log.c
