@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/rand.h"
 #include "qemu/proc.h"
 #include "qemu/wlog.h"
 
@@ -69,15 +70,6 @@ static uint64_t durable_prefix(const struct wlog *w, uint64_t end)
 	if (!(e->flags & WLOG_FUA) && wlog_entry_is_write(e))
 		return (uint64_t)d;
 	return (uint64_t)d + 1;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 int wlog_pick_model(const struct wlog *w, uint64_t end, enum wlog_model model, uint64_t seed,

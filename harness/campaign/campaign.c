@@ -24,6 +24,7 @@
 #include "harness/campaign/workers.h"
 #include "reports/report.h"
 #include "lib/stop.h"
+#include "lib/fsutil.h"
 
 /* A worker that has neither reported its run nor died this long after the
  * run's longest possible duration (run_budget_ns) is killed. */
@@ -429,22 +430,6 @@ static void write_windows(struct campaign *c)
 
 /* ---- setting up and tearing down ---- */
 
-static int mkdir_p(const char *path)
-{
-	char tmp[1024];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(tmp, 0755);
-			*p = '/';
-		}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int load_scenarios(struct campaign *c)
 {
 	size_t n = 0;
@@ -722,7 +707,7 @@ int campaign_run(const struct campaign_opts *o)
 			  "--out", o->out_dir, o->out_dir);
 		goto out;
 	}
-	if (mkdir_p(o->out_dir) < 0 || access(o->out_dir, W_OK) < 0) {
+	if (fs_mkdir_p(o->out_dir, 0755) < 0 || access(o->out_dir, W_OK) < 0) {
 		hil_error("--out %s: cannot create it: %s", o->out_dir, strerror(errno));
 		goto out;
 	}
@@ -731,7 +716,7 @@ int campaign_run(const struct campaign_opts *o)
 	{
 		char runs_dir[1100];
 		snprintf(runs_dir, sizeof(runs_dir), "%s/runs", o->out_dir);
-		mkdir_p(runs_dir);
+		fs_mkdir_p(runs_dir, 0755);
 	}
 	rc = pick_boards(&c, names);
 	if (rc < 0) {

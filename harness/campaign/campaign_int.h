@@ -37,7 +37,6 @@ struct plan {
 	size_t index_cap; /* a power of two, at least twice n */
 };
 
-uint64_t splitmix64(uint64_t *state);
 /* 0; -EINVAL (printed: too many runs, a bad --sweep); -EINTR when a
  * signal asked to stop; -ENOMEM. */
 int plan_build(struct plan *p, const struct campaign_opts *o);

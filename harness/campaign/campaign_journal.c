@@ -15,6 +15,7 @@
 #include "harness/campaign/campaign_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/wallclock.h"
 
 struct journal {
 	int fd;
@@ -23,24 +24,6 @@ struct journal {
 	int index, count, attempt;
 	char run_prefix[32]; /* "s2a1-" for a shard's run directories, "" unsharded */
 };
-
-static void iso_time(const struct timespec *ts, char *buf, size_t size)
-{
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&ts->tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", base, ts->tv_nsec / 1000000);
-}
-
-static void iso_now(char *buf, size_t size)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	iso_time(&ts, buf, size);
-}
 
 /* A run's record is written when it ends: its start is that wall time less
  * its duration (measured on the monotonic clock, so a clock step in between
@@ -51,13 +34,13 @@ static void run_wall_times(double duration_s, char *started, char *finished, siz
 	int64_t ns;
 
 	clock_gettime(CLOCK_REALTIME, &end);
-	iso_time(&end, finished, size);
+	wall_iso(&end, finished, size);
 	ns = (int64_t)end.tv_sec * NS_PER_S + end.tv_nsec;
 	if (duration_s > 0 && duration_s < 1e9)
 		ns -= (int64_t)(duration_s * NS_PER_S);
 	start.tv_sec = (time_t)(ns / NS_PER_S);
 	start.tv_nsec = (long)(ns % NS_PER_S);
-	iso_time(&start, started, size);
+	wall_iso(&start, started, size);
 }
 
 /* Console bytes are not UTF-8: map each byte to the code point of the same
@@ -326,7 +309,7 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 	}
 	for (size_t i = 0; i < n_boards; i++)
 		json_array_append_new(boards, json_string(board_names[i]));
-	iso_now(when, sizeof(when));
+	wall_iso_now(when, sizeof(when));
 	snprintf(host, sizeof(host), "%s", lab_this_host());
 	campaign_id(o, p, lab, id, sizeof(id));
 	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
@@ -351,7 +334,7 @@ void journal_close(struct journal *j, size_t runs_done, bool complete, const cha
 
 	if (!j)
 		return;
-	iso_now(when, sizeof(when));
+	wall_iso_now(when, sizeof(when));
 	append_json(j, json_pack("{s:{s:s, s:I, s:b, s:s?, s:s, s:o}}", "end", "finished", when,
 				 "runs_done", (json_int_t)runs_done, "complete", complete,
 				 "interrupted", interrupted, "host", j->host, "shard", shard_json(j)));

@@ -24,6 +24,7 @@
 #include "lib/timeline.h"
 #include "harness/campaign/workers.h"
 #include "lib/stop.h"
+#include "lib/wallclock.h"
 
 #define BUILD_TIMEOUT_NS (300 * NS_PER_S)
 
@@ -309,16 +310,6 @@ static bool fits(const struct board_cfg *b, const struct scenario *sc, const cha
 	return true;
 }
 
-static void iso_now(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int journal_header(struct booter *bt)
 {
 	const struct explore *x = bt->x;
@@ -335,7 +326,7 @@ static int journal_header(struct booter *bt)
 		json_array_append_new(sets, json_string(ov[i]));
 	for (int i = 0; i < bt->pool.n; i++)
 		json_array_append_new(boards, json_string(bt->pool.w[i].board->name));
-	iso_now(when, sizeof(when));
+	wall_iso_now(when, sizeof(when));
 	h = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:i, s:s, s:f, s:s, s:{s:I, "
 		      "s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
 		      "format", 1, "hilctl_version", HILCTL_VERSION, "started", when, "lab",
@@ -365,7 +356,7 @@ static void journal_end(struct booter *bt, double elapsed, bool complete)
 		if (bt->counts[v])
 			json_object_set_new(counts, verdict_name((enum verdict)v),
 					    json_integer((json_int_t)bt->counts[v]));
-	iso_now(when, sizeof(when));
+	wall_iso_now(when, sizeof(when));
 	text = json_dumps(json_pack("{s:{s:s, s:I, s:f, s:f, s:f, s:o, s:b, s:b, s:b}}", "end",
 				    "finished", when, "booted", (json_int_t)bt->done, "total_s",
 				    (double)(clock_now_ns() - bt->x->t_start) / NS_PER_S, "boot_s",

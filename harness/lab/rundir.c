@@ -18,28 +18,13 @@
 
 #include "harness/lab/lab.h"
 #include "lib/log.h"
+#include "lib/fsutil.h"
 
 enum dir_rule {
 	DIR_OWNED = 1 << 0,   /* owned by this user, writable by no one else */
 	DIR_PRIVATE = 1 << 1, /* and exactly 0700 */
 	DIR_NO_LINK = 1 << 2, /* and not a symlink */
 };
-
-static int mkdir_parents(const char *path)
-{
-	char tmp[4096];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return 0;
-}
 
 /* Refuse a directory that someone else could have prepared. */
 static int dir_check(const char *what, const char *path, unsigned rules)
@@ -92,7 +77,7 @@ static int run_dir_base(char *buf, size_t size)
 	if (env && env[0]) {
 		if (snprintf(buf, size, "%s", env) >= (int)size)
 			return -ENAMETOOLONG;
-		rc = mkdir_parents(buf);
+		rc = fs_mkdir_parents(buf, 0700);
 		return rc < 0 ? rc : make_private("HILCTL_RUN_DIR", buf, DIR_OWNED);
 	}
 	if (xdg && xdg[0] == '/') {
