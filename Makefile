@@ -169,7 +169,7 @@ format:
 	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)
 
 format-check:
-	clang-format --dry-run -Werror $(SRCS) $(HDRS)
+	clang-format --dry-run -Werror $(SRCS) $(HDRS) $(wildcard tests/unit/*.c)
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/san $(BUILD)/hilctl

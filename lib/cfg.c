@@ -144,7 +144,8 @@ static struct cfg_node *load_collection(struct loader *ld, yaml_event_t *start, 
 		}
 		if (is_map) {
 			if (ev.type != YAML_SCALAR_EVENT) {
-				parse_error(ld, "a mapping key must be a plain word", &ev.start_mark);
+				parse_error(ld, "a mapping key must be a plain word",
+				            &ev.start_mark);
 				yaml_event_delete(&ev);
 				goto fail;
 			}
@@ -246,7 +247,7 @@ static struct cfg_node *load_node(struct loader *ld, yaml_event_t *ev)
 			return NULL;
 		n->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-			    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		            ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 		if (!n->value) {
 			free(n);
 			return NULL;
@@ -269,7 +270,7 @@ static struct cfg_node *load_node(struct loader *ld, yaml_event_t *ev)
 				n = node_copy(ld, ld->anchors[i].node);
 				if (!n || ld->copied > 100000) {
 					parse_error(ld, "aliases expand to too many values",
-						    &ev->start_mark);
+					            &ev->start_mark);
 					node_free(n);
 					return NULL;
 				}
@@ -366,7 +367,8 @@ struct cfg_node *cfg_load_file(const char *path)
 		if (cap - len < 4096) {
 			char *nb;
 			if (cap > (16u << 20)) {
-				hil_error("%s: file is larger than 16 MiB; is it the right file?", path);
+				hil_error("%s: file is larger than 16 MiB; is it the right file?",
+				          path);
 				free(buf);
 				fclose(f);
 				return NULL;
@@ -456,9 +458,10 @@ void cfg_describe(const struct cfg_node *node, char *buf, size_t size)
 		if (l > 1 && list[l - 1] == 's')
 			l--;
 		used += (size_t)snprintf(buf, size, "%.*s \"%s\"", (int)l, list,
-					 cfg_get(item, "name")->value);
+		                         cfg_get(item, "name")->value);
 	}
-	for (const struct cfg_node *n = node; n && n != item && nkeys < CFG_MAX_DEPTH; n = n->parent)
+	for (const struct cfg_node *n = node; n && n != item && nkeys < CFG_MAX_DEPTH;
+	     n = n->parent)
 		if (n->key)
 			keys[nkeys++] = n->key;
 	if (nkeys && used < size)
@@ -501,8 +504,8 @@ void cfg_error_at_key(const struct cfg_node *node, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const struct cfg_node *get_scalar(const struct cfg_node *map, const char *key,
-					 bool required, int *rc)
+static const struct cfg_node *get_scalar(const struct cfg_node *map, const char *key, bool required,
+                                         int *rc)
 {
 	const struct cfg_node *n = cfg_get(map, key);
 
@@ -516,7 +519,7 @@ static const struct cfg_node *get_scalar(const struct cfg_node *map, const char 
 	}
 	if (n->type != CFG_SCALAR) {
 		cfg_error(n, "must be a single value, not a %s",
-			  n->type == CFG_MAP ? "mapping" : "list");
+		          n->type == CFG_MAP ? "mapping" : "list");
 		*rc = -EINVAL;
 		return NULL;
 	}
@@ -541,7 +544,7 @@ int cfg_get_str(const struct cfg_node *map, const char *key, bool required, cons
 }
 
 int cfg_get_int(const struct cfg_node *map, const char *key, bool required, long long min,
-		long long max, long long *out)
+                long long max, long long *out)
 {
 	int rc;
 	const struct cfg_node *n = get_scalar(map, key, required, &rc);
@@ -642,10 +645,10 @@ const char *cfg_duration_error(const char *text)
 
 	if (cfg_parse_duration(text, &ns) == -ERANGE)
 		snprintf(msg, sizeof(msg), "\"%.64s\" is too long a duration (at most %dh)", text,
-			 CFG_DURATION_MAX_S / 3600);
+		         CFG_DURATION_MAX_S / 3600);
 	else
-		snprintf(msg, sizeof(msg),
-			 "\"%.64s\" is not a duration (like 500ms, 2s, 1.5s, 3m)", text);
+		snprintf(msg, sizeof(msg), "\"%.64s\" is not a duration (like 500ms, 2s, 1.5s, 3m)",
+		         text);
 	return msg;
 }
 
@@ -659,7 +662,7 @@ static void join_words(const char *const words[], char *buf, size_t size)
 }
 
 int cfg_get_enum(const struct cfg_node *map, const char *key, bool required,
-		 const char *const words[], int *out)
+                 const char *const words[], int *out)
 {
 	int rc;
 	const struct cfg_node *n = get_scalar(map, key, required, &rc);

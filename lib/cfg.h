@@ -38,18 +38,18 @@ size_t cfg_count(const struct cfg_node *node);
 /* Print "hilctl: file:line:col: <context>: <key path> <message>". The context
  * names the enclosing list item by its name (board "rpi4-03"). */
 void cfg_error(const struct cfg_node *node, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* "board \"x\": power.driver" for messages built by hand. */
 /* The same, pointing at the node's key (unknown or misplaced keys). */
 void cfg_error_at_key(const struct cfg_node *node, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void cfg_describe(const struct cfg_node *node, char *buf, size_t size);
 
 /* Typed getters. required=false: a missing key leaves *out at the default the
  * caller put there and returns 0. */
 int cfg_get_str(const struct cfg_node *map, const char *key, bool required, const char **out);
 int cfg_get_int(const struct cfg_node *map, const char *key, bool required, long long min,
-		long long max, long long *out);
+                long long max, long long *out);
 int cfg_get_bool(const struct cfg_node *map, const char *key, bool required, bool *out);
 /* Durations: "250ms", "2s", "1.5s", "3m", "500us", or a bare number of seconds. */
 int cfg_get_duration(const struct cfg_node *map, const char *key, bool required, int64_t *out_ns);
@@ -61,7 +61,7 @@ int cfg_parse_duration(const char *text, int64_t *out_ns);
 const char *cfg_duration_error(const char *text);
 /* One of a fixed set; error lists the valid words. Returns the index. */
 int cfg_get_enum(const struct cfg_node *map, const char *key, bool required,
-		 const char *const words[], int *out);
+                 const char *const words[], int *out);
 /* A scalar or a sequence of scalars as a NULL-terminated array of borrowed
  * strings; caller frees only the array. */
 int cfg_get_strv(const struct cfg_node *map, const char *key, bool required, const char ***out);

@@ -109,7 +109,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		size_t used = strlen(capture_buf);
 		if (used + 1 < capture_size)
 			snprintf(capture_buf + used, capture_size - used, "%s%s\n",
-				 level == LOG_WARN ? "warning: " : "", line);
+			         level == LOG_WARN ? "warning: " : "", line);
 		return;
 	}
 	fprintf(stderr, "hilctl: %s%s\n", level == LOG_WARN ? "warning: " : "", line);

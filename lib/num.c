@@ -89,8 +89,7 @@ int num_opt_int(const char *opt, const char *text, int min, int max, int *out)
 	return 0;
 }
 
-int num_opt_ull(const char *opt, const char *text, unsigned long long max,
-		unsigned long long *out)
+int num_opt_ull(const char *opt, const char *text, unsigned long long max, unsigned long long *out)
 {
 	int rc = num_parse_ull(text, max, out);
 

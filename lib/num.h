@@ -19,7 +19,6 @@ int num_parse_ull(const char *text, unsigned long long max, unsigned long long *
 int num_opt(const char *opt, const char *text, long long min, long long max, long long *out);
 /* The same into an int (min and max must fit an int). */
 int num_opt_int(const char *opt, const char *text, int min, int max, int *out);
-int num_opt_ull(const char *opt, const char *text, unsigned long long max,
-		unsigned long long *out);
+int num_opt_ull(const char *opt, const char *text, unsigned long long max, unsigned long long *out);
 
 #endif

@@ -81,7 +81,7 @@ struct timeline *timeline_open(const char *path, const char *board)
 		if (fd >= 0)
 			close(fd);
 		hil_error("timeline %s: %s%s", path, strerror(err),
-			  err == ELOOP ? " (a symlink: refused)" : "");
+		          err == ELOOP ? " (a symlink: refused)" : "");
 		free(tl);
 		return NULL;
 	}
@@ -91,8 +91,9 @@ struct timeline *timeline_open(const char *path, const char *board)
 	gmtime_r(&wall.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	json_escape_bytes(board, strlen(board), name, sizeof(name));
-	fprintf(tl->f, "{\"hilctl_timeline\":1,\"board\":\"%s\",\"wall\":\"%s.%03ldZ\",\"t0\":%lld}\n",
-		name, when, wall.tv_nsec / 1000000, (long long)tl->t0);
+	fprintf(tl->f,
+	        "{\"hilctl_timeline\":1,\"board\":\"%s\",\"wall\":\"%s.%03ldZ\",\"t0\":%lld}\n",
+	        name, when, wall.tv_nsec / 1000000, (long long)tl->t0);
 	fflush(tl->f);
 	return tl;
 }
@@ -108,14 +109,14 @@ int64_t timeline_t0(const struct timeline *tl)
 }
 
 static void write_record(struct timeline *tl, int64_t t_ns, const char *kind, const void *data,
-			 size_t len)
+                         size_t len)
 {
 	char esc[LINE_MAX_BYTES * 6 + 1];
 	int64_t rel = t_ns - tl->t0;
 
 	json_escape_bytes(data, len, esc, sizeof(esc));
 	fprintf(tl->f, "{\"t\":%s%lld.%09lld,\"k\":\"%s\",\"d\":\"%s\"}\n", rel < 0 ? "-" : "",
-		(long long)(llabs(rel) / NS_PER_S), (long long)(llabs(rel) % NS_PER_S), kind, esc);
+	        (long long)(llabs(rel) / NS_PER_S), (long long)(llabs(rel) % NS_PER_S), kind, esc);
 }
 
 static void flush_partial(struct timeline *tl)

@@ -29,7 +29,7 @@ int64_t timeline_t0(const struct timeline *tl);
 void timeline_console(struct timeline *tl, int64_t t_ns, const void *buf, size_t len);
 /* An event: kind is a short word (power, marker, fault, gap, note, verdict...). */
 void timeline_event(struct timeline *tl, int64_t t_ns, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void timeline_flush(struct timeline *tl);
 
 /* Escape arbitrary bytes into a JSON string body (no quotes). Returns the

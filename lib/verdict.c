@@ -4,7 +4,7 @@
 #include "lib/verdict.h"
 
 static const char *const names[VERDICT_COUNT] = {
-	"upgraded", "rolled_back", "bricked", "boot_loop", "hung", "inconsistent", "infra_error",
+    "upgraded", "rolled_back", "bricked", "boot_loop", "hung", "inconsistent", "infra_error",
 };
 
 const char *verdict_name(enum verdict v)

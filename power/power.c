@@ -10,7 +10,7 @@
 #include "power/power.h"
 
 static const struct power_ops *const drivers[] = {
-	&power_gpio_ops, &power_ftdi_ops, &power_qemu_ops, &power_pdudaemon_ops, &power_command_ops,
+    &power_gpio_ops, &power_ftdi_ops, &power_qemu_ops, &power_pdudaemon_ops, &power_command_ops,
 };
 
 #define N_DRIVERS (sizeof(drivers) / sizeof(drivers[0]))
@@ -43,7 +43,7 @@ static const struct power_ops *driver_of(const struct cfg_node *power_node)
 
 	if (!drv || drv->type != CFG_SCALAR) {
 		cfg_error(drv ? drv : power_node, "needs \"driver:\", one of %s",
-			  power_driver_list());
+		          power_driver_list());
 		return NULL;
 	}
 	ops = power_find(drv->value);
@@ -65,7 +65,7 @@ int power_check(const struct cfg_node *power_node, const char *board)
 }
 
 int power_open(struct power *p, const char *board, const char *run_dir,
-	       const struct cfg_node *power_node, unsigned flags)
+               const struct cfg_node *power_node, unsigned flags)
 {
 	const struct power_ops *ops;
 	int rc;
@@ -92,7 +92,7 @@ int power_set(struct power *p, bool on)
 	int rc;
 
 	timeline_event(p->tl, clock_now_ns(), "power", "%s requested (%s)", on ? "on" : "off",
-		       p->ops->name);
+	               p->ops->name);
 	p->t_stopped_ns = 0;
 	p->t_requested_ns = clock_now_ns();
 	rc = p->ops->set(p, on);
@@ -100,7 +100,7 @@ int power_set(struct power *p, bool on)
 		p->t_stopped_ns = clock_now_ns();
 	if (rc < 0)
 		timeline_event(p->tl, clock_now_ns(), "power", "%s failed: %s", on ? "on" : "off",
-			       strerror(-rc));
+		               strerror(-rc));
 	else
 		timeline_event(p->tl, clock_now_ns(), "power", "%s", on ? "on" : "off");
 	return rc;

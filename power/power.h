@@ -101,7 +101,7 @@ const char *power_driver_list(void);
 int power_check(const struct cfg_node *power_node, const char *board);
 /* Open from a power: mapping (which has "driver:"). */
 int power_open(struct power *p, const char *board, const char *run_dir,
-	       const struct cfg_node *power_node, unsigned flags);
+               const struct cfg_node *power_node, unsigned flags);
 /* Switch and log "power on|off" on the timeline. */
 int power_set(struct power *p, bool on);
 int power_get(struct power *p, enum power_state *out);
@@ -114,7 +114,7 @@ int power_disk_writes(struct power *p, uint64_t *writes);
 void power_close(struct power *p);
 const char *power_state_name(enum power_state s);
 
-extern const struct power_ops power_gpio_ops, power_ftdi_ops, power_qemu_ops,
-	power_pdudaemon_ops, power_command_ops;
+extern const struct power_ops power_gpio_ops, power_ftdi_ops, power_qemu_ops, power_pdudaemon_ops,
+    power_command_ops;
 
 #endif

@@ -66,8 +66,8 @@ struct qemu_power {
 };
 
 /* The held connection, or a new one (*fresh: close it after use). */
-static int qmp_for(struct qemu_power *qp, struct qmp **q, bool *fresh, int64_t deadline,
-		   char *why, size_t why_size)
+static int qmp_for(struct qemu_power *qp, struct qmp **q, bool *fresh, int64_t deadline, char *why,
+                   size_t why_size)
 {
 	if (qp->held) {
 		*q = qp->held;
@@ -623,7 +623,8 @@ static int qemu_snapshot(struct power *p, enum power_snapshot_op op, const char 
 		if (rc < 0)
 			hil_error("board \"%s\": cannot save a snapshot: %s", p->board, why);
 		else
-			timeline_event(p->tl, clock_now_ns(), "note", "snapshot saved in %.2f s: %s",
+			timeline_event(p->tl, clock_now_ns(), "note",
+			               "snapshot saved in %.2f s: %s",
 			               (double)(clock_now_ns() - t0) / NS_PER_S, dir);
 	} else {
 		rc = qemu_snapshot_restore(&qp->cfg, p->run_dir, dir, why, sizeof(why));
@@ -671,8 +672,8 @@ static void qemu_close(struct power *p)
 	if (!qp)
 		return;
 	close_tail(qp);
-	if (qp->held && !(qp->child.pid && !(p->flags & POWER_F_PERSIST) &&
-			  !qemu_proc_exited(&qp->child))) {
+	if (qp->held &&
+	    !(qp->child.pid && !(p->flags & POWER_F_PERSIST) && !qemu_proc_exited(&qp->child))) {
 		qmp_close(qp->held);
 		qp->held = NULL;
 	}

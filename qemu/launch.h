@@ -38,9 +38,9 @@ struct qemu_config {
 	const char *bios, *kernel, *initrd, *dtb, *append;
 	const struct cfg_node *drives, *pflash, *netdev; /* checked; formatted at launch */
 	const char **args; /* owned array of borrowed strings, NULL-terminated, may be NULL */
-	enum wlog_model loss_model;   /* this run's model (qemu/powerloss.h); QUIT when absent */
+	enum wlog_model loss_model;     /* this run's model (qemu/powerloss.h); QUIT when absent */
 	enum wlog_model loss_model_lab; /* power_loss: as the lab file says */
-	unsigned long long loss_seed; /* power_loss.seed, mixed with each run's seed */
+	unsigned long long loss_seed;   /* power_loss.seed, mixed with each run's seed */
 };
 
 /* Parse and check the settings; errors print file:line:col. 0 or -EINVAL. */

@@ -116,8 +116,8 @@ static const char *identity_path(const char *id)
 	return p ? p : "";
 }
 
-static int base_check(const struct qemu_config *qc, const struct cfg_node *drive,
-                      const char *board, const char *path, bool record)
+static int base_check(const struct qemu_config *qc, const struct cfg_node *drive, const char *board,
+                      const char *path, bool record)
 {
 	char *base = qemu_resolve_path(qc->base_dir, cfg_get(drive, "file")->value);
 	char id_path[PATH_MAX], now[128 + PATH_MAX], then[128 + PATH_MAX] = "";
@@ -141,14 +141,16 @@ static int base_check(const struct qemu_config *qc, const struct cfg_node *drive
 		if (then[0] && strcmp(identity_path(then), identity_path(now)) != 0) {
 			/* made over another image (the lab's ${variant} changed):
 			 * that disk state belongs to the other image; start over */
-			hil_info("board \"%s\": its overlay was made over another image; starting a "
-			         "fresh overlay of %s",
-			         board, base);
+			hil_info(
+			    "board \"%s\": its overlay was made over another image; starting a "
+			    "fresh overlay of %s",
+			    board, base);
 			rc = -EXDEV;
 		} else if (then[0] && strcmp(then, now) != 0) {
-			hil_error("board \"%s\": the base image %s changed after its overlay was made "
-			          "(rebuilt while a campaign ran?); this run cannot be trusted",
-			          board, base);
+			hil_error(
+			    "board \"%s\": the base image %s changed after its overlay was made "
+			    "(rebuilt while a campaign ran?); this run cannot be trusted",
+			    board, base);
 			rc = -ESTALE;
 		}
 	}

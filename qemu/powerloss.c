@@ -266,7 +266,8 @@ static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t end, 
 
 	wlog_counts(w, end, NULL, &flushes);
 	if (c->keep_writes)
-		snprintf(at, sizeof(at), ", cut after write %" PRIu64 " (%" PRIu64 " entries of %" PRIu64 ")",
+		snprintf(at, sizeof(at),
+		         ", cut after write %" PRIu64 " (%" PRIu64 " entries of %" PRIu64 ")",
 		         c->keep_writes, end, wlog_count(w));
 	if (st->torn_index >= 0)
 		snprintf(torn, sizeof(torn),
@@ -316,7 +317,8 @@ static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct w
 	uint64_t end = c->keep_writes ? wlog_end_after_write(w, c->keep_writes) : wlog_count(w);
 
 	if (rc == 0 && end == 0 && c->keep_writes) {
-		snprintf(why, sizeof(why), "the cut came at write %" PRIu64 " but the log holds fewer",
+		snprintf(why, sizeof(why),
+		         "the cut came at write %" PRIu64 " but the log holds fewer",
 		         c->keep_writes);
 		rc = -ERANGE;
 	}

@@ -377,8 +377,7 @@ int wlog_tail_poll(struct wlog_tail *t, uint64_t *writes, char *why, size_t why_
 		t->sector_size = get_le32(super + 24);
 		if (!power_of_two(t->sector_size) || t->sector_size < MIN_SECTOR_SIZE ||
 		    t->sector_size > WLOG_MAX_SECTOR_SIZE)
-			return fail(why, why_len, -EINVAL, "sector size %" PRIu32,
-			            t->sector_size);
+			return fail(why, why_len, -EINVAL, "sector size %" PRIu32, t->sector_size);
 		t->pos = t->sector_size;
 	}
 	nr_entries = get_le64(super + 16);

@@ -41,14 +41,14 @@ static int parse_shard(struct parser *p, json_t *o, struct jcampaign *c)
 	    jp_int(p, s, "attempt", false, &attempt) < 0)
 		return -1;
 	if (count > JOURNAL_MAX_SHARDS) {
-		jp_err(p,
-		       "campaign.shard: count %lld is more shards than a campaign may have (at most "
-		       "%d)",
-		       count, JOURNAL_MAX_SHARDS);
+		jp_err(
+		    p,
+		    "campaign.shard: count %lld is more shards than a campaign may have (at most "
+		    "%d)",
+		    count, JOURNAL_MAX_SHARDS);
 		return -1;
 	}
-	if (count < 1 || index < 0 || index >= count || attempt < 1 ||
-	    attempt > 1000000) {
+	if (count < 1 || index < 0 || index >= count || attempt < 1 || attempt > 1000000) {
 		jp_err(p,
 		       "campaign.shard: index %lld of count %lld, attempt %lld: want 0 <= index < "
 		       "count and attempt >= 1",

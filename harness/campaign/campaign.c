@@ -43,17 +43,17 @@ struct campaign {
 	int64_t t_start;
 	bool tty;
 	int *bisect_budget;
-	const char *own_lock; /* a board this process locked for --board auto */
+	const char *own_lock;      /* a board this process locked for --board auto */
 	bool overdue[WORKERS_MAX]; /* a worker killed at its run's deadline */
 	char unavailable[1024];    /* boards -j asked for that others hold, with holders */
 };
 
 /* Where run id's timeline goes on board, relative to the --out directory. */
 static void timeline_rel(const struct campaign *c, int id, const char *board, char *out,
-			 size_t size)
+                         size_t size)
 {
 	snprintf(out, size, "runs/%s%04d-%s/timeline.jsonl", journal_run_prefix(c->journal), id,
-		 board);
+	         board);
 }
 
 /* ---- the worker: owns one board, runs what it is told ---- */
@@ -82,8 +82,8 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 		line[strcspn(line, "\n")] = '\0';
 		point = strchr(line, '\t');
 		key = point ? strchr(point + 1, '\t') : NULL;
-		if (!key || sscanf(line, "%d %d %llu", &id, &pr->sc, &pr->seed) != 3 || pr->sc < 0 ||
-		    (size_t)pr->sc >= c->plan.n_scenarios)
+		if (!key || sscanf(line, "%d %d %llu", &id, &pr->sc, &pr->seed) != 3 ||
+		    pr->sc < 0 || (size_t)pr->sc >= c->plan.n_scenarios)
 			break;
 		*key++ = '\0';
 		sc = c->plan.scenarios[pr->sc];
@@ -114,8 +114,8 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 			 * judge a board that never lost power. Other boards
 			 * take the rest. */
 			hil_error("board \"%s\": no more runs on it in this campaign (its power "
-				  "could not be switched off)",
-				  bc->name);
+			          "could not be switched off)",
+			          bc->name);
 			break;
 		}
 	}
@@ -133,8 +133,7 @@ static bool fits(const struct campaign *c, const struct worker *w, const struct 
 
 static bool stopping(const struct campaign *c)
 {
-	return c->o->max_failures > 0 &&
-	       c->failed + c->not_injected >= (size_t)c->o->max_failures;
+	return c->o->max_failures > 0 && c->failed + c->not_injected >= (size_t)c->o->max_failures;
 }
 
 static int assign(void *arg, struct worker *w)
@@ -154,7 +153,7 @@ static int assign(void *arg, struct worker *w)
 		w->running = (long)i;
 		w->job_id = ++c->next_id;
 		snprintf(line, sizeof(line), "%d %d %llu\t%s\t%s\n", w->job_id, pr->sc, pr->seed,
-			 pr->point, pr->key);
+		         pr->point, pr->key);
 		rc = workers_send(w, line);
 		if (rc < 0) {
 			pr->state = RUN_TODO;
@@ -163,7 +162,7 @@ static int assign(void *arg, struct worker *w)
 		}
 		w->started = clock_now_ns();
 		w->deadline = w->started + run_budget_ns(c->plan.scenarios[pr->sc], pr->point) +
-			      RUN_DEADLINE_MARGIN_NS;
+		              RUN_DEADLINE_MARGIN_NS;
 		return 1;
 	}
 	return 0;
@@ -180,26 +179,28 @@ static const char *outcome_word(const struct plan_run *pr)
 }
 
 static void progress(struct campaign *c, const struct plan_run *pr, const char *board,
-		     double duration)
+                     double duration)
 {
 	double elapsed = (double)(clock_now_ns() - c->t_start) / NS_PER_S;
 	size_t total = c->plan.n, left = total - c->done;
 	double eta = c->done ? elapsed / (double)c->done * (double)left : 0;
 
 	if (c->tty) {
-		fprintf(stderr, "\r\033[K[%zu/%zu] upgraded %zu  rolled_back %zu  failed %zu  "
-				"not_injected %zu  infra %zu  ETA %.0f min",
-			c->done, total, c->counts[VERDICT_UPGRADED], c->counts[VERDICT_ROLLED_BACK],
-			c->failed, c->not_injected, c->infra, eta / 60);
+		fprintf(stderr,
+		        "\r\033[K[%zu/%zu] upgraded %zu  rolled_back %zu  failed %zu  "
+		        "not_injected %zu  infra %zu  ETA %.0f min",
+		        c->done, total, c->counts[VERDICT_UPGRADED], c->counts[VERDICT_ROLLED_BACK],
+		        c->failed, c->not_injected, c->infra, eta / 60);
 		if (!pr->pass)
 			fprintf(stderr, "\n%s on %s, point %s: %s%s\n",
-				c->plan.scenarios[pr->sc]->name, board, pr->point,
-				verdict_name(pr->verdict),
-				pr->not_injected ? " (not_injected: the fault was never injected)" : "");
+			        c->plan.scenarios[pr->sc]->name, board, pr->point,
+			        verdict_name(pr->verdict),
+			        pr->not_injected ? " (not_injected: the fault was never injected)"
+			                         : "");
 	} else {
-		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total, board,
-			c->plan.scenarios[pr->sc]->name, pr->point, verdict_name(pr->verdict),
-			outcome_word(pr), duration);
+		fprintf(stderr, "run %zu/%zu %s %s point=%s: %s (%s) %.1fs\n", c->done, total,
+		        board, c->plan.scenarios[pr->sc]->name, pr->point,
+		        verdict_name(pr->verdict), outcome_word(pr), duration);
 	}
 }
 
@@ -231,10 +232,11 @@ static void on_record(void *arg, struct worker *w, const char *line)
 	v = verdict_from_name(json_string_value(json_object_get(run, "verdict")));
 	pr->verdict = v < 0 ? VERDICT_INFRA_ERROR : (enum verdict)v;
 	pr->pass = json_is_true(json_object_get(run, "pass"));
-	pr->not_injected = json_is_string(json_object_get(run, "outcome")) &&
-			   !strcmp(json_string_value(json_object_get(run, "outcome")),
-				   "not_injected");
-	pr->untested = pr->not_injected || (pr->pass && !all_injected(json_object_get(run, "faults")));
+	pr->not_injected =
+	    json_is_string(json_object_get(run, "outcome")) &&
+	    !strcmp(json_string_value(json_object_get(run, "outcome")), "not_injected");
+	pr->untested =
+	    pr->not_injected || (pr->pass && !all_injected(json_object_get(run, "faults")));
 	pr->state = RUN_DONE;
 	w->running = -1;
 	if (journal_append(c->journal, line) < 0)
@@ -275,15 +277,15 @@ static void on_overdue(void *arg, struct worker *w)
 
 	res.duration_s = (double)(clock_now_ns() - w->started) / NS_PER_S;
 	snprintf(res.reason, sizeof(res.reason),
-		 "board \"%s\": the run did not end within its deadline of %.0f s (the "
-		 "scenario's timeouts plus %.0f s); its worker (pid %d) was killed and the board "
-		 "takes no more runs in this campaign",
-		 w->board->name, limit_s, (double)RUN_DEADLINE_MARGIN_NS / NS_PER_S, (int)w->pid);
+	         "board \"%s\": the run did not end within its deadline of %.0f s (the "
+	         "scenario's timeouts plus %.0f s); its worker (pid %d) was killed and the board "
+	         "takes no more runs in this campaign",
+	         w->board->name, limit_s, (double)RUN_DEADLINE_MARGIN_NS / NS_PER_S, (int)w->pid);
 	hil_error("%s", res.reason);
 	c->overdue[w - c->pool.w] = true;
 	timeline_rel(c, w->job_id, w->board->name, tl_rel, sizeof(tl_rel));
-	rec = run_record(c->journal, pr, w->job_id, c->plan.scenarios[pr->sc], w->board->name,
-			 &res, tl_rel, c->o);
+	rec = run_record(c->journal, pr, w->job_id, c->plan.scenarios[pr->sc], w->board->name, &res,
+	                 tl_rel, c->o);
 	if (rec)
 		on_record(c, w, rec);
 	else
@@ -307,9 +309,10 @@ static void power_off_overdue(struct campaign *c)
 			board_close(&b);
 		}
 		if (rc < 0)
-			hil_error("board \"%s\": could not power it off after its worker was killed "
-				  "(%s): it may still be on; hilctl power %s off",
-				  c->pool.w[i].board->name, strerror(-rc), c->pool.w[i].board->name);
+			hil_error(
+			    "board \"%s\": could not power it off after its worker was killed "
+			    "(%s): it may still be on; hilctl power %s off",
+			    c->pool.w[i].board->name, strerror(-rc), c->pool.w[i].board->name);
 	}
 }
 
@@ -414,14 +417,15 @@ static void write_windows(struct campaign *c)
 			pass = r[i].pass ? &r[i] : &r[i + 1];
 			fail = r[i].pass ? &r[i + 1] : &r[i];
 			if (asprintf(&line,
-				     "{\"window\":{\"scenario\":\"%s\",\"last_pass\":\"%.15g\","
-				     "\"first_fail\":\"%.15g\",\"verdict\":\"%s\",\"runs\":%zu}}\n",
-				     c->plan.scenarios[sc]->name, pass->x, fail->x,
-				     verdict_name(fail->verdict), n) >= 0)
+			             "{\"window\":{\"scenario\":\"%s\",\"last_pass\":\"%.15g\","
+			             "\"first_fail\":\"%.15g\",\"verdict\":\"%s\",\"runs\":%zu}}\n",
+			             c->plan.scenarios[sc]->name, pass->x, fail->x,
+			             verdict_name(fail->verdict), n) >= 0)
 				journal_append(c->journal, line);
-			fprintf(stderr, "%s: failing window between point %.15g (pass) and %.15g (%s)\n",
-				c->plan.scenarios[sc]->name, pass->x, fail->x,
-				verdict_name(fail->verdict));
+			fprintf(stderr,
+			        "%s: failing window between point %.15g (pass) and %.15g (%s)\n",
+			        c->plan.scenarios[sc]->name, pass->x, fail->x,
+			        verdict_name(fail->verdict));
 			free(line);
 		}
 		free(r);
@@ -476,7 +480,7 @@ static int check_boards(const struct campaign *c)
 	for (size_t i = 0; c->o->boards && c->o->boards[i]; i++)
 		if (!lab_board(c->lab, c->o->boards[i])) {
 			hil_error("%s: no board \"%s\" (hilctl --lab %s boards lists them)",
-				  c->lab->path, c->o->boards[i], c->lab->path);
+			          c->lab->path, c->o->boards[i], c->lab->path);
 			return -ENOENT;
 		}
 	for (size_t sc = 0; sc < c->plan.n_scenarios; sc++)
@@ -505,7 +509,7 @@ static int pick_auto(struct campaign *c, char **names)
 	names[0] = (char *)b->name;
 	c->pool.n = 1;
 	fprintf(stderr, "board: %s on host %s%s\n", b->name, lab_this_host(),
-		getenv("SLURM_JOB_ID") ? " (Slurm's GRES)" : " (free, locked)");
+	        getenv("SLURM_JOB_ID") ? " (Slurm's GRES)" : " (free, locked)");
 	return 0;
 }
 
@@ -535,8 +539,9 @@ static int pick_boards(struct campaign *c, char **names)
 
 	if (c->o->board_auto)
 		return pick_auto(c, names);
-	n = boards_pick_free(c->lab, wanted_cb, c, (size_t)(jobs < WORKERS_MAX ? jobs : WORKERS_MAX),
-			     picked, c->unavailable, sizeof(c->unavailable));
+	n = boards_pick_free(c->lab, wanted_cb, c,
+	                     (size_t)(jobs < WORKERS_MAX ? jobs : WORKERS_MAX), picked,
+	                     c->unavailable, sizeof(c->unavailable));
 	for (size_t i = 0; i < n; i++) {
 		c->pool.w[c->pool.n].board = picked[i];
 		names[c->pool.n] = (char *)picked[i]->name;
@@ -544,7 +549,8 @@ static int pick_boards(struct campaign *c, char **names)
 	}
 	if (c->pool.n == 0 && c->unavailable[0]) {
 		hil_error("%s: every board that fits is held by another process: %s (hilctl boards "
-			  "shows the holders)", c->lab->path, c->unavailable);
+		          "shows the holders)",
+		          c->lab->path, c->unavailable);
 		return -EBUSY;
 	}
 	if (c->pool.n == 0) {
@@ -553,10 +559,10 @@ static int pick_boards(struct campaign *c, char **names)
 		const char *const *fits = c->plan.scenarios[0]->fits;
 		for (size_t i = 0; fits && fits[i] && used < sizeof(tags); i++)
 			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
-						 i ? ", " : "", fits[i]);
+			                         i ? ", " : "", fits[i]);
 		hil_error("%s: no board fits (scenario %s needs the tags %s)%s", c->lab->path,
-			  c->plan.scenarios[0]->name, tags[0] ? tags : "-",
-			  c->o->boards ? "; --board limits the choice" : "");
+		          c->plan.scenarios[0]->name, tags[0] ? tags : "-",
+		          c->o->boards ? "; --board limits the choice" : "");
 		return -ENOENT;
 	}
 	say_boards(c, stderr);
@@ -570,7 +576,8 @@ static void mark_resumed(struct campaign *c)
 
 	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < c->plan.n; i++)
-			if (c->plan.runs[i].state == RUN_TODO && !strcmp(c->plan.runs[i].key, keys[k])) {
+			if (c->plan.runs[i].state == RUN_TODO &&
+			    !strcmp(c->plan.runs[i].key, keys[k])) {
 				c->plan.runs[i].state = RUN_DONE;
 				c->plan.runs[i].pass = true;
 				c->done++;
@@ -580,7 +587,7 @@ static void mark_resumed(struct campaign *c)
 	free(keys);
 	if (c->done)
 		fprintf(stderr, "resuming: %zu of %zu runs already in the journal\n", c->done,
-			c->plan.n);
+		        c->plan.n);
 }
 
 static int gate(const struct campaign *c, bool complete)
@@ -593,18 +600,19 @@ static int gate(const struct campaign *c, bool complete)
 			fprintf(stderr, "%s %zu  ", verdict_name((enum verdict)v), c->counts[v]);
 	if (c->not_injected || c->untested)
 		fprintf(stderr, "(of which not_injected %zu, optional fault not injected %zu)",
-			c->not_injected, c->untested - c->not_injected);
+		        c->not_injected, c->untested - c->not_injected);
 	fprintf(stderr, "\n");
 	say_boards(c, stderr);
 	if (c->failed || c->not_injected) {
 		fprintf(stderr, "gate: FAIL (");
 		if (c->failed)
 			fprintf(stderr, "%zu runs ended in a state their scenario does not allow%s",
-				c->failed, c->not_injected ? "; " : "");
+			        c->failed, c->not_injected ? "; " : "");
 		if (c->not_injected)
-			fprintf(stderr, "%zu runs not_injected: their fault's trigger never came, "
-					"so they tested nothing",
-				c->not_injected);
+			fprintf(stderr,
+			        "%zu runs not_injected: their fault's trigger never came, "
+			        "so they tested nothing",
+			        c->not_injected);
 		fprintf(stderr, ")\n");
 		return EXIT_FAILED;
 	}
@@ -614,14 +622,16 @@ static int gate(const struct campaign *c, bool complete)
 		for (size_t i = 0; i < c->plan.n; i++)
 			left += c->plan.runs[i].state != RUN_DONE;
 		if (!complete)
-			snprintf(why, sizeof(why), ", %s", stop_requested() || stopping(c)
-				 ? "campaign interrupted" : "no board left to run on");
+			snprintf(why, sizeof(why), ", %s",
+			         stop_requested() || stopping(c) ? "campaign interrupted"
+			                                         : "no board left to run on");
 		if (left)
-			snprintf(why + strlen(why), sizeof(why) - strlen(why), ", %zu runs not done",
-				 left);
-		fprintf(stderr, "gate: INCOMPLETE (%zu infrastructure errors%s); hilctl run "
-				"--resume %s finishes it\n",
-			c->infra, why, c->o->out_dir);
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			         ", %zu runs not done", left);
+		fprintf(stderr,
+		        "gate: INCOMPLETE (%zu infrastructure errors%s); hilctl run "
+		        "--resume %s finishes it\n",
+		        c->infra, why, c->o->out_dir);
 		return EXIT_INFRA;
 	}
 	/* A run whose (optional) fault never came tested nothing: it is not
@@ -631,12 +641,13 @@ static int gate(const struct campaign *c, bool complete)
 		fprintf(stderr, "gate: FAIL (no run injected its fault: nothing was tested)\n");
 		return EXIT_FAILED;
 	}
-	fprintf(stderr, "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
-			"confidence",
-		total, total ? 100.0 * (1.0 - pow(0.05, 1.0 / (double)total)) : 100.0);
+	fprintf(stderr,
+	        "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
+	        "confidence",
+	        total, total ? 100.0 * (1.0 - pow(0.05, 1.0 / (double)total)) : 100.0);
 	if (c->untested)
 		fprintf(stderr, "; %zu more runs whose optional fault never came are not counted",
-			c->untested);
+		        c->untested);
 	fprintf(stderr, ")\n");
 	return EXIT_OK;
 }
@@ -652,7 +663,7 @@ static void write_reports(const char *dir)
 		hil_warn("reports: could not read %s/journal.jsonl back", dir);
 	else
 		fprintf(stderr, "reports: %s/report.html, report.xml, report.tap, summary.json\n",
-			dir);
+		        dir);
 }
 
 static void free_campaign(struct campaign *c)
@@ -669,14 +680,14 @@ static void free_campaign(struct campaign *c)
 int campaign_run(const struct campaign_opts *o)
 {
 	struct campaign c = {.o = o,
-			     .tty = isatty(STDERR_FILENO),
-			     .pool = {.arg = &c,
-				      .child = worker_main,
-				      .assign = assign,
-				      .on_record = on_record,
-				      .on_lost = on_lost,
-				      .on_overdue = on_overdue,
-				      .more = bisect_next}};
+	                     .tty = isatty(STDERR_FILENO),
+	                     .pool = {.arg = &c,
+	                              .child = worker_main,
+	                              .assign = assign,
+	                              .on_record = on_record,
+	                              .on_lost = on_lost,
+	                              .on_overdue = on_overdue,
+	                              .more = bisect_next}};
 	char *names[WORKERS_MAX];
 	char journal_path[1100];
 	struct stat st;
@@ -687,7 +698,7 @@ int campaign_run(const struct campaign_opts *o)
 	if (!c.lab || load_scenarios(&c) < 0 || plan_build(&c.plan, o) < 0) {
 		if (stop_requested()) {
 			hil_error("interrupted (%s) while planning: nothing was run",
-				  stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			          stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
 			rc = EXIT_INFRA;
 		}
 		goto out;
@@ -704,7 +715,8 @@ int campaign_run(const struct campaign_opts *o)
 	snprintf(journal_path, sizeof(journal_path), "%s/journal.jsonl", o->out_dir);
 	if (!o->resume && o->shard_count <= 1 && stat(journal_path, &st) == 0 && st.st_size > 0) {
 		hil_error("%s already holds a campaign: --resume %s finishes it, or choose another "
-			  "--out", o->out_dir, o->out_dir);
+		          "--out",
+		          o->out_dir, o->out_dir);
 		goto out;
 	}
 	if (fs_mkdir_p(o->out_dir, 0755) < 0 || access(o->out_dir, W_OK) < 0) {
@@ -744,15 +756,16 @@ int campaign_run(const struct campaign_opts *o)
 	sharded = journal_sharded(c.journal);
 	snprintf(journal_path, sizeof(journal_path), "%s", journal_path_of(c.journal));
 	journal_close(c.journal, c.done, complete,
-		      stop_requested() == SIGINT	   ? "SIGINT"
-		      : stop_requested() == SIGTERM ? "SIGTERM"
-		      : stop_requested()	   ? "signal"
-						   : NULL);
+	              stop_requested() == SIGINT    ? "SIGINT"
+	              : stop_requested() == SIGTERM ? "SIGTERM"
+	              : stop_requested()            ? "signal"
+	                                            : NULL);
 	if (sharded) {
 		/* Other shards write beside this one: the reports are the merge's. */
-		fprintf(stderr, "journal: %s (shard %d of %d)\nmerge the shards: hilctl report "
-				"--merge --out %s/merged %s\n",
-			journal_path, o->shard_index, o->shard_count, o->out_dir, o->out_dir);
+		fprintf(stderr,
+		        "journal: %s (shard %d of %d)\nmerge the shards: hilctl report "
+		        "--merge --out %s/merged %s\n",
+		        journal_path, o->shard_index, o->shard_count, o->out_dir, o->out_dir);
 	} else {
 		fprintf(stderr, "journal: %s\n", journal_path);
 		write_reports(o->out_dir);

@@ -25,15 +25,15 @@ struct campaign_opts {
 	int runs;                    /* --runs N: N random points from the sweep's range */
 	int repeat;                  /* --repeat K: every point K times (keys get #2..#K) */
 	unsigned long long seed;
-	int jobs;                    /* -j: boards in parallel */
-	int bisect;                  /* extra runs per scenario to narrow a failing window */
+	int jobs;   /* -j: boards in parallel */
+	int bisect; /* extra runs per scenario to narrow a failing window */
 	const char *out_dir;
 	bool resume;
-	bool dry_run;                /* print the plan, run nothing */
-	int max_failures;            /* stop handing out runs after this many failures (0: never) */
+	bool dry_run;     /* print the plan, run nothing */
+	int max_failures; /* stop handing out runs after this many failures (0: never) */
 	int shard_index, shard_count; /* 0/1 = everything */
-	int shards_hint;             /* --shards N for --shard auto under Kubernetes */
-	int argc;                    /* the command line, for the journal header */
+	int shards_hint;              /* --shards N for --shard auto under Kubernetes */
+	int argc;                     /* the command line, for the journal header */
 	char **argv;
 };
 
@@ -44,7 +44,6 @@ struct scenario;
 /* 0 when a board of the lab (among boards, a NULL-terminated list of
  * names, when not NULL) has every tag of the scenario's fits:; else prints
  * where fits: is (file:line:col) and returns -ENOENT. */
-int campaign_check_fits(const struct lab *lab, const struct scenario *s,
-			const char *const *boards);
+int campaign_check_fits(const struct lab *lab, const struct scenario *s, const char *const *boards);
 
 #endif

@@ -52,9 +52,8 @@ int64_t run_budget_ns(const struct scenario *sc, const char *point);
 
 /* campaign_journal.c */
 struct journal;
-struct journal *journal_open(const char *dir, const struct campaign_opts *o,
-			     const struct plan *p, const struct lab *lab, char **board_names,
-			     size_t n_boards);
+struct journal *journal_open(const char *dir, const struct campaign_opts *o, const struct plan *p,
+                             const struct lab *lab, char **board_names, size_t n_boards);
 /* Append one line and fsync. Returns 0 or -errno (the message is printed). */
 int journal_append(struct journal *j, const char *line);
 /* Where the journal is; the run directory prefix of this attempt ("" when not
@@ -68,7 +67,7 @@ void journal_close(struct journal *j, size_t runs_done, bool complete, const cha
 
 /* A finished run as one journal line (malloc'd, newline-terminated). */
 char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
-		 const struct scenario *sc, const char *board, const struct run_result *res,
-		 const char *timeline_rel, const struct campaign_opts *o);
+                 const struct scenario *sc, const char *board, const struct run_result *res,
+                 const char *timeline_rel, const struct campaign_opts *o);
 
 #endif

@@ -85,10 +85,10 @@ int journal_append(struct journal *j, const char *line)
 			 * so the journal stays whole lines. */
 			if (off && start >= 0 && ftruncate(j->fd, start) < 0)
 				hil_warn("journal %s: cannot remove a part-written record: %s",
-					 j->path, strerror(errno));
+				         j->path, strerror(errno));
 			hil_error("journal %s: %s (the record of this run is lost; free space and "
-				  "resume with --resume)",
-				  j->path, strerror(err));
+			          "resume with --resume)",
+			          j->path, strerror(err));
 			return -err;
 		}
 		off += (size_t)n;
@@ -122,7 +122,7 @@ static void drop_cut_line(struct journal *j)
 found:
 	if (at < end) {
 		hil_warn("journal %s: dropping a cut last line (%lld bytes) left by a kill",
-			 j->path, (long long)(end - at));
+		         j->path, (long long)(end - at));
 		if (ftruncate(j->fd, at) < 0)
 			hil_warn("journal %s: %s", j->path, strerror(errno));
 	}
@@ -158,8 +158,8 @@ static uint64_t mix(uint64_t h, const char *s)
 	return (h ^ 0xff) * 1099511628211ULL;
 }
 
-static void campaign_id(const struct campaign_opts *o, const struct plan *p,
-			const struct lab *lab, char *out, size_t size)
+static void campaign_id(const struct campaign_opts *o, const struct plan *p, const struct lab *lab,
+                        char *out, size_t size)
 {
 	uint64_t h = mix(1469598103934665603ULL, lab->name);
 	char buf[512];
@@ -167,11 +167,11 @@ static void campaign_id(const struct campaign_opts *o, const struct plan *p,
 	for (size_t i = 0; i < p->n_scenarios; i++)
 		h = mix(h, p->scenarios[i]->name);
 	snprintf(buf, sizeof(buf), "%s|%s|%d|%d|%llu", o->sweep ? o->sweep : "-",
-		 o->point ? o->point : "-", o->runs, o->repeat, o->seed);
+	         o->point ? o->point : "-", o->runs, o->repeat, o->seed);
 	h = mix(h, buf);
 	snprintf(out, size, "%s-%s-%llu-%012llx", lab->name,
-		 p->n_scenarios == 1 ? p->scenarios[0]->name : "suite", o->seed,
-		 (unsigned long long)(h & 0xffffffffffffULL));
+	         p->n_scenarios == 1 ? p->scenarios[0]->name : "suite", o->seed,
+	         (unsigned long long)(h & 0xffffffffffffULL));
 }
 
 /* Host names come from the environment: keep file names plain. */
@@ -189,7 +189,7 @@ static void safe_name(const char *in, char *out, size_t size)
 static json_t *shard_json(const struct journal *j)
 {
 	return json_pack("{s:i, s:i, s:i}", "index", j->index, "count", j->count, "attempt",
-			 j->attempt);
+	                 j->attempt);
 }
 
 /* The highest attempt of this shard already in dir (0: none). */
@@ -238,13 +238,13 @@ static int open_file(struct journal *j, const char *dir, char **boards, size_t n
 	}
 	for (size_t i = 0; i < n_boards && used < sizeof(board); i++)
 		used += (size_t)snprintf(board + used, sizeof(board) - used, "%s%s", i ? "+" : "",
-					 boards[i]);
+		                         boards[i]);
 	j->attempt = last_attempt(dir, j) + 1;
 	if (restarts && atoi(restarts) + 1 > j->attempt)
 		j->attempt = atoi(restarts) + 1;
 	for (int tries = 0; tries < 1000; tries++, j->attempt++) {
 		snprintf(j->path, sizeof(j->path), "%s/journal-s%dof%d-a%d-%s-%s.jsonl", dir,
-			 j->index, j->count, j->attempt, j->host, board);
+		         j->index, j->count, j->attempt, j->host, board);
 		j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
 		if (j->fd >= 0 || errno != EEXIST)
 			break;
@@ -278,9 +278,8 @@ bool journal_sharded(const struct journal *j)
 	return j->count > 1;
 }
 
-struct journal *journal_open(const char *dir, const struct campaign_opts *o,
-			     const struct plan *p, const struct lab *lab, char **board_names,
-			     size_t n_boards)
+struct journal *journal_open(const char *dir, const struct campaign_opts *o, const struct plan *p,
+                             const struct lab *lab, char **board_names, size_t n_boards)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	json_t *argv = json_array(), *scen = json_array(), *boards = json_array(), *c;
@@ -305,7 +304,7 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 		json_array_append_new(scen, json_string(p->scenarios[i]->name));
 		if (p->scenarios[i]->description && p->scenarios[i]->description[0])
 			json_object_set_new(descriptions, p->scenarios[i]->name,
-					    json_string(p->scenarios[i]->description));
+			                    json_string(p->scenarios[i]->description));
 	}
 	for (size_t i = 0; i < n_boards; i++)
 		json_array_append_new(boards, json_string(board_names[i]));
@@ -313,13 +312,12 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o,
 	snprintf(host, sizeof(host), "%s", lab_this_host());
 	campaign_id(o, p, lab, id, sizeof(id));
 	c = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:b, "
-		      "s:{s:i, s:i, s:i}}",
-		      "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
-		      "host", host, "lab", lab->path, "boards", boards, "scenarios", scen,
-		      "descriptions", descriptions, "seed",
-		      (json_int_t)o->seed, "runs_planned", (json_int_t)p->n, "argv", argv, "sets", sets,
-		      "resumed", o->resume, "shard", "index", j->index, "count", j->count,
-		      "attempt", j->attempt);
+	              "s:{s:i, s:i, s:i}}",
+	              "format", 1, "id", id, "hilctl_version", HILCTL_VERSION, "started", when,
+	              "host", host, "lab", lab->path, "boards", boards, "scenarios", scen,
+	              "descriptions", descriptions, "seed", (json_int_t)o->seed, "runs_planned",
+	              (json_int_t)p->n, "argv", argv, "sets", sets, "resumed", o->resume, "shard",
+	              "index", j->index, "count", j->count, "attempt", j->attempt);
 	if (!c || append_json(j, json_pack("{s:o}", "campaign", c)) < 0) {
 		close(j->fd);
 		free(j);
@@ -335,20 +333,21 @@ void journal_close(struct journal *j, size_t runs_done, bool complete, const cha
 	if (!j)
 		return;
 	wall_iso_now(when, sizeof(when));
-	append_json(j, json_pack("{s:{s:s, s:I, s:b, s:s?, s:s, s:o}}", "end", "finished", when,
-				 "runs_done", (json_int_t)runs_done, "complete", complete,
-				 "interrupted", interrupted, "host", j->host, "shard", shard_json(j)));
+	append_json(j,
+	            json_pack("{s:{s:s, s:I, s:b, s:s?, s:s, s:o}}", "end", "finished", when,
+	                      "runs_done", (json_int_t)runs_done, "complete", complete,
+	                      "interrupted", interrupted, "host", j->host, "shard", shard_json(j)));
 	close(j->fd);
 	free(j);
 }
 
 static json_t *fault_json(const struct fault_result *f)
 {
-	json_t *o = json_pack("{s:s, s:s, s:b, s:f, s:I, s:s}", "kind",
-			      scenario_fault_kind_name(f->kind), "trigger", f->trigger, "injected",
-			      f->injected, "at_s", f->at_s, "latency_us",
-			      (json_int_t)(f->latency_ns < 0 ? -1 : f->latency_ns / 1000), "phase",
-			      f->phase[0] ? f->phase : "-");
+	json_t *o =
+	    json_pack("{s:s, s:s, s:b, s:f, s:I, s:s}", "kind", scenario_fault_kind_name(f->kind),
+	              "trigger", f->trigger, "injected", f->injected, "at_s", f->at_s, "latency_us",
+	              (json_int_t)(f->latency_ns < 0 ? -1 : f->latency_ns / 1000), "phase",
+	              f->phase[0] ? f->phase : "-");
 
 	if (f->optional)
 		json_object_set_new(o, "optional", json_true());
@@ -372,8 +371,8 @@ static json_t *evidence_json(const struct run_result *res)
 	for (size_t i = 0; i < res->n_evidence; i++) {
 		const struct oracle_evidence *e = &res->evidence[i];
 		json_array_append_new(a, json_pack("{s:f, s:s, s:o}", "t",
-						   (double)(e->t_ns - res->t0_ns) / NS_PER_S, "k",
-						   e->kind, "d", bytes_string(e->text)));
+		                                   (double)(e->t_ns - res->t0_ns) / NS_PER_S, "k",
+		                                   e->kind, "d", bytes_string(e->text)));
 	}
 	return a;
 }
@@ -401,8 +400,8 @@ static void append_quoted(char *buf, size_t size, const char *text)
 /* The command that runs this one point again, with the campaign's --set
  * values (they choose images, models, ports). */
 static void repro_command(char *buf, size_t size, const struct campaign_opts *o,
-			  const struct scenario *sc, const char *board, const struct plan_run *pr,
-			  int run_id)
+                          const struct scenario *sc, const char *board, const struct plan_run *pr,
+                          int run_id)
 {
 	const char *const *ov = lab_get_overrides();
 	size_t len;
@@ -418,12 +417,12 @@ static void repro_command(char *buf, size_t size, const struct campaign_opts *o,
 	append_quoted(buf, size, pr->point);
 	len = strlen(buf);
 	snprintf(buf + len, size - len, " --seed %llu --out %s/repro-%d", o->seed, o->out_dir,
-		 run_id);
+	         run_id);
 }
 
 char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
-		 const struct scenario *sc, const char *board, const struct run_result *res,
-		 const char *timeline_rel, const struct campaign_opts *o)
+                 const struct scenario *sc, const char *board, const struct run_result *res,
+                 const char *timeline_rel, const struct campaign_opts *o)
 {
 	json_t *faults = json_array(), *allowed = json_array(), *rec, *wrap;
 	char started[64], finished[64], repro[2048], *text, *line = NULL;
@@ -436,14 +435,14 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 	run_wall_times(res->duration_s, started, finished, sizeof(started));
 	repro_command(repro, sizeof(repro), o, sc, board, pr, run_id);
 	rec = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:s, "
-			"s:f, s:s, s:s, s:b}",
-			"id", run_id, "key", pr->key, "scenario", sc->name, "board", board, "seed",
-			(json_int_t)pr->seed, "point", pr->point, "fault",
-			res->n_faults ? fault_json(&res->faults[0]) : json_null(), "faults", faults,
-			"verdict", verdict_name(res->verdict), "allowed", allowed, "pass", res->pass,
-			"reason", bytes_string(res->reason), "evidence", evidence_json(res),
-			"started", started, "duration_s", res->duration_s, "timeline", timeline_rel,
-			"reproduce", repro, "bisect", pr->bisect);
+	                "s:f, s:s, s:s, s:b}",
+	                "id", run_id, "key", pr->key, "scenario", sc->name, "board", board, "seed",
+	                (json_int_t)pr->seed, "point", pr->point, "fault",
+	                res->n_faults ? fault_json(&res->faults[0]) : json_null(), "faults", faults,
+	                "verdict", verdict_name(res->verdict), "allowed", allowed, "pass",
+	                res->pass, "reason", bytes_string(res->reason), "evidence",
+	                evidence_json(res), "started", started, "duration_s", res->duration_s,
+	                "timeline", timeline_rel, "reproduce", repro, "bisect", pr->bisect);
 	json_object_set_new(rec, "finished", json_string(finished));
 	json_object_set_new(rec, "outcome", json_string(outcome_name(res)));
 	json_object_set_new(rec, "host", json_string(j->host));

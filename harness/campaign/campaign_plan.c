@@ -98,13 +98,15 @@ static int parse_sweep_arg(const char *arg, char ***out, size_t *n)
 	if (sscanf(arg, "%lf:%lf:%lf%c", &from, &to, &step, &extra) == 3) {
 		size_t count;
 		if (!isfinite(from) || !isfinite(to) || !(step > 0) || !(to >= from)) {
-			hil_error("--sweep %s: give FROM:TO:STEP with STEP > 0 and TO >= FROM", arg);
+			hil_error("--sweep %s: give FROM:TO:STEP with STEP > 0 and TO >= FROM",
+			          arg);
 			return -EINVAL;
 		}
 		if ((to - from) / step + 1 > PLAN_MAX_RUNS) {
-			hil_error("--sweep %s: %.0f fault points, more than %d in one campaign: give "
-				  "a larger step, or --runs N to draw N random points", arg,
-				  floor((to - from) / step + 1e-9) + 1, PLAN_MAX_RUNS);
+			hil_error(
+			    "--sweep %s: %.0f fault points, more than %d in one campaign: give "
+			    "a larger step, or --runs N to draw N random points",
+			    arg, floor((to - from) / step + 1e-9) + 1, PLAN_MAX_RUNS);
 			return -EINVAL;
 		}
 		count = (size_t)floor((to - from) / step + 1e-9) + 1;
@@ -136,8 +138,8 @@ static int parse_sweep_arg(const char *arg, char ***out, size_t *n)
 	return 0;
 }
 
-static int random_points(const struct scenario *s, int runs, unsigned long long seed,
-			 char ***out, size_t *n)
+static int random_points(const struct scenario *s, int runs, unsigned long long seed, char ***out,
+                         size_t *n)
 {
 	uint64_t st = seed ^ hash_str(s->name);
 
@@ -157,9 +159,10 @@ static int random_points(const struct scenario *s, int runs, unsigned long long 
 				count++;
 			snprintf(buf, sizeof(buf), "%s", s->sweep.values[r % count]);
 		} else if (s->sweep.present) {
-			uint64_t steps = (uint64_t)((s->sweep.to - s->sweep.from) / s->sweep.step) + 1;
+			uint64_t steps =
+			    (uint64_t)((s->sweep.to - s->sweep.from) / s->sweep.step) + 1;
 			snprintf(buf, sizeof(buf), "%.0f",
-				 s->sweep.from + (double)(r % steps) * s->sweep.step);
+			         s->sweep.from + (double)(r % steps) * s->sweep.step);
 		} else {
 			snprintf(buf, sizeof(buf), "-");
 		}
@@ -175,8 +178,9 @@ static bool too_many(const struct plan *p, const struct scenario *s, size_t n, i
 	if (n <= PLAN_MAX_RUNS && p->n + n * (size_t)repeat <= PLAN_MAX_RUNS)
 		return false;
 	hil_error("%s: the campaign would have %zu runs, more than %d in one campaign: fewer "
-		  "points (--runs, --sweep, a larger sweep step), a smaller --repeat, or fewer "
-		  "scenarios at once", s->path, p->n + n * (size_t)repeat, PLAN_MAX_RUNS);
+	          "points (--runs, --sweep, a larger sweep step), a smaller --repeat, or fewer "
+	          "scenarios at once",
+	          s->path, p->n + n * (size_t)repeat, PLAN_MAX_RUNS);
 	return true;
 }
 
@@ -207,7 +211,7 @@ int plan_build(struct plan *p, const struct campaign_opts *o)
 		for (int k = 1; k <= (o->repeat > 1 ? o->repeat : 1); k++)
 			for (size_t i = 0; rc == 0 && i < n; i++)
 				rc = stop_requested() ? -EINTR
-						      : add_run(p, (int)sc, points[i], o->seed, k);
+				                      : add_run(p, (int)sc, points[i], o->seed, k);
 		points_free(points, n);
 		if (rc < 0)
 			return rc;
@@ -259,13 +263,14 @@ int campaign_check_fits(const struct lab *lab, const struct scenario *s, const c
 	}
 	for (size_t i = 0; s->fits && s->fits[i] && used < sizeof(tags); i++)
 		used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s", i ? ", " : "",
-					 s->fits[i]);
+		                         s->fits[i]);
 	if (fits)
-		cfg_error(fits, "[%s]: no board in %s%s has all these tags (hilctl --lab %s boards "
-			  "lists each board's tags)", tags, lab->path,
-			  boards ? " named by --board" : "", lab->path);
+		cfg_error(fits,
+		          "[%s]: no board in %s%s has all these tags (hilctl --lab %s boards "
+		          "lists each board's tags)",
+		          tags, lab->path, boards ? " named by --board" : "", lab->path);
 	else
 		hil_error("%s: no board in %s fits scenario %s%s", s->path, lab->path, s->name,
-			  boards ? " among those named by --board" : "");
+		          boards ? " among those named by --board" : "");
 	return -ENOENT;
 }

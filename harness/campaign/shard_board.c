@@ -247,10 +247,9 @@ size_t boards_pick_free(const struct lab *lab, board_fits_fn fits, void *ctx, si
 			continue;
 		if (lock_query(b->name, &h) == 1 && !lock_holder_is_us(&h)) {
 			if (used < busy_size)
-				used += (size_t)snprintf(busy + used, busy_size - used,
-				                         "%s%s (locked by pid %d: %.80s)",
-				                         used ? ", " : "", b->name, (int)h.pid,
-				                         h.cmd[0] ? h.cmd : "?");
+				used += (size_t)snprintf(
+				    busy + used, busy_size - used, "%s%s (locked by pid %d: %.80s)",
+				    used ? ", " : "", b->name, (int)h.pid, h.cmd[0] ? h.cmd : "?");
 			continue;
 		}
 		out[n++] = b;

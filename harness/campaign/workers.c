@@ -143,7 +143,8 @@ static int64_t next_wake(struct worker_pool *p)
 
 	for (int i = 0; i < p->n; i++) {
 		const struct worker *w = &p->w[i];
-		if (!w->dead && w->running >= 0 && w->deadline > 0 && (wake < 0 || w->deadline < wake))
+		if (!w->dead && w->running >= 0 && w->deadline > 0 &&
+		    (wake < 0 || w->deadline < wake))
 			wake = w->deadline;
 	}
 	return wake;

@@ -12,9 +12,8 @@
 struct cli {
 	const char *lab_path; /* --lab, $HILCTL_LAB, or ./lab.yaml */
 	int argc;
-	char **argv;          /* argv[0] is the subcommand */
+	char **argv; /* argv[0] is the subcommand */
 };
-
 
 /* Map a driver's -errno to an exit code: config errors 2, others 3. */
 int cli_exit_for(int rc);
@@ -39,11 +38,13 @@ int cmd_wlog(struct cli *cli);
 int cmd_explore(struct cli *cli);
 int cmd_flash(struct cli *cli);
 
-
-
 /* Handle --lab (case 'l') and --help (case 'h') inside a subcommand's
  * getopt loop. Returns 1 when handled, 0 if not, -1 on --help (caller
  * returns EXIT_OK after help was printed) and -2 on an unknown option. */
 int cli_common_opt(struct cli *cli, int c, const char *help);
-#define CLI_COMMON_LONGOPTS {"lab", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}
+#define CLI_COMMON_LONGOPTS                                                                        \
+	{"lab", required_argument, NULL, 'l'},                                                     \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
 #endif

@@ -22,14 +22,14 @@
 #define ESCAPE_KEY 0x1d /* Ctrl-] */
 
 static const char console_help[] =
-	"usage: hilctl [--lab FILE] console BOARD [--log FILE] [--timeout S]\n\n"
-	"Attach this terminal to the board's console.\n"
-	"  Ctrl-] q   leave\n"
-	"  Ctrl-] c   power-cycle the board (console stays attached)\n"
-	"  Ctrl-] ]   send Ctrl-] itself\n"
-	"  --log FILE   also append the raw console bytes to FILE\n"
-	"  --timeout S  leave after S seconds (for scripts); with stdin not a\n"
-	"               terminal, hilctl also leaves when stdin ends\n";
+    "usage: hilctl [--lab FILE] console BOARD [--log FILE] [--timeout S]\n\n"
+    "Attach this terminal to the board's console.\n"
+    "  Ctrl-] q   leave\n"
+    "  Ctrl-] c   power-cycle the board (console stays attached)\n"
+    "  Ctrl-] ]   send Ctrl-] itself\n"
+    "  --log FILE   also append the raw console bytes to FILE\n"
+    "  --timeout S  leave after S seconds (for scripts); with stdin not a\n"
+    "               terminal, hilctl also leaves when stdin ends\n";
 
 struct attach {
 	struct board *b;
@@ -74,7 +74,7 @@ static size_t handle_keys(struct attach *at, char *buf, size_t n)
 			if (ch == 'c') {
 				fprintf(stderr, "\r\n[hilctl: power cycle]\r\n");
 				if (board_power_cycle(at->b, 1000 * NS_PER_MS,
-						      clock_now_ns() + 60 * NS_PER_S) < 0)
+				                      clock_now_ns() + 60 * NS_PER_S) < 0)
 					fprintf(stderr, "\r\n[hilctl: power cycle failed]\r\n");
 				continue;
 			}
@@ -97,7 +97,7 @@ static int attach_loop(struct attach *at)
 
 	while (!at->quit && !stop_requested()) {
 		struct pollfd pfd[2] = {{.fd = at->b->console.fd, .events = POLLIN},
-					{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN}};
+		                        {.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN}};
 		int64_t deadline = at->deadline;
 		int rc;
 
@@ -106,7 +106,8 @@ static int attach_loop(struct attach *at)
 		if (at->b->console.fd < 0) {
 			/* Gone (board power, USB re-enumeration): try again soon. */
 			int64_t retry = clock_now_ns() + 200 * NS_PER_MS;
-			console_connect(&at->b->console, retry < at->deadline ? retry : at->deadline);
+			console_connect(&at->b->console,
+			                retry < at->deadline ? retry : at->deadline);
 			continue;
 		}
 		rc = poll(pfd, 2, clock_poll_ms(deadline));
@@ -127,7 +128,7 @@ static int attach_loop(struct attach *at)
 			}
 			n = (ssize_t)handle_keys(at, buf, (size_t)n);
 			if (n > 0 && console_write_all(&at->b->console, buf, (size_t)n,
-						       clock_now_ns() + 5 * NS_PER_S) < 0)
+			                               clock_now_ns() + 5 * NS_PER_S) < 0)
 				fprintf(stderr, "\r\n[hilctl: write to console failed]\r\n");
 		}
 	}
@@ -137,9 +138,9 @@ static int attach_loop(struct attach *at)
 int cmd_console(struct cli *cli)
 {
 	static const struct option opts[] = {CLI_COMMON_LONGOPTS,
-					     {"log", required_argument, NULL, 'L'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"log", required_argument, NULL, 'L'},
+	                                     {"timeout", required_argument, NULL, 't'},
+	                                     {NULL, 0, NULL, 0}};
 	struct attach at = {0};
 	struct termios saved, raw;
 	bool tty = isatty(STDIN_FILENO);
@@ -191,12 +192,14 @@ int cmd_console(struct cli *cli)
 	}
 	rc = console_connect(&b.console, clock_now_ns() + 10 * NS_PER_S);
 	if (rc < 0) {
-		hil_error("board \"%s\": cannot connect its console: %s", b.cfg->name, strerror(-rc));
+		hil_error("board \"%s\": cannot connect its console: %s", b.cfg->name,
+		          strerror(-rc));
 		goto out;
 	}
 	if (tty) {
-		fprintf(stderr, "[hilctl: attached to %s; Ctrl-] q leaves, Ctrl-] c power-cycles]\r\n",
-			b.cfg->name);
+		fprintf(stderr,
+		        "[hilctl: attached to %s; Ctrl-] q leaves, Ctrl-] c power-cycles]\r\n",
+		        b.cfg->name);
 		tcgetattr(STDIN_FILENO, &saved);
 		raw = saved;
 		cfmakeraw(&raw);

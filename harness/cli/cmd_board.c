@@ -33,9 +33,9 @@ static int parse_common(struct cli *cli, const char *help)
 }
 
 static const char boards_help[] =
-	"usage: hilctl [--lab FILE] boards\n\n"
-	"List the boards of the lab file: name, power driver, console type, tags and\n"
-	"who holds each board's lock.\n";
+    "usage: hilctl [--lab FILE] boards\n\n"
+    "List the boards of the lab file: name, power driver, console type, tags and\n"
+    "who holds each board's lock.\n";
 
 int cmd_boards(struct cli *cli)
 {
@@ -57,29 +57,28 @@ int cmd_boards(struct cli *cli)
 
 		for (size_t t = 0; b->tags[t] && used < sizeof(tags); t++)
 			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
-						 t ? "," : "", b->tags[t]);
+			                         t ? "," : "", b->tags[t]);
 		if (lock_query(b->name, &h) == 1)
 			snprintf(lock, sizeof(lock), "pid %d (%.200s)", (int)h.pid, h.cmd);
-		printf("%-16s %-10s %-8s %-24s %s\n", b->name,
-		       cfg_get(b->power, "driver")->value, con ? con->value : "-",
-		       tags[0] ? tags : "-", lock);
+		printf("%-16s %-10s %-8s %-24s %s\n", b->name, cfg_get(b->power, "driver")->value,
+		       con ? con->value : "-", tags[0] ? tags : "-", lock);
 	}
 	lab_free(lab);
 	return EXIT_OK;
 }
 
 static const char power_help[] =
-	"usage: hilctl [--lab FILE] power BOARD on|off|cycle|status [--off-time MS]\n\n"
-	"  on       switch on (a QEMU board keeps running after hilctl exits; its\n"
-	"           console output is kept in its state directory's console.log)\n"
-	"  off      switch off\n"
-	"  cycle    off, wait --off-time (default 1000 ms), on\n"
-	"  status   print on, off or unknown (unknown where the hardware cannot tell)\n";
+    "usage: hilctl [--lab FILE] power BOARD on|off|cycle|status [--off-time MS]\n\n"
+    "  on       switch on (a QEMU board keeps running after hilctl exits; its\n"
+    "           console output is kept in its state directory's console.log)\n"
+    "  off      switch off\n"
+    "  cycle    off, wait --off-time (default 1000 ms), on\n"
+    "  status   print on, off or unknown (unknown where the hardware cannot tell)\n";
 
 static int parse_power(struct cli *cli, long *off_ms)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS, {"off-time", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+	    CLI_COMMON_LONGOPTS, {"off-time", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
 	int c;
 
 	while ((c = getopt_long(cli->argc, cli->argv, "h", opts, NULL)) != -1) {
@@ -118,7 +117,8 @@ int cmd_power(struct cli *cli)
 		if (strcmp(cli->argv[optind + 1], actions[i]) == 0)
 			action = i;
 	if (action < 0) {
-		hil_error("power: \"%s\" is not one of on, off, cycle, status", cli->argv[optind + 1]);
+		hil_error("power: \"%s\" is not one of on, off, cycle, status",
+		          cli->argv[optind + 1]);
 		return EXIT_USAGE;
 	}
 	lab = cli_load_lab(cli);
@@ -152,15 +152,15 @@ int cmd_power(struct cli *cli)
 }
 
 static const char lock_help[] =
-	"usage: hilctl [--lab FILE] lock BOARD [--pid PID]\n\n"
-	"Reserve BOARD for the calling shell (or PID) until \"hilctl unlock BOARD\" or\n"
-	"until that process ends. Other hilctl processes refuse the board meanwhile and\n"
-	"name the holder. Locks live in $HILCTL_LOCK_DIR (default /run/lock/hilctl).\n";
+    "usage: hilctl [--lab FILE] lock BOARD [--pid PID]\n\n"
+    "Reserve BOARD for the calling shell (or PID) until \"hilctl unlock BOARD\" or\n"
+    "until that process ends. Other hilctl processes refuse the board meanwhile and\n"
+    "name the holder. Locks live in $HILCTL_LOCK_DIR (default /run/lock/hilctl).\n";
 
 int cmd_lock(struct cli *cli)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS, {"pid", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
+	    CLI_COMMON_LONGOPTS, {"pid", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 	pid_t holder = getppid();
 	int pid;
 	struct lab *lab;
@@ -196,13 +196,13 @@ int cmd_lock(struct cli *cli)
 }
 
 static const char unlock_help[] = "usage: hilctl [--lab FILE] unlock BOARD [--force]\n\n"
-				  "Release a board locked by \"hilctl lock\". --force releases a\n"
-				  "lock that another live process holds.\n";
+                                  "Release a board locked by \"hilctl lock\". --force releases a\n"
+                                  "lock that another live process holds.\n";
 
 int cmd_unlock(struct cli *cli)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS, {"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+	    CLI_COMMON_LONGOPTS, {"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool force = false;
 	int c, rc;
 

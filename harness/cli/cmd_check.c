@@ -12,14 +12,14 @@
 #include "lib/log.h"
 
 static const char check_help[] =
-	"usage: hilctl [--lab FILE] check [SCENARIO...]\n\n"
-	"Check the lab file and each scenario as hilctl run would before it powers\n"
-	"anything: keys and values, every board's power, console, network and probe\n"
-	"settings, every regex (compiled), durations and numbers with their ranges,\n"
-	"sweep sizes, and that some board of the lab fits each scenario. Opens no\n"
-	"device, socket or process and takes no lock. Every scenario is checked even\n"
-	"after one fails; each error names file:line:col.\n\n"
-	"exit: 0 all good, 2 an error was printed, 3 interrupted\n";
+    "usage: hilctl [--lab FILE] check [SCENARIO...]\n\n"
+    "Check the lab file and each scenario as hilctl run would before it powers\n"
+    "anything: keys and values, every board's power, console, network and probe\n"
+    "settings, every regex (compiled), durations and numbers with their ranges,\n"
+    "sweep sizes, and that some board of the lab fits each scenario. Opens no\n"
+    "device, socket or process and takes no lock. Every scenario is checked even\n"
+    "after one fails; each error names file:line:col.\n\n"
+    "exit: 0 all good, 2 an error was printed, 3 interrupted\n";
 
 /* One scenario: loads, its sweep is not too large, a board fits it. */
 static int check_scenario(const struct lab *lab, const char *path)

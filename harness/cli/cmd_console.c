@@ -21,17 +21,17 @@
 #include "lib/timeline.h"
 
 static const char expect_help[] =
-	"usage: hilctl [--lab FILE] expect BOARD REGEX... [--timeout S] [--on | --cycle]\n"
-	"                                  [--off-time MS] [--send LINE]\n\n"
-	"Wait until the board's console shows one of the patterns (PCRE2, ^ and $ match\n"
-	"at line ends). The first to match wins; prints \"matched N: TEXT\" (N counts the\n"
-	"patterns from 1) and exits 0; exits 1 when none matched before the timeout.\n\n"
-	"  --timeout S     give up after S seconds (default 60; 500ms, 2m also work)\n"
-	"  --on            connect the console, then power the board on: nothing of the\n"
-	"                  boot is missed\n"
-	"  --cycle         the same with a power cycle (off, --off-time, on)\n"
-	"  --off-time MS   off time for --cycle (default 1000)\n"
-	"  --send LINE     write LINE and a newline to the console before waiting\n";
+    "usage: hilctl [--lab FILE] expect BOARD REGEX... [--timeout S] [--on | --cycle]\n"
+    "                                  [--off-time MS] [--send LINE]\n\n"
+    "Wait until the board's console shows one of the patterns (PCRE2, ^ and $ match\n"
+    "at line ends). The first to match wins; prints \"matched N: TEXT\" (N counts the\n"
+    "patterns from 1) and exits 0; exits 1 when none matched before the timeout.\n\n"
+    "  --timeout S     give up after S seconds (default 60; 500ms, 2m also work)\n"
+    "  --on            connect the console, then power the board on: nothing of the\n"
+    "                  boot is missed\n"
+    "  --cycle         the same with a power cycle (off, --off-time, on)\n"
+    "  --off-time MS   off time for --cycle (default 1000)\n"
+    "  --send LINE     write LINE and a newline to the console before waiting\n";
 
 struct expect_args {
 	int64_t timeout_ns;
@@ -43,13 +43,13 @@ struct expect_args {
 static int parse_expect(struct cli *cli, struct expect_args *a)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"timeout", required_argument, NULL, 't'},
-		{"on", no_argument, NULL, 'o'},
-		{"cycle", no_argument, NULL, 'c'},
-		{"off-time", required_argument, NULL, 'f'},
-		{"send", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"timeout", required_argument, NULL, 't'},
+	    {"on", no_argument, NULL, 'o'},
+	    {"cycle", no_argument, NULL, 'c'},
+	    {"off-time", required_argument, NULL, 'f'},
+	    {"send", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	long long off_ms;
 	int c;
@@ -101,7 +101,7 @@ static void print_match(const struct expect_match *m)
 }
 
 static int expect_on_board(struct board *b, struct expect *e, const struct expect_args *a,
-			   const char *name)
+                           const char *name)
 {
 	int64_t deadline = clock_now_ns() + a->timeout_ns;
 	struct expect_match m;
@@ -138,8 +138,8 @@ static int expect_on_board(struct board *b, struct expect *e, const struct expec
 	}
 	if (rc == 0) {
 		hil_error("board \"%s\": none of the patterns appeared within %.1f s "
-			  "(console log: %s)",
-			  name, (double)a->timeout_ns / NS_PER_S, timeline_path(b->tl));
+		          "(console log: %s)",
+		          name, (double)a->timeout_ns / NS_PER_S, timeline_path(b->tl));
 		return EXIT_FAILED;
 	}
 	if (rc == -EINTR)
@@ -162,7 +162,8 @@ int cmd_expect(struct cli *cli)
 		fputs(expect_help, stderr);
 		return EXIT_USAGE;
 	}
-	e = expect_new((const char *const *)cli->argv + optind + 1, (size_t)(cli->argc - optind - 1));
+	e = expect_new((const char *const *)cli->argv + optind + 1,
+	               (size_t)(cli->argc - optind - 1));
 	if (!e)
 		return EXIT_USAGE;
 	lab = cli_load_lab(cli);

@@ -18,31 +18,41 @@
 #include "lib/num.h"
 
 static const char help[] =
-	"usage: hilctl [--lab FILE] explore SCENARIO --out DIR [options]\n\n"
-	"Run the scenario's update once with every disk write logged and no fault, then\n"
-	"boot the disks a power cut could have left at every flush boundary, phase change\n"
-	"and write (plus seeded subsets and reorderings of the writes between two flushes),\n"
-	"most informative first, and judge each with the oracle. Needs a QEMU board whose\n"
-	"disk is a drive with overlay: true.\n\n"
-	"  --board B        use this board (repeat for several); default: any that fits\n"
-	"  -j N             boards in parallel (default 1)\n"
-	"  --max-states N   boot at most N states (default: every distinct one)\n"
-	"  --max-time D     hand out no new state after D (e.g. 20m)\n"
-	"  --seed S         seed of the subsets and reorderings (default 1)\n"
-	"  --reorder K      subsets/reorderings per flush epoch (default 2; 0: none)\n"
-	"  --phase P        only the crash states of the flush epochs in flight at a\n"
-	"                   marker of phase P (e.g. reboot; repeat for several)\n"
-	"  --out DIR        journal.jsonl, states.jsonl, record/, states/NNNN-BOARD/\n"
-	"  --from DIR       explore the recording of an earlier explore --out DIR again\n"
-	"                   instead of recording (the log numbers its writes)\n"
-	"  --only SEL       boot only this state: PREFIX[+I,J-K,...] (log entries from 0;\n"
-	"                   repeat for several); what a failure's reproduce command uses\n"
-	"  --list           record (or --from) and enumerate; write states.jsonl, boot nothing\n\n"
-	"exit: 0 every booted state allowed, 1 a state failed (or the recording itself\n"
-	"      did), 2 usage or configuration error, 3 infrastructure error or interrupted\n";
+    "usage: hilctl [--lab FILE] explore SCENARIO --out DIR [options]\n\n"
+    "Run the scenario's update once with every disk write logged and no fault, then\n"
+    "boot the disks a power cut could have left at every flush boundary, phase change\n"
+    "and write (plus seeded subsets and reorderings of the writes between two flushes),\n"
+    "most informative first, and judge each with the oracle. Needs a QEMU board whose\n"
+    "disk is a drive with overlay: true.\n\n"
+    "  --board B        use this board (repeat for several); default: any that fits\n"
+    "  -j N             boards in parallel (default 1)\n"
+    "  --max-states N   boot at most N states (default: every distinct one)\n"
+    "  --max-time D     hand out no new state after D (e.g. 20m)\n"
+    "  --seed S         seed of the subsets and reorderings (default 1)\n"
+    "  --reorder K      subsets/reorderings per flush epoch (default 2; 0: none)\n"
+    "  --phase P        only the crash states of the flush epochs in flight at a\n"
+    "                   marker of phase P (e.g. reboot; repeat for several)\n"
+    "  --out DIR        journal.jsonl, states.jsonl, record/, states/NNNN-BOARD/\n"
+    "  --from DIR       explore the recording of an earlier explore --out DIR again\n"
+    "                   instead of recording (the log numbers its writes)\n"
+    "  --only SEL       boot only this state: PREFIX[+I,J-K,...] (log entries from 0;\n"
+    "                   repeat for several); what a failure's reproduce command uses\n"
+    "  --list           record (or --from) and enumerate; write states.jsonl, boot nothing\n\n"
+    "exit: 0 every booted state allowed, 1 a state failed (or the recording itself\n"
+    "      did), 2 usage or configuration error, 3 infrastructure error or interrupted\n";
 
-enum { OPT_BOARD = 256, OPT_MAX_STATES, OPT_MAX_TIME, OPT_SEED, OPT_REORDER, OPT_OUT, OPT_FROM,
-       OPT_ONLY, OPT_LIST, OPT_PHASE };
+enum {
+	OPT_BOARD = 256,
+	OPT_MAX_STATES,
+	OPT_MAX_TIME,
+	OPT_SEED,
+	OPT_REORDER,
+	OPT_OUT,
+	OPT_FROM,
+	OPT_ONLY,
+	OPT_LIST,
+	OPT_PHASE
+};
 
 static int add_str(const char ***list, const char *s)
 {
@@ -73,18 +83,18 @@ static int number(const char *opt, const char *arg, long max, long *out)
 static int parse(struct cli *cli, struct explore_opts *o)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"board", required_argument, NULL, OPT_BOARD},
-		{"max-states", required_argument, NULL, OPT_MAX_STATES},
-		{"max-time", required_argument, NULL, OPT_MAX_TIME},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"reorder", required_argument, NULL, OPT_REORDER},
-		{"out", required_argument, NULL, OPT_OUT},
-		{"from", required_argument, NULL, OPT_FROM},
-		{"only", required_argument, NULL, OPT_ONLY},
-		{"list", no_argument, NULL, OPT_LIST},
-		{"phase", required_argument, NULL, OPT_PHASE},
-		{NULL, 0, NULL, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"board", required_argument, NULL, OPT_BOARD},
+	    {"max-states", required_argument, NULL, OPT_MAX_STATES},
+	    {"max-time", required_argument, NULL, OPT_MAX_TIME},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"reorder", required_argument, NULL, OPT_REORDER},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"only", required_argument, NULL, OPT_ONLY},
+	    {"list", no_argument, NULL, OPT_LIST},
+	    {"phase", required_argument, NULL, OPT_PHASE},
+	    {NULL, 0, NULL, 0},
 	};
 	long v;
 	unsigned long long seed;
@@ -114,7 +124,8 @@ static int parse(struct cli *cli, struct explore_opts *o)
 			break;
 		case OPT_MAX_TIME:
 			if (cfg_parse_duration(optarg, &o->max_time_ns) < 0) {
-				hil_error("--max-time %s: give a duration (like 90s, 20m, 2h)", optarg);
+				hil_error("--max-time %s: give a duration (like 90s, 20m, 2h)",
+				          optarg);
 				return -EINVAL;
 			}
 			break;
@@ -153,7 +164,8 @@ static int parse(struct cli *cli, struct explore_opts *o)
 	}
 	o->scenario_path = cli->argv[optind];
 	if (!o->out_dir) {
-		hil_error("explore: --out DIR is required (the journal and the recording go there)");
+		hil_error(
+		    "explore: --out DIR is required (the journal and the recording go there)");
 		return -EINVAL;
 	}
 	return 0;
@@ -166,9 +178,10 @@ static int prepare_out(const struct explore_opts *o)
 
 	snprintf(path, sizeof(path), "%s/journal.jsonl", o->out_dir);
 	if (stat(path, &st) == 0 && st.st_size > 0) {
-		hil_error("%s already holds an exploration: choose another --out (--from %s explores "
-			  "its recording again)",
-			  o->out_dir, o->out_dir);
+		hil_error(
+		    "%s already holds an exploration: choose another --out (--from %s explores "
+		    "its recording again)",
+		    o->out_dir, o->out_dir);
 		return -EEXIST;
 	}
 	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
@@ -203,14 +216,16 @@ static int check_phases(const struct explore *x)
 		bool found = false;
 		for (size_t k = 0; k < x->n_ph && !found; k++) {
 			found = !strcmp(x->ph[k].name, x->o->phases[i]);
-			if (!strstr(seen, x->ph[k].name) && used + strlen(x->ph[k].name) + 3 < sizeof(seen))
+			if (!strstr(seen, x->ph[k].name) &&
+			    used + strlen(x->ph[k].name) + 3 < sizeof(seen))
 				used += (size_t)snprintf(seen + used, sizeof(seen) - used, "%s%s",
-							 used ? ", " : "", x->ph[k].name);
+				                         used ? ", " : "", x->ph[k].name);
 		}
 		if (!found) {
-			hil_error("--phase %s: the recording has no marker of that phase (its phases: "
-				  "%s)",
-				  x->o->phases[i], used ? seen : "none");
+			hil_error(
+			    "--phase %s: the recording has no marker of that phase (its phases: "
+			    "%s)",
+			    x->o->phases[i], used ? seen : "none");
 			return -EINVAL;
 		}
 	}
@@ -224,7 +239,7 @@ static int run(struct explore *x)
 	x->record_board = record_board(x);
 	if (!x->record_board) {
 		hil_error("%s: no board fits scenario %s%s", x->lab->path, x->sc->name,
-			  x->o->boards ? " (--board limits the choice)" : "");
+		          x->o->boards ? " (--board limits the choice)" : "");
 		return EXIT_USAGE;
 	}
 	if (explore_find_disk(x->lab, x->record_board, &x->disk) < 0)
@@ -248,9 +263,10 @@ static int run(struct explore *x)
 		return rc == -ENOMEM ? EXIT_INFRA : EXIT_USAGE;
 	if (explore_write_states(x) < 0)
 		return EXIT_INFRA;
-	fprintf(stderr, "explore: %zu log entries (%zu writes, %zu flushes), %zu states, %zu "
-			"distinct\n",
-		x->n, x->states.n_writes, x->states.n_flushes, x->states.n, x->states.distinct);
+	fprintf(stderr,
+	        "explore: %zu log entries (%zu writes, %zu flushes), %zu states, %zu "
+	        "distinct\n",
+	        x->n, x->states.n_writes, x->states.n_flushes, x->states.n, x->states.distinct);
 	if (x->o->list_only) {
 		printf("%s/states.jsonl: %zu states, %zu distinct\n", x->o->out_dir, x->states.n,
 		       x->states.distinct);

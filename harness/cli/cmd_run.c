@@ -25,44 +25,58 @@
 #endif
 
 static const char run_help[] =
-	"usage: hilctl [--lab FILE] run SCENARIO... [--out DIR] [options]\n"
-	"       hilctl run --resume DIR\n\n"
-	"Run each scenario over its fault points on the lab's boards that fit it, judge\n"
-	"every run, and append it to DIR/journal.jsonl as it ends.\n\n"
-	"  --board B        use this board (repeat for several); default: any that fits\n"
-	"  --board auto     one board: the one Slurm allocated to this task (its GRES\n"
-	"                   board, see hilctl gres), else a free board of this host\n"
-	"                   (by lock); implied by --shard auto inside a Slurm job\n"
-	"  --sweep A:B:S    fault points from A to B in steps of S (or a list: 1,5,9)\n"
-	"  --runs N         N points drawn at random from the scenario's sweep range\n"
-	"  --repeat K       run every point K times (flaky bugs, confidence bounds)\n"
-	"  --point P        only this point (what a run's reproduce command uses)\n"
-	"  --seed S         seed for random points and the runs' own seeds (default 1)\n"
-	"  -j N             boards in parallel (default 1)\n"
-	"  --bisect N       after the sweep, up to N extra runs per scenario to narrow\n"
-	"                   the window between a pass and a failure (default 4)\n"
-	"  --shard I/N      run only slice I (from 0) of N of the campaign; --shard auto\n"
-	"                   takes I and N from Slurm arrays, GitLab parallel: or a\n"
-	"                   Kubernetes Indexed Job (with --shards N)\n"
-	"  --out DIR        where the journal, timelines and reports go (default\n"
-	"                   ./hilctl-out; a directory that holds a campaign is refused)\n"
-	"  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
-	"  --dry-run        check the scenarios and list the runs; run nothing\n"
-	"  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
-	"                   done again\n\n"
-	"exit: 0 every run ended in an allowed state, 1 a run failed the gate,\n"
-	"      2 usage or configuration error, 3 infrastructure error or interrupted\n";
+    "usage: hilctl [--lab FILE] run SCENARIO... [--out DIR] [options]\n"
+    "       hilctl run --resume DIR\n\n"
+    "Run each scenario over its fault points on the lab's boards that fit it, judge\n"
+    "every run, and append it to DIR/journal.jsonl as it ends.\n\n"
+    "  --board B        use this board (repeat for several); default: any that fits\n"
+    "  --board auto     one board: the one Slurm allocated to this task (its GRES\n"
+    "                   board, see hilctl gres), else a free board of this host\n"
+    "                   (by lock); implied by --shard auto inside a Slurm job\n"
+    "  --sweep A:B:S    fault points from A to B in steps of S (or a list: 1,5,9)\n"
+    "  --runs N         N points drawn at random from the scenario's sweep range\n"
+    "  --repeat K       run every point K times (flaky bugs, confidence bounds)\n"
+    "  --point P        only this point (what a run's reproduce command uses)\n"
+    "  --seed S         seed for random points and the runs' own seeds (default 1)\n"
+    "  -j N             boards in parallel (default 1)\n"
+    "  --bisect N       after the sweep, up to N extra runs per scenario to narrow\n"
+    "                   the window between a pass and a failure (default 4)\n"
+    "  --shard I/N      run only slice I (from 0) of N of the campaign; --shard auto\n"
+    "                   takes I and N from Slurm arrays, GitLab parallel: or a\n"
+    "                   Kubernetes Indexed Job (with --shards N)\n"
+    "  --out DIR        where the journal, timelines and reports go (default\n"
+    "                   ./hilctl-out; a directory that holds a campaign is refused)\n"
+    "  --max-failures N stop after N runs failed the gate (finding a bug fast)\n"
+    "  --dry-run        check the scenarios and list the runs; run nothing\n"
+    "  --resume DIR     finish an interrupted campaign: runs in its journal are not\n"
+    "                   done again\n\n"
+    "exit: 0 every run ended in an allowed state, 1 a run failed the gate,\n"
+    "      2 usage or configuration error, 3 infrastructure error or interrupted\n";
 
 static const char qualify_help[] =
-	"usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
-	"Run the qualification suite: the scenarios listed in DIR/qualify.suite\n"
-	"(or every DIR/*.yaml when DIR has no suite file), each on the lab's boards\n"
-	"that fit it. DIR is --scenarios, else ./scenarios, else the installed suite\n"
-	"(" HILCTL_DATADIR "/scenarios). Takes the options of hilctl run; --out\n"
-	"defaults to ./qualify-out.\n";
+    "usage: hilctl [--lab FILE] qualify [--out DIR] [--scenarios DIR] [run options]\n\n"
+    "Run the qualification suite: the scenarios listed in DIR/qualify.suite\n"
+    "(or every DIR/*.yaml when DIR has no suite file), each on the lab's boards\n"
+    "that fit it. DIR is --scenarios, else ./scenarios, else the installed suite\n"
+    "(" HILCTL_DATADIR "/scenarios). Takes the options of hilctl run; --out\n"
+    "defaults to ./qualify-out.\n";
 
-enum { OPT_BOARD = 256, OPT_SWEEP, OPT_RUNS, OPT_POINT, OPT_SEED, OPT_OUT, OPT_RESUME,
-       OPT_BISECT, OPT_SHARD, OPT_SCENARIOS, OPT_DRY_RUN, OPT_MAX_FAIL, OPT_REPEAT, OPT_SHARDS };
+enum {
+	OPT_BOARD = 256,
+	OPT_SWEEP,
+	OPT_RUNS,
+	OPT_POINT,
+	OPT_SEED,
+	OPT_OUT,
+	OPT_RESUME,
+	OPT_BISECT,
+	OPT_SHARD,
+	OPT_SCENARIOS,
+	OPT_DRY_RUN,
+	OPT_MAX_FAIL,
+	OPT_REPEAT,
+	OPT_SHARDS
+};
 
 static int env_int(const char *name, int *out)
 {
@@ -84,7 +98,8 @@ static int shard_auto(struct campaign_opts *o, int shards)
 {
 	int id, min = 0, count, index, total;
 
-	if (env_int("SLURM_ARRAY_TASK_ID", &id) == 1 && env_int("SLURM_ARRAY_TASK_COUNT", &count) == 1) {
+	if (env_int("SLURM_ARRAY_TASK_ID", &id) == 1 &&
+	    env_int("SLURM_ARRAY_TASK_COUNT", &count) == 1) {
 		env_int("SLURM_ARRAY_TASK_MIN", &min);
 		o->shard_index = id - min;
 		o->shard_count = count;
@@ -94,20 +109,21 @@ static int shard_auto(struct campaign_opts *o, int shards)
 	} else if (env_int("JOB_COMPLETION_INDEX", &index) == 1) {
 		if (shards < 1) {
 			hil_error("--shard auto under a Kubernetes Indexed Job needs --shards N "
-				  "(Kubernetes gives no total)");
+			          "(Kubernetes gives no total)");
 			return -EINVAL;
 		}
 		o->shard_index = index;
 		o->shard_count = shards;
 	} else {
-		hil_error("--shard auto: no scheduler told this process its shard (SLURM_ARRAY_TASK_ID, "
-			  "CI_NODE_INDEX or JOB_COMPLETION_INDEX); give --shard I/N");
+		hil_error(
+		    "--shard auto: no scheduler told this process its shard (SLURM_ARRAY_TASK_ID, "
+		    "CI_NODE_INDEX or JOB_COMPLETION_INDEX); give --shard I/N");
 		return -EINVAL;
 	}
 	if (o->shard_index < 0 || o->shard_index >= o->shard_count ||
 	    o->shard_count > JOURNAL_MAX_SHARDS) {
 		hil_error("--shard auto: shard %d of %d is out of range (at most %d shards)",
-			  o->shard_index, o->shard_count, JOURNAL_MAX_SHARDS);
+		          o->shard_index, o->shard_count, JOURNAL_MAX_SHARDS);
 		return -EINVAL;
 	}
 	return 0;
@@ -157,22 +173,22 @@ static int add_str(const char ***list, const char *s)
 static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir, const char *help)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"board", required_argument, NULL, OPT_BOARD},
-		{"sweep", required_argument, NULL, OPT_SWEEP},
-		{"runs", required_argument, NULL, OPT_RUNS},
-		{"point", required_argument, NULL, OPT_POINT},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"out", required_argument, NULL, OPT_OUT},
-		{"resume", required_argument, NULL, OPT_RESUME},
-		{"bisect", required_argument, NULL, OPT_BISECT},
-		{"shard", required_argument, NULL, OPT_SHARD},
-		{"scenarios", required_argument, NULL, OPT_SCENARIOS},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"max-failures", required_argument, NULL, OPT_MAX_FAIL},
-		{"repeat", required_argument, NULL, OPT_REPEAT},
-		{"shards", required_argument, NULL, OPT_SHARDS},
-		{NULL, 0, NULL, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"board", required_argument, NULL, OPT_BOARD},
+	    {"sweep", required_argument, NULL, OPT_SWEEP},
+	    {"runs", required_argument, NULL, OPT_RUNS},
+	    {"point", required_argument, NULL, OPT_POINT},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"resume", required_argument, NULL, OPT_RESUME},
+	    {"bisect", required_argument, NULL, OPT_BISECT},
+	    {"shard", required_argument, NULL, OPT_SHARD},
+	    {"scenarios", required_argument, NULL, OPT_SCENARIOS},
+	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"max-failures", required_argument, NULL, OPT_MAX_FAIL},
+	    {"repeat", required_argument, NULL, OPT_REPEAT},
+	    {"shards", required_argument, NULL, OPT_SHARDS},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -232,11 +248,12 @@ static int parse(struct cli *cli, struct campaign_opts *o, const char **scen_dir
 			break;
 		case OPT_MAX_FAIL:
 			if (num_opt_int("--max-failures", optarg, 0, PLAN_MAX_RUNS,
-					&o->max_failures) < 0)
+			                &o->max_failures) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_SHARDS:
-			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards_hint) < 0)
+			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS,
+			                &o->shards_hint) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_REPEAT:
@@ -262,8 +279,8 @@ static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
 	f = fopen(path, "r");
 	if (!f || getline(&line, &cap, f) <= 0) {
 		hil_error("--resume %s: no journal there (%s): a campaign stopped before it wrote "
-			  "its journal never started; run it again without --resume",
-			  dir, strerror(errno ? errno : ENOENT));
+		          "its journal never started; run it again without --resume",
+		          dir, strerror(errno ? errno : ENOENT));
 		if (f)
 			fclose(f);
 		free(line);
@@ -287,7 +304,8 @@ static int resume_args(const char *dir, struct cli *cli, char ***argv_out)
 			cli->lab_path = strdup(json_string_value(json_object_get(c, "lab")));
 		for (size_t i = 0; json_is_array(sets) && i < json_array_size(sets) && k < 63; i++)
 			if (json_is_string(json_array_get(sets, i)))
-				saved_sets[k++] = strdup(json_string_value(json_array_get(sets, i)));
+				saved_sets[k++] =
+				    strdup(json_string_value(json_array_get(sets, i)));
 		if (k)
 			lab_set_overrides(saved_sets);
 	}

@@ -137,7 +137,8 @@ static int parse(struct cli *cli, struct submit_opts *o)
 			continue;
 		switch (c) {
 		case O_SHARDS:
-			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards) < 0) {
+			if (num_opt_int("--shards", optarg, 1, JOURNAL_MAX_SHARDS, &o->shards) <
+			    0) {
 				return EXIT_USAGE;
 			}
 			break;

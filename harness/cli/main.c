@@ -33,21 +33,21 @@ static const struct {
 	int (*run)(struct cli *cli);
 	const char *summary;
 } commands[] = {
-	{"boards", cmd_boards, "list the lab's boards, their wiring and locks"},
-	{"check", cmd_check, "check the lab file and scenarios; touches no hardware"},
-	{"power", cmd_power, "switch a board on, off, cycle it, or ask its state"},
-	{"console", cmd_console, "attach to a board's console interactively"},
-	{"expect", cmd_expect, "wait until the console shows one of several patterns"},
-	{"run", cmd_run, "run a scenario over many fault points and judge every run"},
-	{"qualify", cmd_qualify, "run the shipped qualification suite on a lab"},
-	{"explore", cmd_explore, "boot every crash state of one recorded update"},
-	{"report", cmd_report, "write JUnit, TAP, JSON and HTML reports from journals"},
-	{"submit", cmd_submit, "start a campaign on Slurm as a job array, one shard per board"},
-	{"gres", cmd_gres, "print a lab host's Slurm gres.conf lines from the lab file"},
-	{"lock", cmd_lock, "reserve a board for this shell"},
-	{"unlock", cmd_unlock, "release a board"},
-	{"wlog", cmd_wlog, "read a QEMU write log, rebuild the disk a power cut left"},
-	{"flash", cmd_flash, "write an image (bmap, .gz/.xz/.zst) to a card or file, verified"},
+    {"boards", cmd_boards, "list the lab's boards, their wiring and locks"},
+    {"check", cmd_check, "check the lab file and scenarios; touches no hardware"},
+    {"power", cmd_power, "switch a board on, off, cycle it, or ask its state"},
+    {"console", cmd_console, "attach to a board's console interactively"},
+    {"expect", cmd_expect, "wait until the console shows one of several patterns"},
+    {"run", cmd_run, "run a scenario over many fault points and judge every run"},
+    {"qualify", cmd_qualify, "run the shipped qualification suite on a lab"},
+    {"explore", cmd_explore, "boot every crash state of one recorded update"},
+    {"report", cmd_report, "write JUnit, TAP, JSON and HTML reports from journals"},
+    {"submit", cmd_submit, "start a campaign on Slurm as a job array, one shard per board"},
+    {"gres", cmd_gres, "print a lab host's Slurm gres.conf lines from the lab file"},
+    {"lock", cmd_lock, "reserve a board for this shell"},
+    {"unlock", cmd_unlock, "release a board"},
+    {"wlog", cmd_wlog, "read a QEMU write log, rebuild the disk a power cut left"},
+    {"flash", cmd_flash, "write an image (bmap, .gz/.xz/.zst) to a card or file, verified"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -55,26 +55,30 @@ static const struct {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: hilctl [--lab FILE] [-v|-q] COMMAND [ARGS]\n\n"
-		     "Hardware-in-the-loop test harness and fault injector.\n\ncommands:\n");
+	             "Hardware-in-the-loop test harness and fault injector.\n\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\noptions:\n"
-		     "  --lab FILE   lab file (default: $HILCTL_LAB, else ./lab.yaml)\n"
-		     "  --set N=V    value for ${N} in the lab file (e.g. --set variant=no-fsync)\n"
-		     "  -v, -q       more or less output\n"
-		     "  --version    print the version\n"
-		     "  -h, --help   this text; \"hilctl COMMAND --help\" for a command\n\n"
-		     "exit codes: 0 ok, 1 failed (gate or timeout), 2 usage or configuration error,\n"
-		     "            3 infrastructure error (device, driver, lab)\n");
+	fprintf(out,
+	        "\noptions:\n"
+	        "  --lab FILE   lab file (default: $HILCTL_LAB, else ./lab.yaml)\n"
+	        "  --set N=V    value for ${N} in the lab file (e.g. --set variant=no-fsync)\n"
+	        "  -v, -q       more or less output\n"
+	        "  --version    print the version\n"
+	        "  -h, --help   this text; \"hilctl COMMAND --help\" for a command\n\n"
+	        "exit codes: 0 ok, 1 failed (gate or timeout), 2 usage or configuration error,\n"
+	        "            3 infrastructure error (device, driver, lab)\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"lab", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},   {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},     {"set", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    {"lab", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"set", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char *sets[64];
 	struct cli cli = {0};
@@ -125,7 +129,7 @@ int main(int argc, char **argv)
 		if (mask < 0) {
 			umask(inherited);
 			hil_error("HILCTL_UMASK=%s: give an octal mask, 0 to 0777 (e.g. 027)",
-				  getenv("HILCTL_UMASK"));
+			          getenv("HILCTL_UMASK"));
 			return EXIT_USAGE;
 		}
 		umask((mode_t)mask);

@@ -12,7 +12,9 @@
 #include "lib/timeline.h"
 
 static const struct console_ops *const types[] = {
-	&console_serial_ops, &console_tcp_ops, &console_qemu_ops,
+    &console_serial_ops,
+    &console_tcp_ops,
+    &console_qemu_ops,
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
@@ -31,7 +33,7 @@ const char *console_type_list(void)
 }
 
 int console_open(struct console *c, const char *board, const char *run_dir,
-		 const struct cfg_node *console_node)
+                 const struct cfg_node *console_node)
 {
 	const struct cfg_node *type = cfg_get(console_node, "type");
 	int rc;
@@ -42,7 +44,7 @@ int console_open(struct console *c, const char *board, const char *run_dir,
 	c->run_dir = run_dir;
 	if (!type || type->type != CFG_SCALAR) {
 		cfg_error(type ? type : console_node, "needs \"type:\", one of %s",
-			  console_type_list());
+		          console_type_list());
 		return -EINVAL;
 	}
 	c->ops = console_find(type->value);
@@ -88,13 +90,14 @@ int console_connect(struct console *c, int64_t deadline_ns)
 			return rc;
 		/* The device or socket appears later: retry with a backoff
 		 * that doubles from 1 ms to 50 ms, bounded by the deadline. */
-		poll(NULL, 0, clock_poll_ms(deadline_ns) < backoff_ms ? clock_poll_ms(deadline_ns)
-								     : backoff_ms);
+		poll(NULL, 0,
+		     clock_poll_ms(deadline_ns) < backoff_ms ? clock_poll_ms(deadline_ns)
+		                                             : backoff_ms);
 		backoff_ms = backoff_ms < 25 ? backoff_ms * 2 : 50;
 	}
 	if (c->gap) {
 		timeline_event(c->tl, clock_now_ns(), "gap", "console back after %s vanished",
-			       c->ops->name);
+		               c->ops->name);
 		c->gap = false;
 	}
 	return 0;

@@ -53,7 +53,7 @@ const char *console_type_list(void); /* "serial, tcp, qemu" */
  * run for every board when the lab file is loaded. */
 int console_check_settings(const struct cfg_node *console_node, const char *board);
 int console_open(struct console *c, const char *board, const char *run_dir,
-		 const struct cfg_node *console_node);
+                 const struct cfg_node *console_node);
 /* Connect, retrying "not there yet" (backoff 1 ms doubling to 50 ms) until
  * deadline_ns. */
 int console_connect(struct console *c, int64_t deadline_ns);

@@ -125,8 +125,9 @@ static void wait_accepted(struct console *c, int64_t deadline_ns)
 	while ((rc = chardev_connected(q, until)) == 0 && clock_now_ns() < until) {
 		struct timespec ts = {0, backoff_us * 1000L};
 		ppoll(NULL, 0, &ts, NULL); /* bounded by until above */
-		backoff_us = backoff_us * 2 < QEMU_ACCEPT_TICK_MS * 1000 ? backoff_us * 2
-									  : QEMU_ACCEPT_TICK_MS * 1000;
+		backoff_us = backoff_us * 2 < QEMU_ACCEPT_TICK_MS * 1000
+		                 ? backoff_us * 2
+		                 : QEMU_ACCEPT_TICK_MS * 1000;
 	}
 	if (rc != 1)
 		hil_debug("board \"%s\": QEMU did not confirm the console connection (%d)",

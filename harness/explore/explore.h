@@ -41,10 +41,10 @@ struct xw_entry {
 
 /* A console phase marker and how many log entries existed when it was seen. */
 struct xw_phase {
-	uint64_t at;       /* entries logged when the marker was read */
-	double t_s;        /* seconds since the recording started */
-	char name[48];     /* the phase probe's (?<phase>) group, or "boot" */
-	char line[160];    /* the marker line */
+	uint64_t at;    /* entries logged when the marker was read */
+	double t_s;     /* seconds since the recording started */
+	char name[48];  /* the phase probe's (?<phase>) group, or "boot" */
+	char line[160]; /* the marker line */
 };
 
 /* Why a state is in the list; also its rank in the order (lower first). */
@@ -54,7 +54,7 @@ enum xs_class {
 	XS_FLUSH,   /* every flush boundary (and the empty and the whole log) */
 	XS_WRITE,   /* every other ordered crash point (a prefix) */
 	XS_SUBSET,  /* some of one epoch's writes lost, later ones kept (small writes only, the
-		       newer half, seeded random subsets) */
+	               newer half, seeded random subsets) */
 	XS_REORDER, /* two overlapping writes of one epoch applied in the other order */
 	XS_ONLY,    /* given with --only and not in the enumeration */
 	XS_CLASS_COUNT
@@ -64,13 +64,14 @@ struct xs_state {
 	uint32_t prefix;
 	uint32_t *extra; /* owned */
 	uint32_t n_extra;
-	uint32_t at;     /* the crash point: entries up to here were issued (prefix, or last extra + 1) */
-	uint32_t epoch;  /* flushes before the crash point */
+	uint32_t
+	    at; /* the crash point: entries up to here were issued (prefix, or last extra + 1) */
+	uint32_t epoch; /* flushes before the crash point */
 	enum xs_class cls;
-	int phase;       /* index into the phase marks in force at the crash point, -1 none */
+	int phase; /* index into the phase marks in force at the crash point, -1 none */
 	uint64_t hash[2];
-	long dup_of;     /* index of an earlier identical state in the order, -1 if distinct */
-	bool at_phase;   /* a variant of the epoch in flight at a phase change: ranks as XS_PHASE */
+	long dup_of;   /* index of an earlier identical state in the order, -1 if distinct */
+	bool at_phase; /* a variant of the epoch in flight at a phase change: ranks as XS_PHASE */
 };
 
 struct xs_opts {
@@ -89,30 +90,31 @@ struct xs_opts {
 struct xs_list {
 	struct xs_state *s;
 	size_t n;
-	size_t distinct;   /* states with dup_of == -1 */
-	size_t n_flushes;  /* flush entries in the log */
-	size_t n_writes;   /* write entries (discards included) */
+	size_t distinct;  /* states with dup_of == -1 */
+	size_t n_flushes; /* flush entries in the log */
+	size_t n_writes;  /* write entries (discards included) */
 	size_t n_epochs;
 };
 
 /* Enumerate, order and hash. 0 or -ENOMEM. Phases must be sorted by at. */
 int explore_enumerate(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
-		      const struct xs_opts *o, struct xs_list *out);
+                      const struct xs_opts *o, struct xs_list *out);
 void explore_list_free(struct xs_list *l);
 
 /* The hash of one state (as explore_enumerate computes it), for a state
  * given on the command line. 0, -EINVAL (a bad selection) or -ENOMEM. */
 int explore_state_hash(const struct xw_entry *e, size_t n, const struct xs_opts *o,
-		       struct xs_state *st);
+                       struct xs_state *st);
 /* Fill at/epoch/phase of a state from its selection. */
-void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_phase *ph,
-			 size_t n_ph, struct xs_state *st);
+void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
+                         struct xs_state *st);
 
 /* Selection text. format: 0 or -ENOSPC. parse: 0, or -EINVAL with a
  * message in why (entries past n, a repeated index, an extra before the
  * prefix, not a number). */
 int explore_sel_format(const struct xs_state *st, char *buf, size_t size);
-int explore_sel_parse(const char *text, uint64_t n, struct xs_state *st, char *why, size_t why_size);
+int explore_sel_parse(const char *text, uint64_t n, struct xs_state *st, char *why,
+                      size_t why_size);
 
 const char *explore_class_name(enum xs_class c);
 /* 64-bit content hash of one sector's bytes. */

@@ -69,14 +69,14 @@ static json_t *evidence_json(const struct run_result *res)
 		const struct oracle_evidence *e = &res->evidence[i];
 		json_escape_bytes(e->text, strlen(e->text), esc, sizeof(esc));
 		json_array_append_new(a, json_pack("{s:f, s:s, s:s}", "t",
-						   (double)(e->t_ns - res->t0_ns) / NS_PER_S, "k",
-						   e->kind, "d", esc));
+		                                   (double)(e->t_ns - res->t0_ns) / NS_PER_S, "k",
+		                                   e->kind, "d", esc));
 	}
 	return a;
 }
 
 static void reproduce(const struct explore *x, const char *sel, const char *board, size_t n,
-		      char *out, size_t size)
+                      char *out, size_t size)
 {
 	const char *const *ov = lab_get_overrides();
 	size_t used = (size_t)snprintf(out, size, "hilctl --lab %s", x->o->lab_path);
@@ -85,14 +85,14 @@ static void reproduce(const struct explore *x, const char *sel, const char *boar
 		used += (size_t)snprintf(out + used, size - used, " --set %s", ov[i]);
 	if (used < size)
 		snprintf(out + used, size - used,
-			 " explore %s --from %s --only %s --board %s --out %s/repro-%zu",
-			 x->o->scenario_path, x->o->from_dir ? x->o->from_dir : x->o->out_dir, sel,
-			 board, x->o->out_dir, n);
+		         " explore %s --from %s --only %s --board %s --out %s/repro-%zu",
+		         x->o->scenario_path, x->o->from_dir ? x->o->from_dir : x->o->out_dir, sel,
+		         board, x->o->out_dir, n);
 }
 
 static char *state_record(const struct explore *x, const struct xs_state *st, size_t n,
-			  const char *board, const struct run_result *res, double build_s,
-			  const char *tl_rel, const char *build_error)
+                          const char *board, const struct run_result *res, double build_s,
+                          const char *tl_rel, const char *build_error)
 {
 	char sel[4096], hash[40], repro[5000], *text, *line = NULL;
 	json_t *allowed = json_array(), *rec;
@@ -100,24 +100,23 @@ static char *state_record(const struct explore *x, const struct xs_state *st, si
 	if (explore_sel_format(st, sel, sizeof(sel)) < 0)
 		snprintf(sel, sizeof(sel), "%u+...", st->prefix);
 	snprintf(hash, sizeof(hash), "%016llx%016llx", (unsigned long long)st->hash[0],
-		 (unsigned long long)st->hash[1]);
+	         (unsigned long long)st->hash[1]);
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (scenario_allows(x->sc, (enum verdict)v))
 			json_array_append_new(allowed, json_string(verdict_name((enum verdict)v)));
 	reproduce(x, sel, board, n, repro, sizeof(repro));
-	rec = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:o, "
-			"s:f, s:f, s:s, s:s}",
-			"n", (json_int_t)n, "sel", sel, "class", explore_class_name(st->cls),
-			"at", (json_int_t)st->at, "epoch", (json_int_t)st->epoch, "phase",
-			phase_name(x, st), "marker",
-			st->phase >= 0 && (size_t)st->phase < x->n_ph ? x->ph[st->phase].line : "",
-			"hash", hash, "board", board, "verdict", verdict_name(res->verdict),
-			"allowed", allowed, "pass", res->pass, "reason",
-			build_error ? build_error : res->reason, "evidence", evidence_json(res),
-			"build_s", build_s, "duration_s", res->duration_s, "timeline", tl_rel,
-			"reproduce", repro);
+	rec = json_pack(
+	    "{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:o, "
+	    "s:f, s:f, s:s, s:s}",
+	    "n", (json_int_t)n, "sel", sel, "class", explore_class_name(st->cls), "at",
+	    (json_int_t)st->at, "epoch", (json_int_t)st->epoch, "phase", phase_name(x, st),
+	    "marker", st->phase >= 0 && (size_t)st->phase < x->n_ph ? x->ph[st->phase].line : "",
+	    "hash", hash, "board", board, "verdict", verdict_name(res->verdict), "allowed", allowed,
+	    "pass", res->pass, "reason", build_error ? build_error : res->reason, "evidence",
+	    evidence_json(res), "build_s", build_s, "duration_s", res->duration_s, "timeline",
+	    tl_rel, "reproduce", repro);
 	text = rec ? json_dumps(json_pack("{s:o}", "state", rec), JSON_COMPACT | JSON_ENSURE_ASCII)
-		   : NULL;
+	           : NULL;
 	if (text && asprintf(&line, "%s\n", text) < 0)
 		line = NULL;
 	free(text);
@@ -125,7 +124,7 @@ static char *state_record(const struct explore *x, const struct xs_state *st, si
 }
 
 static char *boot_one(struct explore *x, struct engine_ctx *ctx, struct board *b,
-		      const struct scenario *boot_sc, const struct xs_state *st, size_t n)
+                      const struct scenario *boot_sc, const struct xs_state *st, size_t n)
 {
 	char disk[PATH_MAX], tl_rel[300], tl_path[PATH_MAX + 310], why[400] = "";
 	struct boot_hook hook = {.x = x, .disk = disk};
@@ -148,8 +147,13 @@ static char *boot_one(struct explore *x, struct engine_ctx *ctx, struct board *b
 		snprintf(res.reason, sizeof(res.reason), "building the crash disk failed: %s", why);
 		return state_record(x, st, n, b->cfg->name, &res, build_s, tl_rel, res.reason);
 	}
-	struct run_spec spec = {.sc = boot_sc, .point = "-", .seed = x->o->seed, .run_id = (int)n,
-				.timeline_path = tl_path, .prepare = install, .hook_arg = &hook};
+	struct run_spec spec = {.sc = boot_sc,
+	                        .point = "-",
+	                        .seed = x->o->seed,
+	                        .run_id = (int)n,
+	                        .timeline_path = tl_path,
+	                        .prepare = install,
+	                        .hook_arg = &hook};
 	engine_run(ctx, &spec, &res);
 	unlink(disk);
 	if (res.interrupted)
@@ -214,7 +218,7 @@ static int journal_line(struct booter *bt, const char *line)
 			continue;
 		if (n < 0) {
 			hil_error("%s/journal.jsonl: %s (free space, then explore again)",
-				  bt->x->o->out_dir, strerror(errno));
+			          bt->x->o->out_dir, strerror(errno));
 			return -errno;
 		}
 		off += (size_t)n;
@@ -273,13 +277,13 @@ static void on_record(void *arg, struct worker *w, const char *line)
 	if (journal_line(bt, line) < 0)
 		stop_request(SIGTERM);
 	fprintf(stderr, "state %zu/%zu #%lld sel=%s %s phase=%s: %s (%s) %.1fs\n", bt->done,
-		bt->n_list, json_integer_value(json_object_get(st, "n")),
-		json_string_value(json_object_get(st, "sel")), w->board->name,
-		json_string_value(json_object_get(st, "phase")), verdict_name((enum verdict)v),
-		v == VERDICT_INFRA_ERROR			     ? "infra"
-		: json_is_true(json_object_get(st, "pass")) ? "pass"
-							     : "FAIL",
-		json_real_value(json_object_get(st, "duration_s")));
+	        bt->n_list, json_integer_value(json_object_get(st, "n")),
+	        json_string_value(json_object_get(st, "sel")), w->board->name,
+	        json_string_value(json_object_get(st, "phase")), verdict_name((enum verdict)v),
+	        v == VERDICT_INFRA_ERROR                    ? "infra"
+	        : json_is_true(json_object_get(st, "pass")) ? "pass"
+	                                                    : "FAIL",
+	        json_real_value(json_object_get(st, "duration_s")));
 	bt->records[w->running] = json_incref(st);
 	w->running = -1;
 	json_decref(j);
@@ -328,18 +332,19 @@ static int journal_header(struct booter *bt)
 		json_array_append_new(boards, json_string(bt->pool.w[i].board->name));
 	wall_iso_now(when, sizeof(when));
 	h = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:i, s:s, s:f, s:s, s:{s:I, "
-		      "s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
-		      "format", 1, "hilctl_version", HILCTL_VERSION, "started", when, "lab",
-		      x->lab->path, "scenario", x->sc->name, "boards", boards, "argv", argv, "sets",
-		      sets, "seed", (json_int_t)x->o->seed, "reorder", (int)x->o->reorder, "record",
-		      x->record_dir, "record_s", x->record_s, "record_verdict", x->record_verdict,
-		      "log", "entries", (json_int_t)x->n, "writes", (json_int_t)x->states.n_writes,
-		      "flushes", (json_int_t)x->states.n_flushes, "epochs",
-		      (json_int_t)x->states.n_epochs, "phase_markers", (json_int_t)x->n_ph,
-		      "states", (json_int_t)x->states.n, "distinct", (json_int_t)x->states.distinct,
-		      "to_boot", (json_int_t)bt->n_list, "max_states", (json_int_t)x->o->max_states);
+	              "s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
+	              "format", 1, "hilctl_version", HILCTL_VERSION, "started", when, "lab",
+	              x->lab->path, "scenario", x->sc->name, "boards", boards, "argv", argv, "sets",
+	              sets, "seed", (json_int_t)x->o->seed, "reorder", (int)x->o->reorder, "record",
+	              x->record_dir, "record_s", x->record_s, "record_verdict", x->record_verdict,
+	              "log", "entries", (json_int_t)x->n, "writes", (json_int_t)x->states.n_writes,
+	              "flushes", (json_int_t)x->states.n_flushes, "epochs",
+	              (json_int_t)x->states.n_epochs, "phase_markers", (json_int_t)x->n_ph,
+	              "states", (json_int_t)x->states.n, "distinct", (json_int_t)x->states.distinct,
+	              "to_boot", (json_int_t)bt->n_list, "max_states",
+	              (json_int_t)x->o->max_states);
 	text = h ? json_dumps(json_pack("{s:o}", "explore", h), JSON_COMPACT | JSON_ENSURE_ASCII)
-		 : NULL;
+	         : NULL;
 	if (text && asprintf(&line, "%s\n", text) >= 0)
 		rc = journal_line(bt, line);
 	free(text);
@@ -355,16 +360,16 @@ static void journal_end(struct booter *bt, double elapsed, bool complete)
 	for (int v = 0; v < VERDICT_COUNT; v++)
 		if (bt->counts[v])
 			json_object_set_new(counts, verdict_name((enum verdict)v),
-					    json_integer((json_int_t)bt->counts[v]));
+			                    json_integer((json_int_t)bt->counts[v]));
 	wall_iso_now(when, sizeof(when));
 	text = json_dumps(json_pack("{s:{s:s, s:I, s:f, s:f, s:f, s:o, s:b, s:b, s:b}}", "end",
-				    "finished", when, "booted", (json_int_t)bt->done, "total_s",
-				    (double)(clock_now_ns() - bt->x->t_start) / NS_PER_S, "boot_s",
-				    elapsed, "states_per_min",
-				    elapsed > 0 ? (double)bt->done * 60.0 / elapsed : 0.0, "verdicts",
-				    counts, "complete", complete, "out_of_time", bt->out_of_time,
-				    "interrupted", stop_requested() != 0),
-			  JSON_COMPACT);
+	                            "finished", when, "booted", (json_int_t)bt->done, "total_s",
+	                            (double)(clock_now_ns() - bt->x->t_start) / NS_PER_S, "boot_s",
+	                            elapsed, "states_per_min",
+	                            elapsed > 0 ? (double)bt->done * 60.0 / elapsed : 0.0,
+	                            "verdicts", counts, "complete", complete, "out_of_time",
+	                            bt->out_of_time, "interrupted", stop_requested() != 0),
+	                  JSON_COMPACT);
 	if (text && asprintf(&line, "%s\n", text) >= 0)
 		journal_line(bt, line);
 	free(text);
@@ -392,10 +397,11 @@ static void print_states(const struct booter *bt, bool failures)
 		if (!failures)
 			printf("%6lld  %-24.24s %-7s %7lld %6lld  %-10.10s %-13s %s\n", n,
 			       json_string_value(json_object_get(r, "sel")),
-			       json_string_value(json_object_get(r, "class")), at, epoch, phase, verdict,
-			       pass ? "" : "FAIL");
+			       json_string_value(json_object_get(r, "class")), at, epoch, phase,
+			       verdict, pass ? "" : "FAIL");
 		else if (!pass)
-			printf("\nstate %lld, write %lld, epoch %lld, phase %s (%s): %s: %s\n  reproduce: "
+			printf("\nstate %lld, write %lld, epoch %lld, phase %s (%s): %s: %s\n  "
+			       "reproduce: "
 			       "%s\n",
 			       n, at, epoch, phase, json_string_value(json_object_get(r, "marker")),
 			       verdict, json_string_value(json_object_get(r, "reason")),
@@ -429,7 +435,9 @@ static void summary(struct booter *bt, double elapsed)
 		printf("\n%zu of %zu distinct states not booted (%s): --max-states, --max-time, or "
 		       "-j N with more boards\n",
 		       bt->n_list - bt->done, bt->n_list,
-		       stop_requested() ? "interrupted" : bt->out_of_time ? "--max-time" : "--max-states");
+		       stop_requested()  ? "interrupted"
+		       : bt->out_of_time ? "--max-time"
+		                         : "--max-states");
 	printf("journal: %s/journal.jsonl, every state: %s/states.jsonl\n", x->o->out_dir,
 	       x->o->out_dir);
 }
@@ -460,7 +468,8 @@ static int only_list(struct booter *bt, struct xs_state **owned)
 			return -ENOMEM;
 		bt->list[i] = st;
 		for (size_t k = 0; k < x->states.n && !bt->num[i]; k++)
-			if (x->states.s[k].hash[0] == st->hash[0] && x->states.s[k].hash[1] == st->hash[1])
+			if (x->states.s[k].hash[0] == st->hash[0] &&
+			    x->states.s[k].hash[1] == st->hash[1])
 				bt->num[i] = k + 1;
 		/* identical to an enumerated state: boot it under the enumeration's class */
 		if (bt->num[i])
@@ -500,15 +509,15 @@ static int pick_boards(struct booter *bt)
 		if (!fits(b, x->sc, x->o->boards) || explore_find_disk(x->lab, b, &d) < 0)
 			continue;
 		if (strcmp(d.base, x->disk.base) != 0) {
-			hil_warn("board \"%s\" runs on %s, not on the recorded %s: not used", b->name,
-				 d.base, x->disk.base);
+			hil_warn("board \"%s\" runs on %s, not on the recorded %s: not used",
+			         b->name, d.base, x->disk.base);
 			continue;
 		}
 		bt->pool.w[bt->pool.n++].board = b;
 	}
 	if (!bt->pool.n) {
 		hil_error("%s: no board fits scenario %s with the recorded disk%s", x->lab->path,
-			  x->sc->name, x->o->boards ? " (--board limits the choice)" : "");
+		          x->sc->name, x->o->boards ? " (--board limits the choice)" : "");
 		return -ENOENT;
 	}
 	return 0;
@@ -517,13 +526,15 @@ static int pick_boards(struct booter *bt)
 static int exit_code(const struct booter *bt)
 {
 	if (bt->failed) {
-		fprintf(stderr, "gate: FAIL (%zu crash states ended in a state the scenario does not "
-				"allow)\n", bt->failed);
+		fprintf(stderr,
+		        "gate: FAIL (%zu crash states ended in a state the scenario does not "
+		        "allow)\n",
+		        bt->failed);
 		return EXIT_FAILED;
 	}
 	if (bt->infra || stop_requested()) {
 		fprintf(stderr, "gate: INCOMPLETE (%zu infrastructure errors%s)\n", bt->infra,
-			stop_requested() ? ", interrupted" : "");
+		        stop_requested() ? ", interrupted" : "");
 		return EXIT_INFRA;
 	}
 	fprintf(stderr, "gate: PASS (%zu crash states booted, every one allowed)\n", bt->done);
@@ -533,12 +544,12 @@ static int exit_code(const struct booter *bt)
 int explore_boot_all(struct explore *x)
 {
 	struct booter bt = {.x = x,
-			    .journal_fd = -1,
-			    .pool = {.arg = &bt,
-				     .child = worker_main,
-				     .assign = assign,
-				     .on_record = on_record,
-				     .wake = wake}};
+	                    .journal_fd = -1,
+	                    .pool = {.arg = &bt,
+	                             .child = worker_main,
+	                             .assign = assign,
+	                             .on_record = on_record,
+	                             .wake = wake}};
 	struct xs_state *owned = NULL;
 	char path[PATH_MAX + 32];
 	double elapsed;
@@ -561,7 +572,7 @@ int explore_boot_all(struct explore *x)
 		goto out;
 	}
 	fprintf(stderr, "explore: booting %zu of %zu distinct states on %d board(s)\n", bt.n_list,
-		x->states.distinct, bt.pool.n);
+	        x->states.distinct, bt.pool.n);
 	workers_start(&bt.pool);
 	bt.t_boot = clock_now_ns();
 	workers_run(&bt.pool);
@@ -601,11 +612,11 @@ int explore_write_states(const struct explore *x)
 		if (explore_sel_format(st, sel, sizeof(sel)) < 0)
 			snprintf(sel, sizeof(sel), "%u+...", st->prefix);
 		fprintf(f,
-			"{\"n\":%zu,\"sel\":\"%s\",\"class\":\"%s\",\"at\":%u,\"epoch\":%u,"
-			"\"phase\":\"%s\",\"hash\":\"%016llx%016llx\",\"dup_of\":%ld}\n",
-			i + 1, sel, explore_class_name(st->cls), st->at, st->epoch,
-			phase_name(x, st), (unsigned long long)st->hash[0],
-			(unsigned long long)st->hash[1], st->dup_of >= 0 ? st->dup_of + 1 : 0);
+		        "{\"n\":%zu,\"sel\":\"%s\",\"class\":\"%s\",\"at\":%u,\"epoch\":%u,"
+		        "\"phase\":\"%s\",\"hash\":\"%016llx%016llx\",\"dup_of\":%ld}\n",
+		        i + 1, sel, explore_class_name(st->cls), st->at, st->epoch,
+		        phase_name(x, st), (unsigned long long)st->hash[0],
+		        (unsigned long long)st->hash[1], st->dup_of >= 0 ? st->dup_of + 1 : 0);
 	}
 	return fclose(f) == 0 ? 0 : -EIO;
 }

@@ -25,8 +25,8 @@ int explore_disk_identity(const char *path, char *out, size_t size)
 	if (stat(path, &st) < 0)
 		return -errno;
 	snprintf(out, size, "%llu %llu %lld %lld.%09ld", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-		 st.st_mtim.tv_nsec);
+	         (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	         st.st_mtim.tv_nsec);
 	return 0;
 }
 
@@ -40,11 +40,12 @@ int explore_find_disk(const struct lab *lab, const struct board_cfg *b, struct e
 	d->drive_index = -1;
 	if (!driver || strcmp(driver->value, "qemu") != 0) {
 		hil_error("%s: board \"%s\": explore needs a QEMU board (power.driver: qemu) whose "
-			  "disk QEMU can log; this one is \"%s\"",
-			  lab->path, b->name, driver ? driver->value : "?");
+		          "disk QEMU can log; this one is \"%s\"",
+		          lab->path, b->name, driver ? driver->value : "?");
 		return -EINVAL;
 	}
-	for (const struct cfg_node *dr = drives ? drives->child : NULL; dr; dr = dr->next, index++) {
+	for (const struct cfg_node *dr = drives ? drives->child : NULL; dr;
+	     dr = dr->next, index++) {
 		char *dir, *path;
 		const struct cfg_node *fmt;
 		if (!qemu_drive_overlay(dr))
@@ -60,14 +61,14 @@ int explore_find_disk(const struct lab *lab, const struct board_cfg *b, struct e
 		free(path);
 		fmt = cfg_get(dr, "format");
 		snprintf(d->base_format, sizeof(d->base_format), "%s",
-			 fmt && fmt->value[0] ? fmt->value : "raw");
+		         fmt && fmt->value[0] ? fmt->value : "raw");
 		d->drive_index = index;
 		break;
 	}
 	if (d->drive_index < 0) {
 		hil_error("%s: board \"%s\": explore needs a drive with overlay: true (the disk "
-			  "whose writes are logged, and under which crash disks are laid)",
-			  lab->path, b->name);
+		          "whose writes are logged, and under which crash disks are laid)",
+		          lab->path, b->name);
 		return -EINVAL;
 	}
 	if (explore_disk_identity(d->base, d->base_identity, sizeof(d->base_identity)) < 0) {
@@ -76,11 +77,12 @@ int explore_find_disk(const struct lab *lab, const struct board_cfg *b, struct e
 	}
 	bin = cfg_get(b->power, "binary");
 	if (bin && strchr(bin->value, '/')) {
-		char *dir = qemu_lab_dir(b->power), *path = dir ? qemu_resolve_path(dir, bin->value) : NULL;
+		char *dir = qemu_lab_dir(b->power),
+		     *path = dir ? qemu_resolve_path(dir, bin->value) : NULL;
 		char *slash = path ? strrchr(path, '/') : NULL;
 		if (slash)
-			snprintf(d->qemu_img, sizeof(d->qemu_img), "%.*s/qemu-img", (int)(slash - path),
-				 path);
+			snprintf(d->qemu_img, sizeof(d->qemu_img), "%.*s/qemu-img",
+			         (int)(slash - path), path);
 		if (d->qemu_img[0] && access(d->qemu_img, X_OK) < 0)
 			d->qemu_img[0] = '\0';
 		free(dir);
@@ -151,7 +153,7 @@ int explore_load_log(struct explore *x)
 			rc = wlog_read(x->log, we, s * ss, buf, (size_t)(chunk * ss));
 			if (rc < 0) {
 				hil_error("%s: entry %llu: cannot read its data: %s", x->log_path,
-					  (unsigned long long)i, strerror(-rc));
+				          (unsigned long long)i, strerror(-rc));
 				free(buf);
 				return rc;
 			}
@@ -232,7 +234,7 @@ static bool ascending(const struct xs_state *st)
  * are copied, in the state's order, into a log of their own whose whole
  * length is the pick. */
 static int reordered_log(const struct explore *x, const struct xs_state *st, const char *path,
-			 struct wlog **out, char *why, size_t why_size)
+                         struct wlog **out, char *why, size_t why_size)
 {
 	struct wlog_writer *ww;
 	uint32_t ss = wlog_sector_size(x->log);
@@ -256,7 +258,8 @@ static int reordered_log(const struct explore *x, const struct xs_state *st, con
 		if (len && (rc = wlog_read(x->log, we, 0, buf, len)) < 0)
 			break;
 		if (!(we->flags & WLOG_MARK))
-			rc = wlog_writer_add(ww, we->sector, we->nr_sectors, we->flags, len ? buf : NULL);
+			rc = wlog_writer_add(ww, we->sector, we->nr_sectors, we->flags,
+			                     len ? buf : NULL);
 	}
 	free(buf);
 	if (wlog_writer_close(ww) < 0 && rc == 0)
@@ -265,12 +268,12 @@ static int reordered_log(const struct explore *x, const struct xs_state *st, con
 		rc = wlog_open(path, 0, out, why, why_size);
 	else
 		snprintf(why, why_size, "cannot write the reordered log %s: %s", path,
-			 strerror(-rc));
+		         strerror(-rc));
 	return rc;
 }
 
 int explore_build_disk(const struct explore *x, const struct xs_state *st, const char *out_path,
-		       int64_t deadline_ns, char *why, size_t why_size)
+                       int64_t deadline_ns, char *why, size_t why_size)
 {
 	const char *img = x->disk.qemu_img[0] ? x->disk.qemu_img : NULL;
 	struct wlog_pick pick = {.prefix = st->prefix, .n_extra = st->n_extra};
@@ -284,8 +287,8 @@ int explore_build_disk(const struct explore *x, const struct xs_state *st, const
 		for (uint32_t i = 0; i < st->n_extra; i++)
 			extra[i] = st->extra[i];
 		pick.extra = extra;
-		rc = wlog_build_disk(x->log, &pick, x->disk.base, x->disk.base_format, out_path, img,
-				     deadline_ns, why, why_size);
+		rc = wlog_build_disk(x->log, &pick, x->disk.base, x->disk.base_format, out_path,
+		                     img, deadline_ns, why, why_size);
 		free(extra);
 	} else {
 		char tmp[PATH_MAX + 16];
@@ -294,8 +297,8 @@ int explore_build_disk(const struct explore *x, const struct xs_state *st, const
 		rc = reordered_log(x, st, tmp, &w, why, why_size);
 		if (rc == 0) {
 			pick = (struct wlog_pick){.prefix = wlog_count(w)};
-			rc = wlog_build_disk(w, &pick, x->disk.base, x->disk.base_format, out_path, img,
-					     deadline_ns, why, why_size);
+			rc = wlog_build_disk(w, &pick, x->disk.base, x->disk.base_format, out_path,
+			                     img, deadline_ns, why, why_size);
 		}
 		wlog_close(w);
 		unlink(tmp);
@@ -317,21 +320,22 @@ int explore_install_disk(const struct explore *x, struct board *b, const char *d
 	 * runs on a fresh overlay over it: a power cycle of the oracle's
 	 * ladder under a power_loss: model then builds on this disk, and the
 	 * next run's prepare removes it. */
-	snprintf(durable, sizeof(durable), "%s/durable-%d-1.qcow2", b->run_dir, x->disk.drive_index);
+	snprintf(durable, sizeof(durable), "%s/durable-%d-1.qcow2", b->run_dir,
+	         x->disk.drive_index);
 	if (rename(disk_path, durable) < 0) {
 		rc = -errno;
 		snprintf(why, sizeof(why), "cannot move the crash disk to %.300s: %s", durable,
-			 strerror(errno));
+		         strerror(errno));
 	}
 	if (rc == 0) {
 		unlink(overlay);
 		rc = wlog_build_disk(x->log, &empty, durable, "qcow2", overlay,
-				     x->disk.qemu_img[0] ? x->disk.qemu_img : NULL,
-				     clock_now_ns() + 60 * NS_PER_S, why, sizeof(why));
+		                     x->disk.qemu_img[0] ? x->disk.qemu_img : NULL,
+		                     clock_now_ns() + 60 * NS_PER_S, why, sizeof(why));
 	}
 	if (rc < 0)
-		hil_error("board \"%s\": cannot put the crash disk under the board: %s", b->cfg->name,
-			  why[0] ? why : strerror(-rc));
+		hil_error("board \"%s\": cannot put the crash disk under the board: %s",
+		          b->cfg->name, why[0] ? why : strerror(-rc));
 	free(overlay);
 	return rc;
 }
@@ -356,7 +360,8 @@ static int scan(int fd, uint64_t *pos, uint64_t *count, uint32_t sector_size)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	while ((uint64_t)st.st_size >= *pos + sector_size && pread(fd, hdr, 32, (off_t)*pos) == 32) {
+	while ((uint64_t)st.st_size >= *pos + sector_size &&
+	       pread(fd, hdr, 32, (off_t)*pos) == 32) {
 		uint64_t sector = le64(hdr), nr = le64(hdr + 8), flags = le64(hdr + 16);
 		uint64_t size = sector_size * (1 + (flags & WLOG_DISCARD ? 0 : nr));
 		if (flags & ~(uint64_t)WLOG_FLAG_MASK || (!sector && !nr && !flags) ||
@@ -379,7 +384,8 @@ int explore_log_progress(const char *path, uint64_t *pos, uint64_t *count, uint3
 	if (!*sector_size && pread(fd, sb, sizeof(sb), 0) == (ssize_t)sizeof(sb)) {
 		ss = (uint32_t)sb[24] | (uint32_t)sb[25] << 8 | (uint32_t)sb[26] << 16 |
 		     (uint32_t)sb[27] << 24;
-		if (le64(sb) == WLOG_MAGIC && ss >= 32 && ss <= WLOG_MAX_SECTOR_SIZE && !(ss & (ss - 1)))
+		if (le64(sb) == WLOG_MAGIC && ss >= 32 && ss <= WLOG_MAX_SECTOR_SIZE &&
+		    !(ss & (ss - 1)))
 			*sector_size = ss;
 	}
 	/* QEMU writes the superblock at a flush (or every

@@ -147,7 +147,7 @@ static int base_of(struct disk *d, uint64_t sector, uint64_t *out)
 	if (smap_get(&d->base, sector, out))
 		return 0;
 	*out = d->o->base_hash ? d->o->base_hash(d->o->base_arg, sector)
-			       : mix64(sector ^ 0x6261736562617365ULL);
+	                       : mix64(sector ^ 0x6261736562617365ULL);
 	return smap_put(&d->base, sector, *out);
 }
 
@@ -160,7 +160,7 @@ static void contribution(uint64_t sector, uint64_t content, uint64_t out[2])
 /* Apply entry e to the map m (the overlay when layered, else the disk's
  * own), keeping hash[] the sum of changes against the base. */
 static int apply(struct disk *d, struct smap *m, bool layered, const struct xw_entry *e,
-		 uint64_t hash[2])
+                 uint64_t hash[2])
 {
 	if (e->flags & (XW_FLUSH | XW_MARK) && !e->nr_sectors)
 		return 0;
@@ -187,8 +187,8 @@ static int apply(struct disk *d, struct smap *m, bool layered, const struct xw_e
 
 /* ---- placing a state on the recording ---- */
 
-void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_phase *ph,
-			 size_t n_ph, struct xs_state *st)
+void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
+                         struct xs_state *st)
 {
 	uint32_t at = st->prefix;
 
@@ -207,8 +207,8 @@ void explore_state_place(const struct xw_entry *e, size_t n, const struct xw_pha
 
 const char *explore_class_name(enum xs_class c)
 {
-	static const char *const names[] = {"phase", "first", "flush", "write",
-						 "subset", "reorder", "only"};
+	static const char *const names[] = {"phase",  "first",   "flush", "write",
+	                                    "subset", "reorder", "only"};
 
 	return (unsigned)c < XS_CLASS_COUNT ? names[c] : "?";
 }
@@ -222,7 +222,7 @@ struct builder {
 };
 
 static int add(struct builder *b, enum xs_class cls, uint32_t prefix, const uint32_t *extra,
-	       uint32_t n_extra)
+               uint32_t n_extra)
 {
 	struct xs_state *s;
 
@@ -292,7 +292,7 @@ static uint32_t v_small(const struct xw_entry *e, const uint32_t *ws, uint32_t m
 }
 
 static uint32_t v_swap(const struct xw_entry *e, const uint32_t *ws, uint32_t m, uint64_t *rng,
-		       uint32_t *tmp)
+                       uint32_t *tmp)
 {
 	uint32_t first, n = 0;
 
@@ -328,8 +328,8 @@ static uint32_t v_random(const uint32_t *ws, uint32_t m, uint64_t *rng, uint32_t
 }
 
 static int epoch_variants(struct builder *b, const struct xw_entry *e, uint32_t start,
-			  const uint32_t *ws, uint32_t m, unsigned k, uint64_t *rng, uint32_t *tmp,
-			  bool at_phase)
+                          const uint32_t *ws, uint32_t m, unsigned k, uint64_t *rng, uint32_t *tmp,
+                          bool at_phase)
 {
 	unsigned made = 0, tries = 0;
 
@@ -365,7 +365,7 @@ static int epoch_variants(struct builder *b, const struct xw_entry *e, uint32_t 
 }
 
 static int candidates(struct builder *b, const struct xw_entry *e, size_t n,
-		      const struct xw_phase *ph, size_t n_ph, const struct xs_opts *o)
+                      const struct xw_phase *ph, size_t n_ph, const struct xs_opts *o)
 {
 	uint32_t *bound = malloc((n + 2) * sizeof(*bound)), nb = 0;
 	uint32_t *ws = malloc((n + 1) * sizeof(*ws)), *tmp = malloc((n + 1) * sizeof(*tmp));
@@ -386,7 +386,8 @@ static int candidates(struct builder *b, const struct xw_entry *e, size_t n,
 			continue;
 		for (uint32_t k = 0; k < nb && bound[k] <= at; k++)
 			dur = bound[k];
-		if ((rc = add(b, XS_PHASE, dur, NULL, 0)) < 0 || (rc = add(b, XS_PHASE, at, NULL, 0)) < 0)
+		if ((rc = add(b, XS_PHASE, dur, NULL, 0)) < 0 ||
+		    (rc = add(b, XS_PHASE, at, NULL, 0)) < 0)
 			goto out;
 	}
 	for (uint32_t k = 0; k < nb; k++)
@@ -410,8 +411,9 @@ static int candidates(struct builder *b, const struct xw_entry *e, size_t n,
 		 * rank with the phase states. */
 		for (size_t i = 0; i < n_ph; i++)
 			at_phase |= (!i || strcmp(ph[i].name, ph[i - 1].name)) &&
-				    ph[i].at >= bound[k] && ph[i].at < bound[k + 1];
-		if ((rc = epoch_variants(b, e, bound[k], ws, m, o->reorder, &rng, tmp, at_phase)) < 0)
+			            ph[i].at >= bound[k] && ph[i].at < bound[k + 1];
+		if ((rc = epoch_variants(b, e, bound[k], ws, m, o->reorder, &rng, tmp, at_phase)) <
+		    0)
 			goto out;
 	}
 	b->l->n_epochs = nb > 1 ? nb - 1 : 1;
@@ -520,7 +522,7 @@ static void disk_free(struct disk *d)
 }
 
 static int layered_hash(struct disk *d, struct smap *over, const struct xw_entry *e,
-			const struct xs_state *st, const uint64_t at_prefix[2], uint64_t out[2])
+                        const struct xs_state *st, const uint64_t at_prefix[2], uint64_t out[2])
 {
 	out[0] = at_prefix[0];
 	out[1] = at_prefix[1];
@@ -631,8 +633,8 @@ static bool named(const char *const *names, const char *name)
 
 /* Keep the states whose epoch (flushes before the crash point) is that of
  * a marker of one of the phases (flushes before the marker was read). */
-static int keep_phases(const struct xw_entry *e, size_t n, const struct xw_phase *ph,
-		       size_t n_ph, const char *const *names, struct xs_list *l)
+static int keep_phases(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
+                       const char *const *names, struct xs_list *l)
 {
 	unsigned char *want = calloc(n + 2, 1);
 	size_t kept = 0;
@@ -659,7 +661,7 @@ static int keep_phases(const struct xw_entry *e, size_t n, const struct xw_phase
 }
 
 int explore_enumerate(const struct xw_entry *e, size_t n, const struct xw_phase *ph, size_t n_ph,
-		      const struct xs_opts *o, struct xs_list *out)
+                      const struct xs_opts *o, struct xs_list *out)
 {
 	struct builder b = {.l = out};
 	int rc;
@@ -702,7 +704,7 @@ void explore_list_free(struct xs_list *l)
 }
 
 int explore_state_hash(const struct xw_entry *e, size_t n, const struct xs_opts *o,
-		       struct xs_state *st)
+                       struct xs_state *st)
 {
 	struct xs_list one = {.s = st, .n = 1};
 

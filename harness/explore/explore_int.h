@@ -22,27 +22,27 @@ struct explore_opts {
 	const char *lab_path;
 	const char *scenario_path;
 	const char *out_dir;
-	const char *from_dir;  /* --from: reuse DIR/record instead of recording */
-	const char **only;     /* --only SEL (repeatable), NULL-terminated, or NULL */
-	const char **boards;   /* --board, NULL-terminated, or NULL: any that fits */
-	const char **phases;   /* --phase, NULL-terminated, or NULL: every epoch */
+	const char *from_dir; /* --from: reuse DIR/record instead of recording */
+	const char **only;    /* --only SEL (repeatable), NULL-terminated, or NULL */
+	const char **boards;  /* --board, NULL-terminated, or NULL: any that fits */
+	const char **phases;  /* --phase, NULL-terminated, or NULL: every epoch */
 	int jobs;
-	long max_states;       /* booted states; 0 = no limit */
-	int64_t max_time_ns;   /* no new state after this; 0 = no limit */
+	long max_states;     /* booted states; 0 = no limit */
+	int64_t max_time_ns; /* no new state after this; 0 = no limit */
 	uint64_t seed;
 	unsigned reorder;
-	bool list_only;        /* --list: enumerate and write states.jsonl, boot nothing */
+	bool list_only; /* --list: enumerate and write states.jsonl, boot nothing */
 	int argc;
 	char **argv;
 };
 
 /* The disk the explorer works on: the board's drive with overlay: true. */
 struct explore_disk {
-	int drive_index;            /* in the board's power.drives */
-	char base[PATH_MAX];        /* resolved base image */
-	char base_format[16];       /* raw | qcow2 */
-	char base_identity[128];    /* device, inode, size, mtime when recorded */
-	char qemu_img[PATH_MAX];    /* qemu-img beside the board's QEMU, or "" (PATH) */
+	int drive_index;         /* in the board's power.drives */
+	char base[PATH_MAX];     /* resolved base image */
+	char base_format[16];    /* raw | qcow2 */
+	char base_identity[128]; /* device, inode, size, mtime when recorded */
+	char qemu_img[PATH_MAX]; /* qemu-img beside the board's QEMU, or "" (PATH) */
 };
 
 struct explore {
@@ -51,15 +51,15 @@ struct explore {
 	struct scenario *sc;
 	const struct board_cfg *record_board;
 	struct explore_disk disk;
-	char record_dir[PATH_MAX]; /* OUT/record, or FROM/record */
+	char record_dir[PATH_MAX];    /* OUT/record, or FROM/record */
 	char log_path[PATH_MAX + 16]; /* record_dir/write.log */
 	struct wlog *log;
-	struct xw_entry *e;        /* one per log entry */
-	uint64_t *sector_hashes;   /* the entries' content hashes point in here */
+	struct xw_entry *e;      /* one per log entry */
+	uint64_t *sector_hashes; /* the entries' content hashes point in here */
 	size_t n;
 	struct xw_phase *ph;
 	size_t n_ph;
-	double record_s;           /* how long the recording took */
+	double record_s; /* how long the recording took */
 	char record_verdict[32];
 	struct xs_list states;
 	int64_t t_start;
@@ -88,7 +88,7 @@ int explore_load_log(struct explore *x);
 void explore_unload(struct explore *x);
 /* Build the disk of state st at out_path (a qcow2 over the base). */
 int explore_build_disk(const struct explore *x, const struct xs_state *st, const char *out_path,
-		       int64_t deadline_ns, char *why, size_t why_size);
+                       int64_t deadline_ns, char *why, size_t why_size);
 /* Install a built disk as the board's overlay (after power_prepare). */
 int explore_install_disk(const struct explore *x, struct board *b, const char *disk_path);
 /* Entries logged so far in a log QEMU is still writing (scans forward from

@@ -51,7 +51,7 @@ static pcre2_code *compile(const struct board_cfg *b, const char *probe)
 }
 
 static void note_phase(struct recorder *r, int64_t t, const char *name, size_t name_len,
-		       const char *line, size_t len)
+                       const char *line, size_t len)
 {
 	struct explore *x = r->x;
 	struct xw_phase *p;
@@ -79,14 +79,13 @@ static void on_line(void *arg, int64_t t, const char *line, size_t len)
 {
 	struct recorder *r = arg;
 
-	if (r->phase_re &&
-	    pcre2_match(r->phase_re, (PCRE2_SPTR)line, len, 0, 0, r->md, NULL) > 0) {
+	if (r->phase_re && pcre2_match(r->phase_re, (PCRE2_SPTR)line, len, 0, 0, r->md, NULL) > 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
 		int g = pcre2_substring_number_from_name(r->phase_re, (PCRE2_SPTR) "phase");
 		if (g > 0 && ov[2 * g] != PCRE2_UNSET)
 			note_phase(r, t, line + ov[2 * g], ov[2 * g + 1] - ov[2 * g], line, len);
 	} else if (r->banner_re &&
-		   pcre2_match(r->banner_re, (PCRE2_SPTR)line, len, 0, 0, r->md, NULL) > 0) {
+	           pcre2_match(r->banner_re, (PCRE2_SPTR)line, len, 0, 0, r->md, NULL) > 0) {
 		note_phase(r, t, "boot", 4, line, len);
 	}
 }
@@ -142,7 +141,7 @@ static int write_phases(const struct explore *x)
 		return -errno;
 	for (size_t i = 0; i < x->n_ph; i++) {
 		json_t *j = json_pack("{s:I, s:f, s:s, s:s}", "at", (json_int_t)x->ph[i].at, "t",
-				      x->ph[i].t_s, "phase", x->ph[i].name, "line", "");
+		                      x->ph[i].t_s, "phase", x->ph[i].name, "line", "");
 		char *text;
 		/* Console text is bytes: keep it ASCII-safe. */
 		char esc[600];
@@ -160,11 +159,11 @@ static int write_phases(const struct explore *x)
 static int write_meta(const struct explore *x, const char *board)
 {
 	char path[PATH_MAX + 32];
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "scenario",
-			      x->sc->path, "lab", x->lab->path, "board", board, "base",
-			      x->disk.base, "base_format", x->disk.base_format, "base_identity",
-			      x->disk.base_identity, "drive", x->disk.drive_index, "duration_s",
-			      x->record_s, "verdict", x->record_verdict);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s}", "scenario", x->sc->path,
+	              "lab", x->lab->path, "board", board, "base", x->disk.base, "base_format",
+	              x->disk.base_format, "base_identity", x->disk.base_identity, "drive",
+	              x->disk.drive_index, "duration_s", x->record_s, "verdict", x->record_verdict);
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/record.json", x->record_dir);
@@ -235,13 +234,19 @@ int explore_record(struct explore *x)
 	r.md = pcre2_match_data_create(8, NULL);
 	if (!r.phase_re)
 		hil_warn("board \"%s\" has no phase probe in the lab file: the states will carry "
-			 "no phase names", x->record_board->name);
+		         "no phase names",
+		         x->record_board->name);
 	fprintf(stderr, "explore: recording %s on %s (no fault; every disk write logged)\n",
-		x->sc->name, x->record_board->name);
+	        x->sc->name, x->record_board->name);
 	ctx.board = &b;
-	struct run_spec spec = {.sc = &rec, .point = "-", .seed = x->o->seed, .run_id = 0,
-				.timeline_path = tl_path, .prepare = on_prepare,
-				.on_line = on_line, .hook_arg = &r};
+	struct run_spec spec = {.sc = &rec,
+	                        .point = "-",
+	                        .seed = x->o->seed,
+	                        .run_id = 0,
+	                        .timeline_path = tl_path,
+	                        .prepare = on_prepare,
+	                        .on_line = on_line,
+	                        .hook_arg = &r};
 	engine_run(&ctx, &spec, &res);
 	engine_ctx_close(&ctx);
 	board_close(&b);
@@ -253,20 +258,21 @@ int explore_record(struct explore *x)
 		return EXIT_INFRA;
 	if (res.verdict == VERDICT_INFRA_ERROR) {
 		hil_error("the recording of %s failed: %s (timeline: %s)", x->sc->name, res.reason,
-			  tl_path);
+		          tl_path);
 		return EXIT_INFRA;
 	}
 	if (!res.pass) {
-		hil_error("the recording of %s, without any fault, ended %s (%s), which the scenario "
-			  "does not allow: the update itself fails; fix that first (timeline: %s)",
-			  x->sc->name, verdict_name(res.verdict), res.reason, tl_path);
+		hil_error(
+		    "the recording of %s, without any fault, ended %s (%s), which the scenario "
+		    "does not allow: the update itself fails; fix that first (timeline: %s)",
+		    x->sc->name, verdict_name(res.verdict), res.reason, tl_path);
 		return EXIT_FAILED;
 	}
 	snprintf(log_copy, sizeof(log_copy), "%s/write.log", x->record_dir);
 	rc = copy_file(r.live_log, log_copy);
 	if (rc < 0) {
 		hil_error("cannot keep the write log %s as %s: %s", r.live_log, log_copy,
-			  strerror(-rc));
+		          strerror(-rc));
 		return EXIT_INFRA;
 	}
 	if (write_phases(x) < 0 || write_meta(x, x->record_board->name) < 0) {
@@ -274,7 +280,7 @@ int explore_record(struct explore *x)
 		return EXIT_INFRA;
 	}
 	fprintf(stderr, "explore: recorded in %.0f s: %s, %zu phase markers\n", x->record_s,
-		verdict_name(res.verdict), x->n_ph);
+	        verdict_name(res.verdict), x->n_ph);
 	return EXIT_OK;
 }
 
@@ -290,29 +296,31 @@ int explore_load_record(struct explore *x)
 	meta = json_load_file(path, 0, &err);
 	if (!meta) {
 		hil_error("%s: %s (is %s the --out of an earlier explore?)", path, err.text,
-			  x->o->from_dir ? x->o->from_dir : x->record_dir);
+		          x->o->from_dir ? x->o->from_dir : x->record_dir);
 		return -ENOENT;
 	}
 	x->record_s = json_real_value(json_object_get(meta, "duration_s"));
 	snprintf(x->record_verdict, sizeof(x->record_verdict), "%s",
-		 json_string_value(json_object_get(meta, "verdict")) ?: "?");
+	         json_string_value(json_object_get(meta, "verdict")) ?: "?");
 	/* The log is only valid over the exact base it was recorded on. */
 	const char *base = json_string_value(json_object_get(meta, "base"));
 	const char *id = json_string_value(json_object_get(meta, "base_identity"));
 	if (base && strcmp(base, x->disk.base) != 0)
-		hil_warn("%s was recorded over %s; the lab's disk is now %s: using the recorded one",
-			 x->record_dir, base, x->disk.base);
+		hil_warn(
+		    "%s was recorded over %s; the lab's disk is now %s: using the recorded one",
+		    x->record_dir, base, x->disk.base);
 	if (base) {
 		snprintf(x->disk.base, sizeof(x->disk.base), "%s", base);
 		snprintf(x->disk.base_format, sizeof(x->disk.base_format), "%s",
-			 json_string_value(json_object_get(meta, "base_format")) ?: "raw");
+		         json_string_value(json_object_get(meta, "base_format")) ?: "raw");
 		explore_disk_identity(x->disk.base, x->disk.base_identity,
-				      sizeof(x->disk.base_identity));
+		                      sizeof(x->disk.base_identity));
 	}
 	if (id && strcmp(id, x->disk.base_identity) != 0) {
-		hil_error("%s: the base image %s changed since the recording (rebuilt?): its log no "
-			  "longer describes that disk; record again",
-			  x->record_dir, x->disk.base);
+		hil_error(
+		    "%s: the base image %s changed since the recording (rebuilt?): its log no "
+		    "longer describes that disk; record again",
+		    x->record_dir, x->disk.base);
 		json_decref(meta);
 		return -ESTALE;
 	}
@@ -342,9 +350,9 @@ int explore_load_record(struct explore *x)
 		p->at = (uint64_t)json_integer_value(json_object_get(j, "at"));
 		p->t_s = json_real_value(json_object_get(j, "t"));
 		snprintf(p->name, sizeof(p->name), "%s",
-			 json_string_value(json_object_get(j, "phase")) ?: "?");
+		         json_string_value(json_object_get(j, "phase")) ?: "?");
 		snprintf(p->line, sizeof(p->line), "%s",
-			 json_string_value(json_object_get(j, "line")) ?: "");
+		         json_string_value(json_object_get(j, "line")) ?: "");
 		json_decref(j);
 	}
 	free(line);

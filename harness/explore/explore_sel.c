@@ -74,8 +74,8 @@ static int push(struct xs_state *st, size_t *cap, uint64_t v)
 	return 0;
 }
 
-static int fail(struct xs_state *st, char *why, size_t why_size, const char *fmt, unsigned long long a,
-		unsigned long long b)
+static int fail(struct xs_state *st, char *why, size_t why_size, const char *fmt,
+                unsigned long long a, unsigned long long b)
 {
 	snprintf(why, why_size, fmt, a, b);
 	free(st->extra);
@@ -95,9 +95,11 @@ int explore_sel_parse(const char *text, uint64_t n, struct xs_state *st, char *w
 	st->dup_of = -1;
 	st->phase = -1;
 	if (number(&p, &prefix) < 0 || (*p && *p != '+'))
-		return fail(st, why, why_size, "give PREFIX[+I,J-K,...] (entry numbers from 0)", 0, 0);
+		return fail(st, why, why_size, "give PREFIX[+I,J-K,...] (entry numbers from 0)", 0,
+		            0);
 	if (prefix > n)
-		return fail(st, why, why_size, "prefix %llu is past the log's %llu entries", prefix, n);
+		return fail(st, why, why_size, "prefix %llu is past the log's %llu entries", prefix,
+		            n);
 	st->prefix = (uint32_t)prefix;
 	if (!*p)
 		return 0;
@@ -108,24 +110,26 @@ int explore_sel_parse(const char *text, uint64_t n, struct xs_state *st, char *w
 	for (;;) {
 		if (number(&p, &a) < 0) {
 			free(seen);
-			return fail(st, why, why_size, "after \"+\": entry numbers or ranges A-B", 0, 0);
+			return fail(st, why, why_size, "after \"+\": entry numbers or ranges A-B",
+			            0, 0);
 		}
 		b = a;
 		if (*p == '-') {
 			p++;
 			if (number(&p, &b) < 0 || b < a) {
 				free(seen);
-				return fail(st, why, why_size, "range from %llu: give A-B with B >= A", a, 0);
+				return fail(st, why, why_size,
+				            "range from %llu: give A-B with B >= A", a, 0);
 			}
 		}
 		for (uint64_t x = a; x <= b; x++) {
 			if (x >= n || x < prefix || seen[x]) {
 				free(seen);
 				return fail(st, why, why_size,
-					    x >= n      ? "entry %llu is past the log's %llu entries"
-					    : x < prefix ? "entry %llu is inside the prefix (%llu)"
-							 : "entry %llu is given twice",
-					    x, x >= n ? n : prefix);
+				            x >= n ? "entry %llu is past the log's %llu entries"
+				            : x < prefix ? "entry %llu is inside the prefix (%llu)"
+				                         : "entry %llu is given twice",
+				            x, x >= n ? n : prefix);
 			}
 			seen[x] = 1;
 			if (push(st, &cap, x) < 0) {
@@ -138,7 +142,7 @@ int explore_sel_parse(const char *text, uint64_t n, struct xs_state *st, char *w
 		if (*p != ',') {
 			free(seen);
 			return fail(st, why, why_size, "unexpected character at offset %llu",
-				    (unsigned long long)(p - text), 0);
+			            (unsigned long long)(p - text), 0);
 		}
 		p++;
 	}

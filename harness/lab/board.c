@@ -12,8 +12,8 @@
 #include "lib/log.h"
 #include "lib/timeline.h"
 
-int board_open(struct board *b, const struct lab *lab, const char *name,
-	       const char *timeline_path, unsigned flags)
+int board_open(struct board *b, const struct lab *lab, const char *name, const char *timeline_path,
+               unsigned flags)
 {
 	char tl_path[600];
 	int rc;
@@ -23,8 +23,8 @@ int board_open(struct board *b, const struct lab *lab, const char *name,
 	b->lab = lab;
 	b->cfg = lab_board(lab, name);
 	if (!b->cfg) {
-		hil_error("%s: no board \"%s\" (hilctl --lab %s boards lists them)", lab->path, name,
-			  lab->path);
+		hil_error("%s: no board \"%s\" (hilctl --lab %s boards lists them)", lab->path,
+		          name, lab->path);
 		return -ENOENT;
 	}
 	rc = board_run_dir(b->cfg->name, b->run_dir, sizeof(b->run_dir));
@@ -41,7 +41,7 @@ int board_open(struct board *b, const struct lab *lab, const char *name,
 	}
 	b->tl = timeline_open(timeline_path, b->cfg->name);
 	rc = power_open(&b->power, b->cfg->name, b->run_dir, b->cfg->power,
-			(flags & BOARD_F_PERSIST) ? POWER_F_PERSIST : 0);
+	                (flags & BOARD_F_PERSIST) ? POWER_F_PERSIST : 0);
 	if (rc < 0)
 		goto fail;
 	b->power.tl = b->tl;
@@ -90,7 +90,7 @@ int board_power_on(struct board *b, int64_t deadline_ns)
 		rc = console_connect(&b->console, deadline_ns);
 		if (rc < 0) {
 			hil_error("board \"%s\": console did not come up after power on: %s",
-				  b->cfg->name, strerror(-rc));
+			          b->cfg->name, strerror(-rc));
 			return rc;
 		}
 	}
@@ -153,7 +153,7 @@ int board_power_cycle(struct board *b, int64_t off_ns, int64_t deadline_ns)
 }
 
 int board_expect(struct board *b, struct expect *e, int64_t deadline_ns, struct expect_match *m,
-		 int64_t *t_ns)
+                 int64_t *t_ns)
 {
 	char buf[4096];
 	int rc;

@@ -34,8 +34,8 @@ struct board {
 /* Open by name. timeline_path NULL: <run_dir>/timeline.jsonl.
  * Returns 0, -ENOENT (no such board, message printed), -EBUSY (locked), or
  * the driver's error. */
-int board_open(struct board *b, const struct lab *lab, const char *name,
-	       const char *timeline_path, unsigned flags);
+int board_open(struct board *b, const struct lab *lab, const char *name, const char *timeline_path,
+               unsigned flags);
 void board_close(struct board *b);
 /* Route power, console and events to tl from now on (one timeline per run);
  * the board's previous timeline is closed. */
@@ -54,6 +54,6 @@ struct expect_match;
  * signal (-errno; -EINTR when interrupted). A console that vanishes is
  * reconnected until the deadline; bytes read before are kept. */
 int board_expect(struct board *b, struct expect *e, int64_t deadline_ns, struct expect_match *m,
-		 int64_t *t_ns);
+                 int64_t *t_ns);
 
 #endif

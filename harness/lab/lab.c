@@ -28,7 +28,7 @@ const char *const *lab_get_overrides(void)
 	return overrides;
 }
 static const char *const board_keys[] = {"name",   "tags", "power",       "console", "network",
-					 "probes", "vars", "description", "host",    NULL};
+                                         "probes", "vars", "description", "host",    NULL};
 
 static int name_ok(const char *name)
 {
@@ -71,8 +71,10 @@ static int check_network(const struct board_cfg *b)
 
 	if (drv && drv->type == CFG_SCALAR && !strcmp(drv->value, "qemu")) {
 		if (strcmp(pdrv->value, "qemu") != 0) {
-			cfg_error(drv, "needs the board's power driver to be qemu (it is %s); use "
-				  "a power driver as a switch instead", pdrv->value);
+			cfg_error(drv,
+			          "needs the board's power driver to be qemu (it is %s); use "
+			          "a power driver as a switch instead",
+			          pdrv->value);
 			return -EINVAL;
 		}
 		return 0;
@@ -105,8 +107,9 @@ static int check_server_vars(const struct board_cfg *b)
 		errno = 0;
 		n = strtol(port->value, &end, 10);
 		if (!port->value[0] || *end || errno || n < 0 || n > 65535) {
-			cfg_error(port, "board \"%s\": vars: server_port \"%s\" is not a port "
-			                "(0-65535; 0: any free one)",
+			cfg_error(port,
+			          "board \"%s\": vars: server_port \"%s\" is not a port "
+			          "(0-65535; 0: any free one)",
 			          b->name, port->value);
 			return -EINVAL;
 		}
@@ -143,8 +146,8 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		return -EINVAL;
 	if (!name_ok(b->name)) {
 		cfg_error(cfg_get(n, "name"),
-			  "\"%s\" is not a usable board name (letters, digits, - _ ., up to 64)",
-			  b->name);
+		          "\"%s\" is not a usable board name (letters, digits, - _ ., up to 64)",
+		          b->name);
 		return -EINVAL;
 	}
 	if (cfg_check_keys(n, board_keys) < 0)
@@ -160,9 +163,9 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		return -EINVAL;
 	if (b->host && !name_ok(b->host)) {
 		cfg_error(cfg_get(n, "host"),
-			  "\"%s\" is not a usable host name (the lab host's Slurm NodeName or "
-			  "hostname: letters, digits, - _ .)",
-			  b->host);
+		          "\"%s\" is not a usable host name (the lab host's Slurm NodeName or "
+		          "hostname: letters, digits, - _ .)",
+		          b->host);
 		return -EINVAL;
 	}
 	b->power = cfg_get(n, "power");
@@ -171,7 +174,8 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	b->probes = cfg_get(n, "probes");
 	b->vars = cfg_get(n, "vars");
 	if (!b->power) {
-		cfg_error(n, "needs a power: mapping with driver: (one of %s)", power_driver_list());
+		cfg_error(n, "needs a power: mapping with driver: (one of %s)",
+		          power_driver_list());
 		return -EINVAL;
 	}
 	if (cfg_expect_type(b->power, CFG_MAP) < 0)
@@ -191,12 +195,12 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		type = cfg_get(b->console, "type");
 		if (!type || type->type != CFG_SCALAR || !type->value[0]) {
 			cfg_error(type ? type : b->console, "needs type:, one of %s",
-				  console_type_list());
+			          console_type_list());
 			return -EINVAL;
 		}
 		if (!console_find(type->value)) {
 			cfg_error(type, "\"%s\" is not one of %s", type->value,
-				  console_type_list());
+			          console_type_list());
 			return -EINVAL;
 		}
 	}
@@ -250,11 +254,15 @@ static int expand_node(const struct lab *lab, struct cfg_node *n)
 			}
 			val = var_value(lab, p + 2, (size_t)(end - p - 2));
 			if (!val) {
-				cfg_error(n, "${%.*s} is not defined: give --set %.*s=VALUE or a vars: "
-					  "entry", (int)(end - p - 2), p + 2, (int)(end - p - 2), p + 2);
+				cfg_error(
+				    n,
+				    "${%.*s} is not defined: give --set %.*s=VALUE or a vars: "
+				    "entry",
+				    (int)(end - p - 2), p + 2, (int)(end - p - 2), p + 2);
 				return -EINVAL;
 			}
-			if (asprintf(&nv, "%.*s%s%s", (int)(p - n->value), n->value, val, end + 1) < 0)
+			if (asprintf(&nv, "%.*s%s%s", (int)(p - n->value), n->value, val, end + 1) <
+			    0)
 				return -ENOMEM;
 			free(n->value);
 			n->value = nv;
@@ -283,7 +291,8 @@ struct lab *lab_load(const char *path)
 		return NULL;
 	if (access(path, F_OK) < 0 && errno == ENOENT) {
 		hil_error("%s: No such file or directory: name the lab file with --lab FILE or "
-			  "HILCTL_LAB=FILE (fixtures/lab-*.yaml are examples)", path);
+		          "HILCTL_LAB=FILE (fixtures/lab-*.yaml are examples)",
+		          path);
 		free(lab);
 		return NULL;
 	}

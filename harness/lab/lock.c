@@ -148,7 +148,7 @@ static int lock_dir_make(const char *dir)
 		return 0;
 	if (chown(dir, (uid_t)-1, g->gr_gid) < 0 || chmod(dir, LOCK_DIR_MODE) < 0)
 		hil_warn("lock directory %s: cannot give it to group %s: %s (are you in it?)", dir,
-			 LOCK_GROUP, strerror(errno));
+		         LOCK_GROUP, strerror(errno));
 	return 0;
 }
 
@@ -164,11 +164,11 @@ static int lock_dir_refused(const char *dir, int err)
 	}
 	g = getgrgid(st.st_gid);
 	hil_error("lock directory %s: %s (owner uid %u, group %s, mode %04o): boards are "
-		  "shared through group %s and a directory that is setgid and group writable "
-		  "(make install's tmpfiles.d entry; see docs/shared-lab.md), or set "
-		  "HILCTL_LOCK_DIR",
-		  dir, strerror(err), (unsigned)st.st_uid, g ? g->gr_name : "?",
-		  (unsigned)(st.st_mode & 07777), LOCK_GROUP);
+	          "shared through group %s and a directory that is setgid and group writable "
+	          "(make install's tmpfiles.d entry; see docs/shared-lab.md), or set "
+	          "HILCTL_LOCK_DIR",
+	          dir, strerror(err), (unsigned)st.st_uid, g ? g->gr_name : "?",
+	          (unsigned)(st.st_mode & 07777), LOCK_GROUP);
 	return -err;
 }
 
@@ -304,14 +304,14 @@ static int take(const char *board, pid_t holder_pid, bool *taken, bool quiet)
 		}
 		if (!quiet)
 			hil_error("board \"%s\" is locked by pid %d (%s); wait, or run \"hilctl "
-				  "unlock %s\" if that is yours",
-				  board, (int)h.pid, h.cmd[0] ? h.cmd : "?", board);
+			          "unlock %s\" if that is yours",
+			          board, (int)h.pid, h.cmd[0] ? h.cmd : "?", board);
 		rc = -EBUSY;
 		goto out;
 	}
 	if (rc > 0)
 		hil_info("board \"%s\": reclaiming the lock of pid %d, which is gone", board,
-			 (int)h.pid);
+		         (int)h.pid);
 	rc = write_holder(path, holder_pid);
 	if (rc == -EACCES || rc == -EPERM)
 		lock_dir_refused(lock_dir(), -rc);
@@ -348,8 +348,9 @@ int lock_release(const char *board, bool force)
 		return mutex;
 	rc = read_holder(path, &h);
 	if (rc > 0 && holder_alive(&h) && !force && !is_self_or_ancestor(h.pid)) {
-		hil_error("board \"%s\" is locked by pid %d (%s), not by you; --force takes it away",
-			  board, (int)h.pid, h.cmd);
+		hil_error(
+		    "board \"%s\" is locked by pid %d (%s), not by you; --force takes it away",
+		    board, (int)h.pid, h.cmd);
 		rc = -EPERM;
 	} else {
 		rc = 0;

@@ -18,8 +18,8 @@ int network_open(struct network *n, struct board *b)
 	n->b = b;
 	if (!b->cfg->network) {
 		hil_error("board \"%s\" has no network: control in the lab file; a network fault "
-			  "needs one (driver: qemu, or a power driver used as a switch)",
-			  b->cfg->name);
+		          "needs one (driver: qemu, or a power driver used as a switch)",
+		          b->cfg->name);
 		return -EINVAL;
 	}
 	drv = cfg_get(b->cfg->network, "driver");
@@ -46,7 +46,7 @@ int network_set(struct network *n, bool up)
 		return -EBADF;
 	rc = n->via_power ? n->b->power.ops->link(&n->b->power, up) : n->sw.ops->set(&n->sw, up);
 	timeline_event(n->b->tl, clock_now_ns(), "network", "link %s%s%s", up ? "up" : "down",
-		       rc < 0 ? " failed: " : "", rc < 0 ? strerror(-rc) : "");
+	               rc < 0 ? " failed: " : "", rc < 0 ? strerror(-rc) : "");
 	return rc;
 }
 

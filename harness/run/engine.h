@@ -47,7 +47,7 @@ struct fault_result {
 	double at_s;        /* since the run's timeline start */
 	int64_t latency_ns; /* trigger point (marker + delay) to fault done; -1 unknown */
 	char trigger[200];
-	char phase[48];     /* update phase (last phase marker) when it fired */
+	char phase[48]; /* update phase (last phase marker) when it fired */
 };
 
 struct run_result {

@@ -51,8 +51,8 @@ static int setup_oracle(struct run *r)
 	if (phase) {
 		int err;
 		PCRE2_SIZE at;
-		r->phase_re = pcre2_compile((PCRE2_SPTR)phase, PCRE2_ZERO_TERMINATED, 0, &err, &at,
-					    NULL);
+		r->phase_re =
+		    pcre2_compile((PCRE2_SPTR)phase, PCRE2_ZERO_TERMINATED, 0, &err, &at, NULL);
 		r->phase_md = pcre2_match_data_create(8, NULL);
 	}
 	return 0;
@@ -92,7 +92,8 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_POWER_CYCLE:
 			timeline_event(r->b->tl, clock_now_ns(), "note", "oracle: power cycle");
-			rc = board_power_cycle(r->b, 1000 * NS_PER_MS, clock_now_ns() + 30 * NS_PER_S);
+			rc = board_power_cycle(r->b, 1000 * NS_PER_MS,
+			                       clock_now_ns() + 30 * NS_PER_S);
 			if (rc < 0)
 				return infra(r, rc, "power cycle failed: %s", strerror(-rc));
 			r->line_len = 0;
@@ -100,7 +101,7 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_ALIVE:
 			ok = ask(r, cfg_get(alive, "send")->value, cfg_get(alive, "expect")->value,
-				 10 * NS_PER_S);
+			         10 * NS_PER_S);
 			if (stop_requested())
 				return -EINTR;
 			oracle_alive(r->oracle, clock_now_ns(), ok);
@@ -137,8 +138,8 @@ static void check_server_asked(struct run *r)
 		return;
 	cfg_get_str(r->b->cfg->vars, "server_host", false, &host);
 	outcome_no_request_reason(why, sizeof(why),
-				  r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1",
-				  server_port(r->ctx->server), r->told_url, host);
+	                          r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1",
+	                          server_port(r->ctx->server), r->told_url, host);
 	timeline_event(r->b->tl, clock_now_ns(), "note", "%s", why);
 	infra(r, -EHOSTUNREACH, "%s", why);
 }
@@ -165,7 +166,7 @@ static void finish(struct run *r, int rc, int64_t t_start)
 	} else {
 		res->verdict = VERDICT_INFRA_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "%s",
-			 r->infra[0] ? r->infra : "the oracle could not be set up");
+		         r->infra[0] ? r->infra : "the oracle could not be set up");
 	}
 	if (r->infra[0] && res->verdict != VERDICT_INFRA_ERROR) {
 		/* Found after the oracle had decided (the update server's
@@ -179,11 +180,11 @@ static void finish(struct run *r, int rc, int64_t t_start)
 	/* An interrupted run has no verdict (the journal does not count it). */
 	if (res->interrupted)
 		timeline_event(r->b->tl, clock_now_ns(), "note",
-			       "run interrupted before its verdict; --resume runs it again");
+		               "run interrupted before its verdict; --resume runs it again");
 	else
 		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s%s: %s",
-			       verdict_name(res->verdict), res->not_injected ? " (not_injected)" : "",
-			       res->reason);
+		               verdict_name(res->verdict),
+		               res->not_injected ? " (not_injected)" : "", res->reason);
 }
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)
@@ -199,7 +200,7 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	r.b->power.seed = spec->seed;
 	res->t0_ns = timeline_t0(tl);
 	timeline_event(tl, t_start, "run", "scenario %s, point %s, seed %llu", spec->sc->name,
-		       spec->point, spec->seed);
+	               spec->point, spec->seed);
 	if (ctx->server) {
 		server_set_timeline(ctx->server, tl);
 		server_set_fault(ctx->server, &(struct server_fault){.kind = SERVER_FAULT_NONE});
@@ -261,12 +262,12 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	if (rc < 0) {
 		res->power_lost = true;
 		hil_error("board \"%s\": could not power off after run %d (%s): it may still be "
-			  "on; check its power control, then hilctl power %s off",
-			  r.b->cfg->name, spec->run_id, strerror(-rc), r.b->cfg->name);
+		          "on; check its power control, then hilctl power %s off",
+		          r.b->cfg->name, spec->run_id, strerror(-rc), r.b->cfg->name);
 		if (res->verdict == VERDICT_INFRA_ERROR)
 			snprintf(res->reason + strlen(res->reason),
-				 sizeof(res->reason) - strlen(res->reason),
-				 "; power off after the run failed too: the board may still be on");
+			         sizeof(res->reason) - strlen(res->reason),
+			         "; power off after the run failed too: the board may still be on");
 	}
 	oracle_free(r.oracle);
 	pcre2_code_free(r.phase_re);

@@ -16,10 +16,10 @@ struct expect {
 	size_t n;
 	unsigned char *buf; /* window: bytes not yet ruled out */
 	size_t len;
-	uint64_t base;      /* stream offset of buf[0] */
-	uint64_t fed;       /* total bytes fed */
-	size_t lookbehind;  /* bytes to keep before a possible match start */
-	int bol;            /* buf[0] starts a line */
+	uint64_t base;     /* stream offset of buf[0] */
+	uint64_t fed;      /* total bytes fed */
+	size_t lookbehind; /* bytes to keep before a possible match start */
+	int bol;           /* buf[0] starts a line */
 };
 
 /* A full match wins as soon as it exists (soft partial); "$" only matches
@@ -60,12 +60,12 @@ struct expect *expect_new(const char *const patterns[], size_t n)
 		uint32_t lb = 0;
 
 		e->code[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
-					   PCRE2_MULTILINE, &err, &at, NULL);
+		                           PCRE2_MULTILINE, &err, &at, NULL);
 		if (!e->code[i]) {
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(err, msg, sizeof(msg));
 			hil_error("pattern %zu (\"%.80s\"): error at offset %zu: %s", i + 1,
-				  patterns[i], (size_t)at, (char *)msg);
+			          patterns[i], (size_t)at, (char *)msg);
 			goto fail;
 		}
 		e->n = i + 1;
@@ -125,8 +125,8 @@ static void fill_match(struct expect *e, int idx, struct expect_match *m)
 	int pairs;
 
 	/* Re-run the winner to get its own ovector. */
-	pairs = pcre2_match(e->code[idx], e->buf, e->len, 0, match_flags(e) & ~(uint32_t)PCRE2_PARTIAL_SOFT,
-			    e->md, NULL);
+	pairs = pcre2_match(e->code[idx], e->buf, e->len, 0,
+	                    match_flags(e) & ~(uint32_t)PCRE2_PARTIAL_SOFT, e->md, NULL);
 	ov = pcre2_get_ovector_pointer(e->md);
 	start = ov[0];
 	end = ov[1];
@@ -229,7 +229,8 @@ int expect_feed(struct expect *e, const void *data, size_t len, struct expect_ma
 			 * match first; the bytes after it stay in the window for
 			 * the next call. */
 			if (len) {
-				size_t more = len < EXPECT_WINDOW - e->len ? len : EXPECT_WINDOW - e->len;
+				size_t more =
+				    len < EXPECT_WINDOW - e->len ? len : EXPECT_WINDOW - e->len;
 				memcpy(e->buf + e->len, p, more);
 				e->len += more;
 				e->fed += more;
@@ -273,13 +274,13 @@ int expect_regex_ok(const struct cfg_node *node, const char *pattern)
 	if (!text)
 		return -ENOMEM;
 	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
-			     NULL);
+	                     NULL);
 	free(text);
 	if (!code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		cfg_error(node, "\"%.80s\" is not a valid regex: %s at offset %zu", pattern,
-			  (char *)msg, (size_t)at);
+		          (char *)msg, (size_t)at);
 		return -EINVAL;
 	}
 	pcre2_code_free(code);

@@ -47,7 +47,7 @@ static pcre2_code *compile(const char *what, const char *re)
 		PCRE2_UCHAR msg[200];
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		hil_error("probe %s (\"%.80s\"): error at offset %zu: %s", what, re, (size_t)at,
-			  (char *)msg);
+		          (char *)msg);
 	}
 	return c;
 }
@@ -76,7 +76,8 @@ struct oracle *oracle_new(const struct oracle_cfg *cfg)
 	    (cfg->commit_re && cfg->commit_re[0] && !o->commit) ||
 	    (cfg->panic_re && cfg->panic_re[0] && !o->panic)) {
 		if (!o->probe && !(cfg->probe_re && cfg->probe_re[0]))
-			hil_error("the board has no version probe (probes: version: in the lab file)");
+			hil_error(
+			    "the board has no version probe (probes: version: in the lab file)");
 		oracle_free(o);
 		return NULL;
 	}
@@ -97,7 +98,8 @@ void oracle_free(struct oracle *o)
 	free(o);
 }
 
-static void add_evidence(struct oracle *o, int64_t t, const char *kind, const char *text, size_t len)
+static void add_evidence(struct oracle *o, int64_t t, const char *kind, const char *text,
+                         size_t len)
 {
 	struct oracle_evidence *e;
 
@@ -121,7 +123,7 @@ static void add_evidence(struct oracle *o, int64_t t, const char *kind, const ch
 }
 
 static void decide(struct oracle *o, int64_t t, enum verdict v, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void decide(struct oracle *o, int64_t t, enum verdict v, const char *fmt, ...)
 {
@@ -330,7 +332,8 @@ enum oracle_action oracle_next(struct oracle *o, int64_t now, int64_t *deadline,
 		decide(o, now, VERDICT_HUNG,
 		       "booted version %s, then stopped answering on the console (no reset within "
 		       "%.0f s)",
-		       o->version[0] ? o->version : "?", (double)o->cfg->boot_timeout_ns / NS_PER_S);
+		       o->version[0] ? o->version : "?",
+		       (double)o->cfg->boot_timeout_ns / NS_PER_S);
 		return ORACLE_DONE;
 	case ST_SETTLED:
 		o->asked_boot = o->boots;

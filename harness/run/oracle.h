@@ -27,12 +27,12 @@ struct oracle_cfg {
 	const char *commit_re; /* the new version marked itself good (optional) */
 	const char *panic_re;  /* optional: kernel panic lines for the evidence */
 	const char *old_version, *new_version;
-	int64_t boot_timeout_ns; /* power on (or reset) to probe */
-	int64_t settle_ns;       /* trial boot to commit */
-	int ladder;              /* power cycles when the board does not boot */
-	int loop_limit;          /* banners without a probe that make a boot loop */
-	bool alive_check;        /* ask the board to answer once settled */
-	int n_checks;            /* scenario checks to run once alive */
+	int64_t boot_timeout_ns;   /* power on (or reset) to probe */
+	int64_t settle_ns;         /* trial boot to commit */
+	int ladder;                /* power cycles when the board does not boot */
+	int loop_limit;            /* banners without a probe that make a boot loop */
+	bool alive_check;          /* ask the board to answer once settled */
+	int n_checks;              /* scenario checks to run once alive */
 	const char *const *forbid; /* NULL-terminated: a line matching one is inconsistent */
 };
 

@@ -26,18 +26,19 @@ void outcome_judge_injection(struct run_result *res)
 			continue;
 		res->pass = false;
 		res->not_injected = true;
-		snprintf(why, sizeof(why),
-			 "fault %d (%s) was not injected: its trigger (%.120s) never came, so nothing "
-			 "was tested; the board ended %s: %.240s",
-			 i + 1, scenario_fault_kind_name(f->kind), f->trigger[0] ? f->trigger : "-",
-			 verdict_name(res->verdict), res->reason);
+		snprintf(
+		    why, sizeof(why),
+		    "fault %d (%s) was not injected: its trigger (%.120s) never came, so nothing "
+		    "was tested; the board ended %s: %.240s",
+		    i + 1, scenario_fault_kind_name(f->kind), f->trigger[0] ? f->trigger : "-",
+		    verdict_name(res->verdict), res->reason);
 		memcpy(res->reason, why, sizeof(why));
 		return;
 	}
 }
 
 void outcome_no_request_reason(char *out, size_t size, const char *bind, unsigned port,
-			       const char *told_url, const char *host)
+                               const char *told_url, const char *host)
 {
 	char addr[128];
 	const char *bundle;
@@ -46,7 +47,7 @@ void outcome_no_request_reason(char *out, size_t size, const char *bind, unsigne
 	bundle = strstr(told_url, addr);
 	bundle = bundle && bundle[strlen(addr)] ? bundle + strlen(addr) : told_url;
 	snprintf(out, size,
-		 "the update server on %s:%u saw no request for bundle %.60s; the board was told "
-		 "%.150s: is server_host (%.60s) reachable from the board?",
-		 bind, port, bundle, told_url, host);
+	         "the update server on %s:%u saw no request for bundle %.60s; the board was told "
+	         "%.150s: is server_host (%.60s) reachable from the board?",
+	         bind, port, bundle, told_url, host);
 }

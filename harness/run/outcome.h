@@ -25,6 +25,6 @@ bool outcome_any_injected(const struct run_result *res);
  * after host:port, or the whole URL), the URL the board was told and the
  * server_host it names. */
 void outcome_no_request_reason(char *out, size_t size, const char *bind, unsigned port,
-			       const char *told_url, const char *host);
+                               const char *told_url, const char *host);
 
 #endif

@@ -430,10 +430,11 @@ int server_check_bind(const char *addr, char *why, size_t why_size)
 	close(fd);
 	freeaddrinfo(ai);
 	if (rc == -EADDRNOTAVAIL)
-		snprintf(why, why_size,
-		         "%s is not an address of this host (ip -brief address lists them): the "
-		         "update server listens on the address this host has on the board's network",
-		         addr);
+		snprintf(
+		    why, why_size,
+		    "%s is not an address of this host (ip -brief address lists them): the "
+		    "update server listens on the address this host has on the board's network",
+		    addr);
 	else if (rc < 0)
 		snprintf(why, why_size, "cannot bind %s: %s", addr, strerror(-rc));
 	return rc;

@@ -39,13 +39,13 @@ static void test_cfg_enum_error_names_board_key_and_choices(void **state)
 {
 	static const char *const drivers[] = {"gpio", "ftdi", "qemu", NULL};
 	struct cfg_node *root =
-		load("boards:\n  - name: rpi4-03\n    power:\n      driver: gpoi\n");
+	    load("boards:\n  - name: rpi4-03\n    power:\n      driver: gpoi\n");
 	const struct cfg_node *power = cfg_get(cfg_get(root, "boards")->child, "power");
 	int idx = -1;
 
 	assert_int_equal(cfg_get_enum(power, "driver", true, drivers, &idx), -EINVAL);
 	assert_string_equal(logbuf, "lab.yaml:4:15: board \"rpi4-03\": power.driver \"gpoi\" is "
-				    "not one of gpio, ftdi, qemu\n");
+	                            "not one of gpio, ftdi, qemu\n");
 	cfg_free(root);
 }
 
@@ -70,8 +70,8 @@ static void test_cfg_duplicate_key_is_an_error(void **state)
 static void test_cfg_alias_and_merge_key_share_settings(void **state)
 {
 	struct cfg_node *root = load("d: &d {driver: qemu, memory: 512M}\n"
-				     "a: {<<: *d, memory: 1G}\n"
-				     "b: *d\n");
+	                             "a: {<<: *d, memory: 1G}\n"
+	                             "b: *d\n");
 	const struct cfg_node *a, *b;
 
 	assert_non_null(root);
@@ -89,10 +89,10 @@ static void test_cfg_alias_and_merge_key_share_settings(void **state)
 static void test_cfg_alias_bomb_is_refused(void **state)
 {
 	assert_null(load("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-			 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-			 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-			 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-			 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"));
+	                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"));
 	assert_non_null(strstr(logbuf, "too many"));
 	assert_null(load("a: *nope\n"));
 	assert_non_null(strstr(logbuf, "unknown anchor"));
@@ -146,7 +146,7 @@ static void test_cfg_unknown_key_lists_known_ones(void **state)
 
 	assert_int_equal(cfg_check_keys(root, keys), -EINVAL);
 	assert_non_null(strstr(logbuf, "lab.yaml:2:1: cihp is not a known key here (known: "
-				       "driver, chip, line)"));
+	                               "driver, chip, line)"));
 	cfg_free(root);
 }
 
@@ -176,18 +176,18 @@ static void test_cfg_empty_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cfg_tree_keeps_line_and_column),
-		cmocka_unit_test(test_cfg_enum_error_names_board_key_and_choices),
-		cmocka_unit_test(test_cfg_malformed_yaml_reports_position),
-		cmocka_unit_test(test_cfg_duplicate_key_is_an_error),
-		cmocka_unit_test(test_cfg_alias_and_merge_key_share_settings),
-		cmocka_unit_test(test_cfg_alias_bomb_is_refused),
-		cmocka_unit_test(test_cfg_int_range_and_garbage),
-		cmocka_unit_test(test_cfg_missing_required_key),
-		cmocka_unit_test(test_cfg_durations),
-		cmocka_unit_test(test_cfg_unknown_key_lists_known_ones),
-		cmocka_unit_test(test_cfg_strv_scalar_or_list),
-		cmocka_unit_test(test_cfg_empty_file),
+	    cmocka_unit_test(test_cfg_tree_keeps_line_and_column),
+	    cmocka_unit_test(test_cfg_enum_error_names_board_key_and_choices),
+	    cmocka_unit_test(test_cfg_malformed_yaml_reports_position),
+	    cmocka_unit_test(test_cfg_duplicate_key_is_an_error),
+	    cmocka_unit_test(test_cfg_alias_and_merge_key_share_settings),
+	    cmocka_unit_test(test_cfg_alias_bomb_is_refused),
+	    cmocka_unit_test(test_cfg_int_range_and_garbage),
+	    cmocka_unit_test(test_cfg_missing_required_key),
+	    cmocka_unit_test(test_cfg_durations),
+	    cmocka_unit_test(test_cfg_unknown_key_lists_known_ones),
+	    cmocka_unit_test(test_cfg_strv_scalar_or_list),
+	    cmocka_unit_test(test_cfg_empty_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,15 +159,15 @@ static void test_expect_named_group(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_expect_match_split_across_reads),
-		cmocka_unit_test(test_expect_byte_by_byte),
-		cmocka_unit_test(test_expect_first_in_stream_wins),
-		cmocka_unit_test(test_expect_nul_bytes_do_not_end_the_stream),
-		cmocka_unit_test(test_expect_dollar_waits_for_line_end),
-		cmocka_unit_test(test_expect_caret_only_at_line_start),
-		cmocka_unit_test(test_expect_window_stays_bounded),
-		cmocka_unit_test(test_expect_bad_pattern_is_reported),
-		cmocka_unit_test(test_expect_named_group),
+	    cmocka_unit_test(test_expect_match_split_across_reads),
+	    cmocka_unit_test(test_expect_byte_by_byte),
+	    cmocka_unit_test(test_expect_first_in_stream_wins),
+	    cmocka_unit_test(test_expect_nul_bytes_do_not_end_the_stream),
+	    cmocka_unit_test(test_expect_dollar_waits_for_line_end),
+	    cmocka_unit_test(test_expect_caret_only_at_line_start),
+	    cmocka_unit_test(test_expect_window_stays_bounded),
+	    cmocka_unit_test(test_expect_bad_pattern_is_reported),
+	    cmocka_unit_test(test_expect_named_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

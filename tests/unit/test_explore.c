@@ -152,9 +152,9 @@ static void test_order_phase_first_flush_then_rest(void **state)
 	struct xs_list sl;
 	struct xs_opts o = {.seed = 3, .reorder = 2};
 	struct xw_phase ph[3] = {
-		{.at = 1, .name = "download"},
-		{.at = 1, .name = "download"}, /* the same phase again: no new boundary */
-		{.at = 4, .name = "flip"},
+	    {.at = 1, .name = "download"},
+	    {.at = 1, .name = "download"}, /* the same phase again: no new boundary */
+	    {.at = 4, .name = "flip"},
 	};
 
 	small_log(&l);
@@ -185,8 +185,12 @@ static void test_order_phase_first_flush_then_rest(void **state)
 	/* then the remaining flush boundaries, then the rest */
 	assert_int_equal(find_prefix(&sl, 6)->cls, XS_FLUSH);
 	for (size_t i = 1; i < sl.n; i++) {
-		int r0 = sl.s[i - 1].at_phase ? 0 : sl.s[i - 1].cls >= XS_WRITE ? XS_WRITE : (int)sl.s[i - 1].cls;
-		int r1 = sl.s[i].at_phase ? 0 : sl.s[i].cls >= XS_WRITE ? XS_WRITE : (int)sl.s[i].cls;
+		int r0 = sl.s[i - 1].at_phase          ? 0
+		         : sl.s[i - 1].cls >= XS_WRITE ? XS_WRITE
+		                                       : (int)sl.s[i - 1].cls;
+		int r1 = sl.s[i].at_phase          ? 0
+		         : sl.s[i].cls >= XS_WRITE ? XS_WRITE
+		                                   : (int)sl.s[i].cls;
 		assert_true(r0 <= r1);
 	}
 	/* the phase of a state is the last marker at or before its crash point */
@@ -208,9 +212,9 @@ static void test_phase_keeps_the_epoch_in_flight_at_its_marker(void **state)
 	size_t in_epoch1 = 0;
 
 	small_log(&l);
-	assert_int_equal(explore_enumerate(l.e, l.n, ph, 2, &(struct xs_opts){.seed = 3, .reorder = 2},
-					   &all),
-			 0);
+	assert_int_equal(
+	    explore_enumerate(l.e, l.n, ph, 2, &(struct xs_opts){.seed = 3, .reorder = 2}, &all),
+	    0);
 	assert_int_equal(explore_enumerate(l.e, l.n, ph, 2, &o, &sl), 0);
 	for (size_t i = 0; i < all.n; i++)
 		in_epoch1 += all.s[i].epoch == 1;
@@ -269,8 +273,8 @@ static bool same_lists(const struct xs_list *a, const struct xs_list *b)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		if (a->s[i].prefix != b->s[i].prefix || a->s[i].n_extra != b->s[i].n_extra ||
-		    (a->s[i].n_extra && memcmp(a->s[i].extra, b->s[i].extra,
-					       a->s[i].n_extra * sizeof(uint32_t))))
+		    (a->s[i].n_extra &&
+		     memcmp(a->s[i].extra, b->s[i].extra, a->s[i].n_extra * sizeof(uint32_t))))
 			return false;
 	}
 	return true;
@@ -326,7 +330,7 @@ static void test_subsets_are_seeded_and_bounded(void **state)
 			bool later_newer = false;
 			for (uint32_t k = 0; k + 1 < s->n_extra; k++)
 				later_newer |= s->extra[k] > last &&
-					       l.e[s->extra[k]].sector == l.e[last].sector;
+				               l.e[s->extra[k]].sector == l.e[last].sector;
 			assert_true(later_newer);
 		}
 	}
@@ -355,7 +359,7 @@ static void test_small_writes_variant_loses_the_data(void **state)
 	bool found = false;
 	for (size_t i = 0; i < sl.n; i++)
 		found |= sl.s[i].cls == XS_SUBSET && sl.s[i].prefix == 1 && sl.s[i].n_extra == 2 &&
-			 sl.s[i].extra[0] == 3 && sl.s[i].extra[1] == 4;
+		         sl.s[i].extra[0] == 3 && sl.s[i].extra[1] == 4;
 	assert_true(found);
 	explore_list_free(&sl);
 }
@@ -418,7 +422,8 @@ static void test_selection_text_round_trips(void **state)
 	assert_int_equal(st.n_extra, 0);
 	assert_int_equal(explore_sel_format(&st, text, sizeof(text)), 0);
 	assert_string_equal(text, "1234");
-	assert_int_equal(explore_sel_parse("1200+1203,1201,1205-1208", 2000, &st, why, sizeof(why)), 0);
+	assert_int_equal(explore_sel_parse("1200+1203,1201,1205-1208", 2000, &st, why, sizeof(why)),
+	                 0);
 	assert_int_equal(st.n_extra, 6);
 	assert_int_equal(st.extra[0], 1203);
 	assert_int_equal(st.extra[1], 1201);
@@ -439,28 +444,30 @@ static void test_bad_selections_are_refused_with_a_reason(void **state)
 	static const struct {
 		const char *text, *why;
 	} bad[] = {
-		{"", "PREFIX"},
-		{"x", "PREFIX"},
-		{"-3", "PREFIX"},
-		{"20", "past the log"},
-		{"5+", "entry numbers"},
-		{"5+3", "inside the prefix"},
-		{"5+6,6", "twice"},
-		{"5+6-7,7", "twice"},
-		{"5+12", "past the log"},
-		{"5+8-6", "B >= A"},
-		{"5+6;7", "unexpected character"},
-		{"5 +6", "PREFIX"},
-		{"99999999999999999999", "PREFIX"},
+	    {"", "PREFIX"},
+	    {"x", "PREFIX"},
+	    {"-3", "PREFIX"},
+	    {"20", "past the log"},
+	    {"5+", "entry numbers"},
+	    {"5+3", "inside the prefix"},
+	    {"5+6,6", "twice"},
+	    {"5+6-7,7", "twice"},
+	    {"5+12", "past the log"},
+	    {"5+8-6", "B >= A"},
+	    {"5+6;7", "unexpected character"},
+	    {"5 +6", "PREFIX"},
+	    {"99999999999999999999", "PREFIX"},
 	};
 	char why[200];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct xs_state st;
 		why[0] = '\0';
-		assert_int_equal(explore_sel_parse(bad[i].text, 10, &st, why, sizeof(why)), -EINVAL);
+		assert_int_equal(explore_sel_parse(bad[i].text, 10, &st, why, sizeof(why)),
+		                 -EINVAL);
 		if (!strstr(why, bad[i].why))
-			fail_msg("\"%s\": \"%s\" does not say \"%s\"", bad[i].text, why, bad[i].why);
+			fail_msg("\"%s\": \"%s\" does not say \"%s\"", bad[i].text, why,
+			         bad[i].why);
 		assert_null(st.extra);
 	}
 }
@@ -492,20 +499,20 @@ static void test_sector_hash_sees_every_byte(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_flush_boundary_is_listed),
-		cmocka_unit_test(test_rewrite_of_same_bytes_is_a_duplicate),
-		cmocka_unit_test(test_write_of_the_base_bytes_is_the_base),
-		cmocka_unit_test(test_order_phase_first_flush_then_rest),
-		cmocka_unit_test(test_phase_keeps_the_epoch_in_flight_at_its_marker),
-		cmocka_unit_test(test_rest_is_spread_over_the_log),
-		cmocka_unit_test(test_subsets_are_seeded_and_bounded),
-		cmocka_unit_test(test_small_writes_variant_loses_the_data),
-		cmocka_unit_test(test_state_hash_matches_the_enumeration),
-		cmocka_unit_test(test_reordered_overlap_differs_from_in_order),
-		cmocka_unit_test(test_selection_text_round_trips),
-		cmocka_unit_test(test_bad_selections_are_refused_with_a_reason),
-		cmocka_unit_test(test_empty_log_has_one_state),
-		cmocka_unit_test(test_sector_hash_sees_every_byte),
+	    cmocka_unit_test(test_every_flush_boundary_is_listed),
+	    cmocka_unit_test(test_rewrite_of_same_bytes_is_a_duplicate),
+	    cmocka_unit_test(test_write_of_the_base_bytes_is_the_base),
+	    cmocka_unit_test(test_order_phase_first_flush_then_rest),
+	    cmocka_unit_test(test_phase_keeps_the_epoch_in_flight_at_its_marker),
+	    cmocka_unit_test(test_rest_is_spread_over_the_log),
+	    cmocka_unit_test(test_subsets_are_seeded_and_bounded),
+	    cmocka_unit_test(test_small_writes_variant_loses_the_data),
+	    cmocka_unit_test(test_state_hash_matches_the_enumeration),
+	    cmocka_unit_test(test_reordered_overlap_differs_from_in_order),
+	    cmocka_unit_test(test_selection_text_round_trips),
+	    cmocka_unit_test(test_bad_selections_are_refused_with_a_reason),
+	    cmocka_unit_test(test_empty_log_has_one_state),
+	    cmocka_unit_test(test_sector_hash_sees_every_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,37 +57,38 @@ static void lab_refused(const char *text, const char *where, const char *what)
 static void test_lab_refuses_bad_driver_settings_at_load(void **state)
 {
 	lab_refused("boards:\n  - name: b1\n    power: {driver: command, on: [true], off: [true], "
-		    "timeout: banana}\n",
-		    ":3:64:", "\"banana\" is not a duration");
-	lab_refused("boards:\n  - name: b1\n    power: {driver: gpio, chip: gpiochip0, line: 99999999}\n",
-		    ":3:", "is not a line offset");
+	            "timeout: banana}\n",
+	            ":3:64:", "\"banana\" is not a duration");
+	lab_refused(
+	    "boards:\n  - name: b1\n    power: {driver: gpio, chip: gpiochip0, line: 99999999}\n",
+	    ":3:", "is not a line offset");
 	lab_refused("boards:\n  - name: b1\n    power: {driver: ftdi, serial: A1, channel: 0}\n",
-		    ":3:48:", "0 is out of range (1 to 8)");
-	lab_refused("boards:\n  - name: b1\n    power: {driver: qemu, machine: virt}\n", ":3:",
-		    "binary");
-	lab_refused("boards:\n  - name: b1\n    power: {driver: pdudaemon, hostname: p}\n", ":3:",
-		    "url:");
+	            ":3:48:", "0 is out of range (1 to 8)");
+	lab_refused("boards:\n  - name: b1\n    power: {driver: qemu, machine: virt}\n",
+	            ":3:", "binary");
+	lab_refused("boards:\n  - name: b1\n    power: {driver: pdudaemon, hostname: p}\n",
+	            ":3:", "url:");
 }
 
 static void test_lab_refuses_bad_console_network_and_probes(void **state)
 {
-	lab_refused(BOARD "    console: {type: tcp, port: 99999999999}\n", ":4:32:",
-		    "99999999999 is out of range (1 to 65535)");
-	lab_refused(BOARD "    console: {type: serial, path: /dev/x, stop_bits: 3}\n", ":4:",
-		    "3 is out of range (1 to 2)");
-	lab_refused(BOARD "    network: {driver: qemu}\n", ":4:23:",
-		    "needs the board's power driver to be qemu");
-	lab_refused(BOARD "    network: {driver: command, on: [true], timeout: 5x}\n", ":4:",
-		    "\"5x\" is not a duration");
-	lab_refused(BOARD "    probes: {version: 'v=(?<version>\\S+'}\n", ":4:23:",
-		    "is not a valid regex: missing closing parenthesis");
+	lab_refused(BOARD "    console: {type: tcp, port: 99999999999}\n",
+	            ":4:32:", "99999999999 is out of range (1 to 65535)");
+	lab_refused(BOARD "    console: {type: serial, path: /dev/x, stop_bits: 3}\n",
+	            ":4:", "3 is out of range (1 to 2)");
+	lab_refused(BOARD "    network: {driver: qemu}\n",
+	            ":4:23:", "needs the board's power driver to be qemu");
+	lab_refused(BOARD "    network: {driver: command, on: [true], timeout: 5x}\n",
+	            ":4:", "\"5x\" is not a duration");
+	lab_refused(BOARD "    probes: {version: 'v=(?<version>\\S+'}\n",
+	            ":4:23:", "is not a valid regex: missing closing parenthesis");
 	lab_refused(BOARD "    probes: {alive: {send: x}}\n", ":4:", "needs key \"expect\"");
 }
 
 static void test_lab_accepts_the_shipped_labs_without_hardware(void **state)
 {
 	static const char *const labs[] = {"fixtures/lab-qemu.yaml", "fixtures/lab-rpi-gpio.yaml",
-					   "fixtures/lab-bbb-ftdi.yaml", NULL};
+	                                   "fixtures/lab-bbb-ftdi.yaml", NULL};
 
 	for (int i = 0; labs[i]; i++) {
 		struct lab *lab;
@@ -129,22 +130,21 @@ static void test_scenario_compiles_every_regex_at_load(void **state)
 {
 	scenario_refused("steps:\n  - expect: 'a(b'\n", ":4:13:", "is not a valid regex");
 	scenario_refused("steps:\n  - expect: [ok, 'a[b']\n", ":4:18:", "is not a valid regex");
-	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: 'x(?<'}\n", ":4:38:",
-			 "marker \"x(?<\" is not a valid regex");
-	scenario_refused("steps:\n  - fault: {kind: network, until: '*x'}\n", ":4:35:",
-			 "until \"*x\" is not a valid regex");
+	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: 'x(?<'}\n",
+	                 ":4:38:", "marker \"x(?<\" is not a valid regex");
+	scenario_refused("steps:\n  - fault: {kind: network, until: '*x'}\n",
+	                 ":4:35:", "until \"*x\" is not a valid regex");
 	scenario_refused("forbid: [ok, 'a)b']\nsteps: []\n", ":3:14:", "is not a valid regex");
-	scenario_refused("checks:\n  - {send: x, expect: '(('}\nsteps: []\n", ":4:23:",
-			 "is not a valid regex");
-	scenario_refused("forbid: [a, b, c, d, e, f, g, h, i]\nsteps: []\n", ":3:",
-			 "at most 8");
+	scenario_refused("checks:\n  - {send: x, expect: '(('}\nsteps: []\n",
+	                 ":4:23:", "is not a valid regex");
+	scenario_refused("forbid: [a, b, c, d, e, f, g, h, i]\nsteps: []\n", ":3:", "at most 8");
 }
 
 static void test_scenario_regex_may_hold_run_variables(void **state)
 {
 	const char *text = "scenario: s\nallowed: [upgraded]\nsteps:\n"
-			   "  - expect: 'write offset=${point}\\d{6}\\b'\n"
-			   "  - expect: 'literal $${x}'\n";
+	                   "  - expect: 'write offset=${point}\\d{6}\\b'\n"
+	                   "  - expect: 'literal $${x}'\n";
 	struct scenario *s;
 
 	log_capture(logbuf, sizeof(logbuf));
@@ -158,12 +158,12 @@ static void test_scenario_regex_may_hold_run_variables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lab_refuses_bad_driver_settings_at_load),
-		cmocka_unit_test(test_lab_refuses_bad_console_network_and_probes),
-		cmocka_unit_test(test_lab_accepts_the_shipped_labs_without_hardware),
-		cmocka_unit_test(test_power_check_opens_nothing),
-		cmocka_unit_test(test_scenario_compiles_every_regex_at_load),
-		cmocka_unit_test(test_scenario_regex_may_hold_run_variables),
+	    cmocka_unit_test(test_lab_refuses_bad_driver_settings_at_load),
+	    cmocka_unit_test(test_lab_refuses_bad_console_network_and_probes),
+	    cmocka_unit_test(test_lab_accepts_the_shipped_labs_without_hardware),
+	    cmocka_unit_test(test_power_check_opens_nothing),
+	    cmocka_unit_test(test_scenario_compiles_every_regex_at_load),
+	    cmocka_unit_test(test_scenario_regex_may_hold_run_variables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,8 @@ static void test_num_takes_whole_decimal_numbers_in_range(void **state)
 
 static void test_num_refuses_trailing_junk_and_non_numbers(void **state)
 {
-	static const char *const bad[] = {"", "abc", "3x", "2x", " 3", "3 ", "0x10", "1e3",
-					  "+", "-", "1.5", "١", NULL};
+	static const char *const bad[] = {"",    "abc", "3x", "2x",  " 3", "3 ", "0x10",
+	                                  "1e3", "+",   "-",  "1.5", "١",  NULL};
 	long long v = 99;
 	unsigned long long u = 99;
 
@@ -74,8 +74,9 @@ static void test_num_opt_names_option_value_and_range(void **state)
 
 static void test_durations_are_strict_and_bounded(void **state)
 {
-	static const char *const bad[] = {"banana", "", "s", "-1s", "+1s", " 1s", "1s ",  "1e3s",
-					  "0x10s", "inf",   "nan", "1.s", ".5s", "1 s", "2d", NULL};
+	static const char *const bad[] = {"banana", "",     "s",     "-1s", "+1s", " 1s",
+	                                  "1s ",    "1e3s", "0x10s", "inf", "nan", "1.s",
+	                                  ".5s",    "1 s",  "2d",    NULL};
 	int64_t ns = 0;
 
 	assert_int_equal(cfg_parse_duration("250ms", &ns), 0);
@@ -111,12 +112,12 @@ static void test_cfg_duration_error_names_file_line_col(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_num_takes_whole_decimal_numbers_in_range),
-		cmocka_unit_test(test_num_refuses_trailing_junk_and_non_numbers),
-		cmocka_unit_test(test_num_refuses_out_of_range_and_overflow),
-		cmocka_unit_test(test_num_opt_names_option_value_and_range),
-		cmocka_unit_test(test_durations_are_strict_and_bounded),
-		cmocka_unit_test(test_cfg_duration_error_names_file_line_col),
+	    cmocka_unit_test(test_num_takes_whole_decimal_numbers_in_range),
+	    cmocka_unit_test(test_num_refuses_trailing_junk_and_non_numbers),
+	    cmocka_unit_test(test_num_refuses_out_of_range_and_overflow),
+	    cmocka_unit_test(test_num_opt_names_option_value_and_range),
+	    cmocka_unit_test(test_durations_are_strict_and_bounded),
+	    cmocka_unit_test(test_cfg_duration_error_names_file_line_col),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,19 +85,19 @@ static void replay(const char *name)
 	int n_checks;
 	size_t n = load(name, ev, 64, expect, &n_checks), i = 0;
 	struct oracle_cfg cfg = {
-		.probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
-			    "committed=(?<committed>[01])",
-		.banner_re = "^U-Boot 20\\d\\d",
-		.commit_re = "hilctl-agent: commit slot=",
-		.panic_re = "Kernel panic",
-		.old_version = "1",
-		.new_version = "2",
-		.boot_timeout_ns = 40 * NS_PER_S,
-		.settle_ns = 20 * NS_PER_S,
-		.ladder = 2,
-		.loop_limit = 6,
-		.alive_check = true,
-		.n_checks = n_checks,
+	    .probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
+	                "committed=(?<committed>[01])",
+	    .banner_re = "^U-Boot 20\\d\\d",
+	    .commit_re = "hilctl-agent: commit slot=",
+	    .panic_re = "Kernel panic",
+	    .old_version = "1",
+	    .new_version = "2",
+	    .boot_timeout_ns = 40 * NS_PER_S,
+	    .settle_ns = 20 * NS_PER_S,
+	    .ladder = 2,
+	    .loop_limit = 6,
+	    .alive_check = true,
+	    .n_checks = n_checks,
 	};
 	struct oracle *o = oracle_new(&cfg);
 	int64_t now = 0, deadline;
@@ -142,7 +142,7 @@ static void replay(const char *name)
 	}
 	if (strcmp(verdict_name(oracle_verdict(o)), expect) != 0)
 		fail_msg("%s: verdict %s (%s), transcript expects %s", name,
-			 verdict_name(oracle_verdict(o)), oracle_reason(o), expect);
+		         verdict_name(oracle_verdict(o)), oracle_reason(o), expect);
 	{
 		const struct oracle_evidence *e;
 		size_t ne = oracle_evidence(o, &e);
@@ -194,7 +194,7 @@ static void test_oracle_hostile_console_bytes(void **s)
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
-				 .boot_timeout_ns = NS_PER_S};
+	                         .boot_timeout_ns = NS_PER_S};
 	struct oracle *o = oracle_new(&cfg);
 
 	oracle_power_restored(o, 0);
@@ -210,7 +210,9 @@ static void test_oracle_forbidden_line_is_inconsistent(void **s)
 {
 	static const char *const forbid[] = {"hilctl-boot: slot=B", NULL};
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
-				 .boot_timeout_ns = NS_PER_S, .old_version = "1", .forbid = forbid};
+	                         .boot_timeout_ns = NS_PER_S,
+	                         .old_version = "1",
+	                         .forbid = forbid};
 	struct oracle *o = oracle_new(&cfg);
 
 	oracle_power_restored(o, 0);
@@ -223,17 +225,17 @@ static void test_oracle_forbidden_line_is_inconsistent(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oracle_upgraded),
-		cmocka_unit_test(test_oracle_rolled_back),
-		cmocka_unit_test(test_oracle_rolled_back_after_failed_trials),
-		cmocka_unit_test(test_oracle_bricked_after_the_ladder),
-		cmocka_unit_test(test_oracle_boot_loop),
-		cmocka_unit_test(test_oracle_hung),
-		cmocka_unit_test(test_oracle_inconsistent_when_never_committed),
-		cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
-		cmocka_unit_test(test_oracle_hostile_console_bytes),
-		cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
-		cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
+	    cmocka_unit_test(test_oracle_upgraded),
+	    cmocka_unit_test(test_oracle_rolled_back),
+	    cmocka_unit_test(test_oracle_rolled_back_after_failed_trials),
+	    cmocka_unit_test(test_oracle_bricked_after_the_ladder),
+	    cmocka_unit_test(test_oracle_boot_loop),
+	    cmocka_unit_test(test_oracle_hung),
+	    cmocka_unit_test(test_oracle_inconsistent_when_never_committed),
+	    cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
+	    cmocka_unit_test(test_oracle_hostile_console_bytes),
+	    cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
+	    cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

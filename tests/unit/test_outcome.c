@@ -23,11 +23,10 @@ static struct run_result judged(bool injected, bool optional)
 	struct run_result res = {.verdict = VERDICT_ROLLED_BACK, .pass = true, .n_faults = 1};
 
 	snprintf(res.reason, sizeof(res.reason), "old version 1 runs from slot A, committed");
-	res.faults[0] = (struct fault_result){.kind = FAULT_POWER_CUT,
-					      .injected = injected,
-					      .optional = optional};
+	res.faults[0] = (struct fault_result){
+	    .kind = FAULT_POWER_CUT, .injected = injected, .optional = optional};
 	snprintf(res.faults[0].trigger, sizeof(res.faults[0].trigger),
-		 "marker 'hilctl-agent: write offset=1048576\\b' + 0.000 s");
+	         "marker 'hilctl-agent: write offset=1048576\\b' + 0.000 s");
 	return res;
 }
 
@@ -107,11 +106,11 @@ static void test_outcome_no_request_names_server_url_and_host(void **state)
 {
 	char why[512];
 
-	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 40123,
-				  "http://10.9.9.9:40123/v2", "10.9.9.9");
+	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 40123, "http://10.9.9.9:40123/v2",
+	                          "10.9.9.9");
 	assert_string_equal(why, "the update server on 127.0.0.1:40123 saw no request for bundle "
-				 "/v2; the board was told http://10.9.9.9:40123/v2: is "
-				 "server_host (10.9.9.9) reachable from the board?");
+	                         "/v2; the board was told http://10.9.9.9:40123/v2: is "
+	                         "server_host (10.9.9.9) reachable from the board?");
 	(void)state;
 }
 
@@ -119,8 +118,7 @@ static void test_outcome_no_request_without_a_path_names_the_url(void **state)
 {
 	char why[512];
 
-	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 8080, "10.0.2.2:8080",
-				  "10.0.2.2");
+	outcome_no_request_reason(why, sizeof(why), "127.0.0.1", 8080, "10.0.2.2:8080", "10.0.2.2");
 	assert_non_null(strstr(why, "saw no request for bundle 10.0.2.2:8080;"));
 	(void)state;
 }
@@ -150,7 +148,7 @@ static void test_scenario_reads_optional_on_a_fault(void **state)
 
 	log_capture(logbuf, sizeof(logbuf));
 	sc = load_text(SCENARIO_HEAD "  - fault: {kind: power_cut, marker: x, optional: true}\n"
-				     "  - fault: {kind: power_cut, marker: y}\n");
+	                             "  - fault: {kind: power_cut, marker: y}\n");
 	assert_non_null(sc);
 	assert_true(sc->steps[1].fault.optional);
 	assert_false(sc->steps[2].fault.optional);
@@ -165,15 +163,15 @@ static void test_scenario_reads_optional_on_a_fault(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_outcome_fault_not_injected_is_not_a_pass),
-		cmocka_unit_test(test_outcome_injected_fault_keeps_the_pass),
-		cmocka_unit_test(test_outcome_optional_fault_not_injected_still_passes),
-		cmocka_unit_test(test_outcome_second_fault_not_injected_counts_too),
-		cmocka_unit_test(test_outcome_board_failure_stays_a_failure),
-		cmocka_unit_test(test_outcome_infra_error_is_left_alone),
-		cmocka_unit_test(test_outcome_no_request_names_server_url_and_host),
-		cmocka_unit_test(test_outcome_no_request_without_a_path_names_the_url),
-		cmocka_unit_test(test_scenario_reads_optional_on_a_fault),
+	    cmocka_unit_test(test_outcome_fault_not_injected_is_not_a_pass),
+	    cmocka_unit_test(test_outcome_injected_fault_keeps_the_pass),
+	    cmocka_unit_test(test_outcome_optional_fault_not_injected_still_passes),
+	    cmocka_unit_test(test_outcome_second_fault_not_injected_counts_too),
+	    cmocka_unit_test(test_outcome_board_failure_stays_a_failure),
+	    cmocka_unit_test(test_outcome_infra_error_is_left_alone),
+	    cmocka_unit_test(test_outcome_no_request_names_server_url_and_host),
+	    cmocka_unit_test(test_outcome_no_request_without_a_path_names_the_url),
+	    cmocka_unit_test(test_scenario_reads_optional_on_a_fault),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

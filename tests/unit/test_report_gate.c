@@ -26,8 +26,8 @@ static char logbuf[8192];
  * one that was not injected and is optional, "key:verdict:old" one not
  * injected as journals wrote it before "optional" and "outcome" existed
  * ("pass": true). */
-static struct jfile *shard_end(const char *cid, int index, int count, int attempt,
-                               const char *runs, const char *end)
+static struct jfile *shard_end(const char *cid, int index, int count, int attempt, const char *runs,
+                               const char *end)
 {
 	struct sbuf b = {0};
 	char name[64], *list = strdup(runs), *save = NULL;
@@ -314,8 +314,9 @@ static void test_merge_end_without_complete_is_a_partial_shard(void **state)
 	struct report_set rs = {0};
 	struct gate g;
 
-	report_set_add(&rs, shard_end("c", 0, 1, 1, "a:upgraded b:upgraded",
-	                              "{\"end\":{\"complete\":false,\"interrupted\":\"SIGTERM\"}}"));
+	report_set_add(&rs,
+	               shard_end("c", 0, 1, 1, "a:upgraded b:upgraded",
+	                         "{\"end\":{\"complete\":false,\"interrupted\":\"SIGTERM\"}}"));
 	decide(&rs, &g);
 	assert_int_equal(rs.shards[0].status, SHARD_PARTIAL);
 	assert_int_equal(g.shards_partial, 1);

@@ -360,8 +360,10 @@ static void test_journal_reads_an_explore_journal(void **state)
 	assert_string_equal(j->interrupted, "interrupted");
 	jfile_free(j);
 	/* a run record has no place in an explore journal */
-	assert_null(parse("{\"explore\":{\"format\":1,\"scenario\":\"e\"}}\n" RUN("a", "upgraded")));
-	assert_non_null(strstr(logbuf, ":2: an explore journal has state and end records, not \"run\""));
+	assert_null(
+	    parse("{\"explore\":{\"format\":1,\"scenario\":\"e\"}}\n" RUN("a", "upgraded")));
+	assert_non_null(
+	    strstr(logbuf, ":2: an explore journal has state and end records, not \"run\""));
 }
 
 static void test_journal_time_parses_iso_utc(void **state)

@@ -94,8 +94,9 @@ static void test_junit_not_injected_is_an_error_optional_skipped(void **state)
 	assert_non_null(strstr(x, "<testsuites name=\"hilctl c1\" tests=\"3\" failures=\"0\" "
 	                          "errors=\"1\""));
 	assert_non_null(strstr(x, "errors=\"1\" skipped=\"1\""));
-	assert_non_null(strstr(x, "<error type=\"not_injected\" message=\"not_injected on qemu-01: fault 1 "
-	                          "(power_cut) was not injected"));
+	assert_non_null(
+	    strstr(x, "<error type=\"not_injected\" message=\"not_injected on qemu-01: fault 1 "
+	              "(power_cut) was not injected"));
 	assert_non_null(strstr(x, "outcome: not_injected: a fault&#39;s trigger never came"));
 	assert_non_null(strstr(x, "<skipped message=\"optional fault not injected"));
 	assert_null(strstr(x, "<failure"));

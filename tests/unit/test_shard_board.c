@@ -206,7 +206,7 @@ static void test_jobs_skip_boards_another_user_holds_and_name_them(void **state)
 	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1)");
 	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 2);
 	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1), "
-				  "b3 (locked by pid 4242: hilctl lock b3)");
+	                          "b3 (locked by pid 4242: hilctl lock b3)");
 	ours = "b3"; /* hilctl lock b3 from the calling shell: still ours to use */
 	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 3);
 	assert_string_equal(out[2]->name, "b3");
@@ -217,7 +217,7 @@ static void test_jobs_skip_boards_another_user_holds_and_name_them(void **state)
 	assert_non_null(strstr(held, "b0 (locked"));
 	busy[0] = busy[1] = busy[2] = busy[3] = NULL;
 	assert_int_equal(boards_pick_free(&lab, fits_all, (void *)"b0", 2, out, held, sizeof(held)),
-			 2);
+	                 2);
 	assert_string_equal(out[0]->name, "b1");
 	assert_string_equal(held, "");
 }

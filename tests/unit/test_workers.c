@@ -20,7 +20,6 @@
 #include "harness/campaign/workers.h"
 #include "lib/stop.h"
 
-
 struct jobs {
 	const char *const *todo; /* job lines, NULL-terminated */
 	size_t next, records, lost, overdue;
