@@ -15,6 +15,7 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	qemu-utils u-boot-qemu u-boot-tools pdudaemon ser2net mtools dosfstools e2fsprogs \
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
 	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl \
+	clang-format \
 	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -108,6 +109,7 @@ soak: $(BUILD)/hilctl
 
 # The README's test command: everything, installing what is missing first.
 check: deps-if-missing
+	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-san
