@@ -24,6 +24,21 @@ static const char *probe(const struct run *r, const char *name)
 	return n && n->type == CFG_SCALAR ? n->value : NULL;
 }
 
+/* A scalar or a list of scalars, NULL-terminated in out[max]. */
+static void probe_list(const struct run *r, const char *name, const char **out, size_t max)
+{
+	const struct cfg_node *n = cfg_get(r->b->cfg->probes, name);
+	size_t i = 0;
+
+	if (n && n->type == CFG_SCALAR)
+		out[i++] = n->value;
+	for (const struct cfg_node *c = n && n->type == CFG_SEQ ? n->child : NULL;
+	     c && i < max - 1; c = c->next)
+		if (c->type == CFG_SCALAR)
+			out[i++] = c->value;
+	out[i] = NULL;
+}
+
 static int setup_oracle(struct run *r)
 {
 	const struct scenario *sc = r->spec->sc;
@@ -44,6 +59,15 @@ static int setup_oracle(struct run *r)
 	c->alive_check = sc->alive && alive && cfg_get(alive, "send") && cfg_get(alive, "expect");
 	c->n_checks = (int)sc->n_checks;
 	c->forbid = sc->forbid;
+	c->max_boots = sc->max_boots;
+	if (c->alive_check) {
+		c->alive_re = cfg_get(alive, "expect")->value;
+		c->alive_timeout_ns = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
+		if (cfg_get_duration(alive, "timeout", false, &c->alive_timeout_ns) < 0)
+			return -EINVAL;
+	}
+	probe_list(r, "evidence", r->evidence_re, 9);
+	c->evidence_re = r->evidence_re;
 	r->oracle = oracle_new(c);
 	if (!r->oracle)
 		return -EINVAL;
@@ -99,7 +123,7 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_ALIVE:
 			ok = ask(r, cfg_get(alive, "send")->value, cfg_get(alive, "expect")->value,
-				 10 * NS_PER_S);
+				 r->ocfg.alive_timeout_ns);
 			if (stop_requested())
 				return -EINTR;
 			oracle_alive(r->oracle, clock_now_ns(), ok);
