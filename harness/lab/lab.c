@@ -10,6 +10,7 @@
 #include "lib/cfg.h"
 #include "harness/console/console.h"
 #include "harness/lab/lab.h"
+#include "harness/lab/probes.h"
 #include "lib/log.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
@@ -108,7 +109,7 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	}
 	if (b->network && cfg_expect_type(b->network, CFG_MAP) < 0)
 		return -EINVAL;
-	if (b->probes && cfg_expect_type(b->probes, CFG_MAP) < 0)
+	if (b->probes && (cfg_expect_type(b->probes, CFG_MAP) < 0 || probes_check(b->probes) < 0))
 		return -EINVAL;
 	if (b->vars && cfg_expect_type(b->vars, CFG_MAP) < 0)
 		return -EINVAL;
