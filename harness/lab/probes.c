@@ -1,5 +1,6 @@
 /* harness/lab/probes.c — the lab's probes: (what the oracle reads) checked
- * at load: regexes compile, alive: is complete, and a commit is observable. */
+ * at load: regexes compile, alive: and a commit command are complete, and a
+ * commit is observable. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <pcre2.h>
@@ -46,7 +47,8 @@ static int check_one(const struct cfg_node *n)
 	return rc;
 }
 
-static int check_alive(const struct cfg_node *alive)
+/* alive: and a command commit: probe are both {send, expect, timeout}. */
+static int check_command(const struct cfg_node *alive)
 {
 	static const char *const keys[] = {"send", "expect", "timeout", NULL};
 	int64_t timeout;
@@ -91,19 +93,20 @@ int probes_check(const struct cfg_node *probes)
 	pcre2_code *code;
 	bool has_group;
 
-	if (check_one(commit) < 0 || check_one(cfg_get(probes, "banner")) < 0 ||
-	    check_alive(cfg_get(probes, "alive")) < 0 ||
+	if ((commit && commit->type == CFG_MAP ? check_command(commit) : check_one(commit)) < 0 ||
+	    check_one(cfg_get(probes, "banner")) < 0 || check_command(cfg_get(probes, "alive")) < 0 ||
 	    check_evidence(cfg_get(probes, "evidence")) < 0 || regex_ok(version, &code) < 0)
 		return -EINVAL;
 	if (!code)
 		return 0;
 	has_group = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "committed") > 0;
 	pcre2_code_free(code);
-	if (has_group || (commit && commit->value && commit->value[0]))
+	if (has_group || (commit && (commit->type == CFG_MAP || commit->value[0])))
 		return 0;
 	cfg_error(version,
 		  "gives no way to observe a commit, so a trial boot would pass as upgraded: add "
 		  "a (?<committed>...) group to it, or probes.commit: (the line your update "
-		  "client prints when it marks a version good)");
+		  "client prints when it marks a version good, or {send: CMD, expect: REGEX} "
+		  "whose answer matches only when committed)");
 	return -EINVAL;
 }

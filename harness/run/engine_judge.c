@@ -43,6 +43,7 @@ static int setup_oracle(struct run *r)
 {
 	const struct scenario *sc = r->spec->sc;
 	const struct cfg_node *alive = cfg_get(r->b->cfg->probes, "alive");
+	const struct cfg_node *commit = cfg_get(r->b->cfg->probes, "commit");
 	struct oracle_cfg *c = &r->ocfg;
 	const char *phase = probe(r, "phase");
 
@@ -60,6 +61,7 @@ static int setup_oracle(struct run *r)
 	c->n_checks = (int)sc->n_checks;
 	c->forbid = sc->forbid;
 	c->max_boots = sc->max_boots;
+	c->commit_probe = commit && commit->type == CFG_MAP;
 	if (c->alive_check) {
 		c->alive_re = cfg_get(alive, "expect")->value;
 		c->alive_timeout_ns = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
@@ -128,6 +130,16 @@ static int judge(struct run *r)
 				return -EINTR;
 			oracle_alive(r->oracle, clock_now_ns(), ok);
 			break;
+		case ORACLE_COMMIT_PROBE: {
+			const struct cfg_node *cmd = cfg_get(r->b->cfg->probes, "commit");
+			int64_t timeout = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
+			cfg_get_duration(cmd, "timeout", false, &timeout);
+			ok = ask(r, cfg_get(cmd, "send")->value, cfg_get(cmd, "expect")->value, timeout);
+			if (stop_requested())
+				return -EINTR;
+			oracle_commit_probed(r->oracle, clock_now_ns(), ok);
+			break;
+		}
 		case ORACLE_CHECK: {
 			const struct check_spec *ck = &r->spec->sc->checks[index];
 			int64_t timeout = 10 * NS_PER_S;

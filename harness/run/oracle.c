@@ -25,6 +25,7 @@ enum commit_evidence {
 	COMMIT_PROBE,     /* the probe's committed group said so */
 	COMMIT_LINE,      /* the commit line came in this boot */
 	COMMIT_WAS_OLD,   /* the old version, committed before the update */
+	COMMIT_COMMAND,   /* the commit command probe answered committed */
 };
 
 struct oracle {
@@ -42,6 +43,7 @@ struct oracle {
 	int alive_asks;
 	bool alive_done;
 	bool commit_seen;     /* a commit line since the last reset */
+	int64_t next_poll;    /* TRIAL: when to ask the commit command probe */
 	char commit_line[80];
 	char version[64], slot[16], old_slot[16];
 	enum commit_evidence committed;
@@ -249,7 +251,7 @@ static enum commit_evidence commit_state(struct oracle *o, const char *committed
 		return COMMIT_LINE;
 	if (is_version(o->version, o->cfg->old_version))
 		return COMMIT_WAS_OLD;
-	return o->commit ? COMMIT_NO : COMMIT_UNKNOWN;
+	return o->commit || o->cfg->commit_probe ? COMMIT_NO : COMMIT_UNKNOWN;
 }
 
 static void on_probe(struct oracle *o, int64_t t, const char *line, size_t len)
@@ -271,6 +273,7 @@ static void on_probe(struct oracle *o, int64_t t, const char *line, size_t len)
 	if (o->committed == COMMIT_NO) {
 		o->st = ST_TRIAL;
 		o->deadline = t + o->cfg->settle_ns;
+		o->next_poll = t + ORACLE_COMMIT_POLL_NS;
 	} else {
 		o->st = ST_SETTLED;
 		o->alive_done = false;
@@ -424,6 +427,22 @@ void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const 
 		       o->version[0] ? o->version : "?", index + 1, what);
 }
 
+void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed)
+{
+	static const char what[] = "commit probe: committed";
+
+	o->asking = false;
+	o->next_poll = t_ns + ORACLE_COMMIT_POLL_NS;
+	if (o->st != ST_TRIAL || o->asked_boot != o->boots || !committed)
+		return;
+	add_evidence_keep(o, t_ns, "check", what, sizeof(what) - 1, true);
+	o->committed = COMMIT_COMMAND;
+	o->st = ST_SETTLED;
+	o->alive_done = false;
+	o->alive_asks = 0;
+	o->check_next = 0;
+}
+
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what)
 {
 	decide(o, t_ns, VERDICT_INFRA_ERROR, "%s", what);
@@ -438,6 +457,9 @@ static void commit_words(const struct oracle *o, char *out, size_t size)
 		break;
 	case COMMIT_LINE:
 		snprintf(out, size, ", committed (\"%.60s\")", o->commit_line);
+		break;
+	case COMMIT_COMMAND:
+		snprintf(out, size, ", committed (the commit probe says so)");
 		break;
 	case COMMIT_WAS_OLD:
 		snprintf(out, size, " (no commit line this boot: the version committed before the "
@@ -509,7 +531,12 @@ static enum oracle_action booting_timeout(struct oracle *o, int64_t now)
 
 static enum oracle_action trial_timeout(struct oracle *o, int64_t now)
 {
-	if (pcre2_substring_number_from_name(o->probe, (PCRE2_SPTR) "committed") <= 0)
+	if (o->cfg->commit_probe)
+		decide(o, now, VERDICT_INCONSISTENT,
+		       "version %s runs from slot %s and the commit probe did not say committed "
+		       "within %.0f s",
+		       o->version, o->slot[0] ? o->slot : "?", (double)o->cfg->settle_ns / NS_PER_S);
+	else if (pcre2_substring_number_from_name(o->probe, (PCRE2_SPTR) "committed") <= 0)
 		decide(o, now, VERDICT_INCONSISTENT,
 		       "version %s runs from slot %s and printed no commit line within %.0f s",
 		       o->version, o->slot[0] ? o->slot : "?",
@@ -558,6 +585,15 @@ enum oracle_action oracle_next(struct oracle *o, int64_t now, int64_t *deadline,
 {
 	if (o->st == ST_IDLE)
 		oracle_power_restored(o, now);
+	if (o->st == ST_TRIAL && o->cfg->commit_probe && now < o->deadline) {
+		if (now >= o->next_poll) {
+			o->asking = true;
+			o->asked_boot = o->boots;
+			return ORACLE_COMMIT_PROBE;
+		}
+		*deadline = o->next_poll < o->deadline ? o->next_poll : o->deadline;
+		return ORACLE_WAIT;
+	}
 	if (o->st == ST_BOOTING || o->st == ST_TRIAL || o->st == ST_SILENT) {
 		if (now < o->deadline) {
 			*deadline = o->deadline;

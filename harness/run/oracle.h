@@ -13,8 +13,9 @@
  *                        │  └──banner (reset)──────────────────────────┘ then boot_timeout: hung
  *                        └─no probe by boot_timeout: power-cycle (ladder) or bricked / boot_loop
  *
- * Committed means evidence: the probe's committed group said so, or the
- * commit line came in this boot. Without a committed group a probe of any
+ * Committed means evidence: the probe's committed group said so, the
+ * commit line came in this boot, or the commit command probe (asked every
+ * ORACLE_COMMIT_POLL_NS in TRIAL) answered that it is. Without a committed group a probe of any
  * version but the old one waits in TRIAL for the commit line; the old
  * version needs none (it was the committed one before the update). With
  * neither a group nor a commit line every verdict says "commit not
@@ -56,15 +57,19 @@ struct oracle_cfg {
 	int64_t alive_timeout_ns;  /* how long one alive probe waits (0: 10 s) */
 	int max_boots;             /* boot starts after power on that make a boot loop (0: no cap) */
 	const char *const *evidence_re; /* NULL-terminated: decision lines always kept as evidence */
+	bool commit_probe; /* a command probe says whether the running version is committed */
 };
 
 #define ORACLE_ALIVE_TIMEOUT_DEFAULT_NS (10 * 1000000000LL)
+/* How often a version on trial is asked through the commit command probe. */
+#define ORACLE_COMMIT_POLL_NS (5 * 1000000000LL)
 
 enum oracle_action {
 	ORACLE_WAIT,        /* feed lines until *deadline, then ask again */
 	ORACLE_POWER_CYCLE, /* cycle power, then oracle_power_restored() */
 	ORACLE_ALIVE,       /* run the alive probe, then oracle_alive() */
 	ORACLE_CHECK,       /* run check *index, then oracle_check() */
+	ORACLE_COMMIT_PROBE, /* send the lab's commit command, then oracle_commit_probed() */
 	ORACLE_DONE,
 };
 
@@ -91,6 +96,8 @@ void oracle_start(struct oracle *o, int64_t t_ns);
 void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len);
 void oracle_alive(struct oracle *o, int64_t t_ns, bool answered);
 void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const char *what);
+/* The commit command's answer matched its expect (committed) or not. */
+void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed);
 /* The console or power failed under the harness: the run is infra_error. */
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what);
 

@@ -3,11 +3,12 @@
  * lines of "SECONDS TEXT" (console lines; \0 and \xNN stand for raw bytes)
  * and "SECONDS @action result" for what the harness did when the oracle
  * asked: @power (power came back) or @start (judging starts with the board
- * running) first, then @cycle, @alive ok|fail, @check ok|fail. Console
+ * running) first, then @cycle, @alive ok|fail, @check ok|fail, @commit
+ * ok|fail (the commit command probe matched or not). Console
  * lines before the first @power/@start came before judging; lines just
  * before an action's line came while the harness was asking. Directives:
  * "cfg KEY VALUE" changes the lab/scenario settings (probe, commit, banner,
- * evidence, max_boots), "expect VERDICT", "reason TEXT" / "reason-lacks
+ * evidence, max_boots, commit_probe on), "expect VERDICT", "reason TEXT" / "reason-lacks
  * TEXT" (the reason does / does not contain it), "evidence TEXT" (some
  * evidence line contains it), "no-evidence-kind KIND". The test replays
  * it, checks that the oracle asks for exactly those actions, consumes every
@@ -44,6 +45,7 @@ struct transcript {
 	char probe[256], commit[256], banner[256], evidence[256];
 	bool has_probe, has_commit, has_banner, has_evidence;
 	int max_boots;
+	bool commit_probe;
 	char asserts[MAX_ASSERTS][128]; /* "reason X", "evidence X", ... */
 	size_t n_asserts;
 };
@@ -85,6 +87,8 @@ static void setting(struct transcript *tr, const char *kv)
 		tr->has_evidence = snprintf(tr->evidence, sizeof(tr->evidence), "%s", v) > 0;
 	else if (!strncmp(kv, "max_boots ", 10))
 		tr->max_boots = atoi(v);
+	else if (!strncmp(kv, "commit_probe ", 13))
+		tr->commit_probe = !strcmp(v, "on");
 	else
 		fail_msg("unknown cfg line: %s", kv);
 }
@@ -177,6 +181,9 @@ static void act(struct oracle *o, enum oracle_action a, const struct event *e, i
 	if (a == ORACLE_POWER_CYCLE) {
 		assert_string_equal(e->text, "@cycle");
 		oracle_power_restored(o, e->t);
+	} else if (a == ORACLE_COMMIT_PROBE) {
+		assert_int_equal(strncmp(e->text, "@commit", 7), 0);
+		oracle_commit_probed(o, e->t, strstr(e->text, "ok") != NULL);
 	} else if (a == ORACLE_ALIVE) {
 		assert_int_equal(strncmp(e->text, "@alive", 6), 0);
 		oracle_alive(o, e->t, strstr(e->text, "ok") != NULL);
@@ -214,6 +221,7 @@ static void replay(const char *name)
 	load(name, &tr);
 	cfg.n_checks = tr.n_checks;
 	cfg.max_boots = tr.max_boots;
+	cfg.commit_probe = tr.commit_probe;
 	if (tr.has_probe)
 		cfg.probe_re = tr.probe;
 	if (tr.has_commit)
@@ -365,6 +373,14 @@ static void test_oracle_a_run_without_power_fault_shows_no_power_on(void **s)
 {
 	replay("fault_free_no_power_event.txt");
 }
+static void test_oracle_the_commit_probe_is_commit_evidence(void **s)
+{
+	replay("commit_probe_upgraded.txt");
+}
+static void test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent(void **s)
+{
+	replay("commit_probe_never.txt");
+}
 
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
@@ -419,6 +435,8 @@ int main(void)
 		cmocka_unit_test(test_oracle_a_check_answer_is_not_a_new_boot),
 		cmocka_unit_test(test_oracle_decision_lines_stay_in_the_evidence),
 		cmocka_unit_test(test_oracle_a_run_without_power_fault_shows_no_power_on),
+		cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
+		cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
 		cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
 		cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};

@@ -49,6 +49,16 @@ static void test_probes_commit_line_or_group_is_enough(void **s)
 	assert_int_equal(check("probes:\n"
 			       "  version: 'v=(?<version>\\S+) c=(?<committed>[01])'\n"),
 			 0);
+	assert_int_equal(check("probes:\n"
+			       "  version: 'mender: version=(?<version>\\S+)'\n"
+			       "  commit: {send: 'fw_printenv upgrade_available',\n"
+			       "           expect: '^upgrade_available=0$', timeout: 5s}\n"),
+			 0);
+	assert_int_equal(check("probes:\n"
+			       "  version: 'mender: version=(?<version>\\S+)'\n"
+			       "  commit: {send: 'fw_printenv upgrade_available'}\n"),
+			 -EINVAL);
+	assert_non_null(strstr(logbuf, "needs send:"));
 	/* No version probe: the board is not judged, nothing to observe. */
 	assert_int_equal(check("probes:\n  banner: '^U-Boot'\n"), 0);
 }
