@@ -231,6 +231,16 @@ static bool is_version(const char *version, const char *want)
 	return want && strcmp(version, want) == 0;
 }
 
+/* The running version is committed (or needs no commit): ask alive, then
+ * the checks. */
+static void to_settled(struct oracle *o)
+{
+	o->st = ST_SETTLED;
+	o->alive_done = false;
+	o->alive_asks = 0;
+	o->check_next = 0;
+}
+
 /* A banner, or a probe with no banner before it: one more boot. */
 static void boot_started(struct oracle *o, int64_t t)
 {
@@ -275,10 +285,7 @@ static void on_probe(struct oracle *o, int64_t t, const char *line, size_t len)
 		o->deadline = t + o->cfg->settle_ns;
 		o->next_poll = t + ORACLE_COMMIT_POLL_NS;
 	} else {
-		o->st = ST_SETTLED;
-		o->alive_done = false;
-		o->alive_asks = 0;
-		o->check_next = 0;
+		to_settled(o);
 	}
 }
 
@@ -313,10 +320,7 @@ static void on_commit(struct oracle *o, int64_t t, const char *line, size_t len)
 		o->committed = COMMIT_LINE; /* the old version commits again: say so */
 	} else if (o->st == ST_TRIAL) {
 		o->committed = COMMIT_LINE;
-		o->st = ST_SETTLED;
-		o->alive_done = false;
-		o->alive_asks = 0;
-		o->check_next = 0;
+		to_settled(o);
 	}
 }
 
@@ -437,10 +441,7 @@ void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed)
 		return;
 	add_evidence_keep(o, t_ns, "check", what, sizeof(what) - 1, true);
 	o->committed = COMMIT_COMMAND;
-	o->st = ST_SETTLED;
-	o->alive_done = false;
-	o->alive_asks = 0;
-	o->check_next = 0;
+	to_settled(o);
 }
 
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what)

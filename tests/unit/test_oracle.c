@@ -193,10 +193,10 @@ static void act(struct oracle *o, enum oracle_action a, const struct event *e, i
 	}
 }
 
-static void replay(const char *name)
+/* The lab and scenario of the reference board, changed by "cfg" lines. */
+static void make_cfg(struct transcript *tr, struct oracle_cfg *cfg, const char **evidence)
 {
-	static struct transcript tr;
-	struct oracle_cfg cfg = {
+	*cfg = (struct oracle_cfg){
 		.probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
 			    "committed=(?<committed>[01])",
 		.banner_re = "^U-Boot 20\\d\\d",
@@ -210,49 +210,37 @@ static void replay(const char *name)
 		.loop_limit = 6,
 		.alive_check = true,
 		.alive_re = "hilctl-alive-42",
+		.n_checks = tr->n_checks,
+		.max_boots = tr->max_boots,
+		.commit_probe = tr->commit_probe,
 	};
-	const char *evidence[2] = {NULL, NULL};
-	struct oracle *o;
-	int64_t now, deadline;
-	int index = 0, guard = 0;
-	size_t i;
+	if (tr->has_probe)
+		cfg->probe_re = tr->probe;
+	if (tr->has_commit)
+		cfg->commit_re = tr->commit;
+	if (tr->has_banner)
+		cfg->banner_re = tr->banner;
+	evidence[0] = tr->has_evidence ? tr->evidence : NULL;
+	evidence[1] = NULL;
+	cfg->evidence_re = evidence;
+}
 
-	memset(&tr, 0, sizeof(tr));
-	load(name, &tr);
-	cfg.n_checks = tr.n_checks;
-	cfg.max_boots = tr.max_boots;
-	cfg.commit_probe = tr.commit_probe;
-	if (tr.has_probe)
-		cfg.probe_re = tr.probe;
-	if (tr.has_commit)
-		cfg.commit_re = tr.commit;
-	if (tr.has_banner)
-		cfg.banner_re = tr.banner;
-	if (tr.has_evidence) {
-		evidence[0] = tr.evidence;
-		cfg.evidence_re = evidence;
-	}
-	o = oracle_new(&cfg);
-	assert_non_null(o);
-	i = feed_until_action(o, &tr, 0);
-	assert_true(i < tr.n);
-	if (!strcmp(tr.ev[i].text, "@start"))
-		oracle_start(o, tr.ev[i].t);
-	else
-		assert_string_equal(tr.ev[i].text, "@power");
-	if (!strcmp(tr.ev[i].text, "@power"))
-		oracle_power_restored(o, tr.ev[i].t);
-	now = tr.ev[i++].t;
+/* Drive the oracle from event i on; returns the events consumed. */
+static size_t drive(const char *name, struct oracle *o, const struct transcript *tr, size_t i)
+{
+	int64_t now = tr->ev[i - 1].t, deadline;
+	int index = 0, guard = 0;
+
 	for (;;) {
 		enum oracle_action a = oracle_next(o, now, &deadline, &index);
 
 		assert_true(guard++ < 1000);
 		if (a == ORACLE_DONE)
-			break;
+			return i;
 		if (a == ORACLE_WAIT) {
-			if (i < tr.n && !tr.ev[i].action && tr.ev[i].t <= deadline) {
-				now = tr.ev[i].t;
-				oracle_line(o, now, tr.ev[i].text, tr.ev[i].len);
+			if (i < tr->n && !tr->ev[i].action && tr->ev[i].t <= deadline) {
+				now = tr->ev[i].t;
+				oracle_line(o, now, tr->ev[i].text, tr->ev[i].len);
 				i++;
 			} else {
 				now = deadline;
@@ -261,15 +249,39 @@ static void replay(const char *name)
 		}
 		/* The oracle asked for an action: the transcript must say what
 		 * the harness did next (and what came meanwhile). */
-		i = feed_until_action(o, &tr, i);
-		if (i >= tr.n)
-			fail_msg("%s: the oracle asks for action %d, the transcript has none left "
-				 "(state: %s)",
-				 name, (int)a, oracle_reason(o));
-		now = tr.ev[i].t;
-		act(o, a, &tr.ev[i], index);
+		i = feed_until_action(o, tr, i);
+		if (i >= tr->n)
+			fail_msg("%s: the oracle asks for action %d, the transcript has none left",
+				 name, (int)a);
+		now = tr->ev[i].t;
+		act(o, a, &tr->ev[i], index);
 		i++;
 	}
+}
+
+static void replay(const char *name)
+{
+	static struct transcript tr;
+	struct oracle_cfg cfg;
+	const char *evidence[2];
+	const struct oracle_evidence *e;
+	struct oracle *o;
+	size_t i, ne;
+
+	memset(&tr, 0, sizeof(tr));
+	load(name, &tr);
+	make_cfg(&tr, &cfg, evidence);
+	o = oracle_new(&cfg);
+	assert_non_null(o);
+	i = feed_until_action(o, &tr, 0);
+	assert_true(i < tr.n);
+	if (!strcmp(tr.ev[i].text, "@start"))
+		oracle_start(o, tr.ev[i].t);
+	else if (!strcmp(tr.ev[i].text, "@power"))
+		oracle_power_restored(o, tr.ev[i].t);
+	else
+		fail_msg("%s: the first action must be @power or @start", name);
+	i = drive(name, o, &tr, i + 1);
 	if (strcmp(verdict_name(oracle_verdict(o)), tr.expect) != 0)
 		fail_msg("%s: verdict %s (%s), transcript expects %s", name,
 			 verdict_name(oracle_verdict(o)), oracle_reason(o), tr.expect);
@@ -277,14 +289,11 @@ static void replay(const char *name)
 		fail_msg("%s: decided at line %zu of %zu events: %s", name, i, tr.n,
 			 oracle_reason(o));
 	check_asserts(name, &tr, o);
-	{
-		const struct oracle_evidence *e;
-		size_t ne = oracle_evidence(o, &e);
-		/* The evidence ends with the decision and its reason. */
-		assert_true(ne >= 2);
-		assert_string_equal(e[ne - 1].kind, "verdict");
-		assert_string_equal(e[ne - 1].text, oracle_reason(o));
-	}
+	/* The evidence ends with the decision and its reason. */
+	ne = oracle_evidence(o, &e);
+	assert_true(ne >= 2);
+	assert_string_equal(e[ne - 1].kind, "verdict");
+	assert_string_equal(e[ne - 1].text, oracle_reason(o));
 	oracle_free(o);
 }
 
