@@ -41,7 +41,7 @@ static int64_t duration(const char *text, const char *point, int64_t def)
 		return def;
 	while ((var = strstr(text, "${point}")) && used < sizeof(buf)) {
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%.*s%s",
-					 (int)(var - text), text, point);
+		                         (int)(var - text), text, point);
 		text = var + strlen("${point}");
 	}
 	if (used >= sizeof(buf) ||
@@ -53,7 +53,7 @@ static int64_t duration(const char *text, const char *point, int64_t def)
 static int64_t fault_budget(const struct fault_spec *f, const char *point)
 {
 	int64_t ns = duration(f->timeout, point, TRIGGER_TIMEOUT_NS) +
-		     duration(f->delay, point, 0) + duration(f->after, point, 0);
+	             duration(f->delay, point, 0) + duration(f->after, point, 0);
 
 	switch (f->kind) {
 	case FAULT_POWER_CUT:
@@ -97,7 +97,7 @@ static int64_t oracle_budget(const struct scenario *sc, const char *point)
 	if (sc->max_boots > loops)
 		loops = sc->max_boots;
 	int64_t ns = (int64_t)(sc->ladder + 1) *
-		     ((int64_t)(loops + 1) * sc->boot_timeout_ns + OFF_TIME_NS + POWER_ON_NS);
+	             ((int64_t)(loops + 1) * sc->boot_timeout_ns + OFF_TIME_NS + POWER_ON_NS);
 
 	/* The alive probe: an ask, as long again for a late answer, one re-ask
 	 * (the lab's alive.timeout; its default here). */

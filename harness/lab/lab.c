@@ -26,7 +26,7 @@ const char *const *lab_get_overrides(void)
 	return overrides;
 }
 static const char *const board_keys[] = {"name",   "tags", "power",       "console", "network",
-					 "probes", "vars", "description", "host",    NULL};
+                                         "probes", "vars", "description", "host",    NULL};
 
 static int name_ok(const char *name)
 {
@@ -50,8 +50,8 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		return -EINVAL;
 	if (!name_ok(b->name)) {
 		cfg_error(cfg_get(n, "name"),
-			  "\"%s\" is not a usable board name (letters, digits, - _ ., up to 64)",
-			  b->name);
+		          "\"%s\" is not a usable board name (letters, digits, - _ ., up to 64)",
+		          b->name);
 		return -EINVAL;
 	}
 	if (cfg_check_keys(n, board_keys) < 0)
@@ -67,9 +67,9 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		return -EINVAL;
 	if (b->host && !name_ok(b->host)) {
 		cfg_error(cfg_get(n, "host"),
-			  "\"%s\" is not a usable host name (the lab host's Slurm NodeName or "
-			  "hostname: letters, digits, - _ .)",
-			  b->host);
+		          "\"%s\" is not a usable host name (the lab host's Slurm NodeName or "
+		          "hostname: letters, digits, - _ .)",
+		          b->host);
 		return -EINVAL;
 	}
 	b->power = cfg_get(n, "power");
@@ -78,7 +78,8 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	b->probes = cfg_get(n, "probes");
 	b->vars = cfg_get(n, "vars");
 	if (!b->power) {
-		cfg_error(n, "needs a power: mapping with driver: (one of %s)", power_driver_list());
+		cfg_error(n, "needs a power: mapping with driver: (one of %s)",
+		          power_driver_list());
 		return -EINVAL;
 	}
 	if (cfg_expect_type(b->power, CFG_MAP) < 0)
@@ -98,12 +99,12 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 		type = cfg_get(b->console, "type");
 		if (!type || type->type != CFG_SCALAR || !type->value[0]) {
 			cfg_error(type ? type : b->console, "needs type:, one of %s",
-				  console_type_list());
+			          console_type_list());
 			return -EINVAL;
 		}
 		if (!console_find(type->value)) {
 			cfg_error(type, "\"%s\" is not one of %s", type->value,
-				  console_type_list());
+			          console_type_list());
 			return -EINVAL;
 		}
 	}
@@ -157,11 +158,15 @@ static int expand_node(const struct lab *lab, struct cfg_node *n)
 			}
 			val = var_value(lab, p + 2, (size_t)(end - p - 2));
 			if (!val) {
-				cfg_error(n, "${%.*s} is not defined: give --set %.*s=VALUE or a vars: "
-					  "entry", (int)(end - p - 2), p + 2, (int)(end - p - 2), p + 2);
+				cfg_error(
+				    n,
+				    "${%.*s} is not defined: give --set %.*s=VALUE or a vars: "
+				    "entry",
+				    (int)(end - p - 2), p + 2, (int)(end - p - 2), p + 2);
 				return -EINVAL;
 			}
-			if (asprintf(&nv, "%.*s%s%s", (int)(p - n->value), n->value, val, end + 1) < 0)
+			if (asprintf(&nv, "%.*s%s%s", (int)(p - n->value), n->value, val, end + 1) <
+			    0)
 				return -ENOMEM;
 			free(n->value);
 			n->value = nv;
@@ -310,6 +315,6 @@ int board_run_dir(const char *board, char *buf, size_t size)
 	rc = mkdir_p(buf);
 	if (rc < 0)
 		hil_error("board \"%s\": cannot create state directory %s: %s", board, buf,
-			  strerror(-rc));
+		          strerror(-rc));
 	return rc;
 }

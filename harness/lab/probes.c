@@ -32,7 +32,7 @@ static int regex_ok(const struct cfg_node *n, pcre2_code **code)
 		PCRE2_UCHAR msg[200];
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		cfg_error(n, "is not a valid regular expression: %s at offset %zu", (char *)msg,
-			  (size_t)at);
+		          (size_t)at);
 		return -EINVAL;
 	}
 	return 0;
@@ -59,7 +59,7 @@ static int check_command(const struct cfg_node *alive)
 	    !cfg_get(alive, "send") || !cfg_get(alive, "expect")) {
 		if (alive->type == CFG_MAP)
 			cfg_error(alive, "needs send: (a line for the board) and expect: (a regex "
-					 "for its answer)");
+			                 "for its answer)");
 		return -EINVAL;
 	}
 	if (check_one(cfg_get(alive, "expect")) < 0 ||
@@ -94,7 +94,8 @@ int probes_check(const struct cfg_node *probes)
 	bool has_group;
 
 	if ((commit && commit->type == CFG_MAP ? check_command(commit) : check_one(commit)) < 0 ||
-	    check_one(cfg_get(probes, "banner")) < 0 || check_command(cfg_get(probes, "alive")) < 0 ||
+	    check_one(cfg_get(probes, "banner")) < 0 ||
+	    check_command(cfg_get(probes, "alive")) < 0 ||
 	    check_evidence(cfg_get(probes, "evidence")) < 0 || regex_ok(version, &code) < 0)
 		return -EINVAL;
 	if (!code)
@@ -104,9 +105,9 @@ int probes_check(const struct cfg_node *probes)
 	if (has_group || (commit && (commit->type == CFG_MAP || commit->value[0])))
 		return 0;
 	cfg_error(version,
-		  "gives no way to observe a commit, so a trial boot would pass as upgraded: add "
-		  "a (?<committed>...) group to it, or probes.commit: (the line your update "
-		  "client prints when it marks a version good, or {send: CMD, expect: REGEX} "
-		  "whose answer matches only when committed)");
+	          "gives no way to observe a commit, so a trial boot would pass as upgraded: add "
+	          "a (?<committed>...) group to it, or probes.commit: (the line your update "
+	          "client prints when it marks a version good, or {send: CMD, expect: REGEX} "
+	          "whose answer matches only when committed)");
 	return -EINVAL;
 }

@@ -79,10 +79,11 @@ int expand(struct run *r, const char *in, char *out, size_t size)
 		name[end - p - 2] = '\0';
 		val = lookup(r, name, tmp, sizeof(tmp));
 		if (!val) {
-			hil_error("\"%s\": ${%s} is not known here (point, board, seed, run, server, "
-				  "or the board's vars:)%s",
-				  in, name,
-				  strcmp(name, "server") ? "" : "; a serve: step must come first");
+			hil_error(
+			    "\"%s\": ${%s} is not known here (point, board, seed, run, server, "
+			    "or the board's vars:)%s",
+			    in, name,
+			    strcmp(name, "server") ? "" : "; a serve: step must come first");
 			return -EINVAL;
 		}
 		if (o + strlen(val) >= size)
@@ -105,8 +106,8 @@ int expand_duration(struct run *r, const char *in, int64_t def, int64_t *out)
 	if (expand(r, in, buf, sizeof(buf)) < 0)
 		return -EINVAL;
 	if (cfg_parse_duration(buf, out) < 0) {
-		hil_error("scenario %s: \"%s\" (from \"%s\") is not a duration", r->spec->sc->name, buf,
-			  in);
+		hil_error("scenario %s: \"%s\" (from \"%s\") is not a duration", r->spec->sc->name,
+		          buf, in);
 		return -EINVAL;
 	}
 	return 0;
@@ -195,11 +196,12 @@ static int console_vanished(struct run *r)
 	console_name(b, what, sizeof(what));
 	if (b->console.ops->follows_power && power_get(&b->power, &st) == 0 && st == POWER_OFF)
 		return infra(r, -EPIPE,
-			     "power went off under the harness: the %s driver says off and console "
-			     "%s closed (%s)",
-			     b->power.ops->name, what,
-			     strcmp(b->power.ops->name, "qemu") ? "power switched outside hilctl?"
-								: "QEMU killed or crashed outside hilctl?");
+		             "power went off under the harness: the %s driver says off and console "
+		             "%s closed (%s)",
+		             b->power.ops->name, what,
+		             strcmp(b->power.ops->name, "qemu")
+		                 ? "power switched outside hilctl?"
+		                 : "QEMU killed or crashed outside hilctl?");
 	r->console_gone_ns = 0;
 	return 0;
 }
@@ -233,9 +235,9 @@ static int console_check(struct run *r, int64_t *wake)
 	if (now - r->console_gone_ns >= CONSOLE_RETURN_NS) {
 		console_name(b, what, sizeof(what));
 		return infra(r, -ENODEV,
-			     "console %s vanished with the board powered on and did not come "
-			     "back within %.0f s (adapter unplugged? ser2net stopped?)",
-			     what, (double)CONSOLE_RETURN_NS / NS_PER_S);
+		             "console %s vanished with the board powered on and did not come "
+		             "back within %.0f s (adapter unplugged? ser2net stopped?)",
+		             what, (double)CONSOLE_RETURN_NS / NS_PER_S);
 	}
 	if (r->console_retry_ns < *wake)
 		*wake = r->console_retry_ns;
@@ -246,7 +248,7 @@ static int console_check(struct run *r, int64_t *wake)
  * first match (1). With stop_on_line, return after any complete line (2).
  * Returns 0 at the deadline, <0 when the harness or lab failed. */
 int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
-		int64_t *t_match, bool stop_on_line)
+         int64_t *t_match, bool stop_on_line)
 {
 	struct console *c = &r->b->console;
 	char buf[4096];
@@ -336,7 +338,7 @@ int send_line(struct run *r, const char *line)
 		rc = console_write_all(&r->b->console, "\n", 1, deadline);
 	if (rc < 0)
 		snprintf(r->infra, sizeof(r->infra), "writing to the console failed: %s",
-			 strerror(-rc));
+		         strerror(-rc));
 	return rc;
 }
 
@@ -353,4 +355,3 @@ int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_m
 	expect_free(e);
 	return rc;
 }
-

@@ -33,18 +33,17 @@ struct run {
 	pcre2_match_data *phase_md;
 	char phase[48];
 	int64_t t_last_step;
-	bool sent; /* a send step ran: the update path is under way */
+	bool sent;                /* a send step ran: the update path is under way */
 	int64_t console_gone_ns;  /* the console vanished with power on (0: it is there) */
 	int64_t console_retry_ns; /* next reconnect attempt */
 	char infra[256];
 };
 
-
 int expand(struct run *r, const char *in, char *out, size_t size);
 /* def when in is NULL. */
 int expand_duration(struct run *r, const char *in, int64_t def, int64_t *out);
 int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
-	 int64_t *t_match, bool stop_on_line);
+         int64_t *t_match, bool stop_on_line);
 int send_line(struct run *r, const char *line);
 int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_match);
 

@@ -32,8 +32,8 @@ static void probe_list(const struct run *r, const char *name, const char **out, 
 
 	if (n && n->type == CFG_SCALAR)
 		out[i++] = n->value;
-	for (const struct cfg_node *c = n && n->type == CFG_SEQ ? n->child : NULL;
-	     c && i < max - 1; c = c->next)
+	for (const struct cfg_node *c = n && n->type == CFG_SEQ ? n->child : NULL; c && i < max - 1;
+	     c = c->next)
 		if (c->type == CFG_SCALAR)
 			out[i++] = c->value;
 	out[i] = NULL;
@@ -76,8 +76,8 @@ static int setup_oracle(struct run *r)
 	if (phase) {
 		int err;
 		PCRE2_SIZE at;
-		r->phase_re = pcre2_compile((PCRE2_SPTR)phase, PCRE2_ZERO_TERMINATED, 0, &err, &at,
-					    NULL);
+		r->phase_re =
+		    pcre2_compile((PCRE2_SPTR)phase, PCRE2_ZERO_TERMINATED, 0, &err, &at, NULL);
 		r->phase_md = pcre2_match_data_create(8, NULL);
 	}
 	return 0;
@@ -117,7 +117,8 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_POWER_CYCLE:
 			timeline_event(r->b->tl, clock_now_ns(), "note", "oracle: power cycle");
-			rc = board_power_cycle(r->b, 1000 * NS_PER_MS, clock_now_ns() + 30 * NS_PER_S);
+			rc = board_power_cycle(r->b, 1000 * NS_PER_MS,
+			                       clock_now_ns() + 30 * NS_PER_S);
 			if (rc < 0)
 				return infra(r, rc, "power cycle failed: %s", strerror(-rc));
 			r->line_len = 0;
@@ -125,7 +126,7 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_ALIVE:
 			ok = ask(r, cfg_get(alive, "send")->value, cfg_get(alive, "expect")->value,
-				 r->ocfg.alive_timeout_ns);
+			         r->ocfg.alive_timeout_ns);
 			if (stop_requested())
 				return -EINTR;
 			oracle_alive(r->oracle, clock_now_ns(), ok);
@@ -134,7 +135,8 @@ static int judge(struct run *r)
 			const struct cfg_node *cmd = cfg_get(r->b->cfg->probes, "commit");
 			int64_t timeout = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
 			cfg_get_duration(cmd, "timeout", false, &timeout);
-			ok = ask(r, cfg_get(cmd, "send")->value, cfg_get(cmd, "expect")->value, timeout);
+			ok = ask(r, cfg_get(cmd, "send")->value, cfg_get(cmd, "expect")->value,
+			         timeout);
 			if (stop_requested())
 				return -EINTR;
 			oracle_commit_probed(r->oracle, clock_now_ns(), ok);
@@ -176,17 +178,17 @@ static void finish(struct run *r, int rc, int64_t t_start)
 	} else {
 		res->verdict = VERDICT_INFRA_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "%s",
-			 r->infra[0] ? r->infra : "the oracle could not be set up");
+		         r->infra[0] ? r->infra : "the oracle could not be set up");
 	}
 	res->pass = scenario_allows(r->spec->sc, res->verdict);
 	res->duration_s = (double)(clock_now_ns() - t_start) / NS_PER_S;
 	/* An interrupted run has no verdict (the journal does not count it). */
 	if (res->interrupted)
 		timeline_event(r->b->tl, clock_now_ns(), "note",
-			       "run interrupted before its verdict; --resume runs it again");
+		               "run interrupted before its verdict; --resume runs it again");
 	else
 		timeline_event(r->b->tl, clock_now_ns(), "verdict", "%s: %s",
-			       verdict_name(res->verdict), res->reason);
+		               verdict_name(res->verdict), res->reason);
 }
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)
@@ -202,7 +204,7 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	r.b->power.seed = spec->seed;
 	res->t0_ns = timeline_t0(tl);
 	timeline_event(tl, t_start, "run", "scenario %s, point %s, seed %llu", spec->sc->name,
-		       spec->point, spec->seed);
+	               spec->point, spec->seed);
 	if (ctx->server) {
 		server_set_timeline(ctx->server, tl);
 		server_set_fault(ctx->server, &(struct server_fault){.kind = SERVER_FAULT_NONE});
@@ -262,12 +264,12 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	if (rc < 0) {
 		res->power_lost = true;
 		hil_error("board \"%s\": could not power off after run %d (%s): it may still be "
-			  "on; check its power control, then hilctl power %s off",
-			  r.b->cfg->name, spec->run_id, strerror(-rc), r.b->cfg->name);
+		          "on; check its power control, then hilctl power %s off",
+		          r.b->cfg->name, spec->run_id, strerror(-rc), r.b->cfg->name);
 		if (res->verdict == VERDICT_INFRA_ERROR)
 			snprintf(res->reason + strlen(res->reason),
-				 sizeof(res->reason) - strlen(res->reason),
-				 "; power off after the run failed too: the board may still be on");
+			         sizeof(res->reason) - strlen(res->reason),
+			         "; power off after the run failed too: the board may still be on");
 	}
 	oracle_free(r.oracle);
 	pcre2_code_free(r.phase_re);

@@ -50,12 +50,13 @@ static int power_on(struct run *r)
 
 	r->line_len = 0;
 	if (rc < 0 && r->b->powered && r->b->has_console && r->b->console.fd < 0)
-		return infra(r, rc, "the console did not come up after power on (%s): see the "
-				    "error above",
-			     strerror(-rc));
+		return infra(r, rc,
+		             "the console did not come up after power on (%s): see the "
+		             "error above",
+		             strerror(-rc));
 	return rc < 0 ? infra(r, rc, "power on failed (%s driver): %s", r->b->power.ops->name,
-			      strerror(-rc))
-		      : 0;
+	                      strerror(-rc))
+	              : 0;
 }
 
 static int power_off(struct run *r)
@@ -63,8 +64,8 @@ static int power_off(struct run *r)
 	int rc = board_power_off(r->b);
 
 	return rc < 0 ? infra(r, rc, "power off failed (%s driver): %s", r->b->power.ops->name,
-			      strerror(-rc))
-		      : 0;
+	                      strerror(-rc))
+	              : 0;
 }
 
 static int wait_off_time(struct run *r, const char *spec, int64_t def)
@@ -115,19 +116,19 @@ static int step_expect(struct run *r, const struct step *st)
 	expect_free(e);
 	if (rc == 1) {
 		timeline_event(r->b->tl, t, "marker", "step %d: matched \"%.100s\"",
-			       (int)(st - r->spec->sc->steps) + 1, pats[m.index]);
+		               (int)(st - r->spec->sc->steps) + 1, pats[m.index]);
 		return 0;
 	}
 	if (rc < 0)
 		return rc;
 	timeline_event(r->b->tl, clock_now_ns(), "note", "step %d: no match within %.0f s",
-		       (int)(st - r->spec->sc->steps) + 1, (double)timeout / NS_PER_S);
+	               (int)(st - r->spec->sc->steps) + 1, (double)timeout / NS_PER_S);
 	/* Before anything was sent to the board this is the setup failing,
 	 * not the update: the board never reached the state the scenario
 	 * starts from. After, the oracle judges what the board did. */
 	if (!r->judging && !r->sent)
 		return infra(r, -ETIMEDOUT, "precondition failed: \"%.80s\" not seen within %.0f s",
-			     pats[0], (double)timeout / NS_PER_S);
+		             pats[0], (double)timeout / NS_PER_S);
 	return 0;
 }
 
@@ -148,28 +149,29 @@ static int step_serve(struct run *r, const struct step *st)
 		port = strtol(port_text, &end, 10);
 		if (*end || port < 0 || port > 65535) {
 			hil_error("board \"%s\": vars: server_port \"%s\" is not a port (0-65535)",
-				  r->b->cfg->name, port_text);
+			          r->b->cfg->name, port_text);
 			return infra(r, -EINVAL, "bad server_port \"%.40s\"", port_text);
 		}
 	}
 	if (cfg_get_str(r->b->cfg->vars, "bundles", false, &bundles) < 0 || !bundles) {
 		hil_error("board \"%s\": a serve: step needs vars: bundles: DIR in the lab file",
-			  r->b->cfg->name);
+		          r->b->cfg->name);
 		return infra(r, -EINVAL, "no bundles directory for the update server");
 	}
 	bind = r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1";
 	{
 		char *root = lab_path(r->b->lab, bundles);
-		r->ctx->server = server_start(bind, (uint16_t)port, root ? root : bundles, r->b->tl);
+		r->ctx->server =
+		    server_start(bind, (uint16_t)port, root ? root : bundles, r->b->tl);
 		err = errno;
 		free(root);
 	}
 	if (!r->ctx->server)
 		return infra(r, -err, "the update server could not start on %s:%ld: %s%s", bind,
-			     port, strerror(err),
-			     err == EADDRINUSE ? " (another program holds the port: vars: "
-						 "server_port in the lab file)"
-					       : "");
+		             port, strerror(err),
+		             err == EADDRINUSE ? " (another program holds the port: vars: "
+		                                 "server_port in the lab file)"
+		                               : "");
 	return 0;
 }
 
@@ -181,7 +183,7 @@ static int step_serve(struct run *r, const struct step *st)
  * log, so the board's later writes never happened). Sets the power's
  * cut_after_write; 1, or 0 when the disk never got that far (not injected). */
 static int write_trigger(struct run *r, const struct fault_spec *f, struct fault_result *fr,
-			 int64_t timeout, int64_t *t_fire)
+                         int64_t timeout, int64_t *t_fire)
 {
 	struct power *p = &r->b->power;
 	int64_t deadline = clock_now_ns() + timeout;
@@ -195,27 +197,28 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 		return infra(r, -EINVAL, "bad write");
 	if (!scenario_write_number(buf, &n))
 		return infra(r, -EINVAL, "write: \"%s\" is not a write number (N or -N, not 0)",
-			     buf);
+		             buf);
 	rc = power_disk_writes(p, &seen);
 	if (rc == -EOPNOTSUPP)
-		return infra(r, rc, "a power cut at a disk write needs a board whose power "
-				    "driver counts its disk's writes (qemu); this one's is %s",
-			     p->ops->name);
+		return infra(r, rc,
+		             "a power cut at a disk write needs a board whose power "
+		             "driver counts its disk's writes (qemu); this one's is %s",
+		             p->ops->name);
 	if (rc < 0)
 		return infra(r, rc, "cannot count the disk's writes: see the error above");
 	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, ", write %lld", n);
 	if (n < 0 && (uint64_t)-n >= seen) {
 		timeline_event(r->b->tl, clock_now_ns(), "note",
-			       "no cut %lld writes back: the disk had made %llu since power on", -n,
-			       (unsigned long long)seen);
+		               "no cut %lld writes back: the disk had made %llu since power on", -n,
+		               (unsigned long long)seen);
 		return 0;
 	}
 	target = n < 0 ? seen - (uint64_t)-n : seen + (uint64_t)n;
 	while (seen < target) {
 		if (clock_now_ns() >= deadline) {
 			timeline_event(r->b->tl, clock_now_ns(), "note",
-				       "the disk made %llu of the %lld writes after the trigger",
-				       (unsigned long long)(seen + (uint64_t)n - target), n);
+			               "the disk made %llu of the %lld writes after the trigger",
+			               (unsigned long long)(seen + (uint64_t)n - target), n);
 			return 0;
 		}
 		int64_t wake = clock_now_ns() + WRITE_POLL_NS;
@@ -229,11 +232,12 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 	*t_fire = clock_now_ns();
 	len = strlen(fr->trigger);
 	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, " (#%llu of the disk)",
-		 (unsigned long long)target);
-	timeline_event(r->b->tl, *t_fire, "note",
-		       "power cut at disk write #%llu since power on (%llu seen now): the disk keeps "
-		       "no later write",
-		       (unsigned long long)target, (unsigned long long)seen);
+	         (unsigned long long)target);
+	timeline_event(
+	    r->b->tl, *t_fire, "note",
+	    "power cut at disk write #%llu since power on (%llu seen now): the disk keeps "
+	    "no later write",
+	    (unsigned long long)target, (unsigned long long)seen);
 	p->cut_after_write = target;
 	return 1;
 }
@@ -241,7 +245,7 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 /* Wait for the fault's trigger. Returns 1 with *t_fire set, 0 when the
  * trigger never came (the fault is not injected), <0 on failure. */
 static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_result *fr,
-			int64_t *t_fire)
+                        int64_t *t_fire)
 {
 	int64_t timeout, delay, t;
 	char marker[512];
@@ -254,7 +258,7 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 		if (expand(r, f->marker, marker, sizeof(marker)) < 0)
 			return infra(r, -EINVAL, "bad marker");
 		snprintf(fr->trigger, sizeof(fr->trigger), "marker '%.120s' + %.3f s", marker,
-			 (double)delay / NS_PER_S);
+		         (double)delay / NS_PER_S);
 		rc = expect_one(r, marker, timeout, &t);
 		if (rc <= 0)
 			return rc;
@@ -264,7 +268,8 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 		if (expand_duration(r, f->after, 0, &after) < 0)
 			return infra(r, -EINVAL, "bad after");
 		t = r->t_last_step + after;
-		snprintf(fr->trigger, sizeof(fr->trigger), "%.3f s after step", (double)after / NS_PER_S);
+		snprintf(fr->trigger, sizeof(fr->trigger), "%.3f s after step",
+		         (double)after / NS_PER_S);
 	} else {
 		t = clock_now_ns();
 		snprintf(fr->trigger, sizeof(fr->trigger), "immediately");
@@ -280,7 +285,7 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 }
 
 static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fault_result *fr,
-			   int64_t t_fire)
+                           int64_t t_fire)
 {
 	int rc = power_off(r);
 	int64_t t_done = clock_now_ns();
@@ -289,7 +294,7 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 		return rc;
 	fr->latency_ns = (r->b->power.t_stopped_ns ? r->b->power.t_stopped_ns : t_done) - t_fire;
 	timeline_event(r->b->tl, t_done, "fault", "power cut (%s), %lld us after the trigger point",
-		       fr->trigger, (long long)(fr->latency_ns / 1000));
+	               fr->trigger, (long long)(fr->latency_ns / 1000));
 	rc = wait_off_time(r, f->off_time, DEFAULT_OFF_TIME);
 	if (rc < 0)
 		return rc;
@@ -332,8 +337,8 @@ static int fault_server(struct run *r, const struct fault_spec *f, struct fault_
 {
 	static const char *const names[] = {"stall", "close", "reset", "throttle", "corrupt"};
 	static const enum server_fault_kind kinds[] = {SERVER_FAULT_STALL, SERVER_FAULT_CLOSE_AFTER,
-						       SERVER_FAULT_RESET_AFTER,
-						       SERVER_FAULT_THROTTLE, SERVER_FAULT_CORRUPT};
+	                                               SERVER_FAULT_RESET_AFTER,
+	                                               SERVER_FAULT_THROTTLE, SERVER_FAULT_CORRUPT};
 	struct server_fault sf = {0};
 	char buf[64];
 
@@ -350,7 +355,7 @@ static int fault_server(struct run *r, const struct fault_spec *f, struct fault_
 		return infra(r, -EINVAL, "bad stall");
 	sf.path_glob = f->path ? f->path : "*";
 	snprintf(fr->trigger, sizeof(fr->trigger), "server %s at byte %llu", f->server,
-		 (unsigned long long)sf.at_byte);
+	         (unsigned long long)sf.at_byte);
 	fr->latency_ns = -1;
 	if (server_set_fault(r->ctx->server, &sf) < 0)
 		return infra(r, -EINVAL, "server fault refused");
@@ -396,8 +401,8 @@ static int step_fault(struct run *r, const struct step *st)
 		if (rc <= 0) {
 			if (rc == 0)
 				timeline_event(r->b->tl, clock_now_ns(), "note",
-					       "fault not injected: its trigger never came (%s)",
-					       fr->trigger);
+				               "fault not injected: its trigger never came (%s)",
+				               fr->trigger);
 			return rc;
 		}
 	}
@@ -432,7 +437,7 @@ static int snapshot_key(struct run *r, char *key, size_t size)
 		if (st->kind == STEP_SERVE)
 			continue; /* the host's server, not the machine */
 		len += (size_t)snprintf(key + len, size - len, "\n%d %s %s", (int)st->kind,
-					st->arg ? st->arg : "", st->timeout ? st->timeout : "");
+		                        st->arg ? st->arg : "", st->timeout ? st->timeout : "");
 		for (size_t j = 0; j < st->n_patterns && len < size; j++) {
 			if (expand(r, st->patterns[j], text, sizeof(text)) < 0)
 				return -EINVAL;
@@ -452,9 +457,9 @@ int run_snapshot_restore(struct run *r)
 	rc = power_snapshot(&r->b->power, POWER_SNAPSHOT_RESTORE, key);
 	if (rc == -EOPNOTSUPP)
 		return infra(r, rc,
-			     "snapshot: before-update needs a board whose power driver can save "
-			     "the machine (qemu); %s's cannot",
-			     r->b->cfg->name);
+		             "snapshot: before-update needs a board whose power driver can save "
+		             "the machine (qemu); %s's cannot",
+		             r->b->cfg->name);
 	if (rc < 0)
 		return infra(r, rc, "snapshot: the saved machine could not be restored");
 	if (rc == 0)
@@ -471,7 +476,7 @@ void run_snapshot_save(struct run *r)
 	if (snapshot_key(r, key, sizeof(key)) < 0 ||
 	    power_snapshot(&r->b->power, POWER_SNAPSHOT_SAVE, key) < 0)
 		hil_warn("board \"%s\": no snapshot saved; the next run boots again",
-			 r->b->cfg->name);
+		         r->b->cfg->name);
 }
 
 int run_step(struct run *r, const struct step *st)
@@ -511,4 +516,3 @@ int run_step(struct run *r, const struct step *st)
 		return step_fault(r, st);
 	}
 }
-

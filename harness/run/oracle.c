@@ -20,12 +20,12 @@ enum state { ST_IDLE, ST_BOOTING, ST_TRIAL, ST_SETTLED, ST_SILENT, ST_DONE };
 
 /* How the committed state of the running version is known. */
 enum commit_evidence {
-	COMMIT_UNKNOWN,   /* no committed group, no commit line configured */
-	COMMIT_NO,        /* the probe said not committed, or no commit line yet */
-	COMMIT_PROBE,     /* the probe's committed group said so */
-	COMMIT_LINE,      /* the commit line came in this boot */
-	COMMIT_WAS_OLD,   /* the old version, committed before the update */
-	COMMIT_COMMAND,   /* the commit command probe answered committed */
+	COMMIT_UNKNOWN, /* no committed group, no commit line configured */
+	COMMIT_NO,      /* the probe said not committed, or no commit line yet */
+	COMMIT_PROBE,   /* the probe's committed group said so */
+	COMMIT_LINE,    /* the commit line came in this boot */
+	COMMIT_WAS_OLD, /* the old version, committed before the update */
+	COMMIT_COMMAND, /* the commit command probe answered committed */
 };
 
 struct oracle {
@@ -36,14 +36,14 @@ struct oracle {
 	enum state st;
 	int64_t deadline;
 	int cycles, banners, boots, check_next;
-	int boot_starts;      /* since power came back: banners, and probes without one */
-	bool banner_in_boot;  /* a banner started the boot the next probe belongs to */
-	int asked_boot;       /* the boot an alive probe or check was asked in */
-	bool asking;          /* an alive probe or a check is out */
+	int boot_starts;     /* since power came back: banners, and probes without one */
+	bool banner_in_boot; /* a banner started the boot the next probe belongs to */
+	int asked_boot;      /* the boot an alive probe or check was asked in */
+	bool asking;         /* an alive probe or a check is out */
 	int alive_asks;
 	bool alive_done;
-	bool commit_seen;     /* a commit line since the last reset */
-	int64_t next_poll;    /* TRIAL: when to ask the commit command probe */
+	bool commit_seen;  /* a commit line since the last reset */
+	int64_t next_poll; /* TRIAL: when to ask the commit command probe */
 	char commit_line[80];
 	char version[64], slot[16], old_slot[16];
 	enum commit_evidence committed;
@@ -67,7 +67,7 @@ static pcre2_code *compile(const char *what, const char *re)
 		PCRE2_UCHAR msg[200];
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		hil_error("probe %s (\"%.80s\"): error at offset %zu: %s", what, re, (size_t)at,
-			  (char *)msg);
+		          (char *)msg);
 	}
 	return c;
 }
@@ -105,7 +105,8 @@ struct oracle *oracle_new(const struct oracle_cfg *cfg)
 	    !compiled(o->banner, cfg->banner_re) || !compiled(o->commit, cfg->commit_re) ||
 	    !compiled(o->panic, cfg->panic_re) || !compiled(o->alive, cfg->alive_re)) {
 		if (!o->probe && !(cfg->probe_re && cfg->probe_re[0]))
-			hil_error("the board has no version probe (probes: version: in the lab file)");
+			hil_error(
+			    "the board has no version probe (probes: version: in the lab file)");
 		oracle_free(o);
 		return NULL;
 	}
@@ -130,7 +131,7 @@ void oracle_free(struct oracle *o)
 }
 
 static void add_evidence_keep(struct oracle *o, int64_t t, const char *kind, const char *text,
-			      size_t len, bool keep)
+                              size_t len, bool keep)
 {
 	struct oracle_evidence *e;
 
@@ -144,9 +145,9 @@ static void add_evidence_keep(struct oracle *o, int64_t t, const char *kind, con
 		if (drop == ORACLE_EVIDENCE_MAX - 1)
 			drop = 1;
 		memmove(&o->ev[drop], &o->ev[drop + 1],
-			sizeof(o->ev[0]) * (ORACLE_EVIDENCE_MAX - drop - 1));
+		        sizeof(o->ev[0]) * (ORACLE_EVIDENCE_MAX - drop - 1));
 		memmove(&o->keep[drop], &o->keep[drop + 1],
-			sizeof(o->keep[0]) * (ORACLE_EVIDENCE_MAX - drop - 1));
+		        sizeof(o->keep[0]) * (ORACLE_EVIDENCE_MAX - drop - 1));
 		o->n_ev--;
 	}
 	o->keep[o->n_ev] = keep;
@@ -163,13 +164,14 @@ static void add_evidence_keep(struct oracle *o, int64_t t, const char *kind, con
 			e->text[i] = '.';
 }
 
-static void add_evidence(struct oracle *o, int64_t t, const char *kind, const char *text, size_t len)
+static void add_evidence(struct oracle *o, int64_t t, const char *kind, const char *text,
+                         size_t len)
 {
 	add_evidence_keep(o, t, kind, text, len, false);
 }
 
 static void decide(struct oracle *o, int64_t t, enum verdict v, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void decide(struct oracle *o, int64_t t, enum verdict v, const char *fmt, ...)
 {
@@ -391,7 +393,7 @@ void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len)
 static int64_t alive_timeout(const struct oracle *o)
 {
 	return o->cfg->alive_timeout_ns > 0 ? o->cfg->alive_timeout_ns
-					    : ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
+	                                    : ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
 }
 
 void oracle_alive(struct oracle *o, int64_t t_ns, bool answered)
@@ -463,8 +465,9 @@ static void commit_words(const struct oracle *o, char *out, size_t size)
 		snprintf(out, size, ", committed (the commit probe says so)");
 		break;
 	case COMMIT_WAS_OLD:
-		snprintf(out, size, " (no commit line this boot: the version committed before the "
-				    "update)");
+		snprintf(out, size,
+		         " (no commit line this boot: the version committed before the "
+		         "update)");
 		break;
 	default:
 		snprintf(out, size, "; commit not observable (no committed group, no commit line)");
@@ -536,7 +539,8 @@ static enum oracle_action trial_timeout(struct oracle *o, int64_t now)
 		decide(o, now, VERDICT_INCONSISTENT,
 		       "version %s runs from slot %s and the commit probe did not say committed "
 		       "within %.0f s",
-		       o->version, o->slot[0] ? o->slot : "?", (double)o->cfg->settle_ns / NS_PER_S);
+		       o->version, o->slot[0] ? o->slot : "?",
+		       (double)o->cfg->settle_ns / NS_PER_S);
 	else if (pcre2_substring_number_from_name(o->probe, (PCRE2_SPTR) "committed") <= 0)
 		decide(o, now, VERDICT_INCONSISTENT,
 		       "version %s runs from slot %s and printed no commit line within %.0f s",

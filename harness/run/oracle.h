@@ -8,10 +8,10 @@
  *   power restored ──► BOOTING ──probe, committed──► SETTLED ──► alive? ──► checks ──► DONE
  *   (or oracle_start)    │  ▲  └─probe, not yet──► TRIAL ──commit──┘   │ no answer
  *                        │  │                        │ no commit       ▼
- *                        │  │                        ▼ in settle     SILENT ──late answer──► SETTLED
- *                        │  │                   inconsistent          │ alive timeout: ask once more,
- *                        │  └──banner (reset)──────────────────────────┘ then boot_timeout: hung
- *                        └─no probe by boot_timeout: power-cycle (ladder) or bricked / boot_loop
+ *                        │  │                        ▼ in settle     SILENT ──late answer──►
+ * SETTLED │  │                   inconsistent          │ alive timeout: ask once more, │  └──banner
+ * (reset)──────────────────────────┘ then boot_timeout: hung └─no probe by boot_timeout:
+ * power-cycle (ladder) or bricked / boot_loop
  *
  * Committed means evidence: the probe's committed group said so, the
  * commit line came in this boot, or the commit command probe (asked every
@@ -46,17 +46,18 @@ struct oracle_cfg {
 	const char *commit_re; /* the new version marked itself good (optional) */
 	const char *panic_re;  /* optional: kernel panic lines for the evidence */
 	const char *old_version, *new_version;
-	int64_t boot_timeout_ns; /* power on (or reset) to probe */
-	int64_t settle_ns;       /* trial boot to commit */
-	int ladder;              /* power cycles when the board does not boot */
-	int loop_limit;          /* banners without a probe that make a boot loop */
-	bool alive_check;        /* ask the board to answer once settled */
-	int n_checks;            /* scenario checks to run once alive */
+	int64_t boot_timeout_ns;   /* power on (or reset) to probe */
+	int64_t settle_ns;         /* trial boot to commit */
+	int ladder;                /* power cycles when the board does not boot */
+	int loop_limit;            /* banners without a probe that make a boot loop */
+	bool alive_check;          /* ask the board to answer once settled */
+	int n_checks;              /* scenario checks to run once alive */
 	const char *const *forbid; /* NULL-terminated: a line matching one is inconsistent */
 	const char *alive_re;      /* the alive probe's answer: a late one still counts */
 	int64_t alive_timeout_ns;  /* how long one alive probe waits (0: 10 s) */
-	int max_boots;             /* boot starts after power on that make a boot loop (0: no cap) */
-	const char *const *evidence_re; /* NULL-terminated: decision lines always kept as evidence */
+	int max_boots; /* boot starts after power on that make a boot loop (0: no cap) */
+	const char *const
+	    *evidence_re;  /* NULL-terminated: decision lines always kept as evidence */
 	bool commit_probe; /* a command probe says whether the running version is committed */
 };
 
@@ -65,10 +66,10 @@ struct oracle_cfg {
 #define ORACLE_COMMIT_POLL_NS (5 * 1000000000LL)
 
 enum oracle_action {
-	ORACLE_WAIT,        /* feed lines until *deadline, then ask again */
-	ORACLE_POWER_CYCLE, /* cycle power, then oracle_power_restored() */
-	ORACLE_ALIVE,       /* run the alive probe, then oracle_alive() */
-	ORACLE_CHECK,       /* run check *index, then oracle_check() */
+	ORACLE_WAIT,         /* feed lines until *deadline, then ask again */
+	ORACLE_POWER_CYCLE,  /* cycle power, then oracle_power_restored() */
+	ORACLE_ALIVE,        /* run the alive probe, then oracle_alive() */
+	ORACLE_CHECK,        /* run check *index, then oracle_check() */
 	ORACLE_COMMIT_PROBE, /* send the lab's commit command, then oracle_commit_probed() */
 	ORACLE_DONE,
 };

@@ -10,15 +10,14 @@
 #include "lib/log.h"
 #include "harness/run/scenario.h"
 
-static const char *const top_keys[] = {"scenario", "description", "fits",  "allowed", "versions",
-				       "sweep",    "steps",       "checks", "oracle", "forbid",
-				       "snapshot", NULL};
+static const char *const top_keys[] = {"scenario", "description", "fits",     "allowed",
+                                       "versions", "sweep",       "steps",    "checks",
+                                       "oracle",   "forbid",      "snapshot", NULL};
 static const char *const fault_keys[] = {
-	"kind", "marker", "delay", "after", "timeout", "off_time", "down", "until", "server",
-	"at_byte", "stall", "rate", "path", "process", "command", "write", NULL};
+    "kind",    "marker", "delay", "after", "timeout", "off_time", "down",  "until", "server",
+    "at_byte", "stall",  "rate",  "path",  "process", "command",  "write", NULL};
 static const char *const fault_kinds[] = {"power_cut", "network", "server", "hang", NULL};
-static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt",
-					    NULL};
+static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt", NULL};
 
 bool scenario_allows(const struct scenario *s, enum verdict v)
 {
@@ -56,7 +55,8 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 {
 	int kind, rc = 0;
 
-	if (cfg_check_keys(n, fault_keys) < 0 || cfg_get_enum(n, "kind", true, fault_kinds, &kind) < 0)
+	if (cfg_check_keys(n, fault_keys) < 0 ||
+	    cfg_get_enum(n, "kind", true, fault_kinds, &kind) < 0)
 		return -EINVAL;
 	f->kind = (enum fault_kind)kind;
 	rc |= cfg_get_str(n, "marker", false, &f->marker);
@@ -76,19 +76,20 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 	if (rc)
 		return -EINVAL;
 	if (f->write && (f->kind != FAULT_POWER_CUT || f->delay)) {
-		cfg_error(cfg_get(n, "write"), "%s",
-			  f->kind != FAULT_POWER_CUT
-				  ? "write: N places a power cut; this fault is not one"
-				  : "give write: N (the cut comes at a disk write) or delay:, not both");
+		cfg_error(
+		    cfg_get(n, "write"), "%s",
+		    f->kind != FAULT_POWER_CUT
+		        ? "write: N places a power cut; this fault is not one"
+		        : "give write: N (the cut comes at a disk write) or delay:, not both");
 		return -EINVAL;
 	}
 	if (f->write && !strstr(f->write, "${")) {
 		long long v;
 		if (!scenario_write_number(f->write, &v)) {
 			cfg_error(cfg_get(n, "write"),
-				  "\"%s\" is not a write number: N counts disk writes after the "
-				  "trigger, -N back from it (not 0)",
-				  f->write);
+			          "\"%s\" is not a write number: N counts disk writes after the "
+			          "trigger, -N back from it (not 0)",
+			          f->write);
 			return -EINVAL;
 		}
 	}
@@ -132,9 +133,8 @@ static int load_patterns(const struct cfg_node *n, struct step *st)
 
 static int load_step(const struct cfg_node *n, struct step *st)
 {
-	static const char *const step_keys[] = {"power", "expect",  "send",     "wait",
-						"serve", "fault",   "recover",  "timeout",
-						"off_time", NULL};
+	static const char *const step_keys[] = {"power", "expect",  "send",    "wait",     "serve",
+	                                        "fault", "recover", "timeout", "off_time", NULL};
 	static const char *const actions[] = {"on", "off", "cycle", NULL};
 	int found = 0, a;
 
@@ -184,7 +184,9 @@ static int load_step(const struct cfg_node *n, struct step *st)
 		}
 	}
 	if (!found) {
-		cfg_error(n, "is empty; a step is one of power, expect, send, wait, serve, fault, recover");
+		cfg_error(
+		    n,
+		    "is empty; a step is one of power, expect, send, wait, serve, fault, recover");
 		return -EINVAL;
 	}
 	return 0;
@@ -201,7 +203,7 @@ static int load_allowed(struct scenario *s)
 		int vd = verdict_from_name(v[i]);
 		if (vd < 0 || vd == VERDICT_INFRA_ERROR) {
 			cfg_error(n, "\"%s\" is not an end state a run may be allowed (%s)", v[i],
-				  "upgraded, rolled_back, bricked, boot_loop, hung, inconsistent");
+			          "upgraded, rolled_back, bricked, boot_loop, hung, inconsistent");
 			free(v);
 			return -EINVAL;
 		}
@@ -266,8 +268,8 @@ static int load_checks(struct scenario *s)
 
 static int load_oracle(struct scenario *s)
 {
-	static const char *const keys[] = {"boot_timeout", "settle", "ladder", "loop_limit",
-					   "alive", "max_boots", NULL};
+	static const char *const keys[] = {"boot_timeout", "settle",    "ladder", "loop_limit",
+	                                   "alive",        "max_boots", NULL};
 	const struct cfg_node *n = cfg_get(s->root, "oracle");
 	long long ladder = 2, loop_limit = 6, max_boots = SCENARIO_MAX_BOOTS_DEFAULT;
 
@@ -327,9 +329,10 @@ static int load_snapshot(struct scenario *s)
 	if (cfg_get_enum(s->root, "snapshot", false, whens, &when) < 0)
 		return -EINVAL;
 	if (s->write_cut_step) {
-		cfg_error(n, "cannot be used with a power cut at a disk write (step %zu): the "
-			     "write log that counts them cannot be saved in a snapshot",
-			  s->write_cut_step);
+		cfg_error(n,
+		          "cannot be used with a power cut at a disk write (step %zu): the "
+		          "write log that counts them cannot be saved in a snapshot",
+		          s->write_cut_step);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->n_steps; i++) {
@@ -341,14 +344,15 @@ static int load_snapshot(struct scenario *s)
 		}
 		if (st->kind == STEP_FAULT || st->kind == STEP_RECOVER ||
 		    (st->kind == STEP_POWER && strcmp(st->arg, "on") != 0)) {
-			cfg_error(st->node,
-				  "comes before the first send: step, so snapshot: before-update would "
-				  "skip it: only power: on, expect, wait and serve may come first");
+			cfg_error(
+			    st->node,
+			    "comes before the first send: step, so snapshot: before-update would "
+			    "skip it: only power: on, expect, wait and serve may come first");
 			return -EINVAL;
 		}
 	}
 	cfg_error(n, "needs a send: step (the update starts there, and the snapshot is taken "
-		     "just before it)");
+	             "just before it)");
 	return -EINVAL;
 }
 
@@ -372,7 +376,7 @@ struct scenario *scenario_load(const char *path)
 		goto fail;
 	versions = cfg_get(s->root, "versions");
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
-			 cfg_get_str(versions, "new", false, &s->new_version) < 0))
+	                 cfg_get_str(versions, "new", false, &s->new_version) < 0))
 		goto fail;
 	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0)
 		goto fail;
@@ -414,9 +418,10 @@ char **scenario_points(const struct scenario *s, size_t *n)
 	else if (s->sweep.present)
 		count = (size_t)floor((s->sweep.to - s->sweep.from) / s->sweep.step) + 1;
 	if (count > SWEEP_MAX_POINTS) {
-		hil_error("%s: the sweep has %zu fault points, more than %d in one campaign: give a "
-			  "larger step, or --runs N to draw N random points from its range",
-			  s->path, count, SWEEP_MAX_POINTS);
+		hil_error(
+		    "%s: the sweep has %zu fault points, more than %d in one campaign: give a "
+		    "larger step, or --runs N to draw N random points from its range",
+		    s->path, count, SWEEP_MAX_POINTS);
 		return NULL;
 	}
 	out = calloc(count + 1, sizeof(*out));
@@ -427,7 +432,8 @@ char **scenario_points(const struct scenario *s, size_t *n)
 		if (s->sweep.values)
 			snprintf(buf, sizeof(buf), "%s", s->sweep.values[i]);
 		else if (s->sweep.present)
-			snprintf(buf, sizeof(buf), "%.0f", s->sweep.from + (double)i * s->sweep.step);
+			snprintf(buf, sizeof(buf), "%.0f",
+			         s->sweep.from + (double)i * s->sweep.step);
 		else
 			snprintf(buf, sizeof(buf), "-");
 		out[i] = strdup(buf);

@@ -54,7 +54,15 @@
 
 struct cfg_node;
 
-enum step_kind { STEP_POWER, STEP_EXPECT, STEP_SEND, STEP_WAIT, STEP_SERVE, STEP_FAULT, STEP_RECOVER };
+enum step_kind {
+	STEP_POWER,
+	STEP_EXPECT,
+	STEP_SEND,
+	STEP_WAIT,
+	STEP_SERVE,
+	STEP_FAULT,
+	STEP_RECOVER
+};
 enum fault_kind { FAULT_POWER_CUT, FAULT_NETWORK, FAULT_SERVER, FAULT_HANG };
 
 struct fault_spec {
@@ -68,16 +76,16 @@ struct fault_spec {
 	const char *until;    /* network: or until this marker */
 	const char *server;   /* server: stall | close | reset | throttle | corrupt */
 	const char *at_byte, *stall, *rate, *path;
-	const char *process;  /* hang: SIGSTOP this process on the board */
-	const char *command;  /* hang: or run this command on the board */
-	const char *write;    /* power_cut: at the disk's Nth write after the
-	                         trigger, or -N: N writes back from it */
+	const char *process; /* hang: SIGSTOP this process on the board */
+	const char *command; /* hang: or run this command on the board */
+	const char *write;   /* power_cut: at the disk's Nth write after the
+	                        trigger, or -N: N writes back from it */
 };
 
 struct step {
 	enum step_kind kind;
 	const struct cfg_node *node;
-	const char *arg;      /* power action, send line, wait duration, serve bundle */
+	const char *arg; /* power action, send line, wait duration, serve bundle */
 	const char **patterns;
 	size_t n_patterns;
 	const char *timeout;
@@ -99,8 +107,8 @@ struct scenario {
 	char *path;
 	struct cfg_node *root;
 	const char *name, *description;
-	const char **fits;     /* NULL-terminated */
-	unsigned allowed;      /* bit per enum verdict */
+	const char **fits; /* NULL-terminated */
+	unsigned allowed;  /* bit per enum verdict */
 	const char *old_version, *new_version;
 	const char **forbid; /* lines that must never appear once judging started */
 	struct step *steps;

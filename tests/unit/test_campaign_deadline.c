@@ -31,9 +31,9 @@ static int64_t budget(const char *step, const char *oracle, const char *point)
 
 	assert_non_null(f);
 	fprintf(f,
-		"scenario: t\nallowed: [upgraded]\nsweep: {values: [1, 2]}\nsteps:\n"
-		"  - power: on\n%s\noracle: %s\n",
-		step, oracle);
+	        "scenario: t\nallowed: [upgraded]\nsweep: {values: [1, 2]}\nsteps:\n"
+	        "  - power: on\n%s\noracle: %s\n",
+	        step, oracle);
 	fclose(f);
 	log_capture(logbuf, sizeof(logbuf));
 	sc = scenario_load(path);
@@ -75,20 +75,23 @@ static void test_a_duration_from_the_board_counts_ten_minutes(void **state)
 static void test_a_power_cut_counts_its_trigger_timeout_and_off_time(void **state)
 {
 	int64_t cut = budget("  - fault: {kind: power_cut, marker: 'w', timeout: 50s, "
-			     "off_time: 20s}",
-			     ORACLE, "1");
+	                     "off_time: 20s}",
+	                     ORACLE, "1");
 	int64_t shorter = budget("  - fault: {kind: power_cut, marker: 'w', timeout: 10s, "
-				 "off_time: 10s}",
-				 ORACLE, "1");
+	                         "off_time: 10s}",
+	                         ORACLE, "1");
 
 	assert_int_equal(cut - shorter, 50 * NS_PER_S);
 }
 
 static void test_every_boot_of_the_ladder_may_loop(void **state)
 {
-	int64_t one = budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 4, max_boots: 1}", "1");
-	int64_t three = budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 2, loop_limit: 4, max_boots: 1}", "1");
-	int64_t more_loops = budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 9, max_boots: 1}", "1");
+	int64_t one = budget("  - wait: 0s",
+	                     "{boot_timeout: 10s, ladder: 0, loop_limit: 4, max_boots: 1}", "1");
+	int64_t three = budget("  - wait: 0s",
+	                       "{boot_timeout: 10s, ladder: 2, loop_limit: 4, max_boots: 1}", "1");
+	int64_t more_loops = budget(
+	    "  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 9, max_boots: 1}", "1");
 
 	/* each boot: (loop_limit + 1) boot timeouts and a power cycle */
 	assert_true(three - one >= 2 * 5 * 10 * NS_PER_S);
@@ -97,10 +100,10 @@ static void test_every_boot_of_the_ladder_may_loop(void **state)
 
 static void test_boots_that_reach_the_probe_are_budgeted_up_to_max_boots(void **state)
 {
-	int64_t few = budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 2}",
-			     "1");
+	int64_t few = budget("  - wait: 0s",
+	                     "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 2}", "1");
 	int64_t many = budget("  - wait: 0s",
-			      "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 12}", "1");
+	                      "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 12}", "1");
 
 	assert_int_equal(many - few, 10 * 10 * NS_PER_S);
 }

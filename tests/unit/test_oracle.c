@@ -79,8 +79,8 @@ static void setting(struct transcript *tr, const char *kv)
 	if (!strncmp(kv, "probe ", 6))
 		tr->has_probe = snprintf(tr->probe, sizeof(tr->probe), "%s", v) > 0;
 	else if (!strncmp(kv, "commit ", 7))
-		tr->has_commit = snprintf(tr->commit, sizeof(tr->commit), "%s",
-					  strcmp(v, "none") ? v : "") >= 0;
+		tr->has_commit =
+		    snprintf(tr->commit, sizeof(tr->commit), "%s", strcmp(v, "none") ? v : "") >= 0;
 	else if (!strncmp(kv, "banner ", 7))
 		tr->has_banner = snprintf(tr->banner, sizeof(tr->banner), "%s", v) > 0;
 	else if (!strncmp(kv, "evidence ", 9))
@@ -163,7 +163,8 @@ static void check_asserts(const char *name, const struct transcript *tr, const s
 			fail_msg("%s: unknown directive: %s", name, a);
 		/* fail_msg does not return */
 		if (!ok)
-			fail_msg("%s: \"%s\" does not hold (reason: %s)", name, a, oracle_reason(o));
+			fail_msg("%s: \"%s\" does not hold (reason: %s)", name, a,
+			         oracle_reason(o));
 	}
 }
 
@@ -197,22 +198,22 @@ static void act(struct oracle *o, enum oracle_action a, const struct event *e, i
 static void make_cfg(struct transcript *tr, struct oracle_cfg *cfg, const char **evidence)
 {
 	*cfg = (struct oracle_cfg){
-		.probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
-			    "committed=(?<committed>[01])",
-		.banner_re = "^U-Boot 20\\d\\d",
-		.commit_re = "hilctl-agent: commit slot=",
-		.panic_re = "Kernel panic",
-		.old_version = "1",
-		.new_version = "2",
-		.boot_timeout_ns = 40 * NS_PER_S,
-		.settle_ns = 20 * NS_PER_S,
-		.ladder = 2,
-		.loop_limit = 6,
-		.alive_check = true,
-		.alive_re = "hilctl-alive-42",
-		.n_checks = tr->n_checks,
-		.max_boots = tr->max_boots,
-		.commit_probe = tr->commit_probe,
+	    .probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
+	                "committed=(?<committed>[01])",
+	    .banner_re = "^U-Boot 20\\d\\d",
+	    .commit_re = "hilctl-agent: commit slot=",
+	    .panic_re = "Kernel panic",
+	    .old_version = "1",
+	    .new_version = "2",
+	    .boot_timeout_ns = 40 * NS_PER_S,
+	    .settle_ns = 20 * NS_PER_S,
+	    .ladder = 2,
+	    .loop_limit = 6,
+	    .alive_check = true,
+	    .alive_re = "hilctl-alive-42",
+	    .n_checks = tr->n_checks,
+	    .max_boots = tr->max_boots,
+	    .commit_probe = tr->commit_probe,
 	};
 	if (tr->has_probe)
 		cfg->probe_re = tr->probe;
@@ -252,7 +253,7 @@ static size_t drive(const char *name, struct oracle *o, const struct transcript 
 		i = feed_until_action(o, tr, i);
 		if (i >= tr->n)
 			fail_msg("%s: the oracle asks for action %d, the transcript has none left",
-				 name, (int)a);
+			         name, (int)a);
 		now = tr->ev[i].t;
 		act(o, a, &tr->ev[i], index);
 		i++;
@@ -284,10 +285,10 @@ static void replay(const char *name)
 	i = drive(name, o, &tr, i + 1);
 	if (strcmp(verdict_name(oracle_verdict(o)), tr.expect) != 0)
 		fail_msg("%s: verdict %s (%s), transcript expects %s", name,
-			 verdict_name(oracle_verdict(o)), oracle_reason(o), tr.expect);
+		         verdict_name(oracle_verdict(o)), oracle_reason(o), tr.expect);
 	if (i != tr.n)
 		fail_msg("%s: decided at line %zu of %zu events: %s", name, i, tr.n,
-			 oracle_reason(o));
+		         oracle_reason(o));
 	check_asserts(name, &tr, o);
 	/* The evidence ends with the decision and its reason. */
 	ne = oracle_evidence(o, &e);
@@ -394,7 +395,7 @@ static void test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
-				 .boot_timeout_ns = NS_PER_S};
+	                         .boot_timeout_ns = NS_PER_S};
 	struct oracle *o = oracle_new(&cfg);
 
 	oracle_power_restored(o, 0);
@@ -410,7 +411,9 @@ static void test_oracle_forbidden_line_is_inconsistent(void **s)
 {
 	static const char *const forbid[] = {"hilctl-boot: slot=B", NULL};
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
-				 .boot_timeout_ns = NS_PER_S, .old_version = "1", .forbid = forbid};
+	                         .boot_timeout_ns = NS_PER_S,
+	                         .old_version = "1",
+	                         .forbid = forbid};
 	struct oracle *o = oracle_new(&cfg);
 
 	oracle_power_restored(o, 0);
@@ -423,31 +426,31 @@ static void test_oracle_forbidden_line_is_inconsistent(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oracle_upgraded),
-		cmocka_unit_test(test_oracle_rolled_back),
-		cmocka_unit_test(test_oracle_rolled_back_after_failed_trials),
-		cmocka_unit_test(test_oracle_bricked_after_the_ladder),
-		cmocka_unit_test(test_oracle_boot_loop),
-		cmocka_unit_test(test_oracle_hung),
-		cmocka_unit_test(test_oracle_inconsistent_when_never_committed),
-		cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
-		cmocka_unit_test(test_oracle_hostile_console_bytes),
-		cmocka_unit_test(test_oracle_no_commit_line_means_trial_not_upgraded),
-		cmocka_unit_test(test_oracle_new_version_without_commit_line_is_inconsistent),
-		cmocka_unit_test(test_oracle_commit_line_makes_upgraded_with_its_evidence),
-		cmocka_unit_test(test_oracle_says_when_commit_is_not_observable),
-		cmocka_unit_test(test_oracle_a_late_alive_answer_counts),
-		cmocka_unit_test(test_oracle_alive_is_asked_once_more_before_hung),
-		cmocka_unit_test(test_oracle_old_version_on_the_new_slot_is_inconsistent),
-		cmocka_unit_test(test_oracle_new_version_on_the_old_slot_is_inconsistent),
-		cmocka_unit_test(test_oracle_boots_past_max_boots_are_a_boot_loop),
-		cmocka_unit_test(test_oracle_a_check_answer_is_not_a_new_boot),
-		cmocka_unit_test(test_oracle_decision_lines_stay_in_the_evidence),
-		cmocka_unit_test(test_oracle_a_run_without_power_fault_shows_no_power_on),
-		cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
-		cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
-		cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
-		cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
+	    cmocka_unit_test(test_oracle_upgraded),
+	    cmocka_unit_test(test_oracle_rolled_back),
+	    cmocka_unit_test(test_oracle_rolled_back_after_failed_trials),
+	    cmocka_unit_test(test_oracle_bricked_after_the_ladder),
+	    cmocka_unit_test(test_oracle_boot_loop),
+	    cmocka_unit_test(test_oracle_hung),
+	    cmocka_unit_test(test_oracle_inconsistent_when_never_committed),
+	    cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
+	    cmocka_unit_test(test_oracle_hostile_console_bytes),
+	    cmocka_unit_test(test_oracle_no_commit_line_means_trial_not_upgraded),
+	    cmocka_unit_test(test_oracle_new_version_without_commit_line_is_inconsistent),
+	    cmocka_unit_test(test_oracle_commit_line_makes_upgraded_with_its_evidence),
+	    cmocka_unit_test(test_oracle_says_when_commit_is_not_observable),
+	    cmocka_unit_test(test_oracle_a_late_alive_answer_counts),
+	    cmocka_unit_test(test_oracle_alive_is_asked_once_more_before_hung),
+	    cmocka_unit_test(test_oracle_old_version_on_the_new_slot_is_inconsistent),
+	    cmocka_unit_test(test_oracle_new_version_on_the_old_slot_is_inconsistent),
+	    cmocka_unit_test(test_oracle_boots_past_max_boots_are_a_boot_loop),
+	    cmocka_unit_test(test_oracle_a_check_answer_is_not_a_new_boot),
+	    cmocka_unit_test(test_oracle_decision_lines_stay_in_the_evidence),
+	    cmocka_unit_test(test_oracle_a_run_without_power_fault_shows_no_power_on),
+	    cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
+	    cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
+	    cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
+	    cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
