@@ -88,16 +88,20 @@ static int64_t step_budget(const struct step *st, const char *point)
 	}
 }
 
-/* Judging: every boot of the ladder may see loop_limit banners, each
- * restarting boot_timeout; then the trial's settle, the alive probe and
- * the checks. */
+/* Judging: every boot of the ladder may see loop_limit banners (or up to
+ * max_boots boots that reach the probe), each restarting boot_timeout; then
+ * the trial's settle, the alive probe and the checks. */
 static int64_t oracle_budget(const struct scenario *sc, const char *point)
 {
 	int loops = sc->loop_limit > 0 ? sc->loop_limit : LOOP_LIMIT_DEFAULT;
+	if (sc->max_boots > loops)
+		loops = sc->max_boots;
 	int64_t ns = (int64_t)(sc->ladder + 1) *
 	             ((int64_t)(loops + 1) * sc->boot_timeout_ns + OFF_TIME_NS + POWER_ON_NS);
 
-	ns += sc->settle_ns + CONSOLE_WRITE_NS + ASK_TIMEOUT_NS;
+	/* The alive probe: an ask, as long again for a late answer, one re-ask
+	 * (the lab's alive.timeout; its default here). */
+	ns += sc->settle_ns + 2 * CONSOLE_WRITE_NS + 3 * ASK_TIMEOUT_NS;
 	for (size_t i = 0; i < sc->n_checks; i++)
 		ns += CONSOLE_WRITE_NS + duration(sc->checks[i].timeout, point, ASK_TIMEOUT_NS);
 	return ns;

@@ -12,6 +12,7 @@
 #include "harness/lab/lab.h"
 #include "harness/run/expect.h"
 #include "harness/server/server.h"
+#include "harness/lab/probes.h"
 #include "lib/log.h"
 #include "lib/stop.h"
 
@@ -41,12 +42,16 @@ static int name_ok(const char *name)
 	return name[0] != '.';
 }
 
-/* Every probe is a regex, but alive: {send, expect}. */
+/* Every probe is a regex, but alive: {send, expect, timeout}; evidence: (a
+ * list) and a command commit: {send, expect, timeout} are probes_check()'s. */
 static int check_probes(const struct cfg_node *probes)
 {
-	static const char *const alive_keys[] = {"send", "expect", NULL};
+	static const char *const alive_keys[] = {"send", "expect", "timeout", NULL};
 
 	for (const struct cfg_node *c = probes ? probes->child : NULL; c; c = c->next) {
+		if (!strcmp(c->key, "evidence") ||
+		    (!strcmp(c->key, "commit") && c->type == CFG_MAP))
+			continue;
 		if (!strcmp(c->key, "alive")) {
 			const char *send, *expect;
 			if (cfg_expect_type(c, CFG_MAP) < 0 || cfg_check_keys(c, alive_keys) < 0 ||
@@ -206,7 +211,7 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	}
 	if (b->network && cfg_expect_type(b->network, CFG_MAP) < 0)
 		return -EINVAL;
-	if (b->probes && cfg_expect_type(b->probes, CFG_MAP) < 0)
+	if (b->probes && (cfg_expect_type(b->probes, CFG_MAP) < 0 || probes_check(b->probes) < 0))
 		return -EINVAL;
 	if (b->vars && cfg_expect_type(b->vars, CFG_MAP) < 0)
 		return -EINVAL;

@@ -131,7 +131,8 @@ static void on_line(struct run *r, int64_t t, const char *line, size_t len)
 	}
 	if (r->spec->on_line)
 		r->spec->on_line(r->spec->hook_arg, t, line, len);
-	if (r->judging)
+	/* Before judging the oracle only notes the first version probe. */
+	if (r->oracle)
 		oracle_line(r->oracle, t, line, len);
 }
 

@@ -23,6 +23,7 @@ struct run {
 	struct run_result *res;
 	struct oracle *oracle;
 	struct oracle_cfg ocfg;
+	const char *evidence_re[9]; /* the lab's probes.evidence, for ocfg */
 	bool judging;
 	char line[LINE_MAX_LEN];
 	size_t line_len;
@@ -52,7 +53,9 @@ int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_m
 
 /* engine_run.c */
 int run_step(struct run *r, const struct step *st);
+/* Judging starts with the board running; _after_power: power just came back. */
 void start_judging(struct run *r, int64_t t);
+void start_judging_after_power(struct run *r, int64_t t);
 /* snapshot: before-update. Restore the saved machine and power it on: 1,
  * or 0 when nothing is saved yet (the run boots), <0 an infra failure. */
 int run_snapshot_restore(struct run *r);

@@ -25,10 +25,26 @@ static const char *probe(const struct run *r, const char *name)
 	return n && n->type == CFG_SCALAR ? n->value : NULL;
 }
 
+/* A scalar or a list of scalars, NULL-terminated in out[max]. */
+static void probe_list(const struct run *r, const char *name, const char **out, size_t max)
+{
+	const struct cfg_node *n = cfg_get(r->b->cfg->probes, name);
+	size_t i = 0;
+
+	if (n && n->type == CFG_SCALAR)
+		out[i++] = n->value;
+	for (const struct cfg_node *c = n && n->type == CFG_SEQ ? n->child : NULL; c && i < max - 1;
+	     c = c->next)
+		if (c->type == CFG_SCALAR)
+			out[i++] = c->value;
+	out[i] = NULL;
+}
+
 static int setup_oracle(struct run *r)
 {
 	const struct scenario *sc = r->spec->sc;
 	const struct cfg_node *alive = cfg_get(r->b->cfg->probes, "alive");
+	const struct cfg_node *commit = cfg_get(r->b->cfg->probes, "commit");
 	struct oracle_cfg *c = &r->ocfg;
 	const char *phase = probe(r, "phase");
 
@@ -45,6 +61,16 @@ static int setup_oracle(struct run *r)
 	c->alive_check = sc->alive && alive && cfg_get(alive, "send") && cfg_get(alive, "expect");
 	c->n_checks = (int)sc->n_checks;
 	c->forbid = sc->forbid;
+	c->max_boots = sc->max_boots;
+	c->commit_probe = commit && commit->type == CFG_MAP;
+	if (c->alive_check) {
+		c->alive_re = cfg_get(alive, "expect")->value;
+		c->alive_timeout_ns = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
+		if (cfg_get_duration(alive, "timeout", false, &c->alive_timeout_ns) < 0)
+			return -EINVAL;
+	}
+	probe_list(r, "evidence", r->evidence_re, 9);
+	c->evidence_re = r->evidence_re;
 	r->oracle = oracle_new(c);
 	if (!r->oracle)
 		return -EINVAL;
@@ -101,11 +127,22 @@ static int judge(struct run *r)
 			break;
 		case ORACLE_ALIVE:
 			ok = ask(r, cfg_get(alive, "send")->value, cfg_get(alive, "expect")->value,
-			         10 * NS_PER_S);
+			         r->ocfg.alive_timeout_ns);
 			if (stop_requested())
 				return -EINTR;
 			oracle_alive(r->oracle, clock_now_ns(), ok);
 			break;
+		case ORACLE_COMMIT_PROBE: {
+			const struct cfg_node *cmd = cfg_get(r->b->cfg->probes, "commit");
+			int64_t timeout = ORACLE_ALIVE_TIMEOUT_DEFAULT_NS;
+			cfg_get_duration(cmd, "timeout", false, &timeout);
+			ok = ask(r, cfg_get(cmd, "send")->value, cfg_get(cmd, "expect")->value,
+			         timeout);
+			if (stop_requested())
+				return -EINTR;
+			oracle_commit_probed(r->oracle, clock_now_ns(), ok);
+			break;
+		}
 		case ORACLE_CHECK: {
 			const struct check_spec *ck = &r->spec->sc->checks[index];
 			int64_t timeout = 10 * NS_PER_S;

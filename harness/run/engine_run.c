@@ -35,6 +35,12 @@ int infra(struct run *r, int rc, const char *fmt, ...)
 void start_judging(struct run *r, int64_t t)
 {
 	r->judging = true;
+	oracle_start(r->oracle, t);
+}
+
+void start_judging_after_power(struct run *r, int64_t t)
+{
+	r->judging = true;
 	oracle_power_restored(r->oracle, t);
 }
 
@@ -300,7 +306,7 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 		return rc;
 	rc = power_on(r);
 	if (rc == 0)
-		start_judging(r, clock_now_ns());
+		start_judging_after_power(r, clock_now_ns());
 	return rc;
 }
 
@@ -538,7 +544,7 @@ int run_step(struct run *r, const struct step *st)
 		if (rc == 0)
 			rc = power_on(r);
 		if (rc == 0)
-			start_judging(r, clock_now_ns());
+			start_judging_after_power(r, clock_now_ns());
 		return rc;
 	case STEP_FAULT:
 	default:

@@ -5,10 +5,29 @@
  * console lines and the results of the actions it asks for, and asks what
  * to do next:
  *
- *   power restored ──► BOOTING ──probe committed=1──► SETTLED ──► alive? ──► checks ──► DONE
- *                        │  ▲  └─probe committed=0──► TRIAL ──commit marker──┘
- *                        │  └──banner (reset)────────────┘ │
- *                        └─no probe by boot_timeout: power-cycle (ladder) or bricked / boot_loop
+ *   power restored ──► BOOTING ──probe, committed──► SETTLED ──► alive? ──► checks ──► DONE
+ *   (or oracle_start)    │  ▲  └─probe, not yet──► TRIAL ──commit──┘   │ no answer
+ *                        │  │                        │ no commit       ▼
+ *                        │  │                        ▼ in settle     SILENT ──late answer──►
+ * SETTLED │  │                   inconsistent          │ alive timeout: ask once more, │  └──banner
+ * (reset)──────────────────────────┘ then boot_timeout: hung └─no probe by boot_timeout:
+ * power-cycle (ladder) or bricked / boot_loop
+ *
+ * Committed means evidence: the probe's committed group said so, the
+ * commit line came in this boot, or the commit command probe (asked every
+ * ORACLE_COMMIT_POLL_NS in TRIAL) answered that it is. Without a committed group a probe of any
+ * version but the old one waits in TRIAL for the commit line; the old
+ * version needs none (it was the committed one before the update). With
+ * neither a group nor a commit line every verdict says "commit not
+ * observable" (lab files that give neither are refused at load).
+ *
+ * Every boot start (a banner, or a probe with no banner before it) after
+ * power came back counts; more than max_boots is boot_loop. A probe line
+ * that comes while an alive probe or a check is asked, with no banner
+ * since, is that question's answer, not a new boot. A probe seen before
+ * judging starts (oracle_line in IDLE) only records the slot the old
+ * version runs from: old version on another slot, or the new version on
+ * that one, is inconsistent.
  *
  * oracle_new() copies nothing from cfg but compiles its regexes; cfg strings
  * must outlive the oracle. oracle_free() accepts NULL. */
@@ -34,13 +53,24 @@ struct oracle_cfg {
 	bool alive_check;          /* ask the board to answer once settled */
 	int n_checks;              /* scenario checks to run once alive */
 	const char *const *forbid; /* NULL-terminated: a line matching one is inconsistent */
+	const char *alive_re;      /* the alive probe's answer: a late one still counts */
+	int64_t alive_timeout_ns;  /* how long one alive probe waits (0: 10 s) */
+	int max_boots; /* boot starts after power on that make a boot loop (0: no cap) */
+	const char *const
+	    *evidence_re;  /* NULL-terminated: decision lines always kept as evidence */
+	bool commit_probe; /* a command probe says whether the running version is committed */
 };
 
+#define ORACLE_ALIVE_TIMEOUT_DEFAULT_NS (10 * 1000000000LL)
+/* How often a version on trial is asked through the commit command probe. */
+#define ORACLE_COMMIT_POLL_NS (5 * 1000000000LL)
+
 enum oracle_action {
-	ORACLE_WAIT,        /* feed lines until *deadline, then ask again */
-	ORACLE_POWER_CYCLE, /* cycle power, then oracle_power_restored() */
-	ORACLE_ALIVE,       /* run the alive probe, then oracle_alive() */
-	ORACLE_CHECK,       /* run check *index, then oracle_check() */
+	ORACLE_WAIT,         /* feed lines until *deadline, then ask again */
+	ORACLE_POWER_CYCLE,  /* cycle power, then oracle_power_restored() */
+	ORACLE_ALIVE,        /* run the alive probe, then oracle_alive() */
+	ORACLE_CHECK,        /* run check *index, then oracle_check() */
+	ORACLE_COMMIT_PROBE, /* send the lab's commit command, then oracle_commit_probed() */
 	ORACLE_DONE,
 };
 
@@ -57,12 +87,18 @@ struct oracle;
 struct oracle *oracle_new(const struct oracle_cfg *cfg);
 void oracle_free(struct oracle *o);
 
-/* Power is on again after the fault (or at start of judging). */
+/* Power is on again after the fault (or a power cycle the oracle asked for). */
 void oracle_power_restored(struct oracle *o, int64_t t_ns);
-/* One complete console line (without its newline; may hold NUL). */
+/* Judging starts with the board running (no power event: a network, server
+ * or hang fault, or no fault at all); nothing goes into the evidence. */
+void oracle_start(struct oracle *o, int64_t t_ns);
+/* One complete console line (without its newline; may hold NUL). Before
+ * judging starts only the first version probe is noted (the old slot). */
 void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len);
 void oracle_alive(struct oracle *o, int64_t t_ns, bool answered);
 void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const char *what);
+/* The commit command's answer matched its expect (committed) or not. */
+void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed);
 /* The console or power failed under the harness: the run is infra_error. */
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what);
 

@@ -284,10 +284,10 @@ static int load_checks(struct scenario *s)
 
 static int load_oracle(struct scenario *s)
 {
-	static const char *const keys[] = {"boot_timeout", "settle", "ladder",
-	                                   "loop_limit",   "alive",  NULL};
+	static const char *const keys[] = {"boot_timeout", "settle",    "ladder", "loop_limit",
+	                                   "alive",        "max_boots", NULL};
 	const struct cfg_node *n = cfg_get(s->root, "oracle");
-	long long ladder = 2, loop_limit = 6;
+	long long ladder = 2, loop_limit = 6, max_boots = SCENARIO_MAX_BOOTS_DEFAULT;
 
 	s->boot_timeout_ns = 60 * NS_PER_S;
 	s->settle_ns = 60 * NS_PER_S;
@@ -299,9 +299,11 @@ static int load_oracle(struct scenario *s)
 	    cfg_get_duration(n, "settle", false, &s->settle_ns) < 0 ||
 	    cfg_get_int(n, "ladder", false, 0, 10, &ladder) < 0 ||
 	    cfg_get_int(n, "loop_limit", false, 0, 100, &loop_limit) < 0 ||
-	    cfg_get_bool(n, "alive", false, &s->alive) < 0)
+	    cfg_get_bool(n, "alive", false, &s->alive) < 0 ||
+	    cfg_get_int(n, "max_boots", false, 1, 1000, &max_boots) < 0)
 		return -EINVAL;
 out:
+	s->max_boots = (int)max_boots;
 	s->ladder = (int)ladder;
 	s->loop_limit = (int)loop_limit;
 	return 0;

@@ -29,7 +29,8 @@
  *     - send: 'hilctl-check-data'
  *       expect: 'data ok'
  *       timeout: 10s
- *   oracle: {boot_timeout: 40s, settle: 40s, ladder: 2, loop_limit: 6, alive: true}
+ *   oracle: {boot_timeout: 40s, settle: 40s, ladder: 2, loop_limit: 6, alive: true,
+ *            max_boots: 8}
  *   forbid: ['hilctl-boot: slot=B']   # once judging started, any such line is inconsistent
  *   snapshot: before-update         # boot once, save the machine at the first send, and
  *                                   # start every later run from there (QEMU boards)
@@ -121,6 +122,7 @@ struct scenario {
 	struct sweep_spec sweep;
 	int64_t boot_timeout_ns, settle_ns;
 	int ladder, loop_limit;
+	int max_boots; /* boots after power came back that make a boot loop */
 	bool alive;
 	/* snapshot: before-update: the steps before the first send: run once
 	 * per board, then every run starts from the machine saved there. */
@@ -135,6 +137,9 @@ struct scenario {
 #define SWEEP_MAX_POINTS 100000
 /* forbid: patterns the oracle watches (its forbid[8] in oracle.c) */
 #define SCENARIO_MAX_FORBID 8
+/* oracle: {max_boots:}: the reference board needs at most 4 after a fault
+ * (three trial boots, then the fallback); twice that is a loop. */
+#define SCENARIO_MAX_BOOTS_DEFAULT 8
 
 struct scenario *scenario_load(const char *path);
 void scenario_free(struct scenario *s);

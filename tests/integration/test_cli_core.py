@@ -61,6 +61,9 @@ def test_unknown_driver_names_file_line_column_and_choices(hilctl, tmp_path):
      '"uart" is not one of serial, tcp, qemu'),
     ("boards:\n  - name: ../etc\n    power: {driver: qemu}\n", "not a usable board name"),
     ("\x00\xff\xfe garbage", ""),
+    ("boards:\n  - name: a\n    power: {driver: qemu}\n    probes:\n"
+     "      version: 'rauc: version=(?<version>\\S+) slot=(?<slot>\\S+)'\n",
+     "lab.yaml:5:16: board \"a\": probes.version gives no way to observe a commit"),
 ])
 def test_bad_lab_files_fail_cleanly(hilctl, tmp_path, text, expect):
     lab = tmp_path / "lab.yaml"

@@ -86,15 +86,26 @@ static void test_a_power_cut_counts_its_trigger_timeout_and_off_time(void **stat
 
 static void test_every_boot_of_the_ladder_may_loop(void **state)
 {
-	int64_t one = budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 4}", "1");
-	int64_t three =
-	    budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 2, loop_limit: 4}", "1");
-	int64_t more_loops =
-	    budget("  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 9}", "1");
+	int64_t one = budget("  - wait: 0s",
+	                     "{boot_timeout: 10s, ladder: 0, loop_limit: 4, max_boots: 1}", "1");
+	int64_t three = budget("  - wait: 0s",
+	                       "{boot_timeout: 10s, ladder: 2, loop_limit: 4, max_boots: 1}", "1");
+	int64_t more_loops = budget(
+	    "  - wait: 0s", "{boot_timeout: 10s, ladder: 0, loop_limit: 9, max_boots: 1}", "1");
 
 	/* each boot: (loop_limit + 1) boot timeouts and a power cycle */
 	assert_true(three - one >= 2 * 5 * 10 * NS_PER_S);
 	assert_int_equal(more_loops - one, 5 * 10 * NS_PER_S);
+}
+
+static void test_boots_that_reach_the_probe_are_budgeted_up_to_max_boots(void **state)
+{
+	int64_t few = budget("  - wait: 0s",
+	                     "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 2}", "1");
+	int64_t many = budget("  - wait: 0s",
+	                      "{boot_timeout: 10s, ladder: 0, loop_limit: 2, max_boots: 12}", "1");
+
+	assert_int_equal(many - few, 10 * 10 * NS_PER_S);
 }
 
 int main(void)
@@ -105,6 +116,7 @@ int main(void)
 	    cmocka_unit_test(test_a_duration_from_the_board_counts_ten_minutes),
 	    cmocka_unit_test(test_a_power_cut_counts_its_trigger_timeout_and_off_time),
 	    cmocka_unit_test(test_every_boot_of_the_ladder_may_loop),
+	    cmocka_unit_test(test_boots_that_reach_the_probe_are_budgeted_up_to_max_boots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,7 +82,8 @@ static void test_lab_refuses_bad_console_network_and_probes(void **state)
 	            ":4:", "\"5x\" is not a duration");
 	lab_refused(BOARD "    probes: {version: 'v=(?<version>\\S+'}\n",
 	            ":4:23:", "is not a valid regex: missing closing parenthesis");
-	lab_refused(BOARD "    probes: {alive: {send: x}}\n", ":4:", "needs key \"expect\"");
+	lab_refused(BOARD "    probes: {alive: {send: x}}\n",
+	            ":4:", "needs send: (a line for the board) and expect:");
 }
 
 static void test_lab_accepts_the_shipped_labs_without_hardware(void **state)

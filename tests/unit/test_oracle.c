@@ -1,10 +1,18 @@
 /* tests/unit/test_oracle.c — the oracle on recorded console transcripts,
- * one per verdict (tests/unit/data/oracle/). A transcript is lines of
- * "SECONDS TEXT" (console lines; \0 and \xNN stand for raw bytes) and
- * "SECONDS @action result" for what the harness did when the oracle asked
- * (@power at the start, @cycle, @alive ok|fail, @check ok|fail); the last
- * line says "expect VERDICT". The test replays it and checks that the
- * oracle asks for exactly those actions and reaches that verdict. */
+ * one per verdict and per rule (tests/unit/data/oracle/). A transcript is
+ * lines of "SECONDS TEXT" (console lines; \0 and \xNN stand for raw bytes)
+ * and "SECONDS @action result" for what the harness did when the oracle
+ * asked: @power (power came back) or @start (judging starts with the board
+ * running) first, then @cycle, @alive ok|fail, @check ok|fail, @commit
+ * ok|fail (the commit command probe matched or not). Console
+ * lines before the first @power/@start came before judging; lines just
+ * before an action's line came while the harness was asking. Directives:
+ * "cfg KEY VALUE" changes the lab/scenario settings (probe, commit, banner,
+ * evidence, max_boots, commit_probe on), "expect VERDICT", "reason TEXT" / "reason-lacks
+ * TEXT" (the reason does / does not contain it), "evidence TEXT" (some
+ * evidence line contains it), "no-evidence-kind KIND". The test replays
+ * it, checks that the oracle asks for exactly those actions, consumes every
+ * line, and reaches that verdict. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +27,27 @@
 #include "harness/run/oracle.h"
 
 #define DATA "tests/unit/data/oracle/"
+#define MAX_EVENTS 96
+#define MAX_ASSERTS 8
 
 struct event {
 	int64_t t;
 	char text[512];
 	size_t len;
 	bool action;
+};
+
+struct transcript {
+	struct event ev[MAX_EVENTS];
+	size_t n;
+	int n_checks;
+	char expect[32];
+	char probe[256], commit[256], banner[256], evidence[256];
+	bool has_probe, has_commit, has_banner, has_evidence;
+	int max_boots;
+	bool commit_probe;
+	char asserts[MAX_ASSERTS][128]; /* "reason X", "evidence X", ... */
+	size_t n_asserts;
 };
 
 static size_t unescape(const char *in, char *out)
@@ -47,44 +70,134 @@ static size_t unescape(const char *in, char *out)
 	return o;
 }
 
-static size_t load(const char *name, struct event *ev, size_t max, char *expect, int *n_checks)
+static void setting(struct transcript *tr, const char *kv)
+{
+	const char *v = strchr(kv, ' ');
+
+	assert_non_null(v);
+	v++;
+	if (!strncmp(kv, "probe ", 6))
+		tr->has_probe = snprintf(tr->probe, sizeof(tr->probe), "%s", v) > 0;
+	else if (!strncmp(kv, "commit ", 7))
+		tr->has_commit =
+		    snprintf(tr->commit, sizeof(tr->commit), "%s", strcmp(v, "none") ? v : "") >= 0;
+	else if (!strncmp(kv, "banner ", 7))
+		tr->has_banner = snprintf(tr->banner, sizeof(tr->banner), "%s", v) > 0;
+	else if (!strncmp(kv, "evidence ", 9))
+		tr->has_evidence = snprintf(tr->evidence, sizeof(tr->evidence), "%s", v) > 0;
+	else if (!strncmp(kv, "max_boots ", 10))
+		tr->max_boots = atoi(v);
+	else if (!strncmp(kv, "commit_probe ", 13))
+		tr->commit_probe = !strcmp(v, "on");
+	else
+		fail_msg("unknown cfg line: %s", kv);
+}
+
+static void load(const char *name, struct transcript *tr)
 {
 	char path[256], line[600];
 	FILE *f;
-	size_t n = 0;
 
 	snprintf(path, sizeof(path), DATA "%s", name);
 	f = fopen(path, "r");
 	assert_non_null(f);
-	*n_checks = 0;
-	while (fgets(line, sizeof(line), f) && n < max) {
+	tr->max_boots = 8;
+	while (fgets(line, sizeof(line), f)) {
+		struct event *e = &tr->ev[tr->n];
 		char *sp;
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
 		if (!strncmp(line, "expect ", 7)) {
-			strcpy(expect, line + 7);
+			snprintf(tr->expect, sizeof(tr->expect), "%.31s", line + 7);
 			continue;
 		}
+		if (!strncmp(line, "cfg ", 4)) {
+			setting(tr, line + 4);
+			continue;
+		}
+		if (line[0] < '0' || line[0] > '9') {
+			assert_true(tr->n_asserts < MAX_ASSERTS);
+			snprintf(tr->asserts[tr->n_asserts++], 128, "%.127s", line);
+			continue;
+		}
+		assert_true(tr->n < MAX_EVENTS);
 		sp = strchr(line, ' ');
 		assert_non_null(sp);
-		ev[n].t = (int64_t)(strtod(line, NULL) * NS_PER_S);
-		ev[n].action = sp[1] == '@';
-		ev[n].len = unescape(sp + 1, ev[n].text);
-		*n_checks += !strncmp(sp + 1, "@check", 6);
-		n++;
+		e->t = (int64_t)(strtod(line, NULL) * NS_PER_S);
+		e->action = sp[1] == '@';
+		e->len = unescape(sp + 1, e->text);
+		tr->n_checks += !strncmp(sp + 1, "@check", 6);
+		tr->n++;
 	}
 	fclose(f);
-	return n;
 }
 
-static void replay(const char *name)
+static bool evidence_has(const struct oracle *o, const char *kind, const char *text)
 {
-	struct event ev[64];
-	char expect[32] = "";
-	int n_checks;
-	size_t n = load(name, ev, 64, expect, &n_checks), i = 0;
-	struct oracle_cfg cfg = {
+	const struct oracle_evidence *e;
+	size_t ne = oracle_evidence(o, &e);
+
+	for (size_t i = 0; i < ne; i++)
+		if ((!kind || !strcmp(e[i].kind, kind)) && (!text || strstr(e[i].text, text)))
+			return true;
+	return false;
+}
+
+static void check_asserts(const char *name, const struct transcript *tr, const struct oracle *o)
+{
+	for (size_t k = 0; k < tr->n_asserts; k++) {
+		const char *a = tr->asserts[k], *arg = strchr(a, ' ');
+		bool ok = false;
+		assert_non_null(arg);
+		arg++;
+		if (!strncmp(a, "reason ", 7))
+			ok = strstr(oracle_reason(o), arg) != NULL;
+		else if (!strncmp(a, "reason-lacks ", 13))
+			ok = strstr(oracle_reason(o), arg) == NULL;
+		else if (!strncmp(a, "evidence ", 9))
+			ok = evidence_has(o, NULL, arg);
+		else if (!strncmp(a, "no-evidence-kind ", 17))
+			ok = !evidence_has(o, arg, NULL);
+		else
+			fail_msg("%s: unknown directive: %s", name, a);
+		/* fail_msg does not return */
+		if (!ok)
+			fail_msg("%s: \"%s\" does not hold (reason: %s)", name, a,
+			         oracle_reason(o));
+	}
+}
+
+/* Feed console lines up to the next action: they came while the harness
+ * waited or asked. */
+static size_t feed_until_action(struct oracle *o, const struct transcript *tr, size_t i)
+{
+	for (; i < tr->n && !tr->ev[i].action; i++)
+		oracle_line(o, tr->ev[i].t, tr->ev[i].text, tr->ev[i].len);
+	return i;
+}
+
+static void act(struct oracle *o, enum oracle_action a, const struct event *e, int index)
+{
+	if (a == ORACLE_POWER_CYCLE) {
+		assert_string_equal(e->text, "@cycle");
+		oracle_power_restored(o, e->t);
+	} else if (a == ORACLE_COMMIT_PROBE) {
+		assert_int_equal(strncmp(e->text, "@commit", 7), 0);
+		oracle_commit_probed(o, e->t, strstr(e->text, "ok") != NULL);
+	} else if (a == ORACLE_ALIVE) {
+		assert_int_equal(strncmp(e->text, "@alive", 6), 0);
+		oracle_alive(o, e->t, strstr(e->text, "ok") != NULL);
+	} else {
+		assert_int_equal(strncmp(e->text, "@check", 6), 0);
+		oracle_check(o, e->t, index, strstr(e->text, "ok") != NULL, "data check");
+	}
+}
+
+/* The lab and scenario of the reference board, changed by "cfg" lines. */
+static void make_cfg(struct transcript *tr, struct oracle_cfg *cfg, const char **evidence)
+{
+	*cfg = (struct oracle_cfg){
 	    .probe_re = "hilctl-probe: version=(?<version>\\S+) slot=(?<slot>[AB]) "
 	                "committed=(?<committed>[01])",
 	    .banner_re = "^U-Boot 20\\d\\d",
@@ -97,26 +210,38 @@ static void replay(const char *name)
 	    .ladder = 2,
 	    .loop_limit = 6,
 	    .alive_check = true,
-	    .n_checks = n_checks,
+	    .alive_re = "hilctl-alive-42",
+	    .n_checks = tr->n_checks,
+	    .max_boots = tr->max_boots,
+	    .commit_probe = tr->commit_probe,
 	};
-	struct oracle *o = oracle_new(&cfg);
-	int64_t now = 0, deadline;
-	int index, guard = 0;
+	if (tr->has_probe)
+		cfg->probe_re = tr->probe;
+	if (tr->has_commit)
+		cfg->commit_re = tr->commit;
+	if (tr->has_banner)
+		cfg->banner_re = tr->banner;
+	evidence[0] = tr->has_evidence ? tr->evidence : NULL;
+	evidence[1] = NULL;
+	cfg->evidence_re = evidence;
+}
 
-	assert_non_null(o);
-	assert_string_equal(ev[0].text, "@power");
-	oracle_power_restored(o, ev[0].t);
-	i = 1;
+/* Drive the oracle from event i on; returns the events consumed. */
+static size_t drive(const char *name, struct oracle *o, const struct transcript *tr, size_t i)
+{
+	int64_t now = tr->ev[i - 1].t, deadline;
+	int index = 0, guard = 0;
+
 	for (;;) {
 		enum oracle_action a = oracle_next(o, now, &deadline, &index);
 
 		assert_true(guard++ < 1000);
 		if (a == ORACLE_DONE)
-			break;
+			return i;
 		if (a == ORACLE_WAIT) {
-			if (i < n && !ev[i].action && ev[i].t <= deadline) {
-				now = ev[i].t;
-				oracle_line(o, now, ev[i].text, ev[i].len);
+			if (i < tr->n && !tr->ev[i].action && tr->ev[i].t <= deadline) {
+				now = tr->ev[i].t;
+				oracle_line(o, now, tr->ev[i].text, tr->ev[i].len);
 				i++;
 			} else {
 				now = deadline;
@@ -124,33 +249,52 @@ static void replay(const char *name)
 			continue;
 		}
 		/* The oracle asked for an action: the transcript must say what
-		 * the harness did next. */
-		assert_true(i < n);
-		assert_true(ev[i].action);
-		now = ev[i].t;
-		if (a == ORACLE_POWER_CYCLE) {
-			assert_string_equal(ev[i].text, "@cycle");
-			oracle_power_restored(o, now);
-		} else if (a == ORACLE_ALIVE) {
-			assert_int_equal(strncmp(ev[i].text, "@alive", 6), 0);
-			oracle_alive(o, now, strstr(ev[i].text, "ok") != NULL);
-		} else {
-			assert_int_equal(strncmp(ev[i].text, "@check", 6), 0);
-			oracle_check(o, now, index, strstr(ev[i].text, "ok") != NULL, "data check");
-		}
+		 * the harness did next (and what came meanwhile). */
+		i = feed_until_action(o, tr, i);
+		if (i >= tr->n)
+			fail_msg("%s: the oracle asks for action %d, the transcript has none left",
+			         name, (int)a);
+		now = tr->ev[i].t;
+		act(o, a, &tr->ev[i], index);
 		i++;
 	}
-	if (strcmp(verdict_name(oracle_verdict(o)), expect) != 0)
+}
+
+static void replay(const char *name)
+{
+	static struct transcript tr;
+	struct oracle_cfg cfg;
+	const char *evidence[2];
+	const struct oracle_evidence *e;
+	struct oracle *o;
+	size_t i, ne;
+
+	memset(&tr, 0, sizeof(tr));
+	load(name, &tr);
+	make_cfg(&tr, &cfg, evidence);
+	o = oracle_new(&cfg);
+	assert_non_null(o);
+	i = feed_until_action(o, &tr, 0);
+	assert_true(i < tr.n);
+	if (!strcmp(tr.ev[i].text, "@start"))
+		oracle_start(o, tr.ev[i].t);
+	else if (!strcmp(tr.ev[i].text, "@power"))
+		oracle_power_restored(o, tr.ev[i].t);
+	else
+		fail_msg("%s: the first action must be @power or @start", name);
+	i = drive(name, o, &tr, i + 1);
+	if (strcmp(verdict_name(oracle_verdict(o)), tr.expect) != 0)
 		fail_msg("%s: verdict %s (%s), transcript expects %s", name,
-		         verdict_name(oracle_verdict(o)), oracle_reason(o), expect);
-	{
-		const struct oracle_evidence *e;
-		size_t ne = oracle_evidence(o, &e);
-		/* The evidence ends with the decision and its reason. */
-		assert_true(ne >= 2);
-		assert_string_equal(e[ne - 1].kind, "verdict");
-		assert_string_equal(e[ne - 1].text, oracle_reason(o));
-	}
+		         verdict_name(oracle_verdict(o)), oracle_reason(o), tr.expect);
+	if (i != tr.n)
+		fail_msg("%s: decided at line %zu of %zu events: %s", name, i, tr.n,
+		         oracle_reason(o));
+	check_asserts(name, &tr, o);
+	/* The evidence ends with the decision and its reason. */
+	ne = oracle_evidence(o, &e);
+	assert_true(ne >= 2);
+	assert_string_equal(e[ne - 1].kind, "verdict");
+	assert_string_equal(e[ne - 1].text, oracle_reason(o));
 	oracle_free(o);
 }
 
@@ -189,6 +333,63 @@ static void test_oracle_inconsistent_when_a_check_fails(void **s)
 static void test_oracle_hostile_console_bytes(void **s)
 {
 	replay("hostile.txt");
+}
+
+static void test_oracle_no_commit_line_means_trial_not_upgraded(void **s)
+{
+	replay("commit_line_required.txt");
+}
+static void test_oracle_new_version_without_commit_line_is_inconsistent(void **s)
+{
+	replay("commit_line_never_came.txt");
+}
+static void test_oracle_commit_line_makes_upgraded_with_its_evidence(void **s)
+{
+	replay("commit_line_upgraded.txt");
+}
+static void test_oracle_says_when_commit_is_not_observable(void **s)
+{
+	replay("commit_not_observable.txt");
+}
+static void test_oracle_a_late_alive_answer_counts(void **s)
+{
+	replay("alive_late_answer.txt");
+}
+static void test_oracle_alive_is_asked_once_more_before_hung(void **s)
+{
+	replay("alive_asked_again.txt");
+}
+static void test_oracle_old_version_on_the_new_slot_is_inconsistent(void **s)
+{
+	replay("slot_old_version_on_new_slot.txt");
+}
+static void test_oracle_new_version_on_the_old_slot_is_inconsistent(void **s)
+{
+	replay("slot_new_version_on_old_slot.txt");
+}
+static void test_oracle_boots_past_max_boots_are_a_boot_loop(void **s)
+{
+	replay("boot_loop_through_probe.txt");
+}
+static void test_oracle_a_check_answer_is_not_a_new_boot(void **s)
+{
+	replay("check_answer_is_not_a_boot.txt");
+}
+static void test_oracle_decision_lines_stay_in_the_evidence(void **s)
+{
+	replay("evidence_decision_lines.txt");
+}
+static void test_oracle_a_run_without_power_fault_shows_no_power_on(void **s)
+{
+	replay("fault_free_no_power_event.txt");
+}
+static void test_oracle_the_commit_probe_is_commit_evidence(void **s)
+{
+	replay("commit_probe_upgraded.txt");
+}
+static void test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent(void **s)
+{
+	replay("commit_probe_never.txt");
 }
 
 static void test_oracle_infra_error_is_never_the_board(void **s)
@@ -234,6 +435,20 @@ int main(void)
 	    cmocka_unit_test(test_oracle_inconsistent_when_never_committed),
 	    cmocka_unit_test(test_oracle_inconsistent_when_a_check_fails),
 	    cmocka_unit_test(test_oracle_hostile_console_bytes),
+	    cmocka_unit_test(test_oracle_no_commit_line_means_trial_not_upgraded),
+	    cmocka_unit_test(test_oracle_new_version_without_commit_line_is_inconsistent),
+	    cmocka_unit_test(test_oracle_commit_line_makes_upgraded_with_its_evidence),
+	    cmocka_unit_test(test_oracle_says_when_commit_is_not_observable),
+	    cmocka_unit_test(test_oracle_a_late_alive_answer_counts),
+	    cmocka_unit_test(test_oracle_alive_is_asked_once_more_before_hung),
+	    cmocka_unit_test(test_oracle_old_version_on_the_new_slot_is_inconsistent),
+	    cmocka_unit_test(test_oracle_new_version_on_the_old_slot_is_inconsistent),
+	    cmocka_unit_test(test_oracle_boots_past_max_boots_are_a_boot_loop),
+	    cmocka_unit_test(test_oracle_a_check_answer_is_not_a_new_boot),
+	    cmocka_unit_test(test_oracle_decision_lines_stay_in_the_evidence),
+	    cmocka_unit_test(test_oracle_a_run_without_power_fault_shows_no_power_on),
+	    cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
+	    cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
 	    cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
 	    cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};
