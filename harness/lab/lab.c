@@ -10,7 +10,6 @@
 #include "lib/cfg.h"
 #include "harness/console/console.h"
 #include "harness/lab/lab.h"
-#include "harness/run/expect.h"
 #include "harness/server/server.h"
 #include "harness/lab/probes.h"
 #include "lib/log.h"
@@ -40,31 +39,6 @@ static int name_ok(const char *name)
 		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
 			return 0;
 	return name[0] != '.';
-}
-
-/* Every probe is a regex, but alive: {send, expect, timeout}; evidence: (a
- * list) and a command commit: {send, expect, timeout} are probes_check()'s. */
-static int check_probes(const struct cfg_node *probes)
-{
-	static const char *const alive_keys[] = {"send", "expect", "timeout", NULL};
-
-	for (const struct cfg_node *c = probes ? probes->child : NULL; c; c = c->next) {
-		if (!strcmp(c->key, "evidence") ||
-		    (!strcmp(c->key, "commit") && c->type == CFG_MAP))
-			continue;
-		if (!strcmp(c->key, "alive")) {
-			const char *send, *expect;
-			if (cfg_expect_type(c, CFG_MAP) < 0 || cfg_check_keys(c, alive_keys) < 0 ||
-			    cfg_get_str(c, "send", true, &send) < 0 ||
-			    cfg_get_str(c, "expect", true, &expect) < 0 ||
-			    expect_regex_ok(cfg_get(c, "expect"), expect) < 0)
-				return -EINVAL;
-			continue;
-		}
-		if (cfg_expect_type(c, CFG_SCALAR) < 0 || expect_regex_ok(c, c->value) < 0)
-			return -EINVAL;
-	}
-	return 0;
 }
 
 /* network: driver: qemu is the QEMU machine's own link; any other driver
@@ -132,8 +106,6 @@ static int check_board(const struct board_cfg *b)
 	if (b->console && console_check_settings(b->console, b->name) < 0)
 		return -EINVAL;
 	if (b->network && check_network(b) < 0)
-		return -EINVAL;
-	if (b->probes && check_probes(b->probes) < 0)
 		return -EINVAL;
 	if (check_server_vars(b) < 0)
 		return -EINVAL;

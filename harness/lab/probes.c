@@ -6,44 +6,42 @@
 #include <pcre2.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "lib/cfg.h"
 #include "harness/lab/probes.h"
+#include "harness/run/expect.h"
 
 #define EVIDENCE_MAX 8
 
-/* Compile one regex; on error point at it. *code is NULL for "" or absent. */
-static int regex_ok(const struct cfg_node *n, pcre2_code **code)
+/* One probe regex, compiled the way the expect engine will (the one check,
+ * harness/run/expect.c); "" or absent is fine. */
+static int check_one(const struct cfg_node *n)
 {
-	PCRE2_SIZE at;
-	int err;
-
-	*code = NULL;
 	if (!n)
 		return 0;
 	if (n->type != CFG_SCALAR) {
 		cfg_error(n, "must be a regular expression (a string)");
 		return -EINVAL;
 	}
-	if (!n->value[0])
-		return 0;
-	*code = pcre2_compile((PCRE2_SPTR)n->value, PCRE2_ZERO_TERMINATED, 0, &err, &at, NULL);
-	if (!*code) {
-		PCRE2_UCHAR msg[200];
-		pcre2_get_error_message(err, msg, sizeof(msg));
-		cfg_error(n, "is not a valid regex: %s at offset %zu", (char *)msg, (size_t)at);
-		return -EINVAL;
-	}
-	return 0;
+	return n->value[0] ? expect_regex_ok(n, n->value) : 0;
 }
 
-static int check_one(const struct cfg_node *n)
+/* Whether a (checked) version probe names a committed group. */
+static bool has_committed_group(const char *pattern)
 {
 	pcre2_code *code;
-	int rc = regex_ok(n, &code);
+	PCRE2_SIZE at;
+	int err;
+	bool has;
 
+	code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
+	                     NULL);
+	if (!code)
+		return false;
+	has = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "committed") > 0;
 	pcre2_code_free(code);
-	return rc;
+	return has;
 }
 
 /* alive: and a command commit: probe are both {send, expect, timeout}. */
@@ -87,21 +85,27 @@ static int check_evidence(const struct cfg_node *ev)
 
 int probes_check(const struct cfg_node *probes)
 {
+	static const char *const own[] = {"version", "commit", "banner", "alive", "evidence", NULL};
 	const struct cfg_node *version = cfg_get(probes, "version");
 	const struct cfg_node *commit = cfg_get(probes, "commit");
-	pcre2_code *code;
-	bool has_group;
 
 	if ((commit && commit->type == CFG_MAP ? check_command(commit) : check_one(commit)) < 0 ||
 	    check_one(cfg_get(probes, "banner")) < 0 ||
 	    check_command(cfg_get(probes, "alive")) < 0 ||
-	    check_evidence(cfg_get(probes, "evidence")) < 0 || regex_ok(version, &code) < 0)
+	    check_evidence(cfg_get(probes, "evidence")) < 0 || check_one(version) < 0)
 		return -EINVAL;
-	if (!code)
+	/* Any other probe is a regex too. */
+	for (const struct cfg_node *c = probes ? probes->child : NULL; c; c = c->next) {
+		bool known = false;
+		for (int i = 0; own[i]; i++)
+			known |= !strcmp(c->key, own[i]);
+		if (!known && check_one(c) < 0)
+			return -EINVAL;
+	}
+	if (!version || !version->value[0])
 		return 0;
-	has_group = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "committed") > 0;
-	pcre2_code_free(code);
-	if (has_group || (commit && (commit->type == CFG_MAP || commit->value[0])))
+	if (has_committed_group(version->value) ||
+	    (commit && (commit->type == CFG_MAP || commit->value[0])))
 		return 0;
 	cfg_error(version,
 	          "gives no way to observe a commit, so a trial boot would pass as upgraded: add "
