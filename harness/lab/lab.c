@@ -13,6 +13,7 @@
 #include "harness/server/server.h"
 #include "harness/lab/probes.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "lib/stop.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
@@ -69,8 +70,7 @@ static int check_server_vars(const struct board_cfg *b)
 	const struct cfg_node *bind = b->vars ? cfg_get(b->vars, "server_bind") : NULL;
 	const struct cfg_node *port = b->vars ? cfg_get(b->vars, "server_port") : NULL;
 	char why[300];
-	char *end;
-	long n;
+	long long n;
 
 	if (bind) {
 		if (cfg_expect_type(bind, CFG_SCALAR) < 0)
@@ -83,9 +83,7 @@ static int check_server_vars(const struct board_cfg *b)
 	if (port) {
 		if (cfg_expect_type(port, CFG_SCALAR) < 0)
 			return -EINVAL;
-		errno = 0;
-		n = strtol(port->value, &end, 10);
-		if (!port->value[0] || *end || errno || n < 0 || n > 65535) {
+		if (num_parse_ll(port->value, 0, 65535, &n) < 0) {
 			cfg_error(port,
 			          "board \"%s\": vars: server_port \"%s\" is not a port "
 			          "(0-65535; 0: any free one)",

@@ -12,6 +12,7 @@
 #include "harness/run/engine_int.h"
 #include "harness/run/expect.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "harness/lab/network.h"
 #include "harness/server/server.h"
 #include "lib/timeline.h"
@@ -135,8 +136,7 @@ static int step_expect(struct run *r, const struct step *st)
 static int step_serve(struct run *r, const struct step *st)
 {
 	const char *bundles = NULL, *port_text = NULL, *bind, *bind_var = NULL;
-	long port = 0;
-	char *end;
+	long long port = 0;
 	int err;
 
 	if (r->ctx->server)
@@ -146,8 +146,7 @@ static int step_serve(struct run *r, const struct step *st)
 	if (cfg_get_str(r->b->cfg->vars, "server_port", false, &port_text) < 0)
 		return infra(r, -EINVAL, "bad server_port");
 	if (port_text) {
-		port = strtol(port_text, &end, 10);
-		if (*end || port < 0 || port > 65535) {
+		if (num_parse_ll(port_text, 0, 65535, &port) < 0) {
 			hil_error("board \"%s\": vars: server_port \"%s\" is not a port (0-65535)",
 			          r->b->cfg->name, port_text);
 			return infra(r, -EINVAL, "bad server_port \"%.40s\"", port_text);
@@ -173,7 +172,7 @@ static int step_serve(struct run *r, const struct step *st)
 		free(root);
 	}
 	if (!r->ctx->server)
-		return infra(r, -err, "the update server could not start on %s:%ld: %s%s", bind,
+		return infra(r, -err, "the update server could not start on %s:%lld: %s%s", bind,
 		             port, strerror(err),
 		             err == EADDRINUSE ? " (another program holds the port: vars: "
 		                                 "server_port in the lab file)"
