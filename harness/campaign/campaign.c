@@ -2,7 +2,6 @@
  * worker process per board, the parent hands out runs, writes the journal,
  * shows progress, narrows failing windows and decides the gate. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "lib/log.h"
 #include "harness/campaign/shard_board.h"
 #include "harness/campaign/workers.h"
+#include "reports/gate.h"
 #include "reports/report.h"
 #include "lib/stop.h"
 #include "lib/fsutil.h"
@@ -644,7 +644,7 @@ static int gate(const struct campaign *c, bool complete)
 	fprintf(stderr,
 	        "gate: PASS (0 failures in %zu runs: failure rate below %.2g %% at 95 %% "
 	        "confidence",
-	        total, total ? 100.0 * (1.0 - pow(0.05, 1.0 / (double)total)) : 100.0);
+	        total, total ? 100.0 * gate_upper_bound_95(total) : 100.0);
 	if (c->untested)
 		fprintf(stderr, "; %zu more runs whose optional fault never came are not counted",
 		        c->untested);

@@ -15,6 +15,7 @@
 #include "harness/campaign/campaign_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "reports/journal_write.h"
 #include "lib/wallclock.h"
 
 struct journal {
@@ -71,33 +72,7 @@ static json_t *bytes_string(const char *s)
 
 int journal_append(struct journal *j, const char *line)
 {
-	size_t len = strlen(line), off = 0;
-	off_t start = lseek(j->fd, 0, SEEK_END);
-
-	/* One write() per record: a kill leaves whole lines or a cut last one. */
-	while (off < len) {
-		ssize_t n = write(j->fd, line + off, len - off);
-		if (n < 0) {
-			int err = errno;
-			if (err == EINTR)
-				continue;
-			/* A full disk takes part of a record: cut it off again,
-			 * so the journal stays whole lines. */
-			if (off && start >= 0 && ftruncate(j->fd, start) < 0)
-				hil_warn("journal %s: cannot remove a part-written record: %s",
-				         j->path, strerror(errno));
-			hil_error("journal %s: %s (the record of this run is lost; free space and "
-			          "resume with --resume)",
-			          j->path, strerror(err));
-			return -err;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(j->fd) < 0) {
-		hil_error("journal %s: fsync: %s", j->path, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return journal_write_line(j->fd, j->path, line, "resume with --resume");
 }
 
 /* A journal killed in the middle of a write ends in a cut line: remove it

@@ -25,6 +25,7 @@
 #include "harness/campaign/workers.h"
 #include "lib/stop.h"
 #include "lib/wallclock.h"
+#include "reports/journal_write.h"
 
 #define BUILD_TIMEOUT_NS (300 * NS_PER_S)
 
@@ -210,20 +211,10 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 
 static int journal_line(struct booter *bt, const char *line)
 {
-	size_t len = strlen(line), off = 0;
+	char path[4096];
 
-	while (off < len) {
-		ssize_t n = write(bt->journal_fd, line + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			hil_error("%s/journal.jsonl: %s (free space, then explore again)",
-			          bt->x->o->out_dir, strerror(errno));
-			return -errno;
-		}
-		off += (size_t)n;
-	}
-	return fsync(bt->journal_fd) < 0 ? -errno : 0;
+	snprintf(path, sizeof(path), "%s/journal.jsonl", bt->x->o->out_dir);
+	return journal_write_line(bt->journal_fd, path, line, "explore again");
 }
 
 static bool budget_left(struct booter *bt)
