@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "reports/journal_parse.h"
@@ -145,4 +146,23 @@ int jp_str_list(struct parser *p, json_t *o, const char *key, const char ***out,
 		(*out)[(*n)++] = json_string_value(item);
 	}
 	return 0;
+}
+
+/* An ISO-8601 UTC time as the journal writes it, in seconds since the
+ * epoch; NAN when s is absent or not one. */
+double journal_time(const char *s)
+{
+	int y, mo, d, h, mi, n = 0;
+	double sec;
+	struct tm tm = {0};
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    (s[n] != 'Z' && strcmp(s + n, "+00:00") != 0) || sec < 0 || sec >= 61)
+		return NAN;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	return (double)timegm(&tm) + sec;
 }

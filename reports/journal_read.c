@@ -454,20 +454,3 @@ void jfile_free(struct jfile *j)
 	free(j->dir);
 	free(j);
 }
-
-double journal_time(const char *s)
-{
-	int y, mo, d, h, mi, n = 0;
-	double sec;
-	struct tm tm = {0};
-
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    (s[n] != 'Z' && strcmp(s + n, "+00:00") != 0) || sec < 0 || sec >= 61)
-		return NAN;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	return (double)timegm(&tm) + sec;
-}
