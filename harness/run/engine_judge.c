@@ -89,12 +89,11 @@ static bool ask(struct run *r, const char *send, const char *expect_re, int64_t 
 	char line[512], pat[512];
 	int64_t t;
 
-	if (engine_expand(r, send, line, sizeof(line)) < 0 ||
-	    engine_expand(r, expect_re, pat, sizeof(pat)) < 0)
+	if (expand(r, send, line, sizeof(line)) < 0 || expand(r, expect_re, pat, sizeof(pat)) < 0)
 		return false;
-	if (engine_send_line(r, line) < 0)
+	if (send_line(r, line) < 0)
 		return false;
-	return engine_expect_one(r, pat, timeout, &t) == 1;
+	return expect_one(r, pat, timeout, &t) == 1;
 }
 
 static int judge(struct run *r)
@@ -104,7 +103,7 @@ static int judge(struct run *r)
 	int index = 0, rc;
 
 	if (!r->judging)
-		engine_start_judging(r, clock_now_ns());
+		start_judging(r, clock_now_ns());
 	for (;;) {
 		enum oracle_action a = oracle_next(r->oracle, clock_now_ns(), &deadline, &index);
 		bool ok;
@@ -113,7 +112,7 @@ static int judge(struct run *r)
 		case ORACLE_DONE:
 			return 0;
 		case ORACLE_WAIT:
-			rc = engine_pump(r, deadline, NULL, NULL, NULL, true);
+			rc = pump(r, deadline, NULL, NULL, NULL, true);
 			if (rc < 0)
 				return rc;
 			break;
@@ -122,7 +121,7 @@ static int judge(struct run *r)
 			rc = board_power_cycle(r->b, 1000 * NS_PER_MS,
 			                       clock_now_ns() + 30 * NS_PER_S);
 			if (rc < 0)
-				return engine_infra(r, rc, "power cycle failed: %s", strerror(-rc));
+				return infra(r, rc, "power cycle failed: %s", strerror(-rc));
 			r->line_len = 0;
 			oracle_power_restored(r->oracle, clock_now_ns());
 			break;
@@ -147,7 +146,7 @@ static int judge(struct run *r)
 		case ORACLE_CHECK: {
 			const struct check_spec *ck = &r->spec->sc->checks[index];
 			int64_t timeout = 10 * NS_PER_S;
-			engine_expand_duration(r, ck->timeout, timeout, &timeout);
+			expand_duration(r, ck->timeout, timeout, &timeout);
 			ok = ask(r, ck->send, ck->expect, timeout);
 			if (stop_requested())
 				return -EINTR;
@@ -179,7 +178,7 @@ static void check_server_asked(struct run *r)
 	                          r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1",
 	                          server_port(r->ctx->server), r->told_url, host);
 	timeline_event(r->b->tl, clock_now_ns(), "note", "%s", why);
-	engine_infra(r, -EHOSTUNREACH, "%s", why);
+	infra(r, -EHOSTUNREACH, "%s", why);
 }
 
 static void finish(struct run *r, int rc, int64_t t_start)
@@ -252,17 +251,17 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		/* Every run starts from power off and a fresh image. */
 		rc = board_power_off(r.b);
 		if (rc < 0)
-			engine_infra(&r, rc, "power off failed: %s", strerror(-rc));
+			infra(&r, rc, "power off failed: %s", strerror(-rc));
 		r.b->power.want_write_log = spec->sc->write_cut_step != 0;
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
-			engine_infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
+			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
 		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
-			engine_infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
+			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
 	}
 	bool restored = false;
 
 	if (rc == 0 && spec->sc->snapshot) {
-		rc = engine_snapshot_restore(&r);
+		rc = run_snapshot_restore(&r);
 		restored = rc == 1;
 		rc = rc < 0 ? rc : 0;
 	}
@@ -273,9 +272,9 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		if (restored && i < spec->sc->first_send && st->kind != STEP_SERVE)
 			continue;
 		if (spec->sc->snapshot && !restored && i == spec->sc->first_send)
-			engine_snapshot_save(&r);
+			run_snapshot_save(&r);
 		r.t_last_step = clock_now_ns();
-		rc = engine_step(&r, st);
+		rc = run_step(&r, st);
 		if (stop_requested())
 			rc = -EINTR;
 	}
@@ -287,11 +286,10 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		struct server_stats after;
 		server_get_stats(ctx->server, &after);
 		if (after.responses_error > before.responses_error)
-			engine_infra(
-			    &r, -ENOENT,
-			    "the update server refused %llu request(s) (missing bundle? see the "
-			    "server lines of the timeline)",
-			    (unsigned long long)(after.responses_error - before.responses_error));
+			infra(&r, -ENOENT,
+			      "the update server refused %llu request(s) (missing bundle? see the "
+			      "server lines of the timeline)",
+			      (unsigned long long)(after.responses_error - before.responses_error));
 	}
 	if (rc == 0)
 		check_server_asked(&r);
