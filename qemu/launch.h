@@ -41,6 +41,15 @@ struct qemu_config {
 	enum wlog_model loss_model;     /* this run's model (qemu/powerloss.h); QUIT when absent */
 	enum wlog_model loss_model_lab; /* power_loss: as the lab file says */
 	unsigned long long loss_seed;   /* power_loss.seed, mixed with each run's seed */
+	/* Set by the power driver before each start, not from the lab file:
+	 * the update server as the board is told to reach it
+	 * (guest_host:guest_port) and where it listens on this host
+	 * (host:host_port). A user network forwards exactly this to it
+	 * (guestfwd through socat). guest_port 0: no server. */
+	struct qemu_forward {
+		char guest_host[64], host[64];
+		unsigned guest_port, host_port;
+	} fwd;
 };
 
 /* Parse and check the settings; errors print file:line:col. 0 or -EINVAL. */
@@ -65,6 +74,18 @@ char *qemu_overlay_path(const char *run_dir, int index);
 /* The id of the network backend (QMP set_link takes it): "net0" unless the
  * lab file names another; NULL with netdev: none. */
 const char *qemu_netdev_id(const struct qemu_config *qc);
+
+/* Whether the board's network is QEMU user networking with restrict=on:
+ * netdev: user (the default) unless the mapping says restrict: off. */
+bool qemu_netdev_restricted(const struct qemu_config *qc);
+
+/* Whether a board on this network reaches this host's update server when
+ * it is told guest_addr (vars: server_host): 0, or -EINVAL with the reason
+ * and the fix in why. A restricted user network reaches only forwarded
+ * addresses, and QEMU forwards only an address of the guest's own network
+ * (10.0.2.0/24) other than its host (.2) and DNS (.3) addresses. */
+int qemu_forward_check(const struct qemu_config *qc, const char *guest_addr, char *why,
+                       size_t why_size);
 
 /* The -qmp argument for run_dir, exactly as the argv carries it: a process
  * whose command line has it is this board's QEMU. Caller frees. */
