@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/timeline.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 #include "qemu/overlay.h"
 #include "qemu/powerloss.h"
 #include "qemu/wlog.h"

@@ -71,21 +71,12 @@ void qemu_argv_free(char **argv);
 bool qemu_drive_overlay(const struct cfg_node *drive);
 char *qemu_overlay_path(const char *run_dir, int index);
 
-/* The id of the network backend (QMP set_link takes it): "net0" unless the
- * lab file names another; NULL with netdev: none. */
-const char *qemu_netdev_id(const struct qemu_config *qc);
-
-/* Whether the board's network is QEMU user networking with restrict=on:
- * netdev: user (the default) unless the mapping says restrict: off. */
-bool qemu_netdev_restricted(const struct qemu_config *qc);
-
-/* Whether a board on this network reaches this host's update server when
- * it is told guest_addr (vars: server_host): 0, or -EINVAL with the reason
- * and the fix in why. A restricted user network reaches only forwarded
- * addresses, and QEMU forwards only an address of the guest's own network
- * (10.0.2.0/24) other than its host (.2) and DNS (.3) addresses. */
-int qemu_forward_check(const struct qemu_config *qc, const char *guest_addr, char *why,
-                       size_t why_size);
+/* For qemu/netdev.c: append ",key=value" (QEMU's escaping) to *text; a
+ * mapping's options in order, skipping keys hilctl reads, paths resolved
+ * under base_dir. 0 / NULL on -ENOMEM. */
+int qemu_opt_append(char **text, const char *key, const char *value);
+char *qemu_format_options(const struct cfg_node *map, const char *const skip[],
+                          const char *const defaults[], const char *base_dir, bool drive);
 
 /* The -qmp argument for run_dir, exactly as the argv carries it: a process
  * whose command line has it is this board's QEMU. Caller frees. */

@@ -16,6 +16,7 @@
 #include "lib/num.h"
 #include "lib/stop.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
 static const char *const *overrides;

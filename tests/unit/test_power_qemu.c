@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "power/power.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 
 /* ---- argv ---- */
 
