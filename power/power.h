@@ -89,6 +89,16 @@ struct power {
 	int drain_fd;
 	int (*drain)(void *arg);
 	void *drain_arg;
+	/* Set by the caller before power on: the one service of this host the
+	 * board may reach, the update server, as the board is told to reach it
+	 * (guest_host:guest_port, vars: server_host) and where it listens here
+	 * (host:host_port). A driver whose machine has a network of its own
+	 * (QEMU user networking, restricted by default) forwards exactly this;
+	 * others ignore it. guest_port 0: no server. */
+	struct {
+		char guest_host[64], host[64];
+		unsigned guest_port, host_port;
+	} server;
 };
 
 const struct power_ops *power_find(const char *name);

@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/timeline.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 #include "qemu/overlay.h"
 #include "qemu/powerloss.h"
 #include "qemu/wlog.h"
@@ -481,6 +482,15 @@ static int start_qemu(struct power *p)
 	rc = qemu_overlays_make(&qp->cfg, p->board, p->run_dir, false, deadline);
 	if (rc < 0)
 		return rc;
+	/* The board's user network reaches the update server, nothing else. */
+	memset(&qp->cfg.fwd, 0, sizeof(qp->cfg.fwd));
+	if (p->server.guest_port) {
+		snprintf(qp->cfg.fwd.guest_host, sizeof(qp->cfg.fwd.guest_host), "%s",
+		         p->server.guest_host);
+		snprintf(qp->cfg.fwd.host, sizeof(qp->cfg.fwd.host), "%s", p->server.host);
+		qp->cfg.fwd.guest_port = p->server.guest_port;
+		qp->cfg.fwd.host_port = p->server.host_port;
+	}
 	rc = qemu_build_argv(&qp->cfg, p->board, p->run_dir, kvm, &argv);
 	if (rc == 0 && qp->loadvm)
 		rc = add_loadvm(&argv);

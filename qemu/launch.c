@@ -15,6 +15,7 @@
 
 #include "lib/cfg.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 #include "qemu/powerloss.h"
 
 static const char *const config_keys[] = {"driver", "timeout", "binary",     "machine", "cpu",
@@ -125,30 +126,6 @@ static int check_list(const struct cfg_node *list, bool drives)
 	return 0;
 }
 
-static int check_netdev(const struct cfg_node *netdev)
-{
-	if (!netdev)
-		return 0;
-	if (netdev->type == CFG_SCALAR) {
-		if (strcmp(netdev->value, "user") == 0 || strcmp(netdev->value, "none") == 0)
-			return 0;
-		cfg_error(netdev, "\"%s\" is not user, none or a mapping of -netdev options",
-		          netdev->value);
-		return -EINVAL;
-	}
-	if (check_options(netdev, false) < 0)
-		return -EINVAL;
-	for (const char *const *k = (const char *const[]){"type", "id", "device", "mac", NULL}; *k;
-	     k++) {
-		const struct cfg_node *n = cfg_get(netdev, *k);
-		if (n && (n->type != CFG_SCALAR || !n->value[0])) {
-			cfg_error(n, "must be a single value");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings)
 {
 	const struct {
@@ -176,7 +153,9 @@ int qemu_config_parse(struct qemu_config *qc, const struct cfg_node *settings)
 	qc->pflash = cfg_get(settings, "pflash");
 	qc->netdev = cfg_get(settings, "netdev");
 	if (check_list(qc->drives, true) < 0 || check_list(qc->pflash, false) < 0 ||
-	    check_netdev(qc->netdev) < 0)
+	    (qc->netdev && qc->netdev->type != CFG_SCALAR &&
+	     check_options(qc->netdev, false) < 0) ||
+	    qemu_netdev_check(qc->netdev) < 0)
 		goto fail;
 	if (cfg_get_strv(settings, "args", false, &qc->args) < 0)
 		goto fail;
@@ -271,7 +250,7 @@ static char *opt_escape(const char *value)
 }
 
 /* Append ",key=value" (or "key=value" when *text is empty) to *text. */
-static int opt_append(char **text, const char *key, const char *value)
+int qemu_opt_append(char **text, const char *key, const char *value)
 {
 	char *esc = opt_escape(value), *joined;
 	int n;
@@ -306,7 +285,7 @@ static int opt_append_node(char **text, const struct cfg_node *o, const char *ba
 		    is_path_key(o->key, drive) ? qemu_resolve_path(base_dir, v->value) : NULL;
 		if (is_path_key(o->key, drive) && !path)
 			return -ENOMEM;
-		rc = opt_append(text, o->key, path ? path : v->value);
+		rc = qemu_opt_append(text, o->key, path ? path : v->value);
 		free(path);
 	}
 	return rc;
@@ -314,15 +293,15 @@ static int opt_append_node(char **text, const struct cfg_node *o, const char *ba
 
 /* The options of a mapping in the lab file's order, skipping the keys
  * hilctl itself interprets; defaults first for keys the mapping lacks. */
-static char *format_options(const struct cfg_node *map, const char *const skip[],
-                            const char *const defaults[], const char *base_dir, bool drive)
+char *qemu_format_options(const struct cfg_node *map, const char *const skip[],
+                          const char *const defaults[], const char *base_dir, bool drive)
 {
 	char *text = strdup("");
 	int rc = 0;
 
 	for (int i = 0; defaults && defaults[i] && text && rc == 0; i += 2)
 		if (!cfg_get(map, defaults[i]))
-			rc = opt_append(&text, defaults[i], defaults[i + 1]);
+			rc = qemu_opt_append(&text, defaults[i], defaults[i + 1]);
 	for (const struct cfg_node *o = map->child; o && text && rc == 0; o = o->next) {
 		bool skipped = false;
 		for (int i = 0; skip && skip[i]; i++)
@@ -381,9 +360,9 @@ static int append_logged(char **text, const char *overlay, const char *log)
 	int rc = 0;
 
 	for (int i = 0; fixed[i] && rc == 0; i += 2)
-		rc = opt_append(text, fixed[i], fixed[i + 1]);
+		rc = qemu_opt_append(text, fixed[i], fixed[i + 1]);
 	for (int i = 0; tail[i] && rc == 0; i += 2)
-		rc = opt_append(text, tail[i], tail[i + 1]);
+		rc = qemu_opt_append(text, tail[i], tail[i + 1]);
 	return rc;
 }
 
@@ -400,8 +379,8 @@ static void push_drives(struct argv_buf *a, const struct qemu_config *qc, const 
 		const struct cfg_node *kind = cfg_get(d, "kind");
 		bool blockdev = kind && strcmp(kind->value, "blockdev") == 0;
 		bool overlay = qemu_drive_overlay(d);
-		char *text =
-		    format_options(d, overlay ? skip_overlay : skip, NULL, qc->base_dir, !blockdev);
+		char *text = qemu_format_options(d, overlay ? skip_overlay : skip, NULL,
+		                                 qc->base_dir, !blockdev);
 
 		if (overlay) {
 			char *path = qemu_overlay_path(run_dir, index);
@@ -409,8 +388,8 @@ static void push_drives(struct argv_buf *a, const struct qemu_config *qc, const 
 			int rc = text && path && log ? 0 : -ENOMEM;
 			if (rc == 0 && qc->loss_model != WLOG_MODEL_QUIT)
 				rc = append_logged(&text, path, log);
-			else if (rc == 0 && (rc = opt_append(&text, "file", path)) == 0)
-				rc = opt_append(&text, "format", "qcow2");
+			else if (rc == 0 && (rc = qemu_opt_append(&text, "file", path)) == 0)
+				rc = qemu_opt_append(&text, "format", "qcow2");
 			if (rc < 0) {
 				free(text);
 				text = NULL;
@@ -447,49 +426,9 @@ static void push_pflash(struct argv_buf *a, const struct qemu_config *qc)
 			free(path);
 			free(esc);
 		} else {
-			push_owned(a, format_options(f, NULL, defaults, qc->base_dir, true));
+			push_owned(a, qemu_format_options(f, NULL, defaults, qc->base_dir, true));
 		}
 	}
-}
-
-const char *qemu_netdev_id(const struct qemu_config *qc)
-{
-	const char *id = QEMU_NETDEV_ID;
-
-	if (qc->netdev && qc->netdev->type == CFG_SCALAR && strcmp(qc->netdev->value, "none") == 0)
-		return NULL;
-	if (qc->netdev && qc->netdev->type == CFG_MAP)
-		cfg_get_str(qc->netdev, "id", false, &id);
-	return id;
-}
-
-/* Default: user-mode networking (no host privileges, nothing listening) on a
- * virtio-net PCI card; "none" leaves the machine without a NIC. */
-static void push_netdev(struct argv_buf *a, const struct qemu_config *qc)
-{
-	static const char *const skip[] = {"type", "id", "device", "mac", NULL};
-	const struct cfg_node *n = qc->netdev;
-	const char *type = "user", *id = qemu_netdev_id(qc), *device = "virtio-net-pci",
-	           *mac = NULL;
-	char *extra = NULL;
-
-	if (!id)
-		return;
-	if (n && n->type == CFG_MAP) {
-		cfg_get_str(n, "type", false, &type);
-		cfg_get_str(n, "device", false, &device);
-		cfg_get_str(n, "mac", false, &mac);
-		extra = format_options(n, skip, NULL, qc->base_dir, false);
-		if (!extra) {
-			a->err = -ENOMEM;
-			return;
-		}
-	}
-	push(a, "-netdev");
-	pushf(a, "%s,id=%s%s%s", type, id, extra && extra[0] ? "," : "", extra ? extra : "");
-	push(a, "-device");
-	pushf(a, "%s,netdev=%s%s%s", device, id, mac ? ",mac=" : "", mac ? mac : "");
-	free(extra);
 }
 
 static void push_opt_path(struct argv_buf *a, const char *opt, const char *base_dir,
@@ -575,7 +514,18 @@ int qemu_build_argv(const struct qemu_config *qc, const char *board, const char 
 	push_opt(&a, "-append", qc->append);
 	push_drives(&a, qc, run_dir);
 	push_pflash(&a, qc);
-	push_netdev(&a, qc);
+	{
+		char *netdev = NULL, *device = NULL;
+		int rc = qemu_netdev_args(qc, run_dir, &netdev, &device);
+		if (rc < 0) {
+			a.err = rc;
+		} else if (netdev) {
+			push(&a, "-netdev");
+			push_owned(&a, netdev);
+			push(&a, "-device");
+			push_owned(&a, device);
+		}
+	}
 	for (size_t i = 0; qc->args && qc->args[i]; i++)
 		push(&a, qc->args[i]);
 	if (a.err) {

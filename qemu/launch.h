@@ -41,6 +41,15 @@ struct qemu_config {
 	enum wlog_model loss_model;     /* this run's model (qemu/powerloss.h); QUIT when absent */
 	enum wlog_model loss_model_lab; /* power_loss: as the lab file says */
 	unsigned long long loss_seed;   /* power_loss.seed, mixed with each run's seed */
+	/* Set by the power driver before each start, not from the lab file:
+	 * the update server as the board is told to reach it
+	 * (guest_host:guest_port) and where it listens on this host
+	 * (host:host_port). A user network forwards exactly this to it
+	 * (guestfwd through socat). guest_port 0: no server. */
+	struct qemu_forward {
+		char guest_host[64], host[64];
+		unsigned guest_port, host_port;
+	} fwd;
 };
 
 /* Parse and check the settings; errors print file:line:col. 0 or -EINVAL. */
@@ -62,9 +71,12 @@ void qemu_argv_free(char **argv);
 bool qemu_drive_overlay(const struct cfg_node *drive);
 char *qemu_overlay_path(const char *run_dir, int index);
 
-/* The id of the network backend (QMP set_link takes it): "net0" unless the
- * lab file names another; NULL with netdev: none. */
-const char *qemu_netdev_id(const struct qemu_config *qc);
+/* For qemu/netdev.c: append ",key=value" (QEMU's escaping) to *text; a
+ * mapping's options in order, skipping keys hilctl reads, paths resolved
+ * under base_dir. 0 / NULL on -ENOMEM. */
+int qemu_opt_append(char **text, const char *key, const char *value);
+char *qemu_format_options(const struct cfg_node *map, const char *const skip[],
+                          const char *const defaults[], const char *base_dir, bool drive);
 
 /* The -qmp argument for run_dir, exactly as the argv carries it: a process
  * whose command line has it is this board's QEMU. Caller frees. */

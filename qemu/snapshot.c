@@ -86,11 +86,15 @@ char *qemu_snapshot_dir(const struct qemu_config *qc, const char *run_dir, const
 {
 	uint64_t h = 14695981039346656037ULL;
 	char **argv = NULL, *dir = NULL, ident[160];
+	struct qemu_config plain = *qc;
 	struct stat st;
 	int index = 0;
 
+	/* The update server's port changes with every hilctl; the machine
+	 * it saved does not. */
+	memset(&plain.fwd, 0, sizeof(plain.fwd));
 	digest_add(&h, key);
-	if (qemu_build_argv(qc, "snapshot", run_dir, false, &argv) < 0)
+	if (qemu_build_argv(&plain, "snapshot", run_dir, false, &argv) < 0)
 		return NULL;
 	for (char **a = argv; *a; a++)
 		digest_add(&h, *a);

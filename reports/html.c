@@ -165,6 +165,16 @@ static void facts(struct sbuf *b, const struct report *r)
 	FACT_FROM("boards", rs->runs[i]->board, rs->n_runs);
 	FACT_FROM("hosts", rs->journals[i]->campaign.host, rs->n_journals);
 #undef FACT_FROM
+	{
+		struct sbuf held = {0};
+		report_unavailable(&held, rs);
+		if (held.len) {
+			sbuf_reset(&v);
+			h_text(&v, held.s);
+			fact(b, "boards not available", v.s);
+		}
+		sbuf_free(&held);
+	}
 	sbuf_reset(&v);
 	sbuf_addf(&v, "%zu scenarios", r->gate->n_scenarios);
 	if (c->seed >= 0)

@@ -130,12 +130,46 @@ static int parse_descriptions(struct parser *p, json_t *o, struct jcampaign *c)
 	return 0;
 }
 
+/* "boards_unavailable": [{board, pid, holder}] (optional). */
+static int parse_unavailable(struct parser *p, json_t *o, struct jcampaign *c)
+{
+	json_t *list, *e;
+	size_t i;
+
+	if (jp_field(p, o, "boards_unavailable", false, &list))
+		return 0;
+	if (!json_is_array(list)) {
+		jp_err(p,
+		       "campaign: \"boards_unavailable\" must be a list of {board, pid, holder}");
+		return -1;
+	}
+	c->unavailable = calloc(json_array_size(list) + 1, sizeof(*c->unavailable));
+	if (!c->unavailable)
+		abort(); /* as the other lists: no report without memory */
+	json_array_foreach(list, i, e)
+	{
+		struct jbusy *b = &c->unavailable[c->n_unavailable];
+		b->pid = -1;
+		if (!json_is_object(e)) {
+			jp_err(p, "campaign: \"boards_unavailable\" must be a list of {board, pid, "
+			          "holder}");
+			return -1;
+		}
+		if (jp_str(p, e, "board", true, &b->board) < 0 ||
+		    jp_str(p, e, "holder", false, &b->holder) < 0 ||
+		    jp_int(p, e, "pid", false, &b->pid) < 0)
+			return -1;
+		c->n_unavailable++;
+	}
+	return 0;
+}
+
 static int parse_campaign_fields(struct parser *p, json_t *o, struct jcampaign *c)
 {
 	long long format = 0;
 	int bad = 0;
 
-	c->seed = c->runs_planned = -1;
+	c->seed = c->runs_planned = c->boards_asked = -1;
 	c->shard_count = c->shard_attempt = 1;
 	if (jp_int(p, o, "format", true, &format) < 0)
 		return -1;
@@ -157,6 +191,8 @@ static int parse_campaign_fields(struct parser *p, json_t *o, struct jcampaign *
 	bad |= jp_str_list(p, o, "scenarios", &c->scenarios, &c->n_scenarios) < 0;
 	bad |= parse_descriptions(p, o, c) < 0;
 	bad |= parse_shard(p, o, c) < 0;
+	bad |= jp_int(p, o, "boards_asked", false, &c->boards_asked) < 0;
+	bad |= parse_unavailable(p, o, c) < 0;
 	return bad ? -1 : 0;
 }
 
@@ -166,6 +202,7 @@ static void free_campaign(struct jcampaign *c)
 	free(c->scenarios);
 	free(c->described);
 	free(c->descriptions);
+	free(c->unavailable);
 }
 
 static int parse_campaign(struct parser *p, json_t *o)

@@ -100,6 +100,14 @@ struct jcampaign {
 	size_t n_descriptions;
 	long long seed, runs_planned;                /* -1 if absent */
 	int shard_index, shard_count, shard_attempt; /* 0, 1, 1 if absent */
+	/* -jN: the boards asked for (-1 if absent), and those of them another
+	 * process held, so the campaign ran on fewer ("boards_unavailable") */
+	long long boards_asked;
+	struct jbusy {
+		const char *board, *holder; /* holder: the lock holder's command, may be NULL */
+		long long pid;              /* -1 if absent */
+	} * unavailable;
+	size_t n_unavailable;
 };
 
 struct jfile {

@@ -50,6 +50,12 @@ void run_title(struct sbuf *out, const struct jrun *run);
 /* The scenario's description from the first journal that has one; NULL
  * when none has. Raw; the caller escapes. */
 const char *scenario_description(const struct report_set *set, const char *scenario);
+/* The boards -jN asked for that other processes held, for every journal
+ * that names some, "; "-separated: "-j2 asked for 2, ran on 1 (qemu-01);
+ * not available: qemu-02 (locked by pid 4242: hilctl lock qemu-02)". ""
+ * when none. Raw (holders are other people's command lines); the caller
+ * escapes. */
+void report_unavailable(struct sbuf *out, const struct report_set *set);
 /* What the report is about: the campaign id, or "N campaigns". Raw. */
 void report_title(struct sbuf *out, const struct report_set *set);
 /* The plain-text story of a failed run (board text cleaned, one line per

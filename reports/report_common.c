@@ -29,6 +29,30 @@ const char *scenario_description(const struct report_set *set, const char *scena
 	return NULL;
 }
 
+void report_unavailable(struct sbuf *out, const struct report_set *set)
+{
+	for (size_t i = 0; i < set->n_journals; i++) {
+		const struct jcampaign *c = &set->journals[i]->campaign;
+		if (!c->n_unavailable)
+			continue;
+		if (out->len)
+			sbuf_adds(out, "; ");
+		if (c->boards_asked > 0)
+			sbuf_addf(out, "-j%lld asked for %lld, ", c->boards_asked, c->boards_asked);
+		sbuf_addf(out, "ran on %zu (", c->n_boards);
+		for (size_t b = 0; b < c->n_boards; b++)
+			sbuf_addf(out, "%s%s", b ? ", " : "", c->boards[b]);
+		sbuf_adds(out, "); not available: ");
+		for (size_t b = 0; b < c->n_unavailable; b++) {
+			const struct jbusy *u = &c->unavailable[b];
+			sbuf_addf(out, "%s%s", b ? ", " : "", u->board);
+			if (u->pid >= 0)
+				sbuf_addf(out, " (locked by pid %lld: %s)", u->pid,
+				          u->holder ? u->holder : "?");
+		}
+	}
+}
+
 void report_title(struct sbuf *out, const struct report_set *set)
 {
 	size_t n = set->n_campaigns;

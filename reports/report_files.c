@@ -81,9 +81,11 @@ static int write_all(const char *dir, const struct report *r)
 	return rc;
 }
 
-static void print_gate(FILE *out, const struct gate *g, const char *dir)
+static void print_gate(FILE *out, const struct gate *g, const struct report_set *set,
+                       const char *dir)
 {
 	static const char *const words[] = {"PASS", "FAIL", "INFRA ERROR"};
+	struct sbuf boards = {0};
 	char safe[4096];
 
 	fprintf(out,
@@ -106,6 +108,12 @@ static void print_gate(FILE *out, const struct gate *g, const char *dir)
 		log_term_safe(safe, sizeof(safe), g->reasons[i]);
 		fprintf(out, "  %s\n", safe);
 	}
+	report_unavailable(&boards, set);
+	if (boards.len) {
+		log_term_safe(safe, sizeof(safe), boards.s);
+		fprintf(out, "boards: %s\n", safe);
+	}
+	sbuf_free(&boards);
 	log_term_safe(safe, sizeof(safe), dir);
 	fprintf(out, "reports: %s/report.html report.xml report.tap summary.json\n", safe);
 }
@@ -134,7 +142,7 @@ int report_make(char *const *paths, size_t n_paths, const char *out_dir, struct 
 	} else {
 		rc = gate.exit_code;
 		if (out)
-			print_gate(out, &gate, out_dir);
+			print_gate(out, &gate, &set, out_dir);
 	}
 	gate_free(&gate);
 	report_set_free(&set);

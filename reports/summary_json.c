@@ -149,6 +149,31 @@ static json_t *shards_arr(const struct report_set *rs)
 	return a;
 }
 
+/* The boards -jN asked for that other processes held, per journal. */
+static json_t *unavailable_arr(const struct report_set *rs)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < rs->n_journals; i++) {
+		const struct jcampaign *c = &rs->journals[i]->campaign;
+		for (size_t b = 0; b < c->n_unavailable; b++) {
+			const struct jbusy *u = &c->unavailable[b];
+			json_t *o = json_object();
+			json_object_set_new(o, "board", jstr(u->board));
+			json_object_set_new(o, "pid",
+			                    u->pid >= 0 ? json_integer(u->pid) : json_null());
+			json_object_set_new(o, "holder", jstr(u->holder));
+			json_object_set_new(o, "campaign", jstr(c->id));
+			json_object_set_new(o, "shard", json_integer(c->shard_index));
+			json_object_set_new(o, "boards_asked",
+			                    c->boards_asked >= 0 ? json_integer(c->boards_asked)
+			                                         : json_null());
+			json_array_append_new(a, o);
+		}
+	}
+	return a;
+}
+
 static json_t *run_obj(const struct jrun *r)
 {
 	json_t *o = json_object(), *allowed = json_array();
@@ -198,6 +223,7 @@ int report_summary_json(FILE *f, const struct report *r)
 	json_object_set_new(doc, "counts", counts_obj(r->gate->counts));
 	json_object_set_new(doc, "scenarios", scenarios_obj(r->gate, r->set));
 	json_object_set_new(doc, "windows", windows_arr(r->set));
+	json_object_set_new(doc, "boards_unavailable", unavailable_arr(r->set));
 	json_object_set_new(doc, "shards", shards_arr(r->set));
 	json_object_set_new(doc, "duration_s", jnum(r->gate->wall_s));
 	json_object_set_new(doc, "run_time_s", jnum(r->gate->run_time_s));

@@ -46,6 +46,8 @@ struct campaign {
 	const char *own_lock;      /* a board this process locked for --board auto */
 	bool overdue[WORKERS_MAX]; /* a worker killed at its run's deadline */
 	char unavailable[1024];    /* boards -j asked for that others hold, with holders */
+	struct board_busy busy[BOARDS_BUSY_MAX]; /* the same, for the journal */
+	size_t n_busy;
 };
 
 /* Where run id's timeline goes on board, relative to the --out directory. */
@@ -540,8 +542,9 @@ static int pick_boards(struct campaign *c, char **names)
 	if (c->o->board_auto)
 		return pick_auto(c, names);
 	n = boards_pick_free(c->lab, wanted_cb, c,
-	                     (size_t)(jobs < WORKERS_MAX ? jobs : WORKERS_MAX), picked,
-	                     c->unavailable, sizeof(c->unavailable));
+	                     (size_t)(jobs < WORKERS_MAX ? jobs : WORKERS_MAX), picked, c->busy,
+	                     &c->n_busy);
+	boards_busy_text(c->busy, c->n_busy, c->unavailable, sizeof(c->unavailable));
 	for (size_t i = 0; i < n; i++) {
 		c->pool.w[c->pool.n].board = picked[i];
 		names[c->pool.n] = (char *)picked[i]->name;
@@ -736,7 +739,8 @@ int campaign_run(const struct campaign_opts *o)
 		goto out;
 	}
 	rc = EXIT_USAGE;
-	c.journal = journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.pool.n);
+	c.journal =
+	    journal_open(o->out_dir, o, &c.plan, c.lab, names, (size_t)c.pool.n, c.busy, c.n_busy);
 	if (!c.journal) {
 		rc = EXIT_INFRA;
 		goto out;

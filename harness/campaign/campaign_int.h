@@ -52,8 +52,12 @@ int64_t run_budget_ns(const struct scenario *sc, const char *point);
 
 /* campaign_journal.c */
 struct journal;
+struct board_busy;
+/* busy: the boards -j asked for that other processes hold (n_busy of
+ * them), named in the header's "boards_unavailable". */
 struct journal *journal_open(const char *dir, const struct campaign_opts *o, const struct plan *p,
-                             const struct lab *lab, char **board_names, size_t n_boards);
+                             const struct lab *lab, char **board_names, size_t n_boards,
+                             const struct board_busy *busy, size_t n_busy);
 /* Append one line and fsync. Returns 0 or -errno (the message is printed). */
 int journal_append(struct journal *j, const char *line);
 /* Where the journal is; the run directory prefix of this attempt ("" when not

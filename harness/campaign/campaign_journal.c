@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness/campaign/campaign_int.h"
+#include "harness/campaign/shard_board.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "reports/journal_write.h"
@@ -254,7 +255,8 @@ bool journal_sharded(const struct journal *j)
 }
 
 struct journal *journal_open(const char *dir, const struct campaign_opts *o, const struct plan *p,
-                             const struct lab *lab, char **board_names, size_t n_boards)
+                             const struct lab *lab, char **board_names, size_t n_boards,
+                             const struct board_busy *busy, size_t n_busy)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	json_t *argv = json_array(), *scen = json_array(), *boards = json_array(), *c;
@@ -293,6 +295,20 @@ struct journal *journal_open(const char *dir, const struct campaign_opts *o, con
 	              "descriptions", descriptions, "seed", (json_int_t)o->seed, "runs_planned",
 	              (json_int_t)p->n, "argv", argv, "sets", sets, "resumed", o->resume, "shard",
 	              "index", j->index, "count", j->count, "attempt", j->attempt);
+	if (c) {
+		json_t *held = json_array();
+		/* -jN: how many boards were asked for, and which of them other
+		 * processes held (the campaign ran on fewer). */
+		json_object_set_new(c, "boards_asked", json_integer(o->jobs > 0 ? o->jobs : 1));
+		for (size_t i = 0; i < n_busy; i++)
+			json_array_append_new(held, json_pack("{s:s, s:i, s:o}", "board",
+			                                      busy[i].board, "pid", busy[i].pid,
+			                                      "holder", bytes_string(busy[i].cmd)));
+		if (n_busy)
+			json_object_set_new(c, "boards_unavailable", held);
+		else
+			json_decref(held);
+	}
 	if (!c || append_json(j, json_pack("{s:o}", "campaign", c)) < 0) {
 		close(j->fd);
 		free(j);

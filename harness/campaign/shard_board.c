@@ -233,12 +233,11 @@ int shard_board_pick(const struct lab *lab, board_fits_fn fits, void *ctx,
 }
 
 size_t boards_pick_free(const struct lab *lab, board_fits_fn fits, void *ctx, size_t want,
-                        const struct board_cfg **out, char *busy, size_t busy_size)
+                        const struct board_cfg **out, struct board_busy *busy, size_t *n_busy)
 {
-	size_t n = 0, used = 0;
+	size_t n = 0;
 
-	if (busy_size)
-		busy[0] = '\0';
+	*n_busy = 0;
 	for (size_t i = 0; i < lab->n_boards && n < want; i++) {
 		const struct board_cfg *b = &lab->boards[i];
 		struct lock_holder h;
@@ -246,13 +245,26 @@ size_t boards_pick_free(const struct lab *lab, board_fits_fn fits, void *ctx, si
 		if (!fits(b, ctx))
 			continue;
 		if (lock_query(b->name, &h) == 1 && !lock_holder_is_us(&h)) {
-			if (used < busy_size)
-				used += (size_t)snprintf(
-				    busy + used, busy_size - used, "%s%s (locked by pid %d: %.80s)",
-				    used ? ", " : "", b->name, (int)h.pid, h.cmd[0] ? h.cmd : "?");
+			if (*n_busy < BOARDS_BUSY_MAX) {
+				struct board_busy *e = &busy[(*n_busy)++];
+				e->board = b->name;
+				e->pid = (int)h.pid;
+				snprintf(e->cmd, sizeof(e->cmd), "%.95s", h.cmd[0] ? h.cmd : "?");
+			}
 			continue;
 		}
 		out[n++] = b;
 	}
 	return n;
+}
+
+void boards_busy_text(const struct board_busy *busy, size_t n, char *text, size_t size)
+{
+	size_t used = 0;
+
+	if (size)
+		text[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++)
+		used += (size_t)snprintf(text + used, size - used, "%s%s (locked by pid %d: %s)",
+		                         i ? ", " : "", busy[i].board, busy[i].pid, busy[i].cmd);
 }

@@ -31,14 +31,24 @@ typedef bool (*board_fits_fn)(const struct board_cfg *b, void *ctx);
 int shard_board_pick(const struct lab *lab, board_fits_fn fits, void *ctx,
                      const struct board_cfg **out, bool *locked);
 
+/* A board -jN wanted that another live process holds. */
+struct board_busy {
+	const char *board; /* borrowed from the lab */
+	int pid;           /* the lock's holder */
+	char cmd[96];      /* its command line, "?" when unknown */
+};
+#define BOARDS_BUSY_MAX 16
+
 /* For -jN outside --board auto: up to want boards that fit, in lab order,
  * skipping those whose lock another live process holds (not this one or an
  * ancestor: hilctl lock from the calling shell still counts as ours). The
- * skipped boards are named in busy with their holder ("qemu-02 (locked by
- * pid 4242: hilctl lock qemu-02)", comma-separated; "" when none). Returns
- * how many boards were put in out. Locks are only read, not taken: the
- * workers take them. */
+ * skipped boards (up to BOARDS_BUSY_MAX) are put in busy, *n_busy of them.
+ * Returns how many boards were put in out. Locks are only read, not taken:
+ * the workers take them. */
 size_t boards_pick_free(const struct lab *lab, board_fits_fn fits, void *ctx, size_t want,
-                        const struct board_cfg **out, char *busy, size_t busy_size);
+                        const struct board_cfg **out, struct board_busy *busy, size_t *n_busy);
+/* The busy boards for a message: "qemu-02 (locked by pid 4242: hilctl lock
+ * qemu-02)", comma-separated; "" when none. */
+void boards_busy_text(const struct board_busy *busy, size_t n, char *text, size_t size);
 
 #endif

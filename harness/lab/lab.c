@@ -15,6 +15,8 @@
 #include "lib/log.h"
 #include "lib/num.h"
 #include "lib/stop.h"
+#include "qemu/launch.h"
+#include "qemu/netdev.h"
 
 static const char *const lab_keys[] = {"lab", "boards", "defaults", "vars", NULL};
 static const char *const *overrides;
@@ -94,6 +96,28 @@ static int check_server_vars(const struct board_cfg *b)
 	return 0;
 }
 
+/* A QEMU board on its restricted user network (the default) reaches the
+ * update server only at an address QEMU can forward: not 10.0.2.2. */
+static int check_server_host(const struct board_cfg *b)
+{
+	const struct cfg_node *host = b->vars ? cfg_get(b->vars, "server_host") : NULL;
+	const struct cfg_node *drv = cfg_get(b->power, "driver");
+	struct qemu_config qc;
+	char why[400];
+	int rc;
+
+	if (!host || host->type != CFG_SCALAR || !drv || drv->type != CFG_SCALAR ||
+	    strcmp(drv->value, "qemu") != 0)
+		return 0;
+	if (qemu_config_parse(&qc, b->power) < 0)
+		return -EINVAL;
+	rc = qemu_forward_check(&qc, host->value, why, sizeof(why));
+	qemu_config_free(&qc);
+	if (rc < 0)
+		cfg_error(host, "board \"%s\": vars: server_host %s", b->name, why);
+	return rc;
+}
+
 /* Everything a board's drivers would refuse when opened, checked now
  * without touching hardware: a bad value fails at load with exit 2, not
  * when the board is first used. */
@@ -105,7 +129,7 @@ static int check_board(const struct board_cfg *b)
 		return -EINVAL;
 	if (b->network && check_network(b) < 0)
 		return -EINVAL;
-	if (check_server_vars(b) < 0)
+	if (check_server_vars(b) < 0 || check_server_host(b) < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -53,6 +53,11 @@ int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_m
 
 /* engine_run.c */
 int run_step(struct run *r, const struct step *st);
+/* Before the board is powered: start the update server if the scenario
+ * serves (its port is then known when the machine starts) and tell the
+ * board's power driver where it is (struct power's server: a QEMU board's
+ * restricted network reaches exactly that). 0 or infra(). */
+int run_server_setup(struct run *r);
 /* Judging starts with the board running; _after_power: power just came back. */
 void start_judging(struct run *r, int64_t t);
 void start_judging_after_power(struct run *r, int64_t t);

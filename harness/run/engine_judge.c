@@ -257,6 +257,8 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
 		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
 			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
+		if (rc == 0)
+			rc = run_server_setup(&r);
 	}
 	bool restored = false;
 

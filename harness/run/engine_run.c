@@ -133,9 +133,20 @@ static int step_expect(struct run *r, const struct step *st)
 	return 0;
 }
 
+/* The address this host has on the board's network (checked at lab load):
+ * vars: server_bind, else the campaign's, else loopback. */
+static const char *server_bind_of(struct run *r)
+{
+	const char *bind_var = NULL;
+
+	if (cfg_get_str(r->b->cfg->vars, "server_bind", false, &bind_var) == 0 && bind_var)
+		return bind_var;
+	return r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1";
+}
+
 static int step_serve(struct run *r, const struct step *st)
 {
-	const char *bundles = NULL, *port_text = NULL, *bind, *bind_var = NULL;
+	const char *bundles = NULL, *port_text = NULL, *bind;
 	long long port = 0;
 	int err;
 
@@ -157,13 +168,7 @@ static int step_serve(struct run *r, const struct step *st)
 		          r->b->cfg->name);
 		return infra(r, -EINVAL, "no bundles directory for the update server");
 	}
-	/* The address this host has on the board's network (checked at lab
-	 * load): vars: server_bind, else the campaign's, else loopback. */
-	bind = r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1";
-	if (cfg_get_str(r->b->cfg->vars, "server_bind", false, &bind_var) < 0)
-		return infra(r, -EINVAL, "bad server_bind");
-	if (bind_var)
-		bind = bind_var;
+	bind = server_bind_of(r);
 	{
 		char *root = lab_path(r->b->lab, bundles);
 		r->ctx->server =
@@ -177,6 +182,28 @@ static int step_serve(struct run *r, const struct step *st)
 		             err == EADDRINUSE ? " (another program holds the port: vars: "
 		                                 "server_port in the lab file)"
 		                               : "");
+	return 0;
+}
+
+int run_server_setup(struct run *r)
+{
+	struct power *p = &r->b->power;
+	const char *host = "127.0.0.1";
+	int rc;
+
+	memset(&p->server, 0, sizeof(p->server));
+	for (size_t i = 0; !r->ctx->server && i < r->spec->sc->n_steps; i++)
+		if (r->spec->sc->steps[i].kind == STEP_SERVE) {
+			if ((rc = step_serve(r, &r->spec->sc->steps[i])) < 0)
+				return rc;
+			break;
+		}
+	if (!r->ctx->server)
+		return 0;
+	cfg_get_str(r->b->cfg->vars, "server_host", false, &host);
+	snprintf(p->server.guest_host, sizeof(p->server.guest_host), "%s", host);
+	snprintf(p->server.host, sizeof(p->server.host), "%s", server_bind_of(r));
+	p->server.guest_port = p->server.host_port = server_port(r->ctx->server);
 	return 0;
 }
 

@@ -180,11 +180,16 @@ def test_sigkill_mid_campaign_loses_nothing_and_resume_finishes(hilctl_bin, tmp_
 
 def lab_with_server_host(tmp_path, host):
     """The QEMU lab with another server_host: the address each board is told
-    the update server is at (its paths made absolute, for a copy in tmp)."""
+    the update server is at (its paths made absolute, for a copy in tmp). The
+    boards' network is unrestricted (restrict: off), as a lab that names an
+    address outside QEMU's user network must say: restricted, the lab would
+    be refused at load (test_qemu_net.py)."""
     text = LAB.read_text().replace("../build/", f"{LAB.parent.parent}/build/")
-    assert text.count("server_host: 10.0.2.2") == 2
+    assert text.count("server_host: 10.0.2.100") == 2
+    assert text.count("      timeout: 20s\n") == 1
+    text = text.replace("      timeout: 20s\n", "      timeout: 20s\n      netdev: {restrict: 'off'}\n")
     lab = tmp_path / "lab.yaml"
-    lab.write_text(text.replace("server_host: 10.0.2.2", f"server_host: {host}"))
+    lab.write_text(text.replace("server_host: 10.0.2.100", f"server_host: {host}"))
     return lab
 
 

@@ -52,8 +52,12 @@ def lab_in_netns(tmp_path, ns, bind):
     text = LAB.read_text().replace("../build/", f"{LAB.parent.parent}/build/")
     text = text.replace("binary: qemu-system-aarch64", f"binary: {wrapper}")
     extra = f", server_bind: {bind}" if bind else ""
-    assert text.count("server_host: 10.0.2.2}") == 2
-    text = text.replace("server_host: 10.0.2.2}", f"server_host: {HOST_IP}{extra}}}")
+    assert text.count("server_host: 10.0.2.100}") == 2
+    text = text.replace("server_host: 10.0.2.100}", f"server_host: {HOST_IP}{extra}}}")
+    # QEMU's user network inside the namespace is the board's link to the
+    # lab network, so it routes (restrict: off); the namespace isolates it.
+    assert text.count("      timeout: 20s\n") == 1
+    text = text.replace("      timeout: 20s\n", "      timeout: 20s\n      netdev: {restrict: 'off'}\n")
     lab = tmp_path / "lab.yaml"
     lab.write_text(text)
     return lab
@@ -101,7 +105,7 @@ def test_without_server_bind_the_board_never_reaches_the_server(hilctl, tmp_path
 ])
 def test_server_bind_this_host_cannot_listen_on_is_refused_at_load(hilctl, tmp_path, addr, why):
     text = LAB.read_text().replace("../build/", f"{LAB.parent.parent}/build/")
-    text = text.replace("server_host: 10.0.2.2}", f"server_host: 10.0.2.2, server_bind: '{addr}'}}", 1)
+    text = text.replace("server_host: 10.0.2.100}", f"server_host: 10.0.2.100, server_bind: '{addr}'}}", 1)
     lab = tmp_path / "lab.yaml"
     lab.write_text(text)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "server_bind" in t)

@@ -6,6 +6,7 @@ a run directory that another user prepared (owned by them, or
 a symlink) is refused and the file its timeline pointed at stays untouched;
 $XDG_RUNTIME_DIR is used when set."""
 import grp
+import json
 import os
 import pathlib
 import pwd
@@ -258,3 +259,21 @@ def test_campaign_names_the_board_another_user_holds(lab_host, tmp_path, run_dir
     records, _ = journal_lines(out)
     boards = {rec["run"]["board"] for rec in records if "run" in rec}
     assert boards == {"sim-01"}
+    # The journal, summary.json, the HTML report and `hilctl report` name it too.
+    (head,) = [rec["campaign"] for rec in records if "campaign" in rec]
+    assert head["boards"] == ["sim-01"] and head["boards_asked"] == 2
+    (held,) = head["boards_unavailable"]
+    assert held["board"] == "sim-02" and "lock sim-02" in held["holder"]
+    assert held["pid"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    (held_s,) = summary["boards_unavailable"]
+    assert held_s["board"] == "sim-02" and held_s["pid"] == held["pid"]
+    assert held_s["boards_asked"] == 2
+    said_html = ("<dt>boards not available</dt><dd>-j2 asked for 2, ran on 1 (sim-01); "
+                 f"not available: sim-02 (locked by pid {held['pid']}: ")
+    assert said_html in (out / "report.html").read_text()
+    rep = subprocess.run([hilctl_path(), "report", str(out), "--out", str(tmp_path / "rep")],
+                         capture_output=True, text=True, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    assert (f"boards: -j2 asked for 2, ran on 1 (sim-01); not available: sim-02 (locked by "
+            f"pid {held['pid']}: ") in rep.stdout, rep.stdout

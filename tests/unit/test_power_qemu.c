@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "power/power.h"
 #include "qemu/launch.h"
+#include "qemu/netdev.h"
 
 /* ---- argv ---- */
 
@@ -72,7 +73,7 @@ static void test_qemu_argv_minimal_is_paused_with_sockets_and_user_net(void **st
 	                            "tcg",
 	                            CONTROL("/run/b1"),
 	                            "-netdev",
-	                            "user,id=net0",
+	                            "user,id=net0,restrict=on,ipv6=off",
 	                            "-device",
 	                            "virtio-net-pci,netdev=net0",
 	                            NULL};
@@ -120,7 +121,7 @@ static void test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir(void *
 	    "if=pflash,format=raw,unit=1,file=/labs/desk/env.img,readonly=on",
 	    "-netdev",
 	    "user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,"
-	    "hostfwd=tcp:127.0.0.1:8080-:80",
+	    "hostfwd=tcp:127.0.0.1:8080-:80,ipv6=off",
 	    "-device",
 	    "e1000,netdev=lan,mac=52:54:00:12:34:56",
 	    "-device",
@@ -149,6 +150,88 @@ static void test_qemu_argv_full_settings_in_order_with_paths_from_lab_dir(void *
 	            "args: [-device, i6300esb, -action, watchdog=reset]\n"
 	            "timeout: 20s\n",
 	            "/run/b1", false, want);
+}
+
+/* The -netdev argument for settings, with the update server (as the board
+ * is told, and where it listens) when guest is not NULL. */
+static void assert_netdev(const char *settings, const char *guest, const char *want)
+{
+	struct cfg_node *root = yaml(settings);
+	struct qemu_config qc;
+	char **argv;
+	size_t i;
+
+	assert_int_equal(qemu_config_parse(&qc, root), 0);
+	if (guest) {
+		snprintf(qc.fwd.guest_host, sizeof(qc.fwd.guest_host), "%s", guest);
+		snprintf(qc.fwd.host, sizeof(qc.fwd.host), "127.0.0.1");
+		qc.fwd.guest_port = qc.fwd.host_port = 40123;
+	}
+	assert_int_equal(qemu_build_argv(&qc, "b1", "/run/my b1", false, &argv), 0);
+	for (i = 0; argv[i] && strcmp(argv[i], "-netdev") != 0; i++)
+		;
+	assert_non_null(argv[i]);
+	assert_string_equal(argv[i + 1], want);
+	qemu_argv_free(argv);
+	qemu_config_free(&qc);
+	cfg_free(root);
+}
+
+/* A board is untrusted code: its user network reaches the update server
+ * (one guestfwd through socat, no shell) and what the lab forwards, not
+ * every loopback service of the host. */
+static void test_qemu_user_net_is_restricted_to_the_update_server(void **state)
+{
+	const char *relay = "guestfwd=tcp:10.0.2.100:40123-cmd:socat -T 600 -lf '/run/my "
+	                    "b1/relay.log' STDIO TCP4:127.0.0.1:40123";
+	char want[512];
+
+	snprintf(want, sizeof(want), "user,id=net0,restrict=on,ipv6=off,%s", relay);
+	assert_netdev("binary: q\n", "10.0.2.100", want);
+	assert_netdev("binary: q\nnetdev: user\n", "10.0.2.100", want);
+	/* The lab's own forwards stay, beside the server's. */
+	snprintf(want, sizeof(want),
+	         "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,restrict=on,ipv6=off,%s", relay);
+	assert_netdev("binary: q\nnetdev: {hostfwd: 'tcp:127.0.0.1:2222-:22'}\n", "10.0.2.100",
+	              want);
+	/* No server this run: nothing forwarded at all. */
+	assert_netdev("binary: q\n", NULL, "user,id=net0,restrict=on,ipv6=off");
+	/* Opted out: QEMU's own NAT reaches 10.0.2.2, no forward needed. */
+	assert_netdev("binary: q\nnetdev: {restrict: 'off'}\n", "10.0.2.2",
+	              "user,id=net0,restrict=off");
+	/* Another network (net:) moves the addresses QEMU forwards. */
+	assert_netdev("binary: q\nnetdev: {net: 192.168.76.0/24}\n", "10.0.2.100",
+	              "user,id=net0,net=192.168.76.0/24,restrict=on,ipv6=off");
+}
+
+static void assert_forward(const char *settings, const char *addr, int want_rc,
+                           const char *want_why)
+{
+	struct cfg_node *root = yaml(settings);
+	struct qemu_config qc;
+	char why[400] = "";
+
+	assert_int_equal(qemu_config_parse(&qc, root), 0);
+	assert_int_equal(qemu_forward_check(&qc, addr, why, sizeof(why)), want_rc);
+	if (want_why && !strstr(why, want_why))
+		fail_msg("\"%s\" does not say \"%s\"", why, want_why);
+	qemu_config_free(&qc);
+	cfg_free(root);
+}
+
+static void test_qemu_forward_check_names_the_addresses_qemu_cannot_forward(void **state)
+{
+	assert_forward("binary: q\n", "10.0.2.100", 0, NULL);
+	assert_forward("binary: q\n", "10.0.2.2", -EINVAL, "use server_host: 10.0.2.100");
+	assert_forward("binary: q\n", "10.0.2.3", -EINVAL, "restrict: off");
+	assert_forward("binary: q\n", "127.0.0.1", -EINVAL, "\"127.0.0.1\" is not reachable");
+	assert_forward("binary: q\n", "board-host.lab", -EINVAL, "not reachable");
+	assert_forward("binary: q\nnetdev: {net: 192.168.76.0/24}\n", "192.168.76.9", 0, NULL);
+	assert_forward("binary: q\nnetdev: {net: 192.168.76.0/24}\n", "10.0.2.100", -EINVAL, NULL);
+	/* Unrestricted, or not QEMU's user network: QEMU does not stand between. */
+	assert_forward("binary: q\nnetdev: {restrict: 'off'}\n", "10.0.2.2", 0, NULL);
+	assert_forward("binary: q\nnetdev: none\n", "192.0.2.1", 0, NULL);
+	assert_forward("binary: q\nnetdev: {type: tap, ifname: tap0}\n", "192.0.2.1", 0, NULL);
 }
 
 static void test_qemu_argv_accel_auto_offers_kvm_then_tcg(void **state)
@@ -249,6 +332,7 @@ static void test_qemu_settings_errors_name_the_key_and_what_is_valid(void **stat
 	                    "is only known in drives:");
 	assert_config_error("binary: q\nnetdev: tap\n", "\"tap\" is not user, none or a mapping");
 	assert_config_error("binary: q\nnetdev: {device: [a, b]}\n", "must be a single value");
+	assert_config_error("binary: q\nnetdev: {restrict: maybe}\n", "\"maybe\" is not on or off");
 	assert_config_error("binary: q\nargs: {a: b}\n", "not a mapping");
 	assert_config_error("binary: [a, b]\n", "must be a single value");
 	assert_config_error("binary: q\ndrives: [{file: a, overlay: maybe}]\n",
@@ -902,6 +986,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_qemu_started_without_qemu_is_enodev, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_link_sets_the_netdev_link, setup, teardown),
+	    cmocka_unit_test(test_qemu_user_net_is_restricted_to_the_update_server),
+	    cmocka_unit_test(test_qemu_forward_check_names_the_addresses_qemu_cannot_forward),
 	    cmocka_unit_test_setup_teardown(test_qemu_link_without_network_card_is_refused, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_qemu_overlay_made_at_power_on_and_fresh_at_prepare,

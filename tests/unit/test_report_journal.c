@@ -135,6 +135,40 @@ static void test_journal_reads_scenario_descriptions(void **state)
 	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"descriptions\":[]}}\n" END));
 }
 
+static void test_journal_reads_boards_asked_and_unavailable(void **state)
+{
+	struct jfile *j =
+	    parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"boards\":[\"q1\"],"
+	          "\"boards_asked\":3,\"boards_unavailable\":[{\"board\":\"q2\","
+	          "\"pid\":4242,\"holder\":\"hilctl lock q2\"},{\"board\":\"q3\"}]}}\n" END);
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(j->campaign.boards_asked, 3);
+	assert_int_equal(j->campaign.n_unavailable, 2);
+	assert_string_equal(j->campaign.unavailable[0].board, "q2");
+	assert_int_equal(j->campaign.unavailable[0].pid, 4242);
+	assert_string_equal(j->campaign.unavailable[0].holder, "hilctl lock q2");
+	assert_int_equal(j->campaign.unavailable[1].pid, -1);
+	assert_null(j->campaign.unavailable[1].holder);
+	jfile_free(j);
+	/* an older journal says nothing: asked unknown, none missing */
+	j = parse(CAMPAIGN END);
+	assert_non_null(j);
+	assert_int_equal(j->campaign.boards_asked, -1);
+	assert_int_equal(j->campaign.n_unavailable, 0);
+	jfile_free(j);
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"boards_unavailable\":"
+	                  "\"q2\"}}\n" END));
+	assert_non_null(strstr(logbuf, "\"boards_unavailable\" must be a list of {board, pid, "
+	                               "holder}"));
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"boards_unavailable\":"
+	                  "[{\"pid\":1}]}}\n" END));
+	assert_non_null(strstr(logbuf, "\"board\" is missing"));
+	assert_null(parse("{\"campaign\":{\"format\":1,\"id\":\"c\",\"boards_unavailable\":"
+	                  "[{\"board\":\"q2\",\"pid\":\"x\"}]}}\n" END));
+}
+
 static void test_journal_drops_a_last_line_cut_by_a_kill(void **state)
 {
 	struct jfile *j = parse(CAMPAIGN RUN("a", "upgraded") "{\"run\":{\"key\":\"b\",\"sce");
@@ -389,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_reads_every_record_kind),
 	    cmocka_unit_test(test_journal_reads_run_start_and_end),
 	    cmocka_unit_test(test_journal_reads_scenario_descriptions),
+	    cmocka_unit_test(test_journal_reads_boards_asked_and_unavailable),
 	    cmocka_unit_test(test_journal_drops_a_last_line_cut_by_a_kill),
 	    cmocka_unit_test(test_journal_drops_an_unparseable_last_line),
 	    cmocka_unit_test(test_journal_refuses_garbage_in_the_middle_with_line),

@@ -53,7 +53,9 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/journal.jsonl", f->dir);
 	if (asprintf(&journal,
 	             "{\"campaign\":{\"format\":1,\"id\":\"c<1>\",\"host\":\"h&\",\"seed\":1,"
-	             "\"scenarios\":[\"s<b>\",\"other\"],"
+	             "\"scenarios\":[\"s<b>\",\"other\"],\"boards\":[\"qemu-01\"],"
+	             "\"boards_asked\":2,\"boards_unavailable\":[{\"board\":\"qemu-02\","
+	             "\"pid\":4242,\"holder\":\"hilctl <b>lock</b> \\u001b]52;c;eA==\\u0007\"}],"
 	             "\"descriptions\":{\"s<b>\":\"Cut <i>during</i> the write\"}}}\n"
 	             "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
 	             "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
@@ -282,6 +284,15 @@ static void test_summary_json_parses_and_holds_clean_text(void **state)
 	    "Cut <i>during</i> the write");
 	assert_true(json_is_null(json_object_get(
 	    json_object_get(json_object_get(doc, "scenarios"), "other"), "description")));
+	/* -j2 got one board: the other is named, with its holder (cleaned) */
+	json_t *held = json_array_get(json_object_get(doc, "boards_unavailable"), 0);
+	assert_int_equal(json_array_size(json_object_get(doc, "boards_unavailable")), 1);
+	assert_string_equal(json_string_value(json_object_get(held, "board")), "qemu-02");
+	assert_int_equal(json_integer_value(json_object_get(held, "pid")), 4242);
+	assert_int_equal(json_integer_value(json_object_get(held, "boards_asked")), 2);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(held, "holder")), "hilctl <b>lock"));
+	assert_null(strchr(json_string_value(json_object_get(held, "holder")), '\x1b'));
 	json_decref(doc);
 	free(s);
 }
@@ -307,6 +318,11 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	assert_null(strstr(h, "<i>during"));
 	assert_non_null(
 	    strstr(h, "<title>FAIL \xe2\x80\x94 c&lt;1&gt; \xe2\x80\x94 hilctl report</title>"));
+	/* the board -j2 asked for and another process held, its holder escaped */
+	assert_non_null(strstr(h, "<dt>boards not available</dt><dd>-j2 asked for 2, ran on 1 "
+	                          "(qemu-01); not available: qemu-02 (locked by pid 4242: hilctl "
+	                          "&lt;b&gt;lock&lt;/b&gt; "));
+	assert_null(strstr(h, "<b>lock"));
 	free(h);
 }
 

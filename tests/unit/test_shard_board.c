@@ -193,31 +193,48 @@ static void test_outside_slurm_the_first_free_board_of_this_host(void **state)
 	host = "host2";
 }
 
+static size_t pick(size_t want, const struct board_cfg **out, void *ctx, char *held, size_t size)
+{
+	struct board_busy b[BOARDS_BUSY_MAX];
+	size_t n_busy = 99, n = boards_pick_free(&lab, fits_all, ctx, want, out, b, &n_busy);
+
+	assert_true(n_busy <= BOARDS_BUSY_MAX);
+	boards_busy_text(b, n_busy, held, size);
+	return n;
+}
+
 static void test_jobs_skip_boards_another_user_holds_and_name_them(void **state)
 {
 	const struct board_cfg *out[4];
+	struct board_busy b[BOARDS_BUSY_MAX];
+	size_t n_busy;
 	char held[256];
 
 	busy[0] = "b1";
 	busy[1] = "b3";
-	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 2, out, held, sizeof(held)), 2);
+	assert_int_equal(pick(2, out, NULL, held, sizeof(held)), 2);
 	assert_string_equal(out[0]->name, "b0");
 	assert_string_equal(out[1]->name, "b2");
 	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1)");
-	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 2);
+	assert_int_equal(pick(4, out, NULL, held, sizeof(held)), 2);
 	assert_string_equal(held, "b1 (locked by pid 4242: hilctl lock b1), "
 	                          "b3 (locked by pid 4242: hilctl lock b3)");
+	/* The same, one entry per board, for the journal's header. */
+	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, b, &n_busy), 2);
+	assert_int_equal(n_busy, 2);
+	assert_string_equal(b[1].board, "b3");
+	assert_int_equal(b[1].pid, 4242);
+	assert_string_equal(b[1].cmd, "hilctl lock b3");
 	ours = "b3"; /* hilctl lock b3 from the calling shell: still ours to use */
-	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 4, out, held, sizeof(held)), 3);
+	assert_int_equal(pick(4, out, NULL, held, sizeof(held)), 3);
 	assert_string_equal(out[2]->name, "b3");
 	ours = NULL;
 	busy[2] = "b0";
 	busy[3] = "b2";
-	assert_int_equal(boards_pick_free(&lab, fits_all, NULL, 2, out, held, sizeof(held)), 0);
+	assert_int_equal(pick(2, out, NULL, held, sizeof(held)), 0);
 	assert_non_null(strstr(held, "b0 (locked"));
 	busy[0] = busy[1] = busy[2] = busy[3] = NULL;
-	assert_int_equal(boards_pick_free(&lab, fits_all, (void *)"b0", 2, out, held, sizeof(held)),
-	                 2);
+	assert_int_equal(pick(2, out, (void *)"b0", held, sizeof(held)), 2);
 	assert_string_equal(out[0]->name, "b1");
 	assert_string_equal(held, "");
 }
