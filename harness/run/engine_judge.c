@@ -255,14 +255,15 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		r.b->power.want_write_log = spec->sc->write_cut_step != 0;
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
-		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
-			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
-		/* Back to the baseline image, when the board has a storage mux. */
+		/* Back to the baseline image, when the board has a storage mux
+		 * (before a hook's own disk, which must win). */
 		if (rc == 0 &&
 		    (rc = restore_before_run(r.b, spec->sc->old_version, &res->restore)) < 0) {
 			res->board_lost = true;
 			infra(&r, rc, "%s; the board takes no more runs", res->restore.error);
 		}
+		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
+			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
 	}
 	bool restored = false;
 
