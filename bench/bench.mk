@@ -13,6 +13,7 @@
 #   make bench-snapshot     boot to the prompt vs. a start from a QEMU snapshot
 #   make bench-slurm        a real Slurm: dispatch overhead per shard, requeue after a host dies
 #   make bench-explore      hilctl explore: crash states per minute at -j1 and -j2
+#   make bench-restore      restoring the reference image: bmap vs. full write, share of a run
 #   make bench-scale        the curves: cut latency, overhead, CPU vs. 1/8/64 simulated
 #                           boards; cycle time vs. a 16/64/256 MiB update
 #
@@ -21,11 +22,12 @@
 # BENCH_FOOTPRINT_WINDOW, BENCH_SERVER_SIZES, BENCH_SERVER_REPS, BENCH_BOOT_RUNS,
 # BENCH_SNAPSHOT_RUNS, BENCH_QEMU_STOP_N, BENCH_SLURM_ROUNDS, BENCH_SLURM_REQUEUE,
 # BENCH_EXPLORE_STATES, BENCH_EXPLORE_JOBS, BENCH_SCALE_BOARDS, BENCH_SCALE_RUNS,
-# BENCH_SCALE_SIZES, BENCH_SCALE_PAYLOAD_REPS; see each bench/bench_*.py for its defaults.
+# BENCH_SCALE_SIZES, BENCH_SCALE_PAYLOAD_REPS, BENCH_RESTORE_N, BENCH_RESTORE_RUNS; see each bench/bench_*.py for its defaults.
 
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_PY := /usr/bin/python3
-BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot explore scale slurm
+BENCH_ORDER := latency qemu-stop cycle throughput footprint server boot snapshot explore restore \
+	scale slurm
 BENCH_TARGETS := $(BENCH_ORDER:%=bench-%)
 
 # hilctl's objects but main.o, as an archive: a bench program pulls in only
@@ -94,6 +96,9 @@ bench-server: $(BENCH_DEPS)
 
 bench-boot: $(BENCH_DEPS)
 	$(BENCH_RUN) bench/bench_boot.py
+
+bench-restore: $(BENCH_DEPS)
+	$(BENCH_RUN) bench/bench_restore.py
 
 bench-snapshot: $(BENCH_DEPS)
 	$(BENCH_RUN) bench/bench_snapshot.py

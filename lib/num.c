@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/log.h"
 #include "lib/num.h"
@@ -98,4 +99,36 @@ int num_opt_ull(const char *opt, const char *text, unsigned long long max, unsig
 	else if (rc < 0)
 		hil_error("%s %s: is out of range (give 0 to %llu)", opt, text, max);
 	return rc < 0 ? -EINVAL : 0;
+}
+
+int num_parse_size(const char *text, uint64_t *out)
+{
+	size_t len = text ? strlen(text) : 0;
+	char digits[32];
+	int shift = 0;
+	unsigned long long v;
+
+	if (!len || len >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, text, len + 1);
+	switch (digits[len - 1]) {
+	case 'T':
+		shift += 10; /* fall through */
+	case 'G':
+		shift += 10; /* fall through */
+	case 'M':
+		shift += 10; /* fall through */
+	case 'K':
+		shift += 10;
+		digits[len - 1] = '\0';
+		break;
+	default:
+		break;
+	}
+	if (digits[0] == '-' || digits[0] == '+' || num_parse_ull(digits, ULLONG_MAX, &v) < 0)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
 }

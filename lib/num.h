@@ -12,6 +12,9 @@
 
 int num_parse_ll(const char *text, long long min, long long max, long long *out);
 int num_parse_ull(const char *text, unsigned long long max, unsigned long long *out);
+/* A size in bytes: digits, optionally followed by K, M, G or T (x1024 each
+ * step): "512", "64M", "16G". 0, -EINVAL or -ERANGE. */
+int num_parse_size(const char *text, uint64_t *out);
 
 /* For a command-line option: prints "OPT TEXT: is not a whole number (give
  * MIN to MAX)" or "... is out of range (give MIN to MAX)" and returns

@@ -9,6 +9,7 @@ static const struct storage_ops *const drivers[] = {
     &storage_command_ops,
     &storage_usbsdmux_ops,
     &storage_sdwire_ops,
+    &storage_qemu_ops,
 };
 
 #define N_DRIVERS (sizeof(drivers) / sizeof(drivers[0]))

@@ -38,7 +38,7 @@ struct storage {
 };
 
 const struct storage_ops *storage_find(const char *name);
-/* "command, usbsdmux, sdwire" for error messages. */
+/* "command, usbsdmux, sdwire, qemu" for error messages. */
 const char *storage_driver_list(void);
 
 /* Check a storage: mapping (with "driver:") without opening anything. */
@@ -49,6 +49,12 @@ int storage_to_board(struct storage *s);
 int storage_device(struct storage *s, char *path, size_t size);
 void storage_close(struct storage *s);
 
-extern const struct storage_ops storage_command_ops, storage_usbsdmux_ops, storage_sdwire_ops;
+extern const struct storage_ops storage_command_ops, storage_usbsdmux_ops, storage_sdwire_ops,
+    storage_qemu_ops;
+
+/* qemu: the file: setting made usable from the current directory (relative
+ * to the lab file). Caller frees; NULL when missing (printed) or out of
+ * memory. */
+char *storage_qemu_file(const struct cfg_node *settings);
 
 #endif

@@ -48,7 +48,17 @@ struct campaign {
 	char unavailable[1024];    /* boards -j asked for that others hold, with holders */
 	struct board_busy busy[BOARDS_BUSY_MAX]; /* the same, for the journal */
 	size_t n_busy;
+	char lost[2048];           /* boards taken out of the campaign, with why */
 };
+
+/* A board leaves the campaign: the gate says which and why. */
+static void note_lost(struct campaign *c, const char *board, const char *why)
+{
+	size_t used = strlen(c->lost);
+
+	snprintf(c->lost + used, sizeof(c->lost) - used, "%s%s (%.300s)", used ? "; " : "", board,
+	         why);
+}
 
 /* Where run id's timeline goes on board, relative to the --out directory. */
 static void timeline_rel(const struct campaign *c, int id, const char *board, char *out,
@@ -118,6 +128,14 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 			hil_error("board \"%s\": no more runs on it in this campaign (its power "
 			          "could not be switched off)",
 			          bc->name);
+			break;
+		}
+		if (res.board_lost) {
+			/* Not on its baseline, and no way to put it there:
+			 * every later run would judge the wrong starting state.
+			 * Other boards take the rest. */
+			hil_error("board \"%s\": no more runs on it in this campaign (%s)",
+			          bc->name, res.restore.error);
 			break;
 		}
 	}
@@ -253,6 +271,11 @@ static void on_record(void *arg, struct worker *w, const char *line)
 		c->failed++;
 	if (pr->untested && pr->verdict != VERDICT_INFRA_ERROR)
 		c->untested++;
+	if (json_is_true(json_object_get(run, "board_lost")))
+		note_lost(c, w->board->name,
+		          json_is_string(json_object_get(run, "reason"))
+		              ? json_string_value(json_object_get(run, "reason"))
+		              : "-");
 	progress(c, pr, w->board->name, json_real_value(json_object_get(run, "duration_s")));
 	json_decref(j);
 }
@@ -285,6 +308,7 @@ static void on_overdue(void *arg, struct worker *w)
 	         w->board->name, limit_s, (double)RUN_DEADLINE_MARGIN_NS / NS_PER_S, (int)w->pid);
 	hil_error("%s", res.reason);
 	c->overdue[w - c->pool.w] = true;
+	note_lost(c, w->board->name, "its run did not end within its deadline");
 	timeline_rel(c, w->job_id, w->board->name, tl_rel, sizeof(tl_rel));
 	rec = run_record(c->journal, pr, w->job_id, c->plan.scenarios[pr->sc], w->board->name, &res,
 	                 tl_rel, c->o);
@@ -606,6 +630,8 @@ static int gate(const struct campaign *c, bool complete)
 		        c->not_injected, c->untested - c->not_injected);
 	fprintf(stderr, "\n");
 	say_boards(c, stderr);
+	if (c->lost[0])
+		fprintf(stderr, "boards lost: %s\n", c->lost);
 	if (c->failed || c->not_injected) {
 		fprintf(stderr, "gate: FAIL (");
 		if (c->failed)

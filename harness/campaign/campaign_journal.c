@@ -345,6 +345,29 @@ static json_t *fault_json(const struct fault_result *f)
 	return o;
 }
 
+/* How the board got to the run's starting state (docs/journal.md). */
+static json_t *restore_json(const struct restore_result *r)
+{
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o, s:b}", "policy", restore_policy_name(r->policy), "action",
+	              r->reflashed ? "reflash" : "none", "why", bytes_string(r->why), "ok", r->ok);
+
+	if (!o || !r->reflashed)
+		return o;
+	json_object_set_new(o, "seconds", json_real(r->seconds));
+	json_object_set_new(o, "device", bytes_string(r->device));
+	json_object_set_new(o, "bmap", json_boolean(r->bmap));
+	json_object_set_new(o, "image_bytes", json_integer((json_int_t)r->image_size));
+	json_object_set_new(o, "bytes_written", json_integer((json_int_t)r->bytes_written));
+	json_object_set_new(o, "bytes_verified", json_integer((json_int_t)r->bytes_verified));
+	json_object_set_new(o, "write_seconds", json_real(r->write_seconds));
+	json_object_set_new(o, "verify_seconds", json_real(r->verify_seconds));
+	json_object_set_new(o, "mb_per_s", json_real(r->mb_per_s));
+	if (!r->ok)
+		json_object_set_new(o, "error", bytes_string(r->error));
+	return o;
+}
+
 /* What the run counts as at the gate (docs/journal.md; readers recompute it). */
 static const char *outcome_name(const struct run_result *res)
 {
@@ -438,6 +461,10 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 	json_object_set_new(rec, "outcome", json_string(outcome_name(res)));
 	json_object_set_new(rec, "host", json_string(j->host));
 	json_object_set_new(rec, "shard", shard_json(j));
+	if (res->restore.present)
+		json_object_set_new(rec, "restore", restore_json(&res->restore));
+	if (res->board_lost || res->power_lost)
+		json_object_set_new(rec, "board_lost", json_true());
 	wrap = json_pack("{s:o}", "run", rec);
 	text = wrap ? json_dumps(wrap, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(wrap);

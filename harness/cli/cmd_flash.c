@@ -13,6 +13,7 @@
 #include "lib/cfg.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/num.h"
 #include "storage/blockdev.h"
 #include "storage/writer.h"
 
@@ -41,36 +42,6 @@ static const char flash_help[] =
     "Prints the bytes written and the rate on stdout. Exit codes: 0 written (and\n"
     "verified), 2 refused target or bad image/bmap/usage, 3 the device failed or\n"
     "the read-back differed (or interrupted). See docs/storage.md.\n";
-
-static int parse_size(const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return -EINVAL;
-	switch (*end) {
-	case 'T':
-		shift += 10; /* fall through */
-	case 'G':
-		shift += 10; /* fall through */
-	case 'M':
-		shift += 10; /* fall through */
-	case 'K':
-		shift += 10;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
 
 static int flash_exit(int rc)
 {
@@ -126,7 +97,7 @@ int cmd_flash(struct cli *cli)
 			w.no_bmap = true;
 			break;
 		case 's':
-			if (parse_size(optarg, &w.expect.size) < 0 || w.expect.size == 0) {
+			if (num_parse_size(optarg, &w.expect.size) < 0 || w.expect.size == 0) {
 				hil_error(
 				    "--expect-size %s: give a size in bytes, or with K, M, G, T",
 				    optarg);

@@ -12,6 +12,7 @@
 #include "power/power.h"
 #include "harness/console/console.h"
 #include "harness/lab/lab.h"
+#include "harness/lab/restore.h"
 
 struct timeline;
 
@@ -29,6 +30,7 @@ struct board {
 	bool locked_here;
 	bool powered; /* switched on by this process and not off since */
 	struct timeline *tl;
+	struct restore_last last_run; /* what the last run left (restore.h) */
 };
 
 /* Open by name. timeline_path NULL: <run_dir>/timeline.jsonl.

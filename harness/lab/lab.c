@@ -12,6 +12,7 @@
 #include "harness/lab/lab.h"
 #include "harness/server/server.h"
 #include "harness/lab/probes.h"
+#include "harness/lab/restore.h"
 #include "lib/log.h"
 #include "lib/num.h"
 #include "lib/stop.h"
@@ -30,8 +31,9 @@ const char *const *lab_get_overrides(void)
 {
 	return overrides;
 }
-static const char *const board_keys[] = {"name",   "tags", "power",       "console", "network",
-                                         "probes", "vars", "description", "host",    NULL};
+static const char *const board_keys[] = {"name",    "tags",    "power", "console",
+                                         "network", "probes",  "vars",  "description",
+                                         "host",    "storage", NULL};
 
 static int name_ok(const char *name)
 {
@@ -131,6 +133,12 @@ static int check_board(const struct board_cfg *b)
 		return -EINVAL;
 	if (check_server_vars(b) < 0 || check_server_host(b) < 0)
 		return -EINVAL;
+	if (b->storage) {
+		struct restore_cfg rc;
+		if (restore_cfg_parse(b, &rc, true) < 0)
+			return -EINVAL;
+		restore_cfg_free(&rc);
+	}
 	return 0;
 }
 
@@ -172,6 +180,7 @@ static int load_board(struct lab *lab, const struct cfg_node *n, struct board_cf
 	b->network = cfg_get(n, "network");
 	b->probes = cfg_get(n, "probes");
 	b->vars = cfg_get(n, "vars");
+	b->storage = cfg_get(n, "storage");
 	if (!b->power) {
 		cfg_error(n, "needs a power: mapping with driver: (one of %s)",
 		          power_driver_list());

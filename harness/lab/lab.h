@@ -14,6 +14,8 @@
  *       console: {type: qemu, ...console settings}
  *       network: {driver: qemu | command | <any power driver>, ...}   # optional
  *       probes:  {version: 'regex with (?<version>...)', ...}          # optional
+ *       storage: {mux: {driver: ...}, image: ..., restore: auto}       # optional,
+ *                                 # the baseline image and how to put it back (restore.h)
  *       vars:    {key: value}     # optional, substituted into scenarios as ${key}
  *   vars: {variant: good}         # optional: ${variant} anywhere in this file
  *
@@ -34,7 +36,8 @@ struct board_cfg {
 	const char *host;            /* host: the lab host it hangs off; NULL = any host */
 	const struct cfg_node *node; /* the board's mapping */
 	const struct cfg_node *power, *console, *network, *probes, *vars;
-	const char **tags; /* NULL-terminated, may be empty */
+	const struct cfg_node *storage; /* optional: harness/lab/restore.h */
+	const char **tags;              /* NULL-terminated, may be empty */
 };
 
 struct lab {

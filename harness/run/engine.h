@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "harness/lab/restore.h"
 #include "harness/run/oracle.h"
 #include "harness/run/scenario.h"
 #include "lib/verdict.h"
@@ -67,6 +68,11 @@ struct run_result {
 	/* The board could not be switched off after the run: it may still be
 	 * on, and no further run may use it until someone looks. */
 	bool power_lost;
+	/* How the board was brought to the run's starting state (boards with
+	 * a storage: section); board_lost: that failed, and the board takes
+	 * no more runs (reason names it and what failed). */
+	struct restore_result restore;
+	bool board_lost;
 };
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res);

@@ -255,6 +255,13 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		r.b->power.want_write_log = spec->sc->write_cut_step != 0;
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
 			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
+		/* Back to the baseline image, when the board has a storage mux
+		 * (before a hook's own disk, which must win). */
+		if (rc == 0 &&
+		    (rc = restore_before_run(r.b, spec->sc->old_version, &res->restore)) < 0) {
+			res->board_lost = true;
+			infra(&r, rc, "%s; the board takes no more runs", res->restore.error);
+		}
 		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
 			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
 		if (rc == 0)
@@ -296,6 +303,10 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 	if (rc == 0)
 		check_server_asked(&r);
 	finish(&r, rc, t_start);
+	if (res->interrupted || res->board_lost)
+		r.b->last_run.known = false;
+	else
+		restore_after_run(r.b, res->verdict, spec->sc->old_version);
 	/* Leave the board in a known state whatever happened. */
 	rc = board_power_off(r.b);
 	if (rc < 0) {

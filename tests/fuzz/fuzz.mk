@@ -7,7 +7,8 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 	-D_GNU_SOURCE -DHILCTL_VERSION='"fuzz"' -DGPIOD_MAJOR=$(or $(GPIOD_MAJOR),1) $(PKG_CFLAGS)
 
 FUZZ_COMMON := lib/cfg.c lib/log.c
-fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab/lab.c harness/lab/probes.c harness/console/console.c power/power.c \
+fuzz_lab_SRCS := tests/fuzz/fuzz_lab.c tests/fuzz/fuzz_file.c harness/lab/lab.c harness/lab/probes.c \
+	harness/lab/restore.c $(wildcard storage/*.c) lib/verdict.c harness/console/console.c power/power.c \
 	$(wildcard harness/console/console_*.c) $(wildcard power/*.c) \
 	lib/timeline.c lib/waitset.c lib/stop.c lib/num.c harness/run/expect.c harness/server/server.c harness/server/server_fault.c lib/clock.h $(filter-out qemu/cmd_%.c,$(wildcard qemu/*.c))
 fuzz_expect_SRCS := tests/fuzz/fuzz_expect.c harness/run/expect.c

@@ -109,6 +109,26 @@ static void test_cfg_duration_error_names_file_line_col(void **state)
 	cfg_free(root);
 }
 
+static void test_num_sizes_take_binary_suffixes(void **state)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(num_parse_size("512", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(num_parse_size("64M", &v), 0);
+	assert_int_equal(v, 64ULL << 20);
+	assert_int_equal(num_parse_size("16G", &v), 0);
+	assert_int_equal(v, 16ULL << 30);
+	assert_int_equal(num_parse_size("2T", &v), 0);
+	assert_int_equal(v, 2ULL << 40);
+	assert_int_equal(num_parse_size("", &v), -EINVAL);
+	assert_int_equal(num_parse_size("M", &v), -EINVAL);
+	assert_int_equal(num_parse_size("-1M", &v), -EINVAL);
+	assert_int_equal(num_parse_size("1.5G", &v), -EINVAL);
+	assert_int_equal(num_parse_size("1m", &v), -EINVAL);
+	assert_int_equal(num_parse_size("99999999999999999T", &v), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +138,7 @@ int main(void)
 	    cmocka_unit_test(test_num_opt_names_option_value_and_range),
 	    cmocka_unit_test(test_durations_are_strict_and_bounded),
 	    cmocka_unit_test(test_cfg_duration_error_names_file_line_col),
+	    cmocka_unit_test(test_num_sizes_take_binary_suffixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

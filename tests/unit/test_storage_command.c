@@ -240,6 +240,34 @@ static void test_usbsdmux_device_is_the_sg_nodes_disk(void **state)
 	unsetenv("HILCTL_SYSFS");
 }
 
+/* qemu: the card is the board's disk file, beside the lab file; the
+ * switches do nothing (the board is off), a /dev path is not a disk file. */
+static void test_qemu_device_is_the_disk_file_beside_the_lab(void **state)
+{
+	static const char yaml[] = "mux: {driver: qemu, file: disks/rst-01.img}\n"
+	                           "abs: {driver: qemu, file: /srv/rst-02.img}\n"
+	                           "dev: {driver: qemu, file: /dev/sdb}\n";
+	struct cfg_node *lab = cfg_load_buf("/labs/desk/lab.yaml", yaml, strlen(yaml));
+	struct storage s;
+	char path[256];
+
+	assert_non_null(lab);
+	assert_int_equal(storage_open(&s, "rst-01", cfg_get(lab, "mux")), 0);
+	assert_int_equal(storage_to_host(&s), 0);
+	assert_int_equal(storage_device(&s, path, sizeof(path)), 0);
+	assert_string_equal(path, "/labs/desk/disks/rst-01.img");
+	assert_int_equal(storage_to_board(&s), 0);
+	storage_close(&s);
+	assert_int_equal(storage_open(&s, "rst-02", cfg_get(lab, "abs")), 0);
+	assert_int_equal(storage_device(&s, path, sizeof(path)), 0);
+	assert_string_equal(path, "/srv/rst-02.img");
+	storage_close(&s);
+	assert_int_equal(storage_check(cfg_get(lab, "dev")), -EINVAL);
+	assert_non_null(strstr(log_buf, "/labs/desk/lab.yaml:3:"));
+	assert_non_null(strstr(log_buf, "is not a disk image file"));
+	cfg_free(lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +280,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command_bad_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usbsdmux_runs_host_and_dut, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usbsdmux_device_is_the_sg_nodes_disk, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_qemu_device_is_the_disk_file_beside_the_lab, setup,
 	                                    teardown),
 	};
 
