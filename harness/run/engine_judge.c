@@ -52,6 +52,8 @@ static int setup_oracle(struct run *r)
 	c->banner_re = probe(r, "banner");
 	c->commit_re = probe(r, "commit");
 	c->panic_re = probe(r, "panic");
+	c->flip_re = probe(r, "flip");
+	c->trial_re = probe(r, "trial");
 	c->old_version = sc->old_version;
 	c->new_version = sc->new_version;
 	c->boot_timeout_ns = sc->boot_timeout_ns;

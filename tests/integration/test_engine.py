@@ -88,6 +88,35 @@ def test_seeded_bug_fails_the_gate(hilctl, tmp_path):
     assert run["verdict"] == "upgraded" and run["pass"] is False
 
 
+def test_update_never_tried_after_a_rollback_is_inconsistent(hilctl, tmp_path):
+    """slot-left-bad keeps the slot it fell back from marked bad: the second
+    update of update-after-rollback prints its flip, and the bootloader
+    falls back at once. Not rolled_back: the new slot was never tried."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "--set", "variant=slot-left-bad", "run",
+               SCEN / "update-after-rollback.yaml", "--board", "qemu-01", "--out", out,
+               timeout=600)
+    assert r.returncode == 1, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "inconsistent" and run["pass"] is False
+    assert run["reason"].startswith("flip reported, new slot never tried")
+    assert "hilctl-agent: flip slot=B" in run["reason"]
+    ev = [e["d"] for e in run["evidence"]]
+    assert "hilctl-boot: slot=A reason=fallback bootcount=1" in ev
+
+
+@pytest.mark.slow
+def test_update_after_a_rollback_lands_on_the_correct_agent(hilctl, tmp_path):
+    """The correct agent under the same scenario: the second update is tried
+    and lands (about 50 s of board time; slow only to keep CI short)."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", SCEN / "update-after-rollback.yaml", "--board", "qemu-01",
+               "--out", out, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "upgraded" and run["pass"] is True
+
+
 def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path):
     """resume-no-verify resumes an interrupted download from its saved
     offset and stream hash without reading back what reached the disk: the
