@@ -117,6 +117,51 @@ def test_update_after_a_rollback_lands_on_the_correct_agent(hilctl, tmp_path):
     assert run["verdict"] == "upgraded" and run["pass"] is True
 
 
+VALUE_CHECK = """scenario: value-check-{name}
+allowed: [rolled_back]
+versions: {{old: "1", new: "2"}}
+slots: {{old: A, new: B}}
+oracle: {{boot_timeout: 60s, ladder: 0}}
+steps:
+  - power: on
+  - expect: 'hilctl-probe: version=1 slot=A committed=1'
+    timeout: 90s
+  - recover: cycle
+checks:
+  - send: 'hilctl-update --probe'
+    expect: 'hilctl-probe: version=(?<version>\\S+)'
+    compare: {{version: old_version}}
+  - send: 'cat /proc/cmdline'
+    expect: 'hilctl\\.slot=(?<slot>[AB])'
+    compare: {{slot: {slot}}}
+"""
+
+
+def test_a_check_reads_a_value_and_compares_it(hilctl, tmp_path):
+    """Checks that capture a value from the board (a regex group) and compare
+    it with the scenario's versions and slots: the slot the kernel booted is
+    the old slot (pass); a scenario that wants the new slot fails with the
+    value read as evidence."""
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(VALUE_CHECK.format(name="ok", slot="old_slot"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALUE_CHECK.format(name="bad", slot="new_slot"))
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", ok, bad, "--board", "qemu-01", "-j", "1", "--out", out,
+               timeout=600)
+    assert r.returncode == 1, r.stderr
+    by = {run["scenario"]: run for run in runs(journal(out))}
+    good = by["value-check-ok"]
+    assert good["verdict"] == "rolled_back" and good["pass"] is True, good
+    timeline = (out / good["timeline"]).read_text()
+    assert 'slot \\"A\\" is the old_slot (A)' in timeline
+    failed = by["value-check-bad"]
+    assert failed["verdict"] == "inconsistent" and failed["pass"] is False
+    assert 'check 2 failed: cat /proc/cmdline: slot "A" is not the new_slot (B)' in \
+        failed["reason"]
+    assert any('slot "A" is not the new_slot (B)' in e["d"] for e in failed["evidence"])
+
+
 def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path):
     """resume-no-verify resumes an interrupted download from its saved
     offset and stream hash without reading back what reached the disk: the
@@ -161,6 +206,12 @@ def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path)
     ("scenario: x\nallowed: [upgraded]\nsnapshot: before-update\nsteps:\n  - power: on\n"
      "  - send: go\n  - fault: {kind: power_cut, write: 2}\n", ":3:11:",
      "cannot be used with a power cut at a disk write (step 3)"),
+    ("scenario: x\nallowed: [upgraded]\nsteps: []\nchecks:\n"
+     "  - {send: x, expect: 'slot=(?<slot>.)', compare: {slot: new_slot}}\n", ":5:",
+     "compares with new_slot, which this scenario does not give"),
+    ("scenario: x\nallowed: [upgraded]\nslots: {old: A, new: B}\nsteps: []\nchecks:\n"
+     "  - {send: x, expect: 'slot=(.)', compare: {slot: new_slot}}\n", ":6:",
+     "names group slot, which"),
     ("scenario: [x\n", ":", "malformed YAML"),
 ])
 def test_bad_scenarios_name_file_and_line(hilctl, tmp_path, text, where, what):
