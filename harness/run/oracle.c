@@ -495,6 +495,11 @@ void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed)
 	to_settled(o);
 }
 
+void oracle_boot_loop(struct oracle *o, int64_t t_ns, const char *what)
+{
+	decide(o, t_ns, VERDICT_BOOT_LOOP, "%s", what);
+}
+
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what)
 {
 	decide(o, t_ns, VERDICT_INFRA_ERROR, "%s", what);

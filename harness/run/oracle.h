@@ -111,6 +111,10 @@ void oracle_alive(struct oracle *o, int64_t t_ns, bool answered);
 void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const char *what);
 /* The commit command's answer matched its expect (committed) or not. */
 void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed);
+/* A repeating fault's trigger came again after as many cuts as the
+ * scenario allows: the board never gave up the boot it keeps retrying.
+ * boot_loop, with what (and the decision lines already seen). */
+void oracle_boot_loop(struct oracle *o, int64_t t_ns, const char *what);
 /* The console or power failed under the harness: the run is infra_error. */
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what);
 

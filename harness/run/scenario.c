@@ -16,9 +16,10 @@ static const char *const top_keys[] = {"scenario", "description", "fits",   "all
                                        "snapshot", "slots",       NULL};
 static const char *const check_targets[] = {"old_version", "new_version", "old_slot", "new_slot",
                                             NULL};
-static const char *const fault_keys[] = {
-    "kind",    "marker", "delay", "after", "timeout", "off_time", "down",  "until",    "server",
-    "at_byte", "stall",  "rate",  "path",  "process", "command",  "write", "optional", NULL};
+static const char *const fault_keys[] = {"kind",     "marker",   "delay",  "after",   "timeout",
+                                         "off_time", "down",     "until",  "server",  "at_byte",
+                                         "stall",    "rate",     "path",   "process", "command",
+                                         "write",    "optional", "repeat", NULL};
 static const char *const fault_kinds[] = {"power_cut", "network", "server", "hang", NULL};
 static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt", NULL};
 
@@ -60,6 +61,27 @@ bool scenario_write_number(const char *text, long long *n)
 	return end != text && !*end && *n != 0;
 }
 
+/* repeat: N (1..32): a power cut at a marker, cut again each time the
+ * marker comes back. */
+static int load_repeat(const struct cfg_node *n, struct fault_spec *f)
+{
+	const struct cfg_node *r = cfg_get(n, "repeat");
+	long long count = 1;
+
+	f->repeat = 1;
+	if (!r)
+		return 0;
+	if (cfg_get_int(n, "repeat", true, 1, 32, &count) < 0)
+		return -EINVAL;
+	if (f->kind != FAULT_POWER_CUT || !f->marker || f->write) {
+		cfg_error(r, "repeats a power cut at a marker: give kind: power_cut, marker: and "
+		             "delay: (not write:)");
+		return -EINVAL;
+	}
+	f->repeat = (int)count;
+	return 0;
+}
+
 static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 {
 	int kind, rc = 0;
@@ -83,7 +105,7 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 	rc |= cfg_get_str(n, "command", false, &f->command);
 	rc |= cfg_get_str(n, "write", false, &f->write);
 	rc |= cfg_get_bool(n, "optional", false, &f->optional);
-	if (rc)
+	if (rc || load_repeat(n, f) < 0)
 		return -EINVAL;
 	if (f->write && (f->kind != FAULT_POWER_CUT || f->delay)) {
 		cfg_error(

@@ -19,6 +19,8 @@
  *         delay: 0ms                # after the marker; or after: 2s (time after the last step)
  *         off_time: 500ms
  *         timeout: 90s              # for the trigger; not seen → the run notes "not injected"
+ *         # repeat: 4, until: 'reason=fallback': cut again at every
+ *         # marker, at most 4 times; the marker a 5th time is boot_loop
  *         # or write: N instead of delay: the cut comes right after the
  *         # disk's Nth write after the trigger; write: -N puts it N writes
  *         # before the trigger (QEMU boards: the disk is rebuilt from the
@@ -84,6 +86,11 @@ struct fault_spec {
 	const char *command; /* hang: or run this command on the board */
 	const char *write;   /* power_cut: at the disk's Nth write after the
 	                        trigger, or -N: N writes back from it */
+	/* power_cut with a marker: repeat: N cuts at most (1: once); after each
+	 * cut the marker is waited for again, until: MARKER (or no marker
+	 * within timeout) ends the repeats; the marker once more after N cuts
+	 * is boot_loop. */
+	int repeat;
 	/* optional: true: a run whose trigger never came may still pass (it is
 	 * counted apart, not as a tested fault point); by default such a run
 	 * ends not_injected and fails the gate. */

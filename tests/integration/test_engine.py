@@ -162,6 +162,36 @@ def test_a_check_reads_a_value_and_compares_it(hilctl, tmp_path):
     assert any('slot "A" is not the new_slot (B)' in e["d"] for e in failed["evidence"])
 
 
+def test_a_board_that_never_counts_a_cut_trial_is_a_boot_loop(hilctl, tmp_path):
+    """cut-every-trial cuts every trial boot at its self-test (repeat: 4):
+    trial-cut-not-counted takes the count off the disk during the trial, so
+    the board retries the new slot after every cut and never falls back."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "--set", "variant=trial-cut-not-counted", "run",
+               SCEN / "cut-every-trial.yaml", "--board", "qemu-01", "--out", out, timeout=900)
+    assert r.returncode == 1, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "boot_loop" and run["pass"] is False, run
+    assert "came again after 4 power cuts (repeat: 4)" in run["reason"]
+    ev = [e["d"] for e in run["evidence"]]
+    assert sum("reason=trial" in d for d in ev) >= 3, ev
+    assert "4 cuts" in run["faults"][0]["trigger"]
+
+
+@pytest.mark.slow
+def test_a_cut_at_every_trial_boot_falls_back_on_the_correct_agent(hilctl, tmp_path):
+    """The correct agent counts every attempt: three cut trials, then the
+    fallback ends the repeats (about 80 s of board time)."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", SCEN / "cut-every-trial.yaml", "--board", "qemu-01",
+               "--out", out, timeout=900)
+    assert r.returncode == 0, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] in ("rolled_back", "upgraded") and run["pass"] is True, run
+    if run["verdict"] == "rolled_back":
+        assert "3 cuts" in run["faults"][0]["trigger"], run["faults"]
+
+
 def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path):
     """resume-no-verify resumes an interrupted download from its saved
     offset and stream hash without reading back what reached the disk: the

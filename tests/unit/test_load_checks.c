@@ -186,6 +186,33 @@ static void test_scenario_value_checks_are_checked_at_load(void **state)
 	                 ":6:", "is not a valid regex");
 }
 
+static void test_scenario_repeat_is_a_power_cut_at_a_marker(void **state)
+{
+	const char *good =
+	    "scenario: s\nallowed: [rolled_back]\nsteps:\n"
+	    "  - fault: {kind: power_cut, marker: 'trial', repeat: 4, until: 'fb'}\n";
+	struct scenario *s;
+
+	log_capture(logbuf, sizeof(logbuf));
+	s = scenario_load(write_file(good));
+	unlink(path);
+	if (!s)
+		fail_msg("refused: %s", logbuf);
+	assert_int_equal(s->steps[0].fault.repeat, 4);
+	scenario_free(s);
+	scenario_refused("steps:\n  - fault: {kind: power_cut, after: 1s, repeat: 2}\n",
+	                 ":4:", "repeats a power cut at a marker");
+	scenario_refused("steps:\n  - fault: {kind: hang, process: x, marker: m, repeat: 2}\n",
+	                 ":4:", "repeats a power cut at a marker");
+	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: m, write: 2, repeat: 2}\n",
+	                 ":4:", "not write:");
+	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: m, repeat: 0}\n",
+	                 ":4:", "repeat");
+	scenario_refused(
+	    "steps:\n  - fault: {kind: power_cut, marker: m, repeat: 2, until: '(('}\n",
+	    ":4:", "is not a valid regex");
+}
+
 static void test_scenario_regex_may_hold_run_variables(void **state)
 {
 	const char *text = "scenario: s\nallowed: [upgraded]\nsteps:\n"
@@ -211,6 +238,7 @@ int main(void)
 	    cmocka_unit_test(test_scenario_compiles_every_regex_at_load),
 	    cmocka_unit_test(test_scenario_regex_may_hold_run_variables),
 	    cmocka_unit_test(test_scenario_value_checks_are_checked_at_load),
+	    cmocka_unit_test(test_scenario_repeat_is_a_power_cut_at_a_marker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -426,6 +426,29 @@ static void test_oracle_without_a_flip_probe_a_fallback_is_rolled_back(void **s)
 	replay("never_tried_no_flip_probe.txt");
 }
 
+static void test_oracle_a_fault_that_keeps_coming_back_is_a_boot_loop(void **s)
+{
+	struct oracle_cfg cfg = {.probe_re =
+	                             "version=(?<version>\\S+) committed=(?<committed>[01])",
+	                         .boot_timeout_ns = 40 * NS_PER_S,
+	                         .evidence_re = (const char *const[]){"^boot: ", NULL}};
+	struct oracle *o = oracle_new(&cfg);
+	const struct oracle_evidence *e;
+	size_t n;
+
+	assert_non_null(o);
+	oracle_power_restored(o, 0);
+	oracle_line(o, NS_PER_S, "boot: slot=B reason=trial bootcount=1",
+	            strlen("boot: slot=B reason=trial bootcount=1"));
+	oracle_boot_loop(o, 2 * NS_PER_S, "the fault's trigger came again after 4 power cuts");
+	assert_int_equal(oracle_verdict(o), VERDICT_BOOT_LOOP);
+	assert_non_null(strstr(oracle_reason(o), "after 4 power cuts"));
+	n = oracle_evidence(o, &e);
+	assert_true(n >= 2);
+	assert_string_equal(e[1].text, "boot: slot=B reason=trial bootcount=1");
+	oracle_free(o);
+}
+
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
@@ -484,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
 	    cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
 	    cmocka_unit_test(test_oracle_a_flip_never_tried_is_inconsistent),
+	    cmocka_unit_test(test_oracle_a_fault_that_keeps_coming_back_is_a_boot_loop),
 	    cmocka_unit_test(test_oracle_a_flip_tried_then_fallen_back_is_rolled_back),
 	    cmocka_unit_test(test_oracle_a_cut_trial_boot_counts_as_tried),
 	    cmocka_unit_test(test_oracle_the_last_flip_counts_after_an_earlier_rollback),
