@@ -72,13 +72,67 @@ static uint64_t durable_prefix(const struct wlog *w, uint64_t end)
 	return (uint64_t)d + 1;
 }
 
+static const char *const fill_names[] = {
+    [WLOG_FILL_OLD] = "old", [WLOG_FILL_ZERO] = "zero", [WLOG_FILL_FF] = "ff"};
+
+const char *wlog_fill_name(enum wlog_fill fill)
+{
+	return (unsigned)fill < sizeof(fill_names) / sizeof(fill_names[0]) ? fill_names[fill] : "?";
+}
+
+int wlog_fill_parse(const char *name, enum wlog_fill *out)
+{
+	for (size_t i = 0; i < sizeof(fill_names) / sizeof(fill_names[0]); i++)
+		if (name && strcmp(name, fill_names[i]) == 0) {
+			*out = (enum wlog_fill)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Tear the pick's last write. At whole sectors with the old data kept, the
+ * draw is the one the torn model always made (a seed replays as before);
+ * otherwise the tear falls at a multiple of unit bytes. */
+static void tear(const struct wlog *w, struct wlog_pick *out, uint64_t *rng, uint32_t unit,
+                 enum wlog_fill fill)
+{
+	const struct wlog_entry *last = wlog_entry(w, out->extra[out->n_extra - 1]);
+	uint32_t ss = wlog_sector_size(w);
+	uint64_t len = last->nr_sectors * ss, units, first;
+
+	if (last->flags & WLOG_DISCARD)
+		return;
+	if (!unit)
+		unit = ss;
+	if (unit == ss && fill == WLOG_FILL_OLD) {
+		if (last->nr_sectors > 1)
+			out->torn_sectors = 1 + splitmix64(rng) % (last->nr_sectors - 1);
+		return;
+	}
+	units = (len + unit - 1) / unit;
+	first = fill == WLOG_FILL_OLD ? 1 : 0; /* erased, nothing programmed: a state too */
+	if (units <= first)
+		return;
+	out->torn = true;
+	out->torn_fill = fill;
+	out->torn_bytes = unit * (first + splitmix64(rng) % (units - first));
+}
+
 int wlog_pick_model(const struct wlog *w, uint64_t end, enum wlog_model model, uint64_t seed,
                     struct wlog_pick *out)
+{
+	return wlog_pick_model_tear(w, end, model, seed, 0, WLOG_FILL_OLD, out);
+}
+
+int wlog_pick_model_tear(const struct wlog *w, uint64_t end, enum wlog_model model, uint64_t seed,
+                         uint32_t tear_bytes, enum wlog_fill fill, struct wlog_pick *out)
 {
 	uint64_t rng = seed, n = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (model == WLOG_MODEL_QUIT || (unsigned)model > WLOG_MODEL_TORN)
+	if (model == WLOG_MODEL_QUIT || (unsigned)model > WLOG_MODEL_TORN ||
+	    (unsigned)fill > WLOG_FILL_FF ||
+	    (tear_bytes && (tear_bytes < WLOG_TEAR_MIN || (tear_bytes & (tear_bytes - 1)))))
 		return -EINVAL;
 	if (end > wlog_count(w))
 		end = wlog_count(w);
@@ -98,12 +152,78 @@ int wlog_pick_model(const struct wlog *w, uint64_t end, enum wlog_model model, u
 			out->extra[n++] = i;
 	}
 	out->n_extra = n;
-	if (model == WLOG_MODEL_TORN && n > 0) {
-		const struct wlog_entry *last = wlog_entry(w, out->extra[n - 1]);
-		if (last->nr_sectors > 1 && !(last->flags & WLOG_DISCARD))
-			out->torn_sectors = 1 + splitmix64(&rng) % (last->nr_sectors - 1);
+	if (model == WLOG_MODEL_TORN && n > 0)
+		tear(w, out, &rng, tear_bytes, fill);
+	return 0;
+}
+
+void wlog_pick_extent(const struct wlog *w, const struct wlog_pick *pick, size_t k,
+                      uint64_t *new_len, uint64_t *len, enum wlog_fill *fill)
+{
+	const struct wlog_entry *e = wlog_entry(w, pick->extra[k]);
+	uint64_t ss = wlog_sector_size(w);
+
+	*len = e ? e->nr_sectors * ss : 0;
+	*new_len = *len;
+	*fill = WLOG_FILL_OLD;
+	if (k + 1 != pick->n_extra)
+		return;
+	if (pick->torn) {
+		*new_len = pick->torn_bytes < *len ? pick->torn_bytes : *len;
+		*fill = pick->torn_fill;
+	} else if (pick->torn_sectors && e && pick->torn_sectors < e->nr_sectors) {
+		*new_len = pick->torn_sectors * ss;
+	}
+}
+
+/* Bytes [0, new_len) of e's data, then [new_len, len) of fill, into the
+ * part of buf (disk bytes [off, off + size)) they overlap. */
+static int apply_bytes(const struct wlog *w, const struct wlog_entry *e, uint64_t new_len,
+                       uint64_t len, enum wlog_fill fill, uint64_t off, uint8_t *buf, uint64_t size)
+{
+	uint64_t at = e->sector * wlog_sector_size(w);
+	uint64_t from = at > off ? at : off, to = at + len < off + size ? at + len : off + size;
+
+	for (uint64_t p = from; p < to; p++) {
+		uint64_t i = p - at;
+		if (e->flags & WLOG_DISCARD) {
+			buf[p - off] = 0;
+		} else if (i < new_len) {
+			uint64_t n = (new_len < to - at ? new_len : to - at) - i;
+			int rc = wlog_read(w, e, i, buf + (p - off), (size_t)n);
+			if (rc < 0)
+				return rc;
+			p += n - 1;
+		} else if (fill != WLOG_FILL_OLD) {
+			buf[p - off] = fill == WLOG_FILL_FF ? 0xff : 0;
+		}
 	}
 	return 0;
+}
+
+int wlog_pick_apply(const struct wlog *w, const struct wlog_pick *pick, uint64_t disk_off,
+                    void *buf, size_t len)
+{
+	uint64_t n = wlog_count(w);
+	int rc = 0;
+
+	for (uint64_t i = 0; rc == 0 && i < pick->prefix && i < n; i++) {
+		const struct wlog_entry *e = wlog_entry(w, i);
+		uint64_t l = e->nr_sectors * wlog_sector_size(w);
+		if (wlog_entry_is_write(e))
+			rc = apply_bytes(w, e, l, l, WLOG_FILL_OLD, disk_off, buf, len);
+	}
+	for (size_t k = 0; rc == 0 && k < pick->n_extra; k++) {
+		const struct wlog_entry *e = wlog_entry(w, pick->extra[k]);
+		uint64_t new_len, l;
+		enum wlog_fill fill;
+		if (!e)
+			return -EINVAL;
+		wlog_pick_extent(w, pick, k, &new_len, &l, &fill);
+		if (wlog_entry_is_write(e))
+			rc = apply_bytes(w, e, new_len, l, fill, disk_off, buf, len);
+	}
+	return rc;
 }
 
 void wlog_pick_stats(const struct wlog *w, uint64_t end, const struct wlog_pick *pick,
@@ -124,9 +244,11 @@ void wlog_pick_stats(const struct wlog *w, uint64_t end, const struct wlog_pick 
 		    pick->extra[i] < end && wlog_entry_is_write(wlog_entry(w, pick->extra[i]));
 	out->dropped = out->pending > out->kept ? out->pending - out->kept : 0;
 	out->torn_index = -1;
-	if (pick->torn_sectors && pick->n_extra) {
+	if ((pick->torn_sectors || pick->torn) && pick->n_extra) {
 		out->torn_index = (int64_t)pick->extra[pick->n_extra - 1];
-		out->torn_sectors = pick->torn_sectors;
+		out->torn_sectors = pick->torn ? 0 : pick->torn_sectors;
+		wlog_pick_extent(w, pick, pick->n_extra - 1, &out->torn_bytes, &out->torn_len,
+		                 &out->torn_fill);
 	}
 }
 
@@ -255,14 +377,28 @@ static int copy_data(struct builder *b, const struct wlog_entry *e, uint64_t len
 	return rc;
 }
 
-static int add_entry(struct builder *b, const struct wlog_entry *e, uint64_t sectors)
+/* One qemu-io command (owned; NULL: out of memory) into the batch. */
+static int push_command(struct builder *b, char *cmd)
 {
-	uint64_t ss = wlog_sector_size(b->w), off = e->sector * ss, len = sectors * ss;
+	if (!cmd || push_arg(b, strdup("-c")) < 0) {
+		free(cmd);
+		return -ENOMEM;
+	}
+	if (push_arg(b, cmd) < 0)
+		return -ENOMEM;
+	return (b->argc - 3) / 2 >= BATCH_COMMANDS ? run_batch(b) : 0;
+}
+
+/* Bytes [0, len) of e as it was written (its data, or zeroes for a
+ * discard). */
+static int add_entry(struct builder *b, const struct wlog_entry *e, uint64_t len)
+{
+	uint64_t off = e->sector * wlog_sector_size(b->w);
 	char name[PATH_MAX], *cmd = NULL;
 	bool zero;
 	int rc;
 
-	if (!wlog_entry_is_write(e) || sectors == 0)
+	if (!wlog_entry_is_write(e) || len == 0)
 		return 0;
 	if (e->flags & WLOG_DISCARD) {
 		if (asprintf(&cmd, "discard -q %" PRIu64 " %" PRIu64, off, len) < 0)
@@ -278,9 +414,25 @@ static int add_entry(struct builder *b, const struct wlog_entry *e, uint64_t sec
 		         asprintf(&cmd, "write -q -s %s %" PRIu64 " %" PRIu64, name, off, len) < 0)
 			cmd = NULL;
 	}
-	if (push_arg(b, strdup("-c")) < 0 || push_arg(b, cmd) < 0)
-		return -ENOMEM;
-	return (b->argc - 3) / 2 >= BATCH_COMMANDS ? run_batch(b) : 0;
+	return push_command(b, cmd);
+}
+
+/* Bytes [from, to) of e's range erased to fill (zero or 0xFF). */
+static int add_fill(struct builder *b, const struct wlog_entry *e, uint64_t from, uint64_t to,
+                    enum wlog_fill fill)
+{
+	uint64_t off = e->sector * wlog_sector_size(b->w) + from;
+	char *cmd = NULL;
+
+	if (fill == WLOG_FILL_OLD || to <= from)
+		return 0;
+	if (fill == WLOG_FILL_ZERO &&
+	    asprintf(&cmd, "write -q -z %" PRIu64 " %" PRIu64, off, to - from) < 0)
+		cmd = NULL;
+	else if (fill == WLOG_FILL_FF &&
+	         asprintf(&cmd, "write -q -P 0xff %" PRIu64 " %" PRIu64, off, to - from) < 0)
+		cmd = NULL;
+	return push_command(b, cmd);
 }
 
 static int apply_pick(struct builder *b, const struct wlog_pick *pick)
@@ -289,17 +441,19 @@ static int apply_pick(struct builder *b, const struct wlog_pick *pick)
 	uint64_t n = wlog_count(b->w);
 
 	for (uint64_t i = 0; rc == 0 && i < pick->prefix && i < n; i++)
-		rc = add_entry(b, wlog_entry(b->w, i), wlog_entry(b->w, i)->nr_sectors);
+		rc = add_entry(b, wlog_entry(b->w, i),
+		               wlog_entry(b->w, i)->nr_sectors * wlog_sector_size(b->w));
 	for (size_t k = 0; rc == 0 && k < pick->n_extra; k++) {
 		const struct wlog_entry *e = wlog_entry(b->w, pick->extra[k]);
-		uint64_t sectors;
+		uint64_t new_len, len;
+		enum wlog_fill fill;
 		if (!e)
 			return say(b, -EINVAL, "the pick names entry %" PRIu64 " of %" PRIu64,
 			           pick->extra[k], n);
-		sectors = e->nr_sectors;
-		if (k + 1 == pick->n_extra && pick->torn_sectors && pick->torn_sectors < sectors)
-			sectors = pick->torn_sectors;
-		rc = add_entry(b, e, sectors);
+		wlog_pick_extent(b->w, pick, k, &new_len, &len, &fill);
+		rc = add_entry(b, e, new_len);
+		if (rc == 0 && !(e->flags & WLOG_DISCARD) && wlog_entry_is_write(e))
+			rc = add_fill(b, e, new_len, len, fill);
 	}
 	return rc == 0 ? run_batch(b) : rc;
 }

@@ -41,6 +41,8 @@ struct qemu_config {
 	enum wlog_model loss_model;     /* this run's model (qemu/powerloss.h); QUIT when absent */
 	enum wlog_model loss_model_lab; /* power_loss: as the lab file says */
 	unsigned long long loss_seed;   /* power_loss.seed, mixed with each run's seed */
+	unsigned loss_tear;             /* power_loss.tear: bytes a torn write tears at, 0 sector */
+	enum wlog_fill loss_tear_fill;  /* power_loss.tear_fill: what the rest of it holds */
 	/* Set by the power driver before each start, not from the lab file:
 	 * the update server as the board is told to reach it
 	 * (guest_host:guest_port) and where it listens on this host

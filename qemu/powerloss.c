@@ -21,7 +21,8 @@
 #include "qemu/proc.h"
 #include "qemu/wlog.h"
 
-static const char *const loss_keys[] = {"model", "seed", NULL};
+static const char *const loss_keys[] = {"model", "seed", "tear", "tear_fill", NULL};
+static const char *const fill_words[] = {"old", "zero", "ff", NULL};
 static const char *const model_words[] = {"quit", "none", "all", "strict", "torn", NULL};
 
 /* A drive option that stops flushes before they reach blklogwrites. */
@@ -63,6 +64,46 @@ static int check_drives(struct qemu_config *qc, const struct cfg_node *loss)
 	return 0;
 }
 
+/* tear: BYTES (a power of two, WLOG_TEAR_MIN .. 1 MiB) and tear_fill:
+ * old | zero | ff, for the torn model (wlog_pick_model_tear). */
+static int parse_tear(struct qemu_config *qc, const struct cfg_node *loss)
+{
+	const struct cfg_node *tear = cfg_get(loss, "tear");
+	long long bytes = 0;
+	int fill = WLOG_FILL_OLD;
+
+	if (cfg_get_int(loss, "tear", false, WLOG_TEAR_MIN, 1 << 20, &bytes) < 0 ||
+	    cfg_get_enum(loss, "tear_fill", false, fill_words, &fill) < 0)
+		return -EINVAL;
+	if (tear && (bytes & (bytes - 1))) {
+		cfg_error(tear,
+		          "%lld is not a power of two (the granularity a write tears at, "
+		          "e.g. 16, 512, 4096)",
+		          bytes);
+		return -EINVAL;
+	}
+	qc->loss_tear = (unsigned)bytes;
+	qc->loss_tear_fill = (enum wlog_fill)fill;
+	return 0;
+}
+
+/* tear settings under a model that tears nothing: said, not refused (a lab
+ * that picks its model through a variable keeps them for --set
+ * power_loss=torn, and the explorer records under "none"). */
+static void warn_unused_tear(const struct qemu_config *qc, const struct cfg_node *loss,
+                             enum wlog_model model)
+{
+	const struct cfg_node *n =
+	    cfg_get(loss, "tear") ? cfg_get(loss, "tear") : cfg_get(loss, "tear_fill");
+	bool plain = (qc->loss_tear == 0 || qc->loss_tear == 512) &&
+	             qc->loss_tear_fill == WLOG_FILL_OLD; /* what torn does anyway */
+
+	if (n && !plain && model != WLOG_MODEL_TORN && model != WLOG_MODEL_QUIT)
+		hil_warn("%s:%d:%d: power_loss.%s applies to model torn only; model %s tears no "
+		         "write",
+		         n->file, n->line, n->col, n->key, wlog_model_name(model));
+}
+
 int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *settings)
 {
 	const struct cfg_node *loss = cfg_get(settings, "power_loss");
@@ -71,6 +112,8 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 
 	qc->loss_model = qc->loss_model_lab = WLOG_MODEL_QUIT;
 	qc->loss_seed = 0;
+	qc->loss_tear = 0;
+	qc->loss_tear_fill = WLOG_FILL_OLD;
 	if (!loss)
 		return 0;
 	if (loss->type == CFG_SCALAR) {
@@ -79,11 +122,13 @@ int qemu_power_loss_parse(struct qemu_config *qc, const struct cfg_node *setting
 	} else {
 		if (cfg_expect_type(loss, CFG_MAP) < 0 || cfg_check_keys(loss, loss_keys) < 0 ||
 		    cfg_get_enum(loss, "model", false, model_words, &model) < 0 ||
-		    cfg_get_int(loss, "seed", false, 0, LLONG_MAX, &seed) < 0)
+		    cfg_get_int(loss, "seed", false, 0, LLONG_MAX, &seed) < 0 ||
+		    parse_tear(qc, loss) < 0)
 			return -EINVAL;
 	}
 	qc->loss_model = qc->loss_model_lab = (enum wlog_model)model;
 	qc->loss_seed = (unsigned long long)seed;
+	warn_unused_tear(qc, loss, (enum wlog_model)model);
 	return qc->loss_model == WLOG_MODEL_QUIT ? 0 : check_drives(qc, loss);
 }
 
@@ -261,7 +306,7 @@ struct drive_ctx {
 static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t end, uint64_t seed,
                  int n, const struct wlog_pick_stats *st)
 {
-	char torn[96] = "", at[96] = "";
+	char torn[128] = "", at[96] = "";
 	uint64_t flushes;
 
 	wlog_counts(w, end, NULL, &flushes);
@@ -269,10 +314,18 @@ static void note(const struct drive_ctx *c, const struct wlog *w, uint64_t end, 
 		snprintf(at, sizeof(at),
 		         ", cut after write %" PRIu64 " (%" PRIu64 " entries of %" PRIu64 ")",
 		         c->keep_writes, end, wlog_count(w));
-	if (st->torn_index >= 0)
+	if (st->torn_index >= 0 && st->torn_sectors)
 		snprintf(torn, sizeof(torn),
 		         ", write #%" PRId64 " torn after %" PRIu64 " sector(s)", st->torn_index,
 		         st->torn_sectors);
+	else if (st->torn_index >= 0)
+		snprintf(torn, sizeof(torn),
+		         ", write #%" PRId64 " torn after %" PRIu64 " of %" PRIu64
+		         " bytes, the rest %s",
+		         st->torn_index, st->torn_bytes, st->torn_len,
+		         st->torn_fill == WLOG_FILL_OLD    ? "old data"
+		         : st->torn_fill == WLOG_FILL_ZERO ? "zeros"
+		                                           : "0xff");
 	timeline_event(c->tl, clock_now_ns(), "power_loss",
 	               "drive %d, cut %d%s, model %s (seed %" PRIu64 "): %" PRIu64 " log entries, "
 	               "%" PRIu64 " flushes, last flush #%" PRId64 "; %" PRIu64 " writes durable, "
@@ -323,7 +376,8 @@ static int apply_cut(struct drive_ctx *c, const struct cfg_node *drive, struct w
 		rc = -ERANGE;
 	}
 	if (rc == 0)
-		rc = wlog_pick_model(w, end, c->qc->loss_model, seed, &pick);
+		rc = wlog_pick_model_tear(w, end, c->qc->loss_model, seed, c->qc->loss_tear,
+		                          c->qc->loss_tear_fill, &pick);
 	if (rc == 0) {
 		wlog_pick_stats(w, end, &pick, &st);
 		/* Always from the log: QEMU was killed without writing back its

@@ -135,6 +135,15 @@ int wlog_writer_mark(struct wlog_writer *ww, const char *text);
 /* Write the superblock, close; frees ww even on error. */
 int wlog_writer_close(struct wlog_writer *ww);
 
+/* What the part of a torn write past its tear holds (docs/power-loss.md):
+ * the old data (a disk that writes sector by sector in place), or erased
+ * bytes, zeros or 0xFF (a flash that erased the block before programming
+ * it, seen through an FTL that reads erased as zeros, or raw). */
+enum wlog_fill { WLOG_FILL_OLD, WLOG_FILL_ZERO, WLOG_FILL_FF };
+/* "old", "zero", "ff"; parse returns -EINVAL otherwise. */
+const char *wlog_fill_name(enum wlog_fill fill);
+int wlog_fill_parse(const char *name, enum wlog_fill *out);
+
 /* What reaches the disk after a power cut. */
 struct wlog_pick {
 	uint64_t prefix; /* entries [0, prefix) apply whole (normally up to
@@ -143,6 +152,11 @@ struct wlog_pick {
 	size_t n_extra;
 	uint64_t torn_sectors; /* > 0: the last of extra applies only its first
 	                          torn_sectors sectors (fewer than it has) */
+	bool torn;             /* the last of extra is torn at a byte: its first
+	                          torn_bytes bytes are new, the rest of its range
+	                          holds torn_fill (overrides torn_sectors) */
+	uint64_t torn_bytes;
+	enum wlog_fill torn_fill;
 };
 void wlog_pick_free(struct wlog_pick *pick); /* frees extra, zeroes the pick */
 
@@ -151,7 +165,8 @@ enum wlog_model {
 	WLOG_MODEL_NONE,   /* none of the writes after the last durable point */
 	WLOG_MODEL_ALL,    /* all of them */
 	WLOG_MODEL_STRICT, /* a seeded random subset of them (the default) */
-	WLOG_MODEL_TORN,   /* that subset, its last write torn at a sector */
+	WLOG_MODEL_TORN,   /* that subset, its last write torn (at a sector, or
+	                      finer: wlog_pick_model_tear) */
 };
 /* "quit", "none", "all", "strict", "torn"; parse returns -EINVAL otherwise. */
 const char *wlog_model_name(enum wlog_model model);
@@ -163,6 +178,28 @@ int wlog_model_parse(const char *name, enum wlog_model *out);
 int wlog_pick_model(const struct wlog *w, uint64_t end, enum wlog_model model, uint64_t seed,
                     struct wlog_pick *out);
 
+/* The torn model's options: the tear falls at a multiple of tear_bytes (a
+ * power of two from WLOG_TEAR_MIN to the log's sector size or more; 0: the
+ * log's sector size), and the rest of the torn write holds fill. With fill
+ * OLD the tear keeps 1..units-1 units of the write (a one-unit write cannot
+ * tear); with an erased fill 0..units-1 (erased, nothing programmed yet, is a
+ * state too). tear_bytes 0 (or the sector size) and OLD draw exactly what
+ * wlog_pick_model() draws. Other models ignore both. */
+#define WLOG_TEAR_MIN 16u
+int wlog_pick_model_tear(const struct wlog *w, uint64_t end, enum wlog_model model, uint64_t seed,
+                         uint32_t tear_bytes, enum wlog_fill fill, struct wlog_pick *out);
+
+/* The k-th extra entry of a pick as it lands: its first *new_len bytes are
+ * its data, bytes [*new_len, *len) hold *fill (OLD: left as they were). */
+void wlog_pick_extent(const struct wlog *w, const struct wlog_pick *pick, size_t k,
+                      uint64_t *new_len, uint64_t *len, enum wlog_fill *fill);
+
+/* Apply a pick to the bytes [disk_off, disk_off + len) of a disk held in
+ * buf (the base's bytes on entry): what the built disk holds there. For
+ * tests and small checks; wlog_build_disk() makes whole disks. */
+int wlog_pick_apply(const struct wlog *w, const struct wlog_pick *pick, uint64_t disk_off,
+                    void *buf, size_t len);
+
 /* What a pick kept and dropped, for the run's timeline. */
 struct wlog_pick_stats {
 	int64_t last_durable;    /* index of the last durable point kept, -1 none */
@@ -171,7 +208,10 @@ struct wlog_pick_stats {
 	uint64_t kept;           /* of those, kept (the torn one included) */
 	uint64_t dropped;        /* of those, dropped */
 	int64_t torn_index;      /* the torn write, -1 none */
-	uint64_t torn_sectors;
+	uint64_t torn_sectors;   /* its whole sectors kept (torn at a sector) */
+	uint64_t torn_bytes;     /* its bytes kept, of torn_len; the rest holds torn_fill */
+	uint64_t torn_len;
+	enum wlog_fill torn_fill;
 };
 void wlog_pick_stats(const struct wlog *w, uint64_t end, const struct wlog_pick *pick,
                      struct wlog_pick_stats *out);

@@ -20,13 +20,16 @@
 static const char wlog_help[] =
     "usage: hilctl wlog show LOG [--entries]\n"
     "       hilctl wlog build LOG --base IMAGE [--base-format raw|qcow2] --out DISK.qcow2\n"
-    "                         [--model strict|torn|none|all] [--seed N] [--end K]\n\n"
+    "                         [--model strict|torn|none|all] [--seed N] [--end K]\n"
+    "                         [--tear BYTES] [--tear-fill old|zero|ff]\n\n"
     "show: the log's sector size, entries, writes, flushes and data; --entries lists\n"
     "      every entry (index, flags, first sector, sectors).\n"
     "build: the disk a power cut after the first K entries (default: all) leaves under\n"
     "      the model (default strict), as a qcow2 overlay over IMAGE (the disk the log\n"
     "      started from). The timeline's power_loss events give the seed of each cut.\n"
-    "      Prints what was kept and dropped. See docs/power-loss.md.\n";
+    "      Prints what was kept and dropped. --tear and --tear-fill: the torn model's\n"
+    "      power_loss.tear and tear_fill (default: whole sectors, old data).\n"
+    "      See docs/power-loss.md.\n";
 
 static void flags_text(uint32_t flags, char *out, size_t size)
 {
@@ -58,14 +61,15 @@ static int show(const struct wlog *w, bool entries)
 }
 
 struct build_opts {
-	const char *base, *base_format, *out, *model;
-	unsigned long long seed, end;
+	const char *base, *base_format, *out, *model, *fill;
+	unsigned long long seed, end, tear;
 	bool have_end;
 };
 
 static int build(const struct wlog *w, const struct build_opts *o)
 {
 	enum wlog_model model;
+	enum wlog_fill fill = WLOG_FILL_OLD;
 	struct wlog_pick pick;
 	struct wlog_pick_stats st;
 	uint64_t end = o->have_end ? o->end : wlog_count(w);
@@ -76,11 +80,19 @@ static int build(const struct wlog *w, const struct build_opts *o)
 		hil_error("--model %s: one of strict, torn, none, all", o->model);
 		return EXIT_USAGE;
 	}
+	if ((o->fill && wlog_fill_parse(o->fill, &fill) < 0) ||
+	    (o->tear &&
+	     (o->tear < WLOG_TEAR_MIN || o->tear > (1u << 20) || (o->tear & (o->tear - 1))))) {
+		hil_error("--tear-fill is one of old, zero, ff; --tear a power of two from %u to "
+		          "1048576",
+		          WLOG_TEAR_MIN);
+		return EXIT_USAGE;
+	}
 	if (end > wlog_count(w)) {
 		hil_error("--end %llu: the log has %" PRIu64 " entries", o->end, wlog_count(w));
 		return EXIT_USAGE;
 	}
-	rc = wlog_pick_model(w, end, model, o->seed, &pick);
+	rc = wlog_pick_model_tear(w, end, model, o->seed, (uint32_t)o->tear, fill, &pick);
 	if (rc == 0)
 		rc = wlog_build_disk(w, &pick, o->base, o->base_format, o->out, NULL,
 		                     clock_now_ns() + BUILD_TIMEOUT_NS, why, sizeof(why));
@@ -95,6 +107,9 @@ static int build(const struct wlog *w, const struct build_opts *o)
 	       " %" PRIu64 "\n",
 	       o->out, end, st.last_durable, st.durable_writes, st.pending, st.kept, st.dropped,
 	       st.torn_index, st.torn_sectors);
+	if (st.torn_index >= 0 && !st.torn_sectors)
+		printf("torn_bytes %" PRIu64 " %" PRIu64 " %s\n", st.torn_bytes, st.torn_len,
+		       wlog_fill_name(st.torn_fill));
 	wlog_pick_free(&pick);
 	return EXIT_OK;
 }
@@ -110,6 +125,8 @@ int cmd_wlog(struct cli *cli)
 	    {"model", required_argument, NULL, 'm'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"end", required_argument, NULL, 'n'},
+	    {"tear", required_argument, NULL, 't'},
+	    {"tear-fill", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct build_opts o = {.base_format = "raw", .model = "strict"};
@@ -141,6 +158,13 @@ int cmd_wlog(struct cli *cli)
 			break;
 		case 'm':
 			o.model = optarg;
+			break;
+		case 'F':
+			o.fill = optarg;
+			break;
+		case 't':
+			if (num_opt_ull("--tear", optarg, 1u << 20, &o.tear) < 0)
+				return EXIT_USAGE;
 			break;
 		case 's':
 		case 'n': {

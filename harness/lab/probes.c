@@ -94,6 +94,14 @@ int probes_check(const struct cfg_node *probes)
 	    check_command(cfg_get(probes, "alive")) < 0 ||
 	    check_evidence(cfg_get(probes, "evidence")) < 0 || check_one(version) < 0)
 		return -EINVAL;
+	if (cfg_get(probes, "flip") && !cfg_get(probes, "trial")) {
+		cfg_error(cfg_get(probes, "flip"),
+		          "needs probes.trial: (the bootloader's line when it boots a slot on "
+		          "trial, with a (?<slot>...) group): without it a failed self-test that "
+		          "rolls back before any version probe would read as a new slot never "
+		          "tried");
+		return -EINVAL;
+	}
 	/* Any other probe is a regex too. */
 	for (const struct cfg_node *c = probes ? probes->child : NULL; c; c = c->next) {
 		bool known = false;

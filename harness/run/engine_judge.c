@@ -52,6 +52,8 @@ static int setup_oracle(struct run *r)
 	c->banner_re = probe(r, "banner");
 	c->commit_re = probe(r, "commit");
 	c->panic_re = probe(r, "panic");
+	c->flip_re = probe(r, "flip");
+	c->trial_re = probe(r, "trial");
 	c->old_version = sc->old_version;
 	c->new_version = sc->new_version;
 	c->boot_timeout_ns = sc->boot_timeout_ns;
@@ -94,6 +96,55 @@ static bool ask(struct run *r, const char *send, const char *expect_re, int64_t 
 	if (send_line(r, line) < 0)
 		return false;
 	return expect_one(r, pat, timeout, &t) == 1;
+}
+
+/* A check that reads values: send, wait for expect, then compare each named
+ * group with the scenario's version or slot. what says what was read (or
+ * not): the reason of a failure, and the timeline's note of a pass. */
+static bool ask_values(struct run *r, const struct check_spec *ck, int64_t timeout, char *what,
+                       size_t size)
+{
+	const struct scenario *sc = r->spec->sc;
+	char line[512], pat[512];
+	const char *pats[1] = {pat};
+	struct expect_match m;
+	struct expect *e;
+	int64_t t;
+	int rc, n = 0;
+
+	snprintf(what, size, "%s", ck->send);
+	if (expand(r, ck->send, line, sizeof(line)) < 0 ||
+	    expand(r, ck->expect, pat, sizeof(pat)) < 0 || send_line(r, line) < 0)
+		return false;
+	e = expect_new(pats, 1);
+	if (!e)
+		return false;
+	rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+	if (rc != 1) {
+		snprintf(what, size, "%.200s: no answer matching \"%.80s\" within %.0f s", line,
+		         pat, (double)timeout / NS_PER_S);
+		expect_free(e);
+		return false;
+	}
+	n = snprintf(what, size, "%.200s:", line);
+	for (size_t i = 0; i < ck->n_compare; i++) {
+		const struct check_compare *c = &ck->compare[i];
+		int g = expect_group_index(e, 0, c->group);
+		const char *got = g > 0 && g < 10 ? m.groups[g] : "";
+		const char *want = scenario_check_value(sc, c->target);
+		bool same = want && strcmp(got, want) == 0;
+		if (n >= 0 && (size_t)n < size)
+			n += snprintf(what + n, size - (size_t)n, " %s \"%.60s\" %s the %s (%s)",
+			              c->group, got, same ? "is" : "is not",
+			              scenario_check_target_name(c->target), want ? want : "?");
+		if (!same) {
+			expect_free(e);
+			return false;
+		}
+	}
+	expect_free(e);
+	timeline_event(r->b->tl, t, "note", "check: %s", what);
+	return true;
 }
 
 static int judge(struct run *r)
@@ -146,11 +197,16 @@ static int judge(struct run *r)
 		case ORACLE_CHECK: {
 			const struct check_spec *ck = &r->spec->sc->checks[index];
 			int64_t timeout = 10 * NS_PER_S;
+			char what[512];
 			expand_duration(r, ck->timeout, timeout, &timeout);
-			ok = ask(r, ck->send, ck->expect, timeout);
+			if (ck->n_compare)
+				ok = ask_values(r, ck, timeout, what, sizeof(what));
+			else
+				ok = ask(r, ck->send, ck->expect, timeout);
 			if (stop_requested())
 				return -EINTR;
-			oracle_check(r->oracle, clock_now_ns(), index, ok, ck->send);
+			oracle_check(r->oracle, clock_now_ns(), index, ok,
+			             ck->n_compare ? what : ck->send);
 			break;
 		}
 		}

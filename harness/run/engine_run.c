@@ -336,6 +336,66 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 	return rc;
 }
 
+/* repeat: N: after each cut, wait for the marker again and cut again. The
+ * repeats end when until: comes, or no marker within the trigger timeout
+ * (the board stopped booting that way: the oracle judges); the marker once
+ * more after N cuts is boot_loop: the board never fell back. */
+static int repeat_cuts(struct run *r, const struct fault_spec *f, struct fault_result *fr)
+{
+	char marker[512], until[512];
+	const char *pats[2] = {marker, until};
+	struct expect_match m;
+	struct expect *e;
+	int64_t timeout, delay, t;
+	int rc, cuts = 1;
+	size_t len;
+
+	if (expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
+	    expand_duration(r, f->delay, 0, &delay) < 0 ||
+	    expand(r, f->marker, marker, sizeof(marker)) < 0 ||
+	    (f->until && expand(r, f->until, until, sizeof(until)) < 0))
+		return infra(r, -EINVAL, "bad repeat");
+	e = expect_new(pats, f->until ? 2 : 1);
+	if (!e)
+		return infra(r, -EINVAL, "bad repeat");
+	for (;;) {
+		rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+		if (rc <= 0) {
+			if (rc == 0)
+				timeline_event(r->b->tl, clock_now_ns(), "note",
+				               "repeat: no trigger within %.0f s after cut %d",
+				               (double)timeout / NS_PER_S, cuts);
+			break;
+		}
+		if (m.index == 1) {
+			timeline_event(r->b->tl, t, "marker", "repeat ends after cut %d: %.150s",
+			               cuts, m.text);
+			break;
+		}
+		if (cuts >= f->repeat) {
+			char what[400];
+			snprintf(what, sizeof(what),
+			         "the fault's trigger came again after %d power cuts (repeat: %d): "
+			         "the board keeps retrying instead of falling back (\"%.120s\")",
+			         cuts, f->repeat, m.text);
+			oracle_boot_loop(r->oracle, t, what);
+			break;
+		}
+		timeline_event(r->b->tl, t, "marker", "fault trigger again (cut %d of at most %d)",
+		               cuts + 1, f->repeat);
+		rc = pump(r, t + delay, NULL, NULL, NULL, false);
+		if (rc < 0 || (rc = fault_power_cut(r, f, fr, t + delay)) < 0)
+			break;
+		cuts++;
+		expect_reset(e);
+	}
+	expect_free(e);
+	len = strlen(fr->trigger);
+	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, ", %d cut%s", cuts,
+	         cuts == 1 ? "" : "s");
+	return rc < 0 ? rc : 0;
+}
+
 static int fault_network(struct run *r, const struct fault_spec *f, struct fault_result *fr)
 {
 	struct network net;
@@ -444,7 +504,8 @@ static int step_fault(struct run *r, const struct step *st)
 	snprintf(fr->phase, sizeof(fr->phase), "%s", r->phase[0] ? r->phase : "-");
 	switch (f->kind) {
 	case FAULT_POWER_CUT:
-		return fault_power_cut(r, f, fr, t_fire);
+		rc = fault_power_cut(r, f, fr, t_fire);
+		return rc < 0 || f->repeat <= 1 ? rc : repeat_cuts(r, f, fr);
 	case FAULT_NETWORK:
 		return fault_network(r, f, fr);
 	case FAULT_SERVER:

@@ -287,6 +287,35 @@ int expect_regex_ok(const struct cfg_node *node, const char *pattern)
 	return 0;
 }
 
+int expect_regex_group_ok(const struct cfg_node *node, const char *pattern, const char *group)
+{
+	char *text = placeholders(pattern);
+	pcre2_code *code;
+	PCRE2_SIZE at;
+	int err, n;
+
+	if (!text)
+		return -ENOMEM;
+	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
+	                     NULL);
+	free(text);
+	if (!code)
+		return expect_regex_ok(node, pattern);
+	n = pcre2_substring_number_from_name(code, (PCRE2_SPTR)group);
+	pcre2_code_free(code);
+	if (n < 0) {
+		cfg_error(node, "names group %s, which \"%.80s\" does not have (write (?<%s>...))",
+		          group, pattern, group);
+		return -EINVAL;
+	}
+	if (n > 9) {
+		cfg_error(node, "group %s is group %d of \"%.80s\"; only groups 1-9 are kept",
+		          group, n, pattern);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int expect_regex_node_ok(const struct cfg_node *node)
 {
 	if (!node)

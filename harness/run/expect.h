@@ -42,6 +42,9 @@ struct cfg_node;
  * "file:line:col: <where> is not a valid regex: <why> at offset K"
  * (cfg_error on node) and returns -EINVAL. */
 int expect_regex_ok(const struct cfg_node *node, const char *pattern);
+/* That pattern (checked) has a named group `group` among the groups a match
+ * keeps (1..9, struct expect_match); else cfg_error on node, -EINVAL. */
+int expect_regex_group_ok(const struct cfg_node *node, const char *pattern, const char *group);
 /* The same for a scalar or each item of a sequence of scalars. */
 int expect_regex_node_ok(const struct cfg_node *node);
 

@@ -30,7 +30,7 @@ enum commit_evidence {
 
 struct oracle {
 	const struct oracle_cfg *cfg;
-	pcre2_code *probe, *banner, *commit, *panic, *alive;
+	pcre2_code *probe, *banner, *commit, *panic, *alive, *flip, *trial;
 	pcre2_code *forbid[MAX_PATTERNS], *evidence[MAX_PATTERNS];
 	pcre2_match_data *md;
 	enum state st;
@@ -45,6 +45,8 @@ struct oracle {
 	bool commit_seen;  /* a commit line since the last reset */
 	int64_t next_poll; /* TRIAL: when to ask the commit command probe */
 	char commit_line[80];
+	bool flipped, tried; /* a flip line came; a boot showed its slot since */
+	char flip_line[80], flip_slot[16];
 	char version[64], slot[16], old_slot[16];
 	enum commit_evidence committed;
 	enum verdict verdict;
@@ -99,11 +101,14 @@ struct oracle *oracle_new(const struct oracle_cfg *cfg)
 	o->commit = compile("commit", cfg->commit_re);
 	o->panic = compile("panic", cfg->panic_re);
 	o->alive = compile("alive", cfg->alive_re);
+	o->flip = compile("flip", cfg->flip_re);
+	o->trial = compile("trial", cfg->trial_re);
 	o->md = pcre2_match_data_create(16, NULL);
 	if (compile_list("forbid", cfg->forbid, o->forbid) < 0 ||
 	    compile_list("evidence", cfg->evidence_re, o->evidence) < 0 || !o->probe || !o->md ||
 	    !compiled(o->banner, cfg->banner_re) || !compiled(o->commit, cfg->commit_re) ||
-	    !compiled(o->panic, cfg->panic_re) || !compiled(o->alive, cfg->alive_re)) {
+	    !compiled(o->panic, cfg->panic_re) || !compiled(o->alive, cfg->alive_re) ||
+	    !compiled(o->flip, cfg->flip_re) || !compiled(o->trial, cfg->trial_re)) {
 		if (!o->probe && !(cfg->probe_re && cfg->probe_re[0]))
 			hil_error(
 			    "the board has no version probe (probes: version: in the lab file)");
@@ -122,6 +127,8 @@ void oracle_free(struct oracle *o)
 	pcre2_code_free(o->commit);
 	pcre2_code_free(o->panic);
 	pcre2_code_free(o->alive);
+	pcre2_code_free(o->flip);
+	pcre2_code_free(o->trial);
 	for (size_t i = 0; i < MAX_PATTERNS; i++) {
 		pcre2_code_free(o->forbid[i]);
 		pcre2_code_free(o->evidence[i]);
@@ -212,10 +219,12 @@ static bool match(struct oracle *o, pcre2_code *re, const char *line, size_t len
 	return re && pcre2_match(re, (PCRE2_SPTR)line, len, 0, 0, o->md, NULL) > 0;
 }
 
-static void group(struct oracle *o, const char *name, const char *line, char *out, size_t size)
+/* Named group of the last match of re into out ("" when absent). */
+static void group_of(struct oracle *o, pcre2_code *re, const char *name, const char *line,
+                     char *out, size_t size)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(o->md);
-	int n = pcre2_substring_number_from_name(o->probe, (PCRE2_SPTR)name);
+	int n = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
 	size_t len;
 
 	out[0] = '\0';
@@ -226,6 +235,11 @@ static void group(struct oracle *o, const char *name, const char *line, char *ou
 		len = size - 1;
 	memcpy(out, line + ov[2 * n], len);
 	out[len] = '\0';
+}
+
+static void group(struct oracle *o, const char *name, const char *line, char *out, size_t size)
+{
+	group_of(o, o->probe, name, line, out, size);
 }
 
 static bool is_version(const char *version, const char *want)
@@ -326,6 +340,39 @@ static void on_commit(struct oracle *o, int64_t t, const char *line, size_t len)
 	}
 }
 
+/* Flip lines, and the boots that try the flipped-to slot: in every state,
+ * before judging too (a fault may cut the trial boot the flip started). */
+static void track_flip(struct oracle *o, const char *line, size_t len)
+{
+	char slot[16], version[64];
+
+	if (!o->flip)
+		return;
+	if (match(o, o->flip, line, len)) {
+		size_t n = len < sizeof(o->flip_line) ? len : sizeof(o->flip_line) - 1;
+		o->flipped = true;
+		o->tried = false;
+		group_of(o, o->flip, "slot", line, o->flip_slot, sizeof(o->flip_slot));
+		memcpy(o->flip_line, line, n);
+		o->flip_line[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if (o->flip_line[i] == '\0')
+				o->flip_line[i] = '.';
+		return;
+	}
+	if (!o->flipped || o->tried)
+		return;
+	if (match(o, o->trial, line, len)) {
+		group_of(o, o->trial, "slot", line, slot, sizeof(slot));
+		o->tried = !slot[0] || !o->flip_slot[0] || !strcmp(slot, o->flip_slot);
+	} else if (match(o, o->probe, line, len)) {
+		group(o, "version", line, version, sizeof(version));
+		group(o, "slot", line, slot, sizeof(slot));
+		o->tried = is_version(version, o->cfg->new_version) ||
+		           (slot[0] && o->flip_slot[0] && !strcmp(slot, o->flip_slot));
+	}
+}
+
 /* Before judging: the first version probe names the old slot. */
 static void before_judging(struct oracle *o, const char *line, size_t len)
 {
@@ -357,6 +404,8 @@ static bool decision_line(struct oracle *o, const char *line, size_t len)
 
 void oracle_line(struct oracle *o, int64_t t_ns, const char *line, size_t len)
 {
+	if (o->st != ST_DONE)
+		track_flip(o, line, len);
 	if (o->st == ST_IDLE)
 		before_judging(o, line, len);
 	if (o->st == ST_DONE || o->st == ST_IDLE || forbidden(o, t_ns, line, len))
@@ -446,6 +495,11 @@ void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed)
 	to_settled(o);
 }
 
+void oracle_boot_loop(struct oracle *o, int64_t t_ns, const char *what)
+{
+	decide(o, t_ns, VERDICT_BOOT_LOOP, "%s", what);
+}
+
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what)
 {
 	decide(o, t_ns, VERDICT_INFRA_ERROR, "%s", what);
@@ -503,7 +557,16 @@ static void classify(struct oracle *o, int64_t now)
 			decide(o, now, VERDICT_UPGRADED, "new version %s runs from slot %s%s",
 			       o->version, slot, words);
 	} else if (is_version(o->version, c->old_version) && o->committed != COMMIT_NO) {
-		if (!slot_wrong(o, now, false))
+		if (slot_wrong(o, now, false))
+			return;
+		if (o->flipped && !o->tried)
+			decide(
+			    o, now, VERDICT_INCONSISTENT,
+			    "flip reported, new slot never tried: the client said \"%s\", but no "
+			    "boot since tried slot %s; old version %s runs from slot %s%s",
+			    o->flip_line, o->flip_slot[0] ? o->flip_slot : "?", o->version, slot,
+			    words);
+		else
 			decide(o, now, VERDICT_ROLLED_BACK, "old version %s runs from slot %s%s",
 			       o->version, slot, words);
 	} else {

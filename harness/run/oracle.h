@@ -29,6 +29,16 @@
  * version runs from: old version on another slot, or the new version on
  * that one, is inconsistent.
  *
+ * Never tried: a flip line (flip_re, any state, before judging too) says the
+ * client switched the boot state to its slot group's slot. From then on the
+ * new slot counts as tried when a boot shows it: a trial line (trial_re,
+ * the bootloader's decision to boot a slot on trial) naming that slot (or
+ * naming none), or a version probe of the new version or on that slot,
+ * committed or not. An old version that would be rolled_back after a flip
+ * with no such boot since is inconsistent ("flip reported, new slot never
+ * tried"): the board threw the update away without trying it. Each flip
+ * line starts the question afresh (the last update counts).
+ *
  * oracle_new() copies nothing from cfg but compiles its regexes; cfg strings
  * must outlive the oracle. oracle_free() accepts NULL. */
 #ifndef HILCTL_ORACLE_H
@@ -57,8 +67,10 @@ struct oracle_cfg {
 	int64_t alive_timeout_ns;  /* how long one alive probe waits (0: 10 s) */
 	int max_boots; /* boot starts after power on that make a boot loop (0: no cap) */
 	const char *const
-	    *evidence_re;  /* NULL-terminated: decision lines always kept as evidence */
-	bool commit_probe; /* a command probe says whether the running version is committed */
+	    *evidence_re;     /* NULL-terminated: decision lines always kept as evidence */
+	bool commit_probe;    /* a command probe says whether the running version is committed */
+	const char *flip_re;  /* optional: the client flipped the boot state (group slot) */
+	const char *trial_re; /* the bootloader boots a slot on trial (group slot); with flip_re */
 };
 
 #define ORACLE_ALIVE_TIMEOUT_DEFAULT_NS (10 * 1000000000LL)
@@ -99,6 +111,10 @@ void oracle_alive(struct oracle *o, int64_t t_ns, bool answered);
 void oracle_check(struct oracle *o, int64_t t_ns, int index, bool passed, const char *what);
 /* The commit command's answer matched its expect (committed) or not. */
 void oracle_commit_probed(struct oracle *o, int64_t t_ns, bool committed);
+/* A repeating fault's trigger came again after as many cuts as the
+ * scenario allows: the board never gave up the boot it keeps retrying.
+ * boot_loop, with what (and the decision lines already seen). */
+void oracle_boot_loop(struct oracle *o, int64_t t_ns, const char *what);
 /* The console or power failed under the harness: the run is infra_error. */
 void oracle_infra(struct oracle *o, int64_t t_ns, const char *what);
 

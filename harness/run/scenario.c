@@ -11,12 +11,15 @@
 #include "harness/run/expect.h"
 #include "harness/run/scenario.h"
 
-static const char *const top_keys[] = {"scenario", "description", "fits",     "allowed",
-                                       "versions", "sweep",       "steps",    "checks",
-                                       "oracle",   "forbid",      "snapshot", NULL};
-static const char *const fault_keys[] = {
-    "kind",    "marker", "delay", "after", "timeout", "off_time", "down",  "until",    "server",
-    "at_byte", "stall",  "rate",  "path",  "process", "command",  "write", "optional", NULL};
+static const char *const top_keys[] = {"scenario", "description", "fits",   "allowed", "versions",
+                                       "sweep",    "steps",       "checks", "oracle",  "forbid",
+                                       "snapshot", "slots",       NULL};
+static const char *const check_targets[] = {"old_version", "new_version", "old_slot", "new_slot",
+                                            NULL};
+static const char *const fault_keys[] = {"kind",     "marker",   "delay",  "after",   "timeout",
+                                         "off_time", "down",     "until",  "server",  "at_byte",
+                                         "stall",    "rate",     "path",   "process", "command",
+                                         "write",    "optional", "repeat", NULL};
 static const char *const fault_kinds[] = {"power_cut", "network", "server", "hang", NULL};
 static const char *const server_faults[] = {"stall", "close", "reset", "throttle", "corrupt", NULL};
 
@@ -58,6 +61,27 @@ bool scenario_write_number(const char *text, long long *n)
 	return end != text && !*end && *n != 0;
 }
 
+/* repeat: N (1..32): a power cut at a marker, cut again each time the
+ * marker comes back. */
+static int load_repeat(const struct cfg_node *n, struct fault_spec *f)
+{
+	const struct cfg_node *r = cfg_get(n, "repeat");
+	long long count = 1;
+
+	f->repeat = 1;
+	if (!r)
+		return 0;
+	if (cfg_get_int(n, "repeat", true, 1, 32, &count) < 0)
+		return -EINVAL;
+	if (f->kind != FAULT_POWER_CUT || !f->marker || f->write) {
+		cfg_error(r, "repeats a power cut at a marker: give kind: power_cut, marker: and "
+		             "delay: (not write:)");
+		return -EINVAL;
+	}
+	f->repeat = (int)count;
+	return 0;
+}
+
 static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 {
 	int kind, rc = 0;
@@ -81,7 +105,7 @@ static int load_fault(const struct cfg_node *n, struct fault_spec *f)
 	rc |= cfg_get_str(n, "command", false, &f->command);
 	rc |= cfg_get_str(n, "write", false, &f->write);
 	rc |= cfg_get_bool(n, "optional", false, &f->optional);
-	if (rc)
+	if (rc || load_repeat(n, f) < 0)
 		return -EINVAL;
 	if (f->write && (f->kind != FAULT_POWER_CUT || f->delay)) {
 		cfg_error(
@@ -257,9 +281,64 @@ static int load_sweep(struct scenario *s)
 	return 0;
 }
 
+const char *scenario_check_target_name(enum check_target t)
+{
+	return (unsigned)t < sizeof(check_targets) / sizeof(check_targets[0]) - 1 ? check_targets[t]
+	                                                                          : "?";
+}
+
+const char *scenario_check_value(const struct scenario *s, enum check_target t)
+{
+	switch (t) {
+	case CHECK_OLD_VERSION:
+		return s->old_version;
+	case CHECK_NEW_VERSION:
+		return s->new_version;
+	case CHECK_OLD_SLOT:
+		return s->old_slot;
+	case CHECK_NEW_SLOT:
+		return s->new_slot;
+	}
+	return NULL;
+}
+
+/* compare: {GROUP: TARGET, ...}: each group in expect, each target given. */
+static int load_compare(struct scenario *s, const struct cfg_node *c, struct check_spec *ck)
+{
+	const struct cfg_node *n = cfg_get(c, "compare");
+
+	if (!n)
+		return 0;
+	if (cfg_expect_type(n, CFG_MAP) < 0)
+		return -EINVAL;
+	for (const struct cfg_node *g = n->child; g; g = g->next) {
+		struct check_compare *cmp = &ck->compare[ck->n_compare];
+		int t = -1;
+		if (ck->n_compare == CHECK_MAX_COMPARE) {
+			cfg_error(n, "compares more than %d groups", CHECK_MAX_COMPARE);
+			return -EINVAL;
+		}
+		if (expect_regex_group_ok(g, ck->expect, g->key) < 0 ||
+		    cfg_get_enum(n, g->key, true, check_targets, &t) < 0)
+			return -EINVAL;
+		if (!scenario_check_value(s, (enum check_target)t)) {
+			cfg_error(g, "compares with %s, which this scenario does not give (%s)",
+			          check_targets[t],
+			          t <= CHECK_NEW_VERSION ? "versions: {old, new}"
+			                                 : "slots: {old, new}");
+			return -EINVAL;
+		}
+		cmp->node = g;
+		cmp->group = g->key;
+		cmp->target = (enum check_target)t;
+		ck->n_compare++;
+	}
+	return 0;
+}
+
 static int load_checks(struct scenario *s)
 {
-	static const char *const keys[] = {"send", "expect", "timeout", NULL};
+	static const char *const keys[] = {"send", "expect", "timeout", "compare", NULL};
 	const struct cfg_node *n = cfg_get(s->root, "checks");
 	size_t i = 0;
 
@@ -275,7 +354,7 @@ static int load_checks(struct scenario *s)
 		if (cfg_check_keys(c, keys) < 0 || cfg_get_str(c, "send", true, &ck->send) < 0 ||
 		    cfg_get_str(c, "expect", true, &ck->expect) < 0 ||
 		    expect_regex_ok(cfg_get(c, "expect"), ck->expect) < 0 ||
-		    check_duration(c, "timeout", &ck->timeout) < 0)
+		    check_duration(c, "timeout", &ck->timeout) < 0 || load_compare(s, c, ck) < 0)
 			return -EINVAL;
 	}
 	s->n_checks = i;
@@ -372,6 +451,22 @@ static int load_snapshot(struct scenario *s)
 	return -EINVAL;
 }
 
+/* slots: {old: A, new: B}: what a check's compare: calls old_slot and
+ * new_slot. */
+static int load_slots(struct scenario *s)
+{
+	static const char *const keys[] = {"old", "new", NULL};
+	const struct cfg_node *n = cfg_get(s->root, "slots");
+
+	if (!n)
+		return 0;
+	if (cfg_expect_type(n, CFG_MAP) < 0 || cfg_check_keys(n, keys) < 0 ||
+	    cfg_get_str(n, "old", false, &s->old_slot) < 0 ||
+	    cfg_get_str(n, "new", false, &s->new_slot) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 struct scenario *scenario_load(const char *path)
 {
 	struct scenario *s = calloc(1, sizeof(*s));
@@ -401,6 +496,8 @@ struct scenario *scenario_load(const char *path)
 	versions = cfg_get(s->root, "versions");
 	if (versions && (cfg_get_str(versions, "old", false, &s->old_version) < 0 ||
 	                 cfg_get_str(versions, "new", false, &s->new_version) < 0))
+		goto fail;
+	if (load_slots(s) < 0)
 		goto fail;
 	if (load_sweep(s) < 0 || load_steps(s) < 0 || load_checks(s) < 0 || load_oracle(s) < 0)
 		goto fail;

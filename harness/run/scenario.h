@@ -19,16 +19,22 @@
  *         delay: 0ms                # after the marker; or after: 2s (time after the last step)
  *         off_time: 500ms
  *         timeout: 90s              # for the trigger; not seen → the run notes "not injected"
+ *         # repeat: 4, until: 'reason=fallback': cut again at every
+ *         # marker, at most 4 times; the marker a 5th time is boot_loop
  *         # or write: N instead of delay: the cut comes right after the
  *         # disk's Nth write after the trigger; write: -N puts it N writes
  *         # before the trigger (QEMU boards: the disk is rebuilt from the
  *         # write log up to that write, docs/power-loss.md)
  *     - wait: 2s
  *     - recover: cycle              # power-cycle and judge from the next boot
+ *   slots: {old: A, new: B}         # optional, for compare: old_slot / new_slot
  *   checks:                         # after the board settled; any failure → inconsistent
  *     - send: 'hilctl-check-data'
  *       expect: 'data ok'
  *       timeout: 10s
+ *     - send: 'cat /proc/cmdline'     # a value read back and compared:
+ *       expect: 'hilctl\.slot=(?<slot>\S+)'
+ *       compare: {slot: new_slot}     # group: old_version|new_version|old_slot|new_slot
  *   oracle: {boot_timeout: 40s, settle: 40s, ladder: 2, loop_limit: 6, alive: true,
  *            max_boots: 8}
  *   forbid: ['hilctl-boot: slot=B']   # once judging started, any such line is inconsistent
@@ -80,6 +86,11 @@ struct fault_spec {
 	const char *command; /* hang: or run this command on the board */
 	const char *write;   /* power_cut: at the disk's Nth write after the
 	                        trigger, or -N: N writes back from it */
+	/* power_cut with a marker: repeat: N cuts at most (1: once); after each
+	 * cut the marker is waited for again, until: MARKER (or no marker
+	 * within timeout) ends the repeats; the marker once more after N cuts
+	 * is boot_loop. */
+	int repeat;
 	/* optional: true: a run whose trigger never came may still pass (it is
 	 * counted apart, not as a tested fault point); by default such a run
 	 * ends not_injected and fails the gate. */
@@ -97,8 +108,21 @@ struct step {
 	struct fault_spec fault;
 };
 
+/* What a captured value is compared with: the scenario's versions and
+ * slots. */
+enum check_target { CHECK_OLD_VERSION, CHECK_NEW_VERSION, CHECK_OLD_SLOT, CHECK_NEW_SLOT };
+#define CHECK_MAX_COMPARE 4
+
+struct check_compare {
+	const struct cfg_node *node;
+	const char *group; /* a named group of expect */
+	enum check_target target;
+};
+
 struct check_spec {
 	const char *send, *expect, *timeout;
+	struct check_compare compare[CHECK_MAX_COMPARE]; /* compare: {GROUP: TARGET} */
+	size_t n_compare;
 };
 
 struct sweep_spec {
@@ -114,7 +138,8 @@ struct scenario {
 	const char **fits; /* NULL-terminated */
 	unsigned allowed;  /* bit per enum verdict */
 	const char *old_version, *new_version;
-	const char **forbid; /* lines that must never appear once judging started */
+	const char *old_slot, *new_slot; /* slots: {old, new}, for checks' compare: */
+	const char **forbid;             /* lines that must never appear once judging started */
 	struct step *steps;
 	size_t n_steps;
 	struct check_spec *checks;
@@ -132,6 +157,11 @@ struct scenario {
 	 * Such a run needs the board's write log. */
 	size_t write_cut_step;
 };
+
+/* The value a compare target stands for in this scenario (NULL: not given;
+ * the loader refuses a compare whose target is not given), and its name. */
+const char *scenario_check_value(const struct scenario *s, enum check_target t);
+const char *scenario_check_target_name(enum check_target t);
 
 /* The most points a whole sweep may expand to (one run each). */
 #define SWEEP_MAX_POINTS 100000

@@ -88,6 +88,110 @@ def test_seeded_bug_fails_the_gate(hilctl, tmp_path):
     assert run["verdict"] == "upgraded" and run["pass"] is False
 
 
+def test_update_never_tried_after_a_rollback_is_inconsistent(hilctl, tmp_path):
+    """slot-left-bad keeps the slot it fell back from marked bad: the second
+    update of update-after-rollback prints its flip, and the bootloader
+    falls back at once. Not rolled_back: the new slot was never tried."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "--set", "variant=slot-left-bad", "run",
+               SCEN / "update-after-rollback.yaml", "--board", "qemu-01", "--out", out,
+               timeout=600)
+    assert r.returncode == 1, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "inconsistent" and run["pass"] is False
+    assert run["reason"].startswith("flip reported, new slot never tried")
+    assert "hilctl-agent: flip slot=B" in run["reason"]
+    ev = [e["d"] for e in run["evidence"]]
+    assert "hilctl-boot: slot=A reason=fallback bootcount=1" in ev
+
+
+@pytest.mark.slow
+def test_update_after_a_rollback_lands_on_the_correct_agent(hilctl, tmp_path):
+    """The correct agent under the same scenario: the second update is tried
+    and lands (about 50 s of board time; slow only to keep CI short)."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", SCEN / "update-after-rollback.yaml", "--board", "qemu-01",
+               "--out", out, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "upgraded" and run["pass"] is True
+
+
+VALUE_CHECK = """scenario: value-check-{name}
+allowed: [rolled_back]
+versions: {{old: "1", new: "2"}}
+slots: {{old: A, new: B}}
+oracle: {{boot_timeout: 60s, ladder: 0}}
+steps:
+  - power: on
+  - expect: 'hilctl-probe: version=1 slot=A committed=1'
+    timeout: 90s
+  - recover: cycle
+checks:
+  - send: 'hilctl-update --probe'
+    expect: 'hilctl-probe: version=(?<version>\\S+)'
+    compare: {{version: old_version}}
+  - send: 'cat /proc/cmdline'
+    expect: 'hilctl\\.slot=(?<slot>[AB])'
+    compare: {{slot: {slot}}}
+"""
+
+
+def test_a_check_reads_a_value_and_compares_it(hilctl, tmp_path):
+    """Checks that capture a value from the board (a regex group) and compare
+    it with the scenario's versions and slots: the slot the kernel booted is
+    the old slot (pass); a scenario that wants the new slot fails with the
+    value read as evidence."""
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(VALUE_CHECK.format(name="ok", slot="old_slot"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALUE_CHECK.format(name="bad", slot="new_slot"))
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", ok, bad, "--board", "qemu-01", "-j", "1", "--out", out,
+               timeout=600)
+    assert r.returncode == 1, r.stderr
+    by = {run["scenario"]: run for run in runs(journal(out))}
+    good = by["value-check-ok"]
+    assert good["verdict"] == "rolled_back" and good["pass"] is True, good
+    timeline = (out / good["timeline"]).read_text()
+    assert 'slot \\"A\\" is the old_slot (A)' in timeline
+    failed = by["value-check-bad"]
+    assert failed["verdict"] == "inconsistent" and failed["pass"] is False
+    assert 'check 2 failed: cat /proc/cmdline: slot "A" is not the new_slot (B)' in \
+        failed["reason"]
+    assert any('slot "A" is not the new_slot (B)' in e["d"] for e in failed["evidence"])
+
+
+def test_a_board_that_never_counts_a_cut_trial_is_a_boot_loop(hilctl, tmp_path):
+    """cut-every-trial cuts every trial boot at its self-test (repeat: 4):
+    trial-cut-not-counted takes the count off the disk during the trial, so
+    the board retries the new slot after every cut and never falls back."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "--set", "variant=trial-cut-not-counted", "run",
+               SCEN / "cut-every-trial.yaml", "--board", "qemu-01", "--out", out, timeout=900)
+    assert r.returncode == 1, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] == "boot_loop" and run["pass"] is False, run
+    assert "came again after 4 power cuts (repeat: 4)" in run["reason"]
+    ev = [e["d"] for e in run["evidence"]]
+    assert sum("reason=trial" in d for d in ev) >= 3, ev
+    assert "4 cuts" in run["faults"][0]["trigger"]
+
+
+@pytest.mark.slow
+def test_a_cut_at_every_trial_boot_falls_back_on_the_correct_agent(hilctl, tmp_path):
+    """The correct agent counts every attempt: three cut trials, then the
+    fallback ends the repeats (about 80 s of board time)."""
+    out = tmp_path / "out"
+    r = hilctl("--lab", LAB, "run", SCEN / "cut-every-trial.yaml", "--board", "qemu-01",
+               "--out", out, timeout=900)
+    assert r.returncode == 0, r.stderr
+    (run,) = runs(journal(out))
+    assert run["verdict"] in ("rolled_back", "upgraded") and run["pass"] is True, run
+    if run["verdict"] == "rolled_back":
+        assert "3 cuts" in run["faults"][0]["trigger"], run["faults"]
+
+
 def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path):
     """resume-no-verify resumes an interrupted download from its saved
     offset and stream hash without reading back what reached the disk: the
@@ -132,6 +236,12 @@ def test_resumed_download_that_trusts_its_saved_hash_is_caught(hilctl, tmp_path)
     ("scenario: x\nallowed: [upgraded]\nsnapshot: before-update\nsteps:\n  - power: on\n"
      "  - send: go\n  - fault: {kind: power_cut, write: 2}\n", ":3:11:",
      "cannot be used with a power cut at a disk write (step 3)"),
+    ("scenario: x\nallowed: [upgraded]\nsteps: []\nchecks:\n"
+     "  - {send: x, expect: 'slot=(?<slot>.)', compare: {slot: new_slot}}\n", ":5:",
+     "compares with new_slot, which this scenario does not give"),
+    ("scenario: x\nallowed: [upgraded]\nslots: {old: A, new: B}\nsteps: []\nchecks:\n"
+     "  - {send: x, expect: 'slot=(.)', compare: {slot: new_slot}}\n", ":6:",
+     "names group slot, which"),
     ("scenario: [x\n", ":", "malformed YAML"),
 ])
 def test_bad_scenarios_name_file_and_line(hilctl, tmp_path, text, where, what):

@@ -83,6 +83,29 @@ def test_good_agent_survives_every_booted_crash_state(hilctl, tmp_path):
     assert r.returncode == 2 and "past the log" in r.stderr, r.stderr
 
 
+def test_explore_under_a_sub_sector_flash_tear_model(hilctl, tmp_path):
+    """With the lab's power-loss model torn at 16 bytes with zeros past the
+    tear (the reference lab's ${tear} and ${tear_fill}), the recording and
+    the enumeration are the same: every flush boundary is a state, and the
+    good agent survives the states booted."""
+    out = tmp_path / "tear"
+    r = hilctl("--lab", LAB, "--set", "power_loss=torn", "--set", "tear=16", "--set",
+               "tear_fill=zero", "explore", SCENARIO, "--out", out, "-j", "2",
+               "--max-states", "4", timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    recs = jsonl(out / "journal.jsonl")
+    head = recs[0]["explore"]
+    states = [x["state"] for x in recs if "state" in x]
+    assert recs[-1]["end"]["booted"] == len(states) == 4
+    assert {s["verdict"] for s in states} <= ALLOWED, states
+    assert head["record_verdict"] == "upgraded"
+    entries = log_entries(out / "record" / "write.log")
+    assert head["log"]["entries"] == len(entries)
+    flushes = [i for i, (_, _, flags) in enumerate(entries) if flags & 1]
+    prefixes = {s["sel"] for s in jsonl(out / "states.jsonl")}
+    assert not [f + 1 for f in flushes if str(f + 1) not in prefixes]
+
+
 def test_rename_without_fsync_is_found_and_reproduced(hilctl, tmp_path):
     out = tmp_path / "nofsync"
     r = explore(hilctl, out, "-j", "2", "--max-states", "16", variant="no-fsync")

@@ -141,6 +141,78 @@ static void test_scenario_compiles_every_regex_at_load(void **state)
 	scenario_refused("forbid: [a, b, c, d, e, f, g, h, i]\nsteps: []\n", ":3:", "at most 8");
 }
 
+static void test_scenario_value_checks_are_checked_at_load(void **state)
+{
+	const char *good = "scenario: s\nallowed: [upgraded]\nversions: {old: '1', new: '2'}\n"
+	                   "slots: {old: A, new: B}\nsteps: []\nchecks:\n"
+	                   "  - send: 'cat /proc/cmdline'\n"
+	                   "    expect: 'hilctl\\.slot=(?<slot>\\S+)'\n"
+	                   "    compare: {slot: new_slot}\n"
+	                   "  - send: 'hilctl-update --probe'\n"
+	                   "    expect: 'version=(?<v>\\S+) slot=(?<s>\\S+)'\n"
+	                   "    compare: {v: new_version, s: new_slot}\n";
+	struct scenario *s;
+
+	log_capture(logbuf, sizeof(logbuf));
+	s = scenario_load(write_file(good));
+	unlink(path);
+	if (!s)
+		fail_msg("refused: %s", logbuf);
+	assert_int_equal(s->checks[0].n_compare, 1);
+	assert_int_equal(s->checks[1].n_compare, 2);
+	assert_string_equal(scenario_check_value(s, s->checks[1].compare[0].target), "2");
+	assert_string_equal(scenario_check_value(s, s->checks[0].compare[0].target), "B");
+	scenario_free(s);
+	/* The group must be in the regex; the target known and given. */
+	scenario_refused("slots: {old: A, new: B}\nsteps: []\nchecks:\n"
+	                 "  - {send: x, expect: 'slot=(?<slot>.)', compare: {slt: new_slot}}\n",
+	                 ":6:", "names group slt, which \"slot=(?<slot>.)\" does not have");
+	scenario_refused("slots: {old: A, new: B}\nsteps: []\nchecks:\n"
+	                 "  - {send: x, expect: 'slot=(?<slot>.)', compare: {slot: newest}}\n",
+	                 ":6:",
+	                 "\"newest\" is not one of old_version, new_version, old_slot, "
+	                 "new_slot");
+	scenario_refused("steps: []\nchecks:\n"
+	                 "  - {send: x, expect: 'slot=(?<slot>.)', compare: {slot: new_slot}}\n",
+	                 ":5:",
+	                 "compares with new_slot, which this scenario does not give "
+	                 "(slots: {old, new})");
+	scenario_refused("steps: []\nchecks:\n"
+	                 "  - {send: x, expect: 'v=(?<v>.)', compare: {v: old_version}}\n",
+	                 ":5:", "compares with old_version");
+	scenario_refused("slots: {old: A, neu: B}\nsteps: []\n", ":3:", "neu is not a known key");
+	scenario_refused("slots: {old: A, new: B}\nsteps: []\nchecks:\n"
+	                 "  - {send: x, expect: '(?<slot>', compare: {slot: new_slot}}\n",
+	                 ":6:", "is not a valid regex");
+}
+
+static void test_scenario_repeat_is_a_power_cut_at_a_marker(void **state)
+{
+	const char *good =
+	    "scenario: s\nallowed: [rolled_back]\nsteps:\n"
+	    "  - fault: {kind: power_cut, marker: 'trial', repeat: 4, until: 'fb'}\n";
+	struct scenario *s;
+
+	log_capture(logbuf, sizeof(logbuf));
+	s = scenario_load(write_file(good));
+	unlink(path);
+	if (!s)
+		fail_msg("refused: %s", logbuf);
+	assert_int_equal(s->steps[0].fault.repeat, 4);
+	scenario_free(s);
+	scenario_refused("steps:\n  - fault: {kind: power_cut, after: 1s, repeat: 2}\n",
+	                 ":4:", "repeats a power cut at a marker");
+	scenario_refused("steps:\n  - fault: {kind: hang, process: x, marker: m, repeat: 2}\n",
+	                 ":4:", "repeats a power cut at a marker");
+	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: m, write: 2, repeat: 2}\n",
+	                 ":4:", "not write:");
+	scenario_refused("steps:\n  - fault: {kind: power_cut, marker: m, repeat: 0}\n",
+	                 ":4:", "repeat");
+	scenario_refused(
+	    "steps:\n  - fault: {kind: power_cut, marker: m, repeat: 2, until: '(('}\n",
+	    ":4:", "is not a valid regex");
+}
+
 static void test_scenario_regex_may_hold_run_variables(void **state)
 {
 	const char *text = "scenario: s\nallowed: [upgraded]\nsteps:\n"
@@ -165,6 +237,8 @@ int main(void)
 	    cmocka_unit_test(test_power_check_opens_nothing),
 	    cmocka_unit_test(test_scenario_compiles_every_regex_at_load),
 	    cmocka_unit_test(test_scenario_regex_may_hold_run_variables),
+	    cmocka_unit_test(test_scenario_value_checks_are_checked_at_load),
+	    cmocka_unit_test(test_scenario_repeat_is_a_power_cut_at_a_marker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

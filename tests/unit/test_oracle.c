@@ -8,7 +8,8 @@
  * lines before the first @power/@start came before judging; lines just
  * before an action's line came while the harness was asking. Directives:
  * "cfg KEY VALUE" changes the lab/scenario settings (probe, commit, banner,
- * evidence, max_boots, commit_probe on), "expect VERDICT", "reason TEXT" / "reason-lacks
+ * evidence, max_boots, commit_probe on, flip, trial; "none" for no flip or
+ * trial probe), "expect VERDICT", "reason TEXT" / "reason-lacks
  * TEXT" (the reason does / does not contain it), "evidence TEXT" (some
  * evidence line contains it), "no-evidence-kind KIND". The test replays
  * it, checks that the oracle asks for exactly those actions, consumes every
@@ -42,8 +43,8 @@ struct transcript {
 	size_t n;
 	int n_checks;
 	char expect[32];
-	char probe[256], commit[256], banner[256], evidence[256];
-	bool has_probe, has_commit, has_banner, has_evidence;
+	char probe[256], commit[256], banner[256], evidence[256], flip[256], trial[256];
+	bool has_probe, has_commit, has_banner, has_evidence, has_flip, has_trial;
 	int max_boots;
 	bool commit_probe;
 	char asserts[MAX_ASSERTS][128]; /* "reason X", "evidence X", ... */
@@ -85,6 +86,12 @@ static void setting(struct transcript *tr, const char *kv)
 		tr->has_banner = snprintf(tr->banner, sizeof(tr->banner), "%s", v) > 0;
 	else if (!strncmp(kv, "evidence ", 9))
 		tr->has_evidence = snprintf(tr->evidence, sizeof(tr->evidence), "%s", v) > 0;
+	else if (!strncmp(kv, "flip ", 5))
+		tr->has_flip =
+		    snprintf(tr->flip, sizeof(tr->flip), "%s", strcmp(v, "none") ? v : "") >= 0;
+	else if (!strncmp(kv, "trial ", 6))
+		tr->has_trial =
+		    snprintf(tr->trial, sizeof(tr->trial), "%s", strcmp(v, "none") ? v : "") >= 0;
 	else if (!strncmp(kv, "max_boots ", 10))
 		tr->max_boots = atoi(v);
 	else if (!strncmp(kv, "commit_probe ", 13))
@@ -214,6 +221,8 @@ static void make_cfg(struct transcript *tr, struct oracle_cfg *cfg, const char *
 	    .n_checks = tr->n_checks,
 	    .max_boots = tr->max_boots,
 	    .commit_probe = tr->commit_probe,
+	    .flip_re = "^hilctl-agent: flip slot=(?<slot>[AB])",
+	    .trial_re = "^hilctl-boot: slot=(?<slot>[AB]) reason=trial",
 	};
 	if (tr->has_probe)
 		cfg->probe_re = tr->probe;
@@ -221,6 +230,10 @@ static void make_cfg(struct transcript *tr, struct oracle_cfg *cfg, const char *
 		cfg->commit_re = tr->commit;
 	if (tr->has_banner)
 		cfg->banner_re = tr->banner;
+	if (tr->has_flip)
+		cfg->flip_re = tr->flip;
+	if (tr->has_trial)
+		cfg->trial_re = tr->trial;
 	evidence[0] = tr->has_evidence ? tr->evidence : NULL;
 	evidence[1] = NULL;
 	cfg->evidence_re = evidence;
@@ -392,6 +405,50 @@ static void test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent
 	replay("commit_probe_never.txt");
 }
 
+static void test_oracle_a_flip_never_tried_is_inconsistent(void **s)
+{
+	replay("never_tried.txt");
+}
+static void test_oracle_a_flip_tried_then_fallen_back_is_rolled_back(void **s)
+{
+	replay("never_tried_but_tried.txt");
+}
+static void test_oracle_a_cut_trial_boot_counts_as_tried(void **s)
+{
+	replay("never_tried_cut_trial.txt");
+}
+static void test_oracle_the_last_flip_counts_after_an_earlier_rollback(void **s)
+{
+	replay("never_tried_after_rollback.txt");
+}
+static void test_oracle_without_a_flip_probe_a_fallback_is_rolled_back(void **s)
+{
+	replay("never_tried_no_flip_probe.txt");
+}
+
+static void test_oracle_a_fault_that_keeps_coming_back_is_a_boot_loop(void **s)
+{
+	struct oracle_cfg cfg = {.probe_re =
+	                             "version=(?<version>\\S+) committed=(?<committed>[01])",
+	                         .boot_timeout_ns = 40 * NS_PER_S,
+	                         .evidence_re = (const char *const[]){"^boot: ", NULL}};
+	struct oracle *o = oracle_new(&cfg);
+	const struct oracle_evidence *e;
+	size_t n;
+
+	assert_non_null(o);
+	oracle_power_restored(o, 0);
+	oracle_line(o, NS_PER_S, "boot: slot=B reason=trial bootcount=1",
+	            strlen("boot: slot=B reason=trial bootcount=1"));
+	oracle_boot_loop(o, 2 * NS_PER_S, "the fault's trigger came again after 4 power cuts");
+	assert_int_equal(oracle_verdict(o), VERDICT_BOOT_LOOP);
+	assert_non_null(strstr(oracle_reason(o), "after 4 power cuts"));
+	n = oracle_evidence(o, &e);
+	assert_true(n >= 2);
+	assert_string_equal(e[1].text, "boot: slot=B reason=trial bootcount=1");
+	oracle_free(o);
+}
+
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
@@ -449,6 +506,12 @@ int main(void)
 	    cmocka_unit_test(test_oracle_a_run_without_power_fault_shows_no_power_on),
 	    cmocka_unit_test(test_oracle_the_commit_probe_is_commit_evidence),
 	    cmocka_unit_test(test_oracle_a_commit_probe_that_never_says_committed_is_inconsistent),
+	    cmocka_unit_test(test_oracle_a_flip_never_tried_is_inconsistent),
+	    cmocka_unit_test(test_oracle_a_fault_that_keeps_coming_back_is_a_boot_loop),
+	    cmocka_unit_test(test_oracle_a_flip_tried_then_fallen_back_is_rolled_back),
+	    cmocka_unit_test(test_oracle_a_cut_trial_boot_counts_as_tried),
+	    cmocka_unit_test(test_oracle_the_last_flip_counts_after_an_earlier_rollback),
+	    cmocka_unit_test(test_oracle_without_a_flip_probe_a_fallback_is_rolled_back),
 	    cmocka_unit_test(test_oracle_infra_error_is_never_the_board),
 	    cmocka_unit_test(test_oracle_forbidden_line_is_inconsistent),
 	};

@@ -102,6 +102,23 @@ static void test_power_loss_settings(void **state)
 	qemu_config_free(&f->qc);
 	assert_int_equal(parse(f, "binary: q\npower_loss: quit\n"), 0);
 	qemu_config_free(&f->qc);
+	assert_int_equal(parse(f, "binary: q\npower_loss: {model: torn, tear: 16, tear_fill: ff}\n"
+	                          "drives: [{if: none, id: d0, file: a.img, overlay: true}]\n"),
+	                 0);
+	assert_int_equal(f->qc.loss_tear, 16);
+	assert_int_equal(f->qc.loss_tear_fill, WLOG_FILL_FF);
+	qemu_config_free(&f->qc);
+	/* Said, not refused: strict tears nothing. */
+	assert_int_equal(parse(f, "binary: q\npower_loss: {model: strict, tear: 16}\n"
+	                          "drives: [{if: none, id: d0, file: a.img, overlay: true}]\n"),
+	                 0);
+	assert_non_null(strstr(f->log, "applies to model torn only"));
+	qemu_config_free(&f->qc);
+	assert_refused(f, "binary: q\npower_loss: {model: torn, tear: 24}\n",
+	               "24 is not a power of two");
+	assert_refused(f, "binary: q\npower_loss: {model: torn, tear: 8}\n", "tear");
+	assert_refused(f, "binary: q\npower_loss: {model: torn, tear_fill: erased}\n",
+	               "\"erased\" is not one of old, zero, ff");
 
 	assert_refused(f, "binary: q\npower_loss: strict\n", "needs a drive with overlay: true");
 	assert_refused(f, "binary: q\npower_loss: {model: maybe}\n",

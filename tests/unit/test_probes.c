@@ -89,12 +89,34 @@ static void test_probes_bad_alive_and_evidence_are_named(void **s)
 	                 0);
 }
 
+static void test_probes_flip_needs_a_trial_line(void **s)
+{
+	assert_int_equal(check("probes:\n"
+	                       "  version: 'v=(?<version>\\S+) c=(?<committed>[01])'\n"
+	                       "  flip: 'flip slot=(?<slot>[AB])'\n"),
+	                 -EINVAL);
+	assert_non_null(strstr(logbuf, "lab.yaml:3:"));
+	assert_non_null(strstr(logbuf, "needs probes.trial:"));
+	assert_int_equal(check("probes:\n"
+	                       "  version: 'v=(?<version>\\S+) c=(?<committed>[01])'\n"
+	                       "  flip: 'flip slot=(?<slot>[AB])'\n"
+	                       "  trial: 'slot=(?<slot>[AB]'\n"),
+	                 -EINVAL);
+	assert_non_null(strstr(logbuf, "lab.yaml:4:"));
+	assert_int_equal(check("probes:\n"
+	                       "  version: 'v=(?<version>\\S+) c=(?<committed>[01])'\n"
+	                       "  flip: 'flip slot=(?<slot>[AB])'\n"
+	                       "  trial: 'slot=(?<slot>[AB]) reason=trial'\n"),
+	                 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_probes_version_without_commit_evidence_is_refused),
 	    cmocka_unit_test(test_probes_commit_line_or_group_is_enough),
 	    cmocka_unit_test(test_probes_bad_alive_and_evidence_are_named),
+	    cmocka_unit_test(test_probes_flip_needs_a_trial_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* tests/unit/test_wlog.c — the write log reader and writer on crafted logs
  * (entries, flags, marks, empty, truncated and garbage logs), the picks of
- * the power-loss models (durable prefix, seeded subsets, torn writes), and
- * one crash disk built with qemu-img/qemu-io and read back. */
+ * the power-loss models (durable prefix, seeded subsets, torn writes, tears
+ * below a sector with old or erased bytes past the tear), and crash disks
+ * built with qemu-img/qemu-io and read back. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "lib/clock.h"
 #include "qemu/wlog.h"
@@ -433,6 +435,147 @@ static void test_wlog_model_names(void **state)
 	assert_string_equal(wlog_model_name(WLOG_MODEL_NONE), "none");
 }
 
+/* A single-copy environment block as U-Boot's env export -c writes it:
+ * le32 CRC32 of the rest, then NUL-separated variables, zero padding. All
+ * its variables sit in its first sector. */
+#define ENV_SECTORS 8
+#define ENV_BYTES (ENV_SECTORS * SS)
+
+static void env_block(uint8_t *blk, const char *vars, size_t vars_len)
+{
+	uint32_t crc;
+
+	assert_true(4 + vars_len <= SS);
+	memset(blk, 0, ENV_BYTES);
+	memcpy(blk + 4, vars, vars_len);
+	crc = (uint32_t)crc32(0L, blk + 4, ENV_BYTES - 4);
+	blk[0] = (uint8_t)crc;
+	blk[1] = (uint8_t)(crc >> 8);
+	blk[2] = (uint8_t)(crc >> 16);
+	blk[3] = (uint8_t)(crc >> 24);
+}
+
+static bool env_crc_good(const uint8_t *blk)
+{
+	uint32_t crc = (uint32_t)crc32(0L, blk + 4, ENV_BYTES - 4);
+
+	return blk[0] == (uint8_t)crc && blk[1] == (uint8_t)(crc >> 8) &&
+	       blk[2] == (uint8_t)(crc >> 16) && blk[3] == (uint8_t)(crc >> 24);
+}
+
+/* The log of one rewrite of the block (no flush after it: a cut may tear
+ * it), and the block before it. */
+static struct wlog *env_rewrite_log(const char *name, uint8_t *old)
+{
+#define BOOTCMD                                                                                    \
+	"bootcmd=pci enum; virtio scan; if load virtio 0:1 ${scriptaddr} boot.scr; then source "   \
+	"${scriptaddr}; fi; echo no boot.scr\0bootargs=console=ttyAMA0 quiet root=/dev/vda2 "      \
+	"rootwait "                                                                                \
+	"panic=5\0bootdelay=0\0bootlimit=3\0"
+	/* About 230 bytes of variables, the changed ones last: still the
+	 * first sector. */
+	static const char old_vars[] = BOOTCMD "bootcount=0\0slot=A\0upgrade_available=0\0";
+	static const char new_vars[] = BOOTCMD "bootcount=0\0slot=B\0upgrade_available=1\0";
+	struct wlog_writer *ww;
+	struct wlog *w;
+	uint8_t blk[ENV_BYTES];
+
+	env_block(old, old_vars, sizeof(old_vars));
+	env_block(blk, new_vars, sizeof(new_vars));
+	assert_int_equal(wlog_writer_open(path_in(name), SS, &ww), 0);
+	assert_int_equal(wlog_writer_add(ww, 0, ENV_SECTORS, 0, blk), 0);
+	assert_int_equal(wlog_writer_close(ww), 0);
+	assert_int_equal(wlog_open(path_in(name), 0, &w, NULL, 0), 0);
+	return w;
+}
+
+/* Over seeds 0..N-1 of the torn model with these options: how many cuts
+ * leave the block with a bad CRC (and that every pick applies). */
+static int bad_crcs(struct wlog *w, const uint8_t *old, uint32_t tear, enum wlog_fill fill)
+{
+	int bad = 0;
+
+	for (uint64_t seed = 0; seed < 1000; seed++) {
+		struct wlog_pick pick;
+		uint8_t blk[ENV_BYTES];
+		memcpy(blk, old, sizeof(blk));
+		assert_int_equal(
+		    wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, seed, tear, fill, &pick), 0);
+		assert_int_equal(wlog_pick_apply(w, &pick, 0, blk, sizeof(blk)), 0);
+		bad += !env_crc_good(blk);
+		wlog_pick_free(&pick);
+	}
+	return bad;
+}
+
+static void test_wlog_single_copy_crc_block_breaks_only_under_a_flash_tear(void **state)
+{
+	uint8_t old[ENV_BYTES];
+	struct wlog *w = env_rewrite_log("env.log", old);
+
+	assert_true(env_crc_good(old));
+	/* Torn at whole sectors, the old data past the tear: the first
+	 * sector (CRC and every variable) is whole, the rest was zero padding
+	 * before and after. No cut can break the CRC: the classic brick
+	 * cannot happen under the old model. */
+	assert_int_equal(bad_crcs(w, old, 0, WLOG_FILL_OLD), 0);
+	assert_int_equal(bad_crcs(w, old, SS, WLOG_FILL_OLD), 0);
+	/* Torn at 16 bytes (a shorn write, Zheng et al. FAST 2013): the first
+	 * sector itself can end half new, half old. */
+	assert_true(bad_crcs(w, old, 16, WLOG_FILL_OLD) > 0);
+	/* Whole sectors, but a flash that erased the block first: 0xFF past
+	 * the tear, or zeros (nothing programmed yet is one of the states). */
+	assert_true(bad_crcs(w, old, SS, WLOG_FILL_FF) > 0);
+	assert_true(bad_crcs(w, old, SS, WLOG_FILL_ZERO) > 0);
+	wlog_close(w);
+}
+
+static void test_wlog_tear_at_a_sector_with_old_data_replays_the_old_torn_model(void **state)
+{
+	struct wlog *w;
+	uint8_t old[ENV_BYTES];
+	bool at_zero = false;
+
+	w = env_rewrite_log("env2.log", old);
+	for (uint64_t seed = 0; seed < 200; seed++) {
+		struct wlog_pick a, b;
+		assert_int_equal(wlog_pick_model(w, 1, WLOG_MODEL_TORN, seed, &a), 0);
+		assert_int_equal(
+		    wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, seed, SS, WLOG_FILL_OLD, &b), 0);
+		assert_int_equal(a.n_extra, b.n_extra);
+		assert_int_equal(a.torn_sectors, b.torn_sectors);
+		assert_false(b.torn);
+		wlog_pick_free(&b);
+		/* Below a sector the tear falls at a multiple of 16 bytes,
+		 * inside the write; with erased bytes it may keep nothing. */
+		assert_int_equal(
+		    wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, seed, 16, WLOG_FILL_ZERO, &b), 0);
+		assert_int_equal(a.n_extra, b.n_extra);
+		if (b.n_extra) {
+			assert_true(b.torn);
+			assert_int_equal(b.torn_bytes % 16, 0);
+			assert_true(b.torn_bytes < ENV_BYTES);
+			at_zero |= b.torn_bytes == 0;
+		}
+		wlog_pick_free(&a);
+		wlog_pick_free(&b);
+	}
+	(void)at_zero; /* 1 in 256 per kept write: not asserted */
+	struct wlog_pick p;
+	assert_int_equal(wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, 1, 24, WLOG_FILL_OLD, &p),
+	                 -EINVAL);
+	assert_int_equal(wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, 1, 8, WLOG_FILL_OLD, &p),
+	                 -EINVAL);
+	assert_int_equal(wlog_pick_model_tear(w, 1, WLOG_MODEL_TORN, 1, 16, (enum wlog_fill)7, &p),
+	                 -EINVAL);
+	assert_string_equal(wlog_fill_name(WLOG_FILL_FF), "ff");
+	enum wlog_fill f;
+	assert_int_equal(wlog_fill_parse("zero", &f), 0);
+	assert_int_equal(f, WLOG_FILL_ZERO);
+	assert_int_equal(wlog_fill_parse("erased", &f), -EINVAL);
+	wlog_close(w);
+}
+
 /* The disk a pick leaves, read back with qemu-io into a raw file. */
 static void read_disk(const char *qcow2, const char *raw)
 {
@@ -494,6 +637,52 @@ static void test_wlog_build_disk_applies_the_pick(void **state)
 	wlog_close(w);
 }
 
+/* A write torn inside a sector, 0xFF past the tear: the built disk holds
+ * what wlog_pick_apply() says, byte for byte (qemu-io writes at byte
+ * offsets and with a pattern). */
+static void test_wlog_build_disk_tears_below_a_sector(void **state)
+{
+	struct wlog *w;
+	struct wlog_pick pick = {0};
+	char why[512] = "", base[128], out[128];
+	uint8_t *disk, expect[64 * SS];
+	size_t len;
+	FILE *f;
+
+	write_sample(path_in("t.log"));
+	snprintf(base, sizeof(base), "%s", path_in("tbase.raw"));
+	f = fopen(base, "wb");
+	assert_non_null(f);
+	memset(expect, 0x11, sizeof(expect));
+	assert_int_equal(fwrite(expect, 1, sizeof(expect), f), sizeof(expect));
+	fclose(f);
+	assert_int_equal(wlog_open(path_in("t.log"), 0, &w, NULL, 0), 0);
+	/* Entry 6 (4 sectors of 0xa6 at sector 32) torn after 1040 bytes. */
+	uint64_t extra[] = {4, 6};
+	pick.prefix = 4;
+	pick.extra = extra;
+	pick.n_extra = 2;
+	pick.torn = true;
+	pick.torn_bytes = 1040;
+	pick.torn_fill = WLOG_FILL_FF;
+	snprintf(out, sizeof(out), "%s", path_in("tcrash.qcow2"));
+	assert_int_equal(wlog_build_disk(w, &pick, base, "raw", out, NULL,
+	                                 clock_now_ns() + 30 * NS_PER_S, why, sizeof(why)),
+	                 0);
+	read_disk(out, path_in("tcrash.raw"));
+	disk = slurp(path_in("tcrash.raw"), &len);
+	assert_int_equal(len, sizeof(expect));
+	assert_int_equal(wlog_pick_apply(w, &pick, 0, expect, sizeof(expect)), 0);
+	assert_int_equal(expect[32 * SS + 1039], 0xa6);
+	assert_int_equal(expect[32 * SS + 1040], 0xff);
+	assert_int_equal(expect[36 * SS - 1], 0xff);
+	assert_int_equal(expect[36 * SS], 0x11);
+	assert_int_equal(expect[1 * SS], 0xa4); /* entry 4 kept whole */
+	assert_memory_equal(disk, expect, sizeof(expect));
+	free(disk);
+	wlog_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +697,9 @@ int main(void)
 	    cmocka_unit_test(test_wlog_strict_subset_depends_on_the_seed_only),
 	    cmocka_unit_test(test_wlog_model_names),
 	    cmocka_unit_test(test_wlog_build_disk_applies_the_pick),
+	    cmocka_unit_test(test_wlog_single_copy_crc_block_breaks_only_under_a_flash_tear),
+	    cmocka_unit_test(test_wlog_tear_at_a_sector_with_old_data_replays_the_old_torn_model),
+	    cmocka_unit_test(test_wlog_build_disk_tears_below_a_sector),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
