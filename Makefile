@@ -16,7 +16,8 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
 	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl \
 	clang-format \
-	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd
+	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd \
+	rauc squashfs-tools openssl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -186,8 +187,10 @@ help:
 	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"
 	@echo "make fuzz          every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)"
 	@echo "make refdut        build the reference board"
+	@echo "make raucdut       build the RAUC board (fixtures/raucdut)"
 
 -include fixtures/refdut/refdut.mk
+-include fixtures/raucdut/raucdut.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include reports/reports.mk
