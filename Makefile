@@ -154,6 +154,8 @@ install: $(BUILD)/hilctl
 	install -D -m 0644 docs/hilctl-scenario.5 $(DESTDIR)$(PREFIX)/share/man/man5/hilctl-scenario.5
 	install -d $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR)/examples
 	install -m 0644 scenarios/*.yaml scenarios/qualify.suite $(DESTDIR)$(DATADIR)/scenarios/
+	install -d $(DESTDIR)$(DATADIR)/scenarios/rauc
+	install -m 0644 scenarios/rauc/*.yaml $(DESTDIR)$(DATADIR)/scenarios/rauc/
 	install -m 0644 fixtures/lab-*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hilctl
 	install -m 0644 README.md HACKING.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hilctl/
@@ -188,6 +190,7 @@ help:
 	@echo "make fuzz          every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)"
 	@echo "make refdut        build the reference board"
 	@echo "make raucdut       build the RAUC board (fixtures/raucdut)"
+	@echo "make qualify-rauc  every RAUC scenario on that board (about 15 min)"
 
 -include fixtures/refdut/refdut.mk
 -include fixtures/raucdut/raucdut.mk
