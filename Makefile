@@ -16,7 +16,8 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
 	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl \
 	clang-format \
-	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd
+	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd \
+	rauc squashfs-tools openssl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -153,6 +154,8 @@ install: $(BUILD)/hilctl
 	install -D -m 0644 docs/hilctl-scenario.5 $(DESTDIR)$(PREFIX)/share/man/man5/hilctl-scenario.5
 	install -d $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR)/examples
 	install -m 0644 scenarios/*.yaml scenarios/qualify.suite $(DESTDIR)$(DATADIR)/scenarios/
+	install -d $(DESTDIR)$(DATADIR)/scenarios/rauc
+	install -m 0644 scenarios/rauc/*.yaml $(DESTDIR)$(DATADIR)/scenarios/rauc/
 	install -m 0644 fixtures/lab-*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hilctl
 	install -m 0644 README.md HACKING.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hilctl/
@@ -186,8 +189,11 @@ help:
 	@echo "make soak          500 runs on simulated boards: hangs, leaks, RSS (SOAK_RUNS=)"
 	@echo "make fuzz          every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)"
 	@echo "make refdut        build the reference board"
+	@echo "make raucdut       build the RAUC board (fixtures/raucdut)"
+	@echo "make qualify-rauc  every RAUC scenario on that board (about 15 min)"
 
 -include fixtures/refdut/refdut.mk
+-include fixtures/raucdut/raucdut.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include reports/reports.mk

@@ -157,6 +157,11 @@ def test_check_help_and_shipped_files_pass(hilctl):
     r = hilctl("--lab", root / "fixtures" / "lab-qemu.yaml", "check",
                *sorted((root / "scenarios").glob("*.yaml")))
     assert r.returncode == 0, r.stderr
+    # the RAUC board's scenarios, on its own lab
+    r = hilctl("--lab", root / "fixtures" / "lab-rauc.yaml", "check",
+               *sorted((root / "scenarios" / "rauc").glob("*.yaml")))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(": ok") == 5, r.stdout
 
 
 @pytest.mark.parametrize("how", ["dry-run", "run"])
