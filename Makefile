@@ -14,6 +14,7 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libgpiod-dev libftdi1-dev
 	libmicrohttpd-dev python3-pytest python3-junitparser qemu-system-arm qemu-system-x86 \
 	qemu-utils u-boot-qemu u-boot-tools pdudaemon ser2net mtools dosfstools e2fsprogs \
 	fdisk gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang libclang-rt-14-dev cpio \
+	mender-artifact \
 	socat curl python3-yaml slurmctld slurmd slurm-client munge debhelper lintian perl \
 	clang-format \
 	libexpat1-dev zlib1g-dev liblzma-dev libzstd-dev nettle-dev bmap-tools xz-utils zstd \
@@ -191,9 +192,11 @@ help:
 	@echo "make refdut        build the reference board"
 	@echo "make raucdut       build the RAUC board (fixtures/raucdut)"
 	@echo "make qualify-rauc  every RAUC scenario on that board (about 15 min)"
+	@echo "make menderdut     build the Mender board (make qualify-mender: its suite, by hand)"
 
 -include fixtures/refdut/refdut.mk
 -include fixtures/raucdut/raucdut.mk
+-include fixtures/menderdut/menderdut.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include reports/reports.mk
