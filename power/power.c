@@ -132,6 +132,17 @@ int power_disk_writes(struct power *p, uint64_t *writes)
 	return p->ops && p->ops->disk_writes ? p->ops->disk_writes(p, writes) : -EOPNOTSUPP;
 }
 
+int power_keep_disk(struct power *p, const char *out, char *why, size_t why_len)
+{
+	return p->ops && p->ops->keep_disk ? p->ops->keep_disk(p, out, why, why_len) : -EOPNOTSUPP;
+}
+
+int power_install_disk(struct power *p, const char *path, char *why, size_t why_len)
+{
+	return p->ops && p->ops->install_disk ? p->ops->install_disk(p, path, why, why_len)
+	                                      : -EOPNOTSUPP;
+}
+
 void power_close(struct power *p)
 {
 	if (p && p->ops && p->ops->close)

@@ -9,6 +9,7 @@
 #define HILCTL_POWER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct cfg_node;
@@ -53,6 +54,13 @@ struct power_ops {
 	/* Optional: how many writes the board's disk has completed since the
 	 * last power on (QEMU with a write log, qemu/powerloss.h). */
 	int (*disk_writes)(struct power *p, uint64_t *writes);
+	/* Optional: the disk the board booted at the last power on that had
+	 * fault_disk set (QEMU: qemu/postfault.h). keep_disk writes it to out
+	 * (1 kept, 0 no such power on since prepare); install_disk, after
+	 * prepare, makes the next power on boot the kept disk at path. why
+	 * says what failed (-errno). */
+	int (*keep_disk)(struct power *p, const char *out, char *why, size_t why_len);
+	int (*install_disk)(struct power *p, const char *path, char *why, size_t why_len);
 };
 
 struct power {
@@ -82,6 +90,10 @@ struct power {
 	 * (disk_writes' count): the disk the next power on finds holds no
 	 * later write. 0: the cut is now. */
 	uint64_t cut_after_write;
+	/* Set by the caller before the power on that follows a fault's cut,
+	 * reset by the driver: the disk that power on boots is the run's
+	 * post-fault disk, for keep_disk. */
+	bool fault_disk;
 	/* Optional, set by the caller around set(off): an fd (the console) to
 	 * keep drained while the driver waits on the machine, and how to read
 	 * it without waiting (<0: stop watching). QEMU's serial output blocks
@@ -121,6 +133,9 @@ int power_prepare(struct power *p);
 int power_snapshot(struct power *p, enum power_snapshot_op op, const char *key);
 /* ops->disk_writes, or -EOPNOTSUPP when the driver has none. */
 int power_disk_writes(struct power *p, uint64_t *writes);
+/* ops->keep_disk / ops->install_disk, or -EOPNOTSUPP when the driver has none. */
+int power_keep_disk(struct power *p, const char *out, char *why, size_t why_len);
+int power_install_disk(struct power *p, const char *path, char *why, size_t why_len);
 void power_close(struct power *p);
 const char *power_state_name(enum power_state s);
 

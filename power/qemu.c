@@ -28,6 +28,7 @@
 #include "qemu/launch.h"
 #include "qemu/netdev.h"
 #include "qemu/overlay.h"
+#include "qemu/postfault.h"
 #include "qemu/powerloss.h"
 #include "qemu/wlog.h"
 #include "qemu/proc.h"
@@ -42,6 +43,8 @@
 #define QEMU_KILL_WAIT_NS (5 * NS_PER_S)
 /* Building the disk a power cut left (qemu/powerloss.h) before a start. */
 #define QEMU_POWER_LOSS_NS (120 * NS_PER_S)
+/* Keeping or installing a post-fault disk (a few qemu-img runs). */
+#define QEMU_KEEP_NS (120 * NS_PER_S)
 /* The longest wait between two looks for the QMP socket while QEMU sets up. */
 #define QEMU_START_TICK_NS (20 * NS_PER_MS)
 
@@ -374,6 +377,8 @@ static int qemu_prepare(struct power *p)
 		return -EBUSY;
 	}
 	qemu_power_loss_reset(&qp->cfg, p->run_dir);
+	qemu_postfault_reset(&qp->cfg, p->run_dir);
+	p->fault_disk = false;
 	qp->cut_writes = 0;
 	if (qemu_power_loss_for_run(&qp->cfg, p->board, p->want_write_log) < 0)
 		return -EINVAL;
@@ -480,6 +485,10 @@ static int start_qemu(struct power *p)
 		return rc;
 	deadline = clock_now_ns() + op_timeout(p);
 	rc = qemu_overlays_make(&qp->cfg, p->board, p->run_dir, false, deadline);
+	/* The disk a fault's cut left, frozen before the board writes to it. */
+	if (rc == 0 && p->fault_disk)
+		rc = qemu_postfault_mark(&qp->cfg, p->board, p->run_dir, deadline);
+	p->fault_disk = false;
 	if (rc < 0)
 		return rc;
 	/* The board's user network reaches the update server, nothing else. */
@@ -675,6 +684,24 @@ static int qemu_disk_writes(struct power *p, uint64_t *writes)
 	return rc;
 }
 
+/* ---- the post-fault disk (qemu/postfault.h) ---- */
+
+static int qemu_keep_disk(struct power *p, const char *out, char *why, size_t why_len)
+{
+	struct qemu_power *qp = p->priv;
+
+	return qemu_postfault_keep(&qp->cfg, p->run_dir, out, clock_now_ns() + QEMU_KEEP_NS, why,
+	                           why_len);
+}
+
+static int qemu_install_disk(struct power *p, const char *path, char *why, size_t why_len)
+{
+	struct qemu_power *qp = p->priv;
+
+	return qemu_postfault_install(&qp->cfg, p->run_dir, path, clock_now_ns() + QEMU_KEEP_NS,
+	                              why, why_len);
+}
+
 static void qemu_close(struct power *p)
 {
 	struct qemu_power *qp = p->priv;
@@ -710,4 +737,6 @@ const struct power_ops power_qemu_ops = {
     .link = qemu_link,
     .snapshot = qemu_snapshot,
     .disk_writes = qemu_disk_writes,
+    .keep_disk = qemu_keep_disk,
+    .install_disk = qemu_install_disk,
 };

@@ -112,6 +112,11 @@ static int worker_main(void *arg, int in_fd, int out_fd, const struct board_cfg 
 		snprintf(tl_path, sizeof(tl_path), "%s/%s", c->o->out_dir, tl_rel);
 		spec.run_id = id;
 		spec.timeline_path = tl_path;
+		/* A run that fails keeps its post-fault disk beside its timeline. */
+		char keep[1000];
+		snprintf(keep, sizeof(keep), "%.*s/" CAMPAIGN_KEPT_DISK,
+		         (int)(strrchr(tl_path, '/') - tl_path), tl_path);
+		spec.keep_disk = keep;
 		engine_run(&ctx, &spec, &res);
 		if (res.interrupted)
 			break;

@@ -69,6 +69,9 @@ bool journal_sharded(const struct journal *j);
 char **journal_done_keys(const char *dir, size_t *n);
 void journal_close(struct journal *j, size_t runs_done, bool complete, const char *interrupted);
 
+/* The post-fault disk a failing run keeps, beside its timeline. */
+#define CAMPAIGN_KEPT_DISK "crash-disk.qcow2"
+
 /* A finished run as one journal line (malloc'd, newline-terminated). */
 char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
                  const struct scenario *sc, const char *board, const struct run_result *res,

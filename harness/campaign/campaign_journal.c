@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,29 @@ static void repro_command(char *buf, size_t size, const struct campaign_opts *o,
 	         run_id);
 }
 
+/* What hilctl reproduce needs to boot a kept post-fault disk again
+ * (docs/journal.md): the disk, beside the timeline, and the lab, its --set
+ * values and the scenario, as absolute paths. */
+static json_t *replay_json(const struct campaign_opts *o, const struct scenario *sc,
+                           const char *timeline_rel)
+{
+	const char *const *ov = lab_get_overrides();
+	const char *slash = strrchr(timeline_rel, '/');
+	char disk[600], lab[PATH_MAX], scenario[PATH_MAX];
+	json_t *sets = json_array();
+
+	snprintf(disk, sizeof(disk), "%.*s/%s", slash ? (int)(slash - timeline_rel) : 0,
+	         timeline_rel, CAMPAIGN_KEPT_DISK);
+	if (!realpath(o->lab_path, lab))
+		snprintf(lab, sizeof(lab), "%s", o->lab_path);
+	if (!realpath(sc->path, scenario))
+		snprintf(scenario, sizeof(scenario), "%s", sc->path);
+	for (size_t i = 0; ov && ov[i]; i++)
+		json_array_append_new(sets, json_string(ov[i]));
+	return json_pack("{s:s, s:s, s:o, s:s}", "disk", disk, "lab", lab, "sets", sets, "scenario",
+	                 scenario);
+}
+
 char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
                  const struct scenario *sc, const char *board, const struct run_result *res,
                  const char *timeline_rel, const struct campaign_opts *o)
@@ -457,6 +481,14 @@ char *run_record(const struct journal *j, const struct plan_run *pr, int run_id,
 	                res->pass, "reason", bytes_string(res->reason), "evidence",
 	                evidence_json(res), "started", started, "duration_s", res->duration_s,
 	                "timeline", timeline_rel, "reproduce", repro, "bisect", pr->bisect);
+	if (res->disk_kept) {
+		/* The journal's reproduce boots the kept disk; a rerun from
+		 * scratch is another thing, under its own name. */
+		json_object_set_new(rec, "rerun", json_string(repro));
+		snprintf(repro, sizeof(repro), "hilctl reproduce %s %d", o->out_dir, run_id);
+		json_object_set_new(rec, "reproduce", json_string(repro));
+		json_object_set_new(rec, "replay", replay_json(o, sc, timeline_rel));
+	}
 	json_object_set_new(rec, "finished", json_string(finished));
 	json_object_set_new(rec, "outcome", json_string(outcome_name(res)));
 	json_object_set_new(rec, "host", json_string(j->host));

@@ -37,6 +37,7 @@ int cmd_submit(struct cli *cli);
 int cmd_wlog(struct cli *cli);
 int cmd_explore(struct cli *cli);
 int cmd_flash(struct cli *cli);
+int cmd_reproduce(struct cli *cli);
 
 /* Handle --lab (case 'l') and --help (case 'h') inside a subcommand's
  * getopt loop. Returns 1 when handled, 0 if not, -1 on --help (caller

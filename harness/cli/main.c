@@ -41,6 +41,7 @@ static const struct {
     {"run", cmd_run, "run a scenario over many fault points and judge every run"},
     {"qualify", cmd_qualify, "run the shipped qualification suite on a lab"},
     {"explore", cmd_explore, "boot every crash state of one recorded update"},
+    {"reproduce", cmd_reproduce, "boot the disk a failing run kept, judge it again"},
     {"report", cmd_report, "write JUnit, TAP, JSON and HTML reports from journals"},
     {"submit", cmd_submit, "start a campaign on Slurm as a job array, one shard per board"},
     {"gres", cmd_gres, "print a lab host's Slurm gres.conf lines from the lab file"},

@@ -35,6 +35,10 @@ struct run_spec {
 	 * return is an infrastructure error); on_line sees every complete
 	 * console line as it is read. */
 	int (*prepare)(void *hook_arg, struct board *b);
+	/* Optional: where a run that does not pass keeps the disk its board
+	 * booted after the last fault's power cut (power_keep_disk), a file
+	 * never overwritten; run_result.disk_kept says whether it did. */
+	const char *keep_disk;
 	void (*on_line)(void *hook_arg, int64_t t_ns, const char *line, size_t len);
 	void *hook_arg;
 };
@@ -73,6 +77,7 @@ struct run_result {
 	 * no more runs (reason names it and what failed). */
 	struct restore_result restore;
 	bool board_lost;
+	bool disk_kept; /* spec->keep_disk was written */
 };
 
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res);

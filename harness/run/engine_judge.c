@@ -280,6 +280,26 @@ static void finish(struct run *r, int rc, int64_t t_start)
 		               res->not_injected ? " (not_injected)" : "", res->reason);
 }
 
+/* A run that did not pass keeps the disk its last fault left (power off). */
+static void keep_disk(struct run *r)
+{
+	char why[400] = "";
+	int rc;
+
+	if (!r->spec->keep_disk || r->res->pass || r->res->interrupted)
+		return;
+	rc = power_keep_disk(&r->b->power, r->spec->keep_disk, why, sizeof(why));
+	r->res->disk_kept = rc > 0;
+	if (rc > 0)
+		timeline_event(r->b->tl, clock_now_ns(), "note",
+		               "the disk the board booted after its last fault is kept as %s "
+		               "(hilctl reproduce boots it again)",
+		               r->spec->keep_disk);
+	else if (rc < 0 && rc != -EOPNOTSUPP)
+		hil_warn("board \"%s\": run %d: cannot keep the disk its fault left: %s",
+		         r->b->cfg->name, r->spec->run_id, why[0] ? why : strerror(-rc));
+}
+
 int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_result *res)
 {
 	struct run r = {.ctx = ctx, .b = ctx->board, .spec = spec, .res = res};
@@ -374,6 +394,8 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 			snprintf(res->reason + strlen(res->reason),
 			         sizeof(res->reason) - strlen(res->reason),
 			         "; power off after the run failed too: the board may still be on");
+	} else {
+		keep_disk(&r);
 	}
 	oracle_free(r.oracle);
 	pcre2_code_free(r.phase_re);

@@ -330,7 +330,9 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 	rc = wait_off_time(r, f->off_time, DEFAULT_OFF_TIME);
 	if (rc < 0)
 		return rc;
+	r->b->power.fault_disk = true; /* the disk this power on boots: kept if the run fails */
 	rc = power_on(r);
+	r->b->power.fault_disk = false;
 	if (rc == 0)
 		start_judging_after_power(r, clock_now_ns());
 	return rc;

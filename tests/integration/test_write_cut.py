@@ -3,7 +3,7 @@ reference board: the disk the board boots after the cut holds the log up to
 that write and nothing after it (60 writes before "flip slot=" the old slot
 still runs), under model "all" on a lab without power_loss:; the seeded
 state-inplace bug, whose window is one or two disk writes that a time-based
-cut practically never hits, is caught, and the failing run's reproduce
+cut practically never hits, is caught, and the failing run's rerun
 command carries the --set that chose the variant. Scenario files that misuse
 write: are refused with file:line in test_engine.py. See docs/power-loss.md."""
 import json
@@ -63,6 +63,9 @@ def test_state_rewritten_in_place_is_caught_by_a_cut_at_a_write(hilctl, tmp_path
     for run in caught:
         assert run["verdict"] == "inconsistent", run["reason"]
         assert "state unreadable" in (out / run["timeline"]).read_text()
-        argv = shlex.split(run["reproduce"])
+        # The failing run kept its post-fault disk: reproduce boots it, and
+        # the rerun from scratch carries the --set that chose the variant.
+        assert run["reproduce"] == f"hilctl reproduce {out} {run['id']}"
+        argv = shlex.split(run["rerun"])
         assert argv[argv.index("--set") + 1] == "variant=state-inplace"
         assert argv[argv.index("--point") + 1] == run["point"]
