@@ -48,7 +48,7 @@ struct campaign {
 	char unavailable[1024];    /* boards -j asked for that others hold, with holders */
 	struct board_busy busy[BOARDS_BUSY_MAX]; /* the same, for the journal */
 	size_t n_busy;
-	char lost[2048];           /* boards taken out of the campaign, with why */
+	char lost[2048]; /* boards taken out of the campaign, with why */
 };
 
 /* A board leaves the campaign: the gate says which and why. */

@@ -46,7 +46,19 @@ static const char *lookup(struct run *r, const char *name, char *tmp, size_t siz
 	return v && v->type == CFG_SCALAR ? v->value : NULL;
 }
 
-int expand(struct run *r, const char *in, char *out, size_t size)
+int engine_infra(struct run *r, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->infra[0]) {
+		va_start(ap, fmt);
+		vsnprintf(r->infra, sizeof(r->infra), fmt, ap);
+		va_end(ap);
+	}
+	return rc < 0 ? rc : -EIO;
+}
+
+int engine_expand(struct run *r, const char *in, char *out, size_t size)
 {
 	size_t o = 0;
 
@@ -96,14 +108,14 @@ int expand(struct run *r, const char *in, char *out, size_t size)
 	return 0;
 }
 
-int expand_duration(struct run *r, const char *in, int64_t def, int64_t *out)
+int engine_expand_duration(struct run *r, const char *in, int64_t def, int64_t *out)
 {
 	char buf[128];
 
 	*out = def;
 	if (!in)
 		return 0;
-	if (expand(r, in, buf, sizeof(buf)) < 0)
+	if (engine_expand(r, in, buf, sizeof(buf)) < 0)
 		return -EINVAL;
 	if (cfg_parse_duration(buf, out) < 0) {
 		hil_error("scenario %s: \"%s\" (from \"%s\") is not a duration", r->spec->sc->name,
@@ -195,12 +207,13 @@ static int power_went_off(struct run *r, int *rc)
 	if (!b->console.ops->follows_power || power_get(&b->power, &st) < 0 || st != POWER_OFF)
 		return 0;
 	console_name(b, what, sizeof(what));
-	*rc = infra(r, -EPIPE,
-	            "power went off under the harness: the %s driver says off and console "
-	            "%s closed (%s)",
-	            b->power.ops->name, what,
-	            strcmp(b->power.ops->name, "qemu") ? "power switched outside hilctl?"
-	                                               : "QEMU killed or crashed outside hilctl?");
+	*rc = engine_infra(r, -EPIPE,
+	                   "power went off under the harness: the %s driver says off and console "
+	                   "%s closed (%s)",
+	                   b->power.ops->name, what,
+	                   strcmp(b->power.ops->name, "qemu")
+	                       ? "power switched outside hilctl?"
+	                       : "QEMU killed or crashed outside hilctl?");
 	return 1;
 }
 
@@ -250,10 +263,11 @@ static int console_check(struct run *r, int64_t *wake)
 		if (power_went_off(r, &rc))
 			return rc;
 		console_name(b, what, sizeof(what));
-		return infra(r, -ENODEV,
-		             "console %s vanished with the board powered on and did not come "
-		             "back within %.0f s (adapter unplugged? ser2net stopped?)",
-		             what, (double)CONSOLE_RETURN_NS / NS_PER_S);
+		return engine_infra(
+		    r, -ENODEV,
+		    "console %s vanished with the board powered on and did not come "
+		    "back within %.0f s (adapter unplugged? ser2net stopped?)",
+		    what, (double)CONSOLE_RETURN_NS / NS_PER_S);
 	}
 	if (r->console_retry_ns < *wake)
 		*wake = r->console_retry_ns;
@@ -263,8 +277,8 @@ static int console_check(struct run *r, int64_t *wake)
 /* Read the console and serve HTTP until deadline. With e, stop at its
  * first match (1). With stop_on_line, return after any complete line (2).
  * Returns 0 at the deadline, <0 when the harness or lab failed. */
-int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
-         int64_t *t_match, bool stop_on_line)
+int engine_pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
+                int64_t *t_match, bool stop_on_line)
 {
 	struct console *c = &r->b->console;
 	char buf[4096];
@@ -337,14 +351,14 @@ int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match 
 	}
 }
 
-int send_line(struct run *r, const char *line)
+int engine_send_line(struct run *r, const char *line)
 {
 	int64_t deadline;
 	int rc;
 
 	/* A console that vanished gets its chance to come back first. */
 	while (r->b->console.fd < 0 && r->b->powered && r->b->has_console) {
-		rc = pump(r, clock_now_ns() + CONSOLE_RETRY_NS, NULL, NULL, NULL, false);
+		rc = engine_pump(r, clock_now_ns() + CONSOLE_RETRY_NS, NULL, NULL, NULL, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -358,7 +372,7 @@ int send_line(struct run *r, const char *line)
 	return rc;
 }
 
-int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_match)
+int engine_expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_match)
 {
 	const char *pats[1] = {pattern};
 	struct expect *e = expect_new(pats, 1);
@@ -367,7 +381,7 @@ int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_m
 
 	if (!e)
 		return -EINVAL;
-	rc = pump(r, clock_now_ns() + timeout, e, &m, t_match, false);
+	rc = engine_pump(r, clock_now_ns() + timeout, e, &m, t_match, false);
 	expect_free(e);
 	return rc;
 }

@@ -1,5 +1,7 @@
 /* harness/run/engine_int.h — the engine's own state, shared by engine.c (the
- * loop) and engine_run.c (steps, faults, judging). Not for other files. */
+ * console loop, expansion, infra notes), engine_run.c (steps and faults) and
+ * engine_judge.c (the oracle and the run's end). Not for other files; each
+ * exports engine_* only. engine.c uses neither of the others. */
 #ifndef HILCTL_ENGINE_INT_H
 #define HILCTL_ENGINE_INT_H
 
@@ -43,30 +45,30 @@ struct run {
 	uint64_t requests_at_send;
 };
 
-int expand(struct run *r, const char *in, char *out, size_t size);
+/* Note the first infrastructure failure of the run; returns rc (or -EIO). */
+int engine_infra(struct run *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int engine_expand(struct run *r, const char *in, char *out, size_t size);
 /* def when in is NULL. */
-int expand_duration(struct run *r, const char *in, int64_t def, int64_t *out);
-int pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
-         int64_t *t_match, bool stop_on_line);
-int send_line(struct run *r, const char *line);
-int expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_match);
+int engine_expand_duration(struct run *r, const char *in, int64_t def, int64_t *out);
+int engine_pump(struct run *r, int64_t deadline, struct expect *e, struct expect_match *m,
+                int64_t *t_match, bool stop_on_line);
+int engine_send_line(struct run *r, const char *line);
+int engine_expect_one(struct run *r, const char *pattern, int64_t timeout, int64_t *t_match);
 
 /* engine_run.c */
-int run_step(struct run *r, const struct step *st);
+int engine_step(struct run *r, const struct step *st);
 /* Before the board is powered: start the update server if the scenario
  * serves (its port is then known when the machine starts) and tell the
  * board's power driver where it is (struct power's server: a QEMU board's
- * restricted network reaches exactly that). 0 or infra(). */
-int run_server_setup(struct run *r);
+ * restricted network reaches exactly that). 0 or engine_infra(). */
+int engine_server_setup(struct run *r);
 /* Judging starts with the board running; _after_power: power just came back. */
-void start_judging(struct run *r, int64_t t);
-void start_judging_after_power(struct run *r, int64_t t);
+void engine_start_judging(struct run *r, int64_t t);
+void engine_start_judging_after_power(struct run *r, int64_t t);
 /* snapshot: before-update. Restore the saved machine and power it on: 1,
  * or 0 when nothing is saved yet (the run boots), <0 an infra failure. */
-int run_snapshot_restore(struct run *r);
+int engine_snapshot_restore(struct run *r);
 /* Save the running machine just before the first send (a warning if not). */
-void run_snapshot_save(struct run *r);
-/* Note the first infrastructure failure of the run; returns rc (or -EIO). */
-int infra(struct run *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void engine_snapshot_save(struct run *r);
 
 #endif

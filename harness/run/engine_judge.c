@@ -91,11 +91,12 @@ static bool ask(struct run *r, const char *send, const char *expect_re, int64_t 
 	char line[512], pat[512];
 	int64_t t;
 
-	if (expand(r, send, line, sizeof(line)) < 0 || expand(r, expect_re, pat, sizeof(pat)) < 0)
+	if (engine_expand(r, send, line, sizeof(line)) < 0 ||
+	    engine_expand(r, expect_re, pat, sizeof(pat)) < 0)
 		return false;
-	if (send_line(r, line) < 0)
+	if (engine_send_line(r, line) < 0)
 		return false;
-	return expect_one(r, pat, timeout, &t) == 1;
+	return engine_expect_one(r, pat, timeout, &t) == 1;
 }
 
 /* A check that reads values: send, wait for expect, then compare each named
@@ -113,13 +114,13 @@ static bool ask_values(struct run *r, const struct check_spec *ck, int64_t timeo
 	int rc, n = 0;
 
 	snprintf(what, size, "%s", ck->send);
-	if (expand(r, ck->send, line, sizeof(line)) < 0 ||
-	    expand(r, ck->expect, pat, sizeof(pat)) < 0 || send_line(r, line) < 0)
+	if (engine_expand(r, ck->send, line, sizeof(line)) < 0 ||
+	    engine_expand(r, ck->expect, pat, sizeof(pat)) < 0 || engine_send_line(r, line) < 0)
 		return false;
 	e = expect_new(pats, 1);
 	if (!e)
 		return false;
-	rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+	rc = engine_pump(r, clock_now_ns() + timeout, e, &m, &t, false);
 	if (rc != 1) {
 		snprintf(what, size, "%.200s: no answer matching \"%.80s\" within %.0f s", line,
 		         pat, (double)timeout / NS_PER_S);
@@ -154,7 +155,7 @@ static int judge(struct run *r)
 	int index = 0, rc;
 
 	if (!r->judging)
-		start_judging(r, clock_now_ns());
+		engine_start_judging(r, clock_now_ns());
 	for (;;) {
 		enum oracle_action a = oracle_next(r->oracle, clock_now_ns(), &deadline, &index);
 		bool ok;
@@ -163,7 +164,7 @@ static int judge(struct run *r)
 		case ORACLE_DONE:
 			return 0;
 		case ORACLE_WAIT:
-			rc = pump(r, deadline, NULL, NULL, NULL, true);
+			rc = engine_pump(r, deadline, NULL, NULL, NULL, true);
 			if (rc < 0)
 				return rc;
 			break;
@@ -172,7 +173,7 @@ static int judge(struct run *r)
 			rc = board_power_cycle(r->b, 1000 * NS_PER_MS,
 			                       clock_now_ns() + 30 * NS_PER_S);
 			if (rc < 0)
-				return infra(r, rc, "power cycle failed: %s", strerror(-rc));
+				return engine_infra(r, rc, "power cycle failed: %s", strerror(-rc));
 			r->line_len = 0;
 			oracle_power_restored(r->oracle, clock_now_ns());
 			break;
@@ -198,7 +199,7 @@ static int judge(struct run *r)
 			const struct check_spec *ck = &r->spec->sc->checks[index];
 			int64_t timeout = 10 * NS_PER_S;
 			char what[512];
-			expand_duration(r, ck->timeout, timeout, &timeout);
+			engine_expand_duration(r, ck->timeout, timeout, &timeout);
 			if (ck->n_compare)
 				ok = ask_values(r, ck, timeout, what, sizeof(what));
 			else
@@ -234,7 +235,7 @@ static void check_server_asked(struct run *r)
 	                          r->ctx->server_bind ? r->ctx->server_bind : "127.0.0.1",
 	                          server_port(r->ctx->server), r->told_url, host);
 	timeline_event(r->b->tl, clock_now_ns(), "note", "%s", why);
-	infra(r, -EHOSTUNREACH, "%s", why);
+	engine_infra(r, -EHOSTUNREACH, "%s", why);
 }
 
 static void finish(struct run *r, int rc, int64_t t_start)
@@ -327,26 +328,27 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		/* Every run starts from power off and a fresh image. */
 		rc = board_power_off(r.b);
 		if (rc < 0)
-			infra(&r, rc, "power off failed: %s", strerror(-rc));
+			engine_infra(&r, rc, "power off failed: %s", strerror(-rc));
 		r.b->power.want_write_log = spec->sc->write_cut_step != 0;
 		if (rc == 0 && (rc = power_prepare(&r.b->power)) < 0)
-			infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
+			engine_infra(&r, rc, "preparing the board failed: %s", strerror(-rc));
 		/* Back to the baseline image, when the board has a storage mux
 		 * (before a hook's own disk, which must win). */
 		if (rc == 0 &&
 		    (rc = restore_before_run(r.b, spec->sc->old_version, &res->restore)) < 0) {
 			res->board_lost = true;
-			infra(&r, rc, "%s; the board takes no more runs", res->restore.error);
+			engine_infra(&r, rc, "%s; the board takes no more runs",
+			             res->restore.error);
 		}
 		if (rc == 0 && spec->prepare && (rc = spec->prepare(spec->hook_arg, r.b)) < 0)
-			infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
+			engine_infra(&r, rc, "preparing the disk failed: %s", strerror(-rc));
 		if (rc == 0)
-			rc = run_server_setup(&r);
+			rc = engine_server_setup(&r);
 	}
 	bool restored = false;
 
 	if (rc == 0 && spec->sc->snapshot) {
-		rc = run_snapshot_restore(&r);
+		rc = engine_snapshot_restore(&r);
 		restored = rc == 1;
 		rc = rc < 0 ? rc : 0;
 	}
@@ -357,9 +359,9 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		if (restored && i < spec->sc->first_send && st->kind != STEP_SERVE)
 			continue;
 		if (spec->sc->snapshot && !restored && i == spec->sc->first_send)
-			run_snapshot_save(&r);
+			engine_snapshot_save(&r);
 		r.t_last_step = clock_now_ns();
-		rc = run_step(&r, st);
+		rc = engine_step(&r, st);
 		if (stop_requested())
 			rc = -EINTR;
 	}
@@ -371,10 +373,11 @@ int engine_run(struct engine_ctx *ctx, const struct run_spec *spec, struct run_r
 		struct server_stats after;
 		server_get_stats(ctx->server, &after);
 		if (after.responses_error > before.responses_error)
-			infra(&r, -ENOENT,
-			      "the update server refused %llu request(s) (missing bundle? see the "
-			      "server lines of the timeline)",
-			      (unsigned long long)(after.responses_error - before.responses_error));
+			engine_infra(
+			    &r, -ENOENT,
+			    "the update server refused %llu request(s) (missing bundle? see the "
+			    "server lines of the timeline)",
+			    (unsigned long long)(after.responses_error - before.responses_error));
 	}
 	if (rc == 0)
 		check_server_asked(&r);

@@ -21,25 +21,13 @@
 #define DEFAULT_TRIGGER_TIMEOUT (120 * NS_PER_S)
 #define DEFAULT_OFF_TIME (500 * NS_PER_MS)
 
-int infra(struct run *r, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!r->infra[0]) {
-		va_start(ap, fmt);
-		vsnprintf(r->infra, sizeof(r->infra), fmt, ap);
-		va_end(ap);
-	}
-	return rc < 0 ? rc : -EIO;
-}
-
-void start_judging(struct run *r, int64_t t)
+void engine_start_judging(struct run *r, int64_t t)
 {
 	r->judging = true;
 	oracle_start(r->oracle, t);
 }
 
-void start_judging_after_power(struct run *r, int64_t t)
+void engine_start_judging_after_power(struct run *r, int64_t t)
 {
 	r->judging = true;
 	oracle_power_restored(r->oracle, t);
@@ -51,12 +39,12 @@ static int power_on(struct run *r)
 
 	r->line_len = 0;
 	if (rc < 0 && r->b->powered && r->b->has_console && r->b->console.fd < 0)
-		return infra(r, rc,
-		             "the console did not come up after power on (%s): see the "
-		             "error above",
-		             strerror(-rc));
-	return rc < 0 ? infra(r, rc, "power on failed (%s driver): %s", r->b->power.ops->name,
-	                      strerror(-rc))
+		return engine_infra(r, rc,
+		                    "the console did not come up after power on (%s): see the "
+		                    "error above",
+		                    strerror(-rc));
+	return rc < 0 ? engine_infra(r, rc, "power on failed (%s driver): %s",
+	                             r->b->power.ops->name, strerror(-rc))
 	              : 0;
 }
 
@@ -64,8 +52,8 @@ static int power_off(struct run *r)
 {
 	int rc = board_power_off(r->b);
 
-	return rc < 0 ? infra(r, rc, "power off failed (%s driver): %s", r->b->power.ops->name,
-	                      strerror(-rc))
+	return rc < 0 ? engine_infra(r, rc, "power off failed (%s driver): %s",
+	                             r->b->power.ops->name, strerror(-rc))
 	              : 0;
 }
 
@@ -74,9 +62,9 @@ static int wait_off_time(struct run *r, const char *spec, int64_t def)
 	int64_t off;
 	int rc;
 
-	if (expand_duration(r, spec, def, &off) < 0)
-		return infra(r, -EINVAL, "bad off_time");
-	rc = pump(r, clock_now_ns() + off, NULL, NULL, NULL, false);
+	if (engine_expand_duration(r, spec, def, &off) < 0)
+		return engine_infra(r, -EINVAL, "bad off_time");
+	rc = engine_pump(r, clock_now_ns() + off, NULL, NULL, NULL, false);
 	return rc < 0 ? rc : 0;
 }
 
@@ -104,16 +92,16 @@ static int step_expect(struct run *r, const struct step *st)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		if (expand(r, st->patterns[i], pats_buf[i], sizeof(pats_buf[i])) < 0)
-			return infra(r, -EINVAL, "bad pattern");
+		if (engine_expand(r, st->patterns[i], pats_buf[i], sizeof(pats_buf[i])) < 0)
+			return engine_infra(r, -EINVAL, "bad pattern");
 		pats[i] = pats_buf[i];
 	}
-	if (expand_duration(r, st->timeout, DEFAULT_STEP_TIMEOUT, &timeout) < 0)
-		return infra(r, -EINVAL, "bad timeout");
+	if (engine_expand_duration(r, st->timeout, DEFAULT_STEP_TIMEOUT, &timeout) < 0)
+		return engine_infra(r, -EINVAL, "bad timeout");
 	e = expect_new(pats, n);
 	if (!e)
-		return infra(r, -EINVAL, "bad pattern");
-	rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+		return engine_infra(r, -EINVAL, "bad pattern");
+	rc = engine_pump(r, clock_now_ns() + timeout, e, &m, &t, false);
 	expect_free(e);
 	if (rc == 1) {
 		timeline_event(r->b->tl, t, "marker", "step %d: matched \"%.100s\"",
@@ -128,8 +116,9 @@ static int step_expect(struct run *r, const struct step *st)
 	 * not the update: the board never reached the state the scenario
 	 * starts from. After, the oracle judges what the board did. */
 	if (!r->judging && !r->sent)
-		return infra(r, -ETIMEDOUT, "precondition failed: \"%.80s\" not seen within %.0f s",
-		             pats[0], (double)timeout / NS_PER_S);
+		return engine_infra(r, -ETIMEDOUT,
+		                    "precondition failed: \"%.80s\" not seen within %.0f s",
+		                    pats[0], (double)timeout / NS_PER_S);
 	return 0;
 }
 
@@ -155,18 +144,18 @@ static int step_serve(struct run *r, const struct step *st)
 	/* A real board reaches the server through a fixed port (a firewall
 	 * rule, a netboot config): vars: server_port. 0 or none: any free. */
 	if (cfg_get_str(r->b->cfg->vars, "server_port", false, &port_text) < 0)
-		return infra(r, -EINVAL, "bad server_port");
+		return engine_infra(r, -EINVAL, "bad server_port");
 	if (port_text) {
 		if (num_parse_ll(port_text, 0, 65535, &port) < 0) {
 			hil_error("board \"%s\": vars: server_port \"%s\" is not a port (0-65535)",
 			          r->b->cfg->name, port_text);
-			return infra(r, -EINVAL, "bad server_port \"%.40s\"", port_text);
+			return engine_infra(r, -EINVAL, "bad server_port \"%.40s\"", port_text);
 		}
 	}
 	if (cfg_get_str(r->b->cfg->vars, "bundles", false, &bundles) < 0 || !bundles) {
 		hil_error("board \"%s\": a serve: step needs vars: bundles: DIR in the lab file",
 		          r->b->cfg->name);
-		return infra(r, -EINVAL, "no bundles directory for the update server");
+		return engine_infra(r, -EINVAL, "no bundles directory for the update server");
 	}
 	bind = server_bind_of(r);
 	{
@@ -177,15 +166,15 @@ static int step_serve(struct run *r, const struct step *st)
 		free(root);
 	}
 	if (!r->ctx->server)
-		return infra(r, -err, "the update server could not start on %s:%lld: %s%s", bind,
-		             port, strerror(err),
-		             err == EADDRINUSE ? " (another program holds the port: vars: "
-		                                 "server_port in the lab file)"
-		                               : "");
+		return engine_infra(r, -err, "the update server could not start on %s:%lld: %s%s",
+		                    bind, port, strerror(err),
+		                    err == EADDRINUSE ? " (another program holds the port: vars: "
+		                                        "server_port in the lab file)"
+		                                      : "");
 	return 0;
 }
 
-int run_server_setup(struct run *r)
+int engine_server_setup(struct run *r)
 {
 	struct power *p = &r->b->power;
 	const char *host = "127.0.0.1";
@@ -225,19 +214,19 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 	size_t len = strlen(fr->trigger);
 	int rc;
 
-	if (expand(r, f->write, buf, sizeof(buf)) < 0)
-		return infra(r, -EINVAL, "bad write");
+	if (engine_expand(r, f->write, buf, sizeof(buf)) < 0)
+		return engine_infra(r, -EINVAL, "bad write");
 	if (!scenario_write_number(buf, &n))
-		return infra(r, -EINVAL, "write: \"%s\" is not a write number (N or -N, not 0)",
-		             buf);
+		return engine_infra(r, -EINVAL,
+		                    "write: \"%s\" is not a write number (N or -N, not 0)", buf);
 	rc = power_disk_writes(p, &seen);
 	if (rc == -EOPNOTSUPP)
-		return infra(r, rc,
-		             "a power cut at a disk write needs a board whose power "
-		             "driver counts its disk's writes (qemu); this one's is %s",
-		             p->ops->name);
+		return engine_infra(r, rc,
+		                    "a power cut at a disk write needs a board whose power "
+		                    "driver counts its disk's writes (qemu); this one's is %s",
+		                    p->ops->name);
 	if (rc < 0)
-		return infra(r, rc, "cannot count the disk's writes: see the error above");
+		return engine_infra(r, rc, "cannot count the disk's writes: see the error above");
 	snprintf(fr->trigger + len, sizeof(fr->trigger) - len, ", write %lld", n);
 	if (n < 0 && (uint64_t)-n >= seen) {
 		timeline_event(r->b->tl, clock_now_ns(), "note",
@@ -254,12 +243,13 @@ static int write_trigger(struct run *r, const struct fault_spec *f, struct fault
 			return 0;
 		}
 		int64_t wake = clock_now_ns() + WRITE_POLL_NS;
-		rc = pump(r, wake < deadline ? wake : deadline, NULL, NULL, NULL, false);
+		rc = engine_pump(r, wake < deadline ? wake : deadline, NULL, NULL, NULL, false);
 		if (rc < 0)
 			return rc;
 		rc = power_disk_writes(p, &seen);
 		if (rc < 0)
-			return infra(r, rc, "cannot count the disk's writes: see the error above");
+			return engine_infra(r, rc,
+			                    "cannot count the disk's writes: see the error above");
 	}
 	*t_fire = clock_now_ns();
 	len = strlen(fr->trigger);
@@ -283,22 +273,22 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 	char marker[512];
 	int rc;
 
-	if (expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
-	    expand_duration(r, f->delay, 0, &delay) < 0)
-		return infra(r, -EINVAL, "bad fault timing");
+	if (engine_expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
+	    engine_expand_duration(r, f->delay, 0, &delay) < 0)
+		return engine_infra(r, -EINVAL, "bad fault timing");
 	if (f->marker) {
-		if (expand(r, f->marker, marker, sizeof(marker)) < 0)
-			return infra(r, -EINVAL, "bad marker");
+		if (engine_expand(r, f->marker, marker, sizeof(marker)) < 0)
+			return engine_infra(r, -EINVAL, "bad marker");
 		snprintf(fr->trigger, sizeof(fr->trigger), "marker '%.120s' + %.3f s", marker,
 		         (double)delay / NS_PER_S);
-		rc = expect_one(r, marker, timeout, &t);
+		rc = engine_expect_one(r, marker, timeout, &t);
 		if (rc <= 0)
 			return rc;
 		timeline_event(r->b->tl, t, "marker", "fault trigger: %.150s", marker);
 	} else if (f->after) {
 		int64_t after;
-		if (expand_duration(r, f->after, 0, &after) < 0)
-			return infra(r, -EINVAL, "bad after");
+		if (engine_expand_duration(r, f->after, 0, &after) < 0)
+			return engine_infra(r, -EINVAL, "bad after");
 		t = r->t_last_step + after;
 		snprintf(fr->trigger, sizeof(fr->trigger), "%.3f s after step",
 		         (double)after / NS_PER_S);
@@ -308,11 +298,11 @@ static int wait_trigger(struct run *r, const struct fault_spec *f, struct fault_
 	}
 	if (f->write) {
 		/* Count from the trigger point (after: a time still to come). */
-		rc = pump(r, t, NULL, NULL, NULL, false);
+		rc = engine_pump(r, t, NULL, NULL, NULL, false);
 		return rc < 0 ? rc : write_trigger(r, f, fr, timeout, t_fire);
 	}
 	*t_fire = t + delay;
-	rc = pump(r, *t_fire, NULL, NULL, NULL, false);
+	rc = engine_pump(r, *t_fire, NULL, NULL, NULL, false);
 	return rc < 0 ? rc : 1;
 }
 
@@ -334,7 +324,7 @@ static int fault_power_cut(struct run *r, const struct fault_spec *f, struct fau
 	rc = power_on(r);
 	r->b->power.fault_disk = false;
 	if (rc == 0)
-		start_judging_after_power(r, clock_now_ns());
+		engine_start_judging_after_power(r, clock_now_ns());
 	return rc;
 }
 
@@ -352,16 +342,16 @@ static int repeat_cuts(struct run *r, const struct fault_spec *f, struct fault_r
 	int rc, cuts = 1;
 	size_t len;
 
-	if (expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
-	    expand_duration(r, f->delay, 0, &delay) < 0 ||
-	    expand(r, f->marker, marker, sizeof(marker)) < 0 ||
-	    (f->until && expand(r, f->until, until, sizeof(until)) < 0))
-		return infra(r, -EINVAL, "bad repeat");
+	if (engine_expand_duration(r, f->timeout, DEFAULT_TRIGGER_TIMEOUT, &timeout) < 0 ||
+	    engine_expand_duration(r, f->delay, 0, &delay) < 0 ||
+	    engine_expand(r, f->marker, marker, sizeof(marker)) < 0 ||
+	    (f->until && engine_expand(r, f->until, until, sizeof(until)) < 0))
+		return engine_infra(r, -EINVAL, "bad repeat");
 	e = expect_new(pats, f->until ? 2 : 1);
 	if (!e)
-		return infra(r, -EINVAL, "bad repeat");
+		return engine_infra(r, -EINVAL, "bad repeat");
 	for (;;) {
-		rc = pump(r, clock_now_ns() + timeout, e, &m, &t, false);
+		rc = engine_pump(r, clock_now_ns() + timeout, e, &m, &t, false);
 		if (rc <= 0) {
 			if (rc == 0)
 				timeline_event(r->b->tl, clock_now_ns(), "note",
@@ -385,7 +375,7 @@ static int repeat_cuts(struct run *r, const struct fault_spec *f, struct fault_r
 		}
 		timeline_event(r->b->tl, t, "marker", "fault trigger again (cut %d of at most %d)",
 		               cuts + 1, f->repeat);
-		rc = pump(r, t + delay, NULL, NULL, NULL, false);
+		rc = engine_pump(r, t + delay, NULL, NULL, NULL, false);
 		if (rc < 0 || (rc = fault_power_cut(r, f, fr, t + delay)) < 0)
 			break;
 		cuts++;
@@ -405,26 +395,26 @@ static int fault_network(struct run *r, const struct fault_spec *f, struct fault
 	int rc = network_open(&net, r->b);
 
 	if (rc < 0)
-		return infra(r, rc, "network control failed to open");
+		return engine_infra(r, rc, "network control failed to open");
 	rc = network_set(&net, false);
 	fr->latency_ns = -1;
 	if (rc == 0) {
 		if (!r->judging)
-			start_judging(r, clock_now_ns());
+			engine_start_judging(r, clock_now_ns());
 		if (f->until) {
 			char marker[512];
 			int64_t t;
-			if (expand(r, f->until, marker, sizeof(marker)) == 0)
-				rc = expect_one(r, marker, DEFAULT_TRIGGER_TIMEOUT, &t);
+			if (engine_expand(r, f->until, marker, sizeof(marker)) == 0)
+				rc = engine_expect_one(r, marker, DEFAULT_TRIGGER_TIMEOUT, &t);
 			rc = rc < 0 ? rc : 0;
-		} else if (expand_duration(r, f->down, 0, &down) == 0) {
-			rc = pump(r, clock_now_ns() + down, NULL, NULL, NULL, false);
+		} else if (engine_expand_duration(r, f->down, 0, &down) == 0) {
+			rc = engine_pump(r, clock_now_ns() + down, NULL, NULL, NULL, false);
 		}
 		if (rc >= 0)
 			rc = network_set(&net, true);
 	}
 	network_close(&net);
-	return rc < 0 ? infra(r, rc, "network fault failed: %s", strerror(-rc)) : 0;
+	return rc < 0 ? engine_infra(r, rc, "network fault failed: %s", strerror(-rc)) : 0;
 }
 
 static int fault_server(struct run *r, const struct fault_spec *f, struct fault_result *fr)
@@ -437,24 +427,24 @@ static int fault_server(struct run *r, const struct fault_spec *f, struct fault_
 	char buf[64];
 
 	if (!r->ctx->server)
-		return infra(r, -EINVAL, "a server fault needs a serve: step before it");
+		return engine_infra(r, -EINVAL, "a server fault needs a serve: step before it");
 	for (size_t i = 0; i < 5; i++)
 		if (!strcmp(f->server, names[i]))
 			sf.kind = kinds[i];
-	if (f->at_byte && expand(r, f->at_byte, buf, sizeof(buf)) == 0)
+	if (f->at_byte && engine_expand(r, f->at_byte, buf, sizeof(buf)) == 0)
 		sf.at_byte = strtoull(buf, NULL, 0);
-	if (f->rate && expand(r, f->rate, buf, sizeof(buf)) == 0)
+	if (f->rate && engine_expand(r, f->rate, buf, sizeof(buf)) == 0)
 		sf.rate_bps = strtoull(buf, NULL, 0);
-	if (expand_duration(r, f->stall, 0, &sf.stall_ns) < 0)
-		return infra(r, -EINVAL, "bad stall");
+	if (engine_expand_duration(r, f->stall, 0, &sf.stall_ns) < 0)
+		return engine_infra(r, -EINVAL, "bad stall");
 	sf.path_glob = f->path ? f->path : "*";
 	snprintf(fr->trigger, sizeof(fr->trigger), "server %s at byte %llu", f->server,
 	         (unsigned long long)sf.at_byte);
 	fr->latency_ns = -1;
 	if (server_set_fault(r->ctx->server, &sf) < 0)
-		return infra(r, -EINVAL, "server fault refused");
+		return engine_infra(r, -EINVAL, "server fault refused");
 	if (!r->judging)
-		start_judging(r, clock_now_ns());
+		engine_start_judging(r, clock_now_ns());
 	return 0;
 }
 
@@ -463,19 +453,19 @@ static int fault_hang(struct run *r, const struct fault_spec *f, struct fault_re
 	char line[512], cmd[600];
 
 	if (f->command) {
-		if (expand(r, f->command, line, sizeof(line)) < 0)
-			return infra(r, -EINVAL, "bad command");
+		if (engine_expand(r, f->command, line, sizeof(line)) < 0)
+			return engine_infra(r, -EINVAL, "bad command");
 		snprintf(cmd, sizeof(cmd), "%s", line);
 	} else {
-		if (expand(r, f->process, line, sizeof(line)) < 0)
-			return infra(r, -EINVAL, "bad process");
+		if (engine_expand(r, f->process, line, sizeof(line)) < 0)
+			return engine_infra(r, -EINVAL, "bad process");
 		snprintf(cmd, sizeof(cmd), "kill -STOP $(pidof %s)", line);
 	}
 	fr->latency_ns = -1;
 	timeline_event(r->b->tl, clock_now_ns(), "fault", "hang: %s", cmd);
 	if (!r->judging)
-		start_judging(r, clock_now_ns());
-	return send_line(r, cmd);
+		engine_start_judging(r, clock_now_ns());
+	return engine_send_line(r, cmd);
 }
 
 static int step_fault(struct run *r, const struct step *st)
@@ -486,7 +476,7 @@ static int step_fault(struct run *r, const struct step *st)
 	int rc;
 
 	if (r->res->n_faults >= RUN_MAX_FAULTS)
-		return infra(r, -E2BIG, "more than %d faults in one run", RUN_MAX_FAULTS);
+		return engine_infra(r, -E2BIG, "more than %d faults in one run", RUN_MAX_FAULTS);
 	fr = &r->res->faults[r->res->n_faults++];
 	fr->kind = f->kind;
 	fr->optional = f->optional;
@@ -535,7 +525,7 @@ static int snapshot_key(struct run *r, char *key, size_t size)
 		len += (size_t)snprintf(key + len, size - len, "\n%d %s %s", (int)st->kind,
 		                        st->arg ? st->arg : "", st->timeout ? st->timeout : "");
 		for (size_t j = 0; j < st->n_patterns && len < size; j++) {
-			if (expand(r, st->patterns[j], text, sizeof(text)) < 0)
+			if (engine_expand(r, st->patterns[j], text, sizeof(text)) < 0)
 				return -EINVAL;
 			len += (size_t)snprintf(key + len, size - len, " %s", text);
 		}
@@ -543,28 +533,29 @@ static int snapshot_key(struct run *r, char *key, size_t size)
 	return len < size ? 0 : -E2BIG;
 }
 
-int run_snapshot_restore(struct run *r)
+int engine_snapshot_restore(struct run *r)
 {
 	char key[4096];
 	int rc = snapshot_key(r, key, sizeof(key));
 
 	if (rc < 0)
-		return infra(r, rc, "snapshot: the setup steps do not fit a key");
+		return engine_infra(r, rc, "snapshot: the setup steps do not fit a key");
 	rc = power_snapshot(&r->b->power, POWER_SNAPSHOT_RESTORE, key);
 	if (rc == -EOPNOTSUPP)
-		return infra(r, rc,
-		             "snapshot: before-update needs a board whose power driver can save "
-		             "the machine (qemu); %s's cannot",
-		             r->b->cfg->name);
+		return engine_infra(
+		    r, rc,
+		    "snapshot: before-update needs a board whose power driver can save "
+		    "the machine (qemu); %s's cannot",
+		    r->b->cfg->name);
 	if (rc < 0)
-		return infra(r, rc, "snapshot: the saved machine could not be restored");
+		return engine_infra(r, rc, "snapshot: the saved machine could not be restored");
 	if (rc == 0)
 		return 0;
 	rc = power_on(r);
 	return rc < 0 ? rc : 1;
 }
 
-void run_snapshot_save(struct run *r)
+void engine_snapshot_save(struct run *r)
 {
 	char key[4096];
 
@@ -601,7 +592,7 @@ static void note_told_url(struct run *r, const char *line)
 	r->requests_at_send = stats.requests;
 }
 
-int run_step(struct run *r, const struct step *st)
+int engine_step(struct run *r, const struct step *st)
 {
 	char line[1024];
 	int64_t wait;
@@ -613,16 +604,16 @@ int run_step(struct run *r, const struct step *st)
 	case STEP_EXPECT:
 		return step_expect(r, st);
 	case STEP_SEND:
-		if (expand(r, st->arg, line, sizeof(line)) < 0)
-			return infra(r, -EINVAL, "bad send line");
+		if (engine_expand(r, st->arg, line, sizeof(line)) < 0)
+			return engine_infra(r, -EINVAL, "bad send line");
 		r->sent = true;
 		if (strstr(st->arg, "${server}"))
 			note_told_url(r, line);
-		return send_line(r, line);
+		return engine_send_line(r, line);
 	case STEP_WAIT:
-		if (expand_duration(r, st->arg, 0, &wait) < 0)
-			return infra(r, -EINVAL, "bad wait");
-		rc = pump(r, clock_now_ns() + wait, NULL, NULL, NULL, false);
+		if (engine_expand_duration(r, st->arg, 0, &wait) < 0)
+			return engine_infra(r, -EINVAL, "bad wait");
+		rc = engine_pump(r, clock_now_ns() + wait, NULL, NULL, NULL, false);
 		return rc < 0 ? rc : 0;
 	case STEP_SERVE:
 		return step_serve(r, st);
@@ -633,7 +624,7 @@ int run_step(struct run *r, const struct step *st)
 		if (rc == 0)
 			rc = power_on(r);
 		if (rc == 0)
-			start_judging_after_power(r, clock_now_ns());
+			engine_start_judging_after_power(r, clock_now_ns());
 		return rc;
 	case STEP_FAULT:
 	default:
