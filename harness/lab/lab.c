@@ -116,7 +116,7 @@ static int check_server_host(const struct board_cfg *b)
 	rc = qemu_forward_check(&qc, host->value, why, sizeof(why));
 	qemu_config_free(&qc);
 	if (rc < 0)
-		cfg_error(host, "board \"%s\": vars: server_host %s", b->name, why);
+		cfg_error(host, "%s", why);
 	return rc;
 }
 

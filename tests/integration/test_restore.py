@@ -59,7 +59,7 @@ def board(name, disk, storage_extra="", overlay=False, mux_file=None):
       timeout: 20s
     console: {{type: qemu}}
     network: {{driver: qemu}}
-{PROBES}    vars: {{bundles: '{REF}/good/bundles', server_host: 10.0.2.2}}
+{PROBES}    vars: {{bundles: '{REF}/good/bundles', server_host: 10.0.2.100}}
     storage:
       mux: {{driver: qemu, file: '{mux_file or disk}'}}
       image: '{IMAGE}'
