@@ -449,6 +449,16 @@ static void test_oracle_a_fault_that_keeps_coming_back_is_a_boot_loop(void **s)
 	oracle_free(o);
 }
 
+/* Real console logs of the RAUC board (fixtures/raucdut, rauc 1.8). */
+static void test_oracle_raucdut_upgraded_on_rauc_mark_good(void **s)
+{
+	replay("raucdut_upgraded.txt");
+}
+static void test_oracle_raucdut_cut_between_fw_setenv_calls_rolls_back(void **s)
+{
+	replay("raucdut_cut_between_fw_setenv.txt");
+}
+
 static void test_oracle_infra_error_is_never_the_board(void **s)
 {
 	struct oracle_cfg cfg = {.probe_re = "version=(?<version>\\S+)",
@@ -484,6 +494,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oracle_upgraded),
+	    cmocka_unit_test(test_oracle_raucdut_upgraded_on_rauc_mark_good),
+	    cmocka_unit_test(test_oracle_raucdut_cut_between_fw_setenv_calls_rolls_back),
 	    cmocka_unit_test(test_oracle_rolled_back),
 	    cmocka_unit_test(test_oracle_rolled_back_after_failed_trials),
 	    cmocka_unit_test(test_oracle_bricked_after_the_ladder),
