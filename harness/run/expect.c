@@ -29,6 +29,26 @@ static uint32_t match_flags(const struct expect *e)
 	return PCRE2_PARTIAL_SOFT | PCRE2_NOTEOL | (e->bol ? 0 : PCRE2_NOTBOL);
 }
 
+/* Every pattern is compiled the same way: multi-line, and a line ends at
+ * "\n", "\r\n" or "\r", so "$" matches before a serial console's CRLF (with
+ * only "\n" as newline, "done$" never matched "done\r\n"). */
+static pcre2_code *compile(const char *pattern, int *err, PCRE2_SIZE *at)
+{
+	pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+	pcre2_code *code;
+
+	if (!cc) {
+		*err = PCRE2_ERROR_NOMEMORY;
+		*at = 0;
+		return NULL;
+	}
+	pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
+	code =
+	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, err, at, cc);
+	pcre2_compile_context_free(cc);
+	return code;
+}
+
 static void drop_front(struct expect *e, size_t k)
 {
 	if (k == 0)
@@ -59,8 +79,7 @@ struct expect *expect_new(const char *const patterns[], size_t n)
 		PCRE2_SIZE at;
 		uint32_t lb = 0;
 
-		e->code[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
-		                           PCRE2_MULTILINE, &err, &at, NULL);
+		e->code[i] = compile(patterns[i], &err, &at);
 		if (!e->code[i]) {
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(err, msg, sizeof(msg));
@@ -273,8 +292,7 @@ int expect_regex_ok(const struct cfg_node *node, const char *pattern)
 
 	if (!text)
 		return -ENOMEM;
-	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
-	                     NULL);
+	code = compile(text, &err, &at);
 	free(text);
 	if (!code) {
 		PCRE2_UCHAR msg[256];
@@ -296,8 +314,7 @@ int expect_regex_group_ok(const struct cfg_node *node, const char *pattern, cons
 
 	if (!text)
 		return -ENOMEM;
-	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &at,
-	                     NULL);
+	code = compile(text, &err, &at);
 	free(text);
 	if (!code)
 		return expect_regex_ok(node, pattern);

@@ -99,6 +99,23 @@ static void test_expect_dollar_waits_for_line_end(void **state)
 	expect_free(e);
 }
 
+/* Serial consoles end lines in CRLF: "$" is a line end there too, and "^"
+ * follows one. */
+static void test_expect_dollar_matches_before_crlf(void **state)
+{
+	const char *pats[] = {"Copying image done$", "^hilctl-probe: (\\S+)$"};
+	struct expect *e = make(pats, 2);
+	struct expect_match m;
+
+	assert_int_equal(feed_str(e, "rauc: Copying image done", &m), 0);
+	assert_int_equal(feed_str(e, "\r\n", &m), 1);
+	assert_int_equal(m.index, 0);
+	assert_int_equal(feed_str(e, "hilctl-probe: v2\r\n", &m), 1);
+	assert_int_equal(m.index, 1);
+	assert_string_equal(m.groups[1], "v2");
+	expect_free(e);
+}
+
 static void test_expect_caret_only_at_line_start(void **state)
 {
 	const char *pats[] = {"^ready"};
@@ -164,6 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_expect_first_in_stream_wins),
 	    cmocka_unit_test(test_expect_nul_bytes_do_not_end_the_stream),
 	    cmocka_unit_test(test_expect_dollar_waits_for_line_end),
+	    cmocka_unit_test(test_expect_dollar_matches_before_crlf),
 	    cmocka_unit_test(test_expect_caret_only_at_line_start),
 	    cmocka_unit_test(test_expect_window_stays_bounded),
 	    cmocka_unit_test(test_expect_bad_pattern_is_reported),
