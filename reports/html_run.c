@@ -364,6 +364,22 @@ static void run_facts(struct sbuf *b, const struct report_set *rs, const struct 
 		h_text(b, run->reproduce);
 		sbuf_adds(b, "</code></dd>");
 	}
+	if (run->restore_action) {
+		kv(b, "restore");
+		h_text(b, run->restore_ok ? run->restore_action : "FAILED");
+		if (isfinite(run->restore_written))
+			sbuf_addf(b, ": %.1f MB written", run->restore_written / 1e6);
+		if (isfinite(run->restore_verified))
+			sbuf_addf(b, ", %.1f MB verified", run->restore_verified / 1e6);
+		if (isfinite(run->restore_s))
+			sbuf_addf(b, " in %.2f s", run->restore_s);
+		if (run->restore_why || run->restore_error) {
+			sbuf_adds(b, " (");
+			h_text(b, run->restore_error ? run->restore_error : run->restore_why);
+			sbuf_adds(b, ")");
+		}
+		sbuf_adds(b, "</dd>");
+	}
 	sbuf_adds(b, "</dl>\n");
 	sbuf_free(&t);
 }

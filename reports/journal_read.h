@@ -74,6 +74,11 @@ struct jrun {
 	 * "started" (no "finished", but "host" and "shard") is read so, and
 	 * its started is NULL. */
 	double start_s, end_s;
+	/* "restore" (docs/rack.md), read leniently: NULL / NAN where absent or
+	 * of another type. */
+	const char *restore_action, *restore_why, *restore_error;
+	bool restore_ok;
+	double restore_s, restore_written, restore_verified; /* seconds, bytes */
 	const struct jfile *journal;
 	unsigned line;
 };

@@ -219,6 +219,36 @@ static void check_timeline(struct parser *p, struct jrun *r)
 	}
 }
 
+static const char *opt_str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static double opt_num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* How the board was restored before the run (newer writers; an older or
+ * odd record simply has none). */
+static void parse_restore(json_t *o, struct jrun *r)
+{
+	r->restore_s = r->restore_written = r->restore_verified = NAN;
+	if (!json_is_object(o))
+		return;
+	r->restore_action = opt_str(o, "action");
+	r->restore_why = opt_str(o, "why");
+	r->restore_error = opt_str(o, "error");
+	r->restore_ok = !json_is_false(json_object_get(o, "ok"));
+	r->restore_s = opt_num(o, "seconds");
+	r->restore_written = opt_num(o, "bytes_written");
+	r->restore_verified = opt_num(o, "bytes_verified");
+}
+
 static int parse_run_fields(struct parser *p, json_t *o, struct jrun *r)
 {
 	const char *verdict = NULL;
@@ -239,6 +269,7 @@ static int parse_run_fields(struct parser *p, json_t *o, struct jrun *r)
 	bad |= jp_num(p, o, "duration_s", false, &r->duration_s) < 0;
 	bad |= jp_str(p, o, "timeline", false, &r->timeline) < 0;
 	bad |= jp_str(p, o, "reproduce", false, &r->reproduce) < 0;
+	parse_restore(json_object_get(o, "restore"), r);
 	bad |= jp_str(p, o, "verdict", true, &verdict) < 0;
 	if (bad)
 		return -1;

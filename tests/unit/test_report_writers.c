@@ -59,15 +59,19 @@ static int setup(void **state)
 	             "\"descriptions\":{\"s<b>\":\"Cut <i>during</i> the write\"}}}\n"
 	             "{\"run\":{\"key\":\"k1\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
 	             "\"point\":\"1ms\",\"verdict\":\"upgraded\",\"allowed\":[\"upgraded\"],"
-	             "\"timeline\":\"t.jsonl\",\"duration_s\":2}}\n"
+	             "\"timeline\":\"t.jsonl\",\"duration_s\":2,\"restore\":{\"policy\":\"auto\","
+	             "\"action\":\"reflash\",\"why\":\"the last <b>run</b>\",\"ok\":true,"
+	             "\"seconds\":0.32,\"bytes_written\":63090688,\"bytes_verified\":63090688}}}\n"
 	             "{\"run\":{\"key\":\"k2\",\"scenario\":\"s<b>\",\"board\":\"qemu-01\","
 	             "\"point\":\"2ms\",\"verdict\":\"bricked\",\"allowed\":[\"upgraded\"],"
 	             "\"reason\":\"%s\",\"evidence\":[{\"t\":1.0,\"k\":\"con\",\"d\":\"%s\"}],"
 	             "\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.05,"
 	             "\"latency_us\":300},\"timeline\":\"t.jsonl\",\"duration_s\":3,"
-	             "\"reproduce\":\"hilctl run x\"}}\n"
+	             "\"reproduce\":\"hilctl run x\",\"restore\":\"junk\"}}\n"
 	             "{\"run\":{\"key\":\"k3\",\"scenario\":\"other\",\"board\":\"qemu-01\","
-	             "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\"}}\n"
+	             "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\","
+	             "\"restore\":{\"action\":\"reflash\",\"ok\":false,"
+	             "\"error\":\"board x: restore failed\"}}}\n"
 	             "{\"end\":{\"complete\":true}}\n",
 	             HOSTILE_JSON, HOSTILE_JSON, HOSTILE_JSON) < 0)
 		return -1;
@@ -326,6 +330,19 @@ static void test_html_never_turns_board_text_into_markup(void **state)
 	free(h);
 }
 
+/* The journal's restore record, read leniently (a record whose restore is
+ * not an object has none), in each run's facts. */
+static void test_html_says_how_each_board_was_restored(void **state)
+{
+	char *h = render(report_html, *state);
+
+	assert_non_null(strstr(h, "<dt>restore</dt><dd>reflash: 63.1 MB written, 63.1 MB verified "
+	                          "in 0.32 s (the last &lt;b&gt;run&lt;/b&gt;)</dd>"));
+	assert_non_null(strstr(h, "<dt>restore</dt><dd>FAILED (board x: restore failed)</dd>"));
+	assert_null(strstr(h, "junk"));
+	free(h);
+}
+
 /* Painted by pass or fail, the verdict in words: an upgraded that the
  * scenario does not allow is red, not upgraded's green. */
 static void test_html_paints_a_failed_upgraded_run_red(void **state)
@@ -374,6 +391,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tap_console_items_never_look_like_keys, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_json_parses_and_holds_clean_text, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_html_says_how_each_board_was_restored, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_html_never_turns_board_text_into_markup, setup,
 	                                    teardown),
