@@ -364,6 +364,12 @@ static void run_facts(struct sbuf *b, const struct report_set *rs, const struct 
 		h_text(b, run->reproduce);
 		sbuf_adds(b, "</code></dd>");
 	}
+	if (run->rerun) {
+		kv(b, "rerun");
+		sbuf_adds(b, "<code>");
+		h_text(b, run->rerun);
+		sbuf_adds(b, "</code></dd>");
+	}
 	sbuf_adds(b, "</dl>\n");
 	sbuf_free(&t);
 }
