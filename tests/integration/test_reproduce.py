@@ -69,3 +69,29 @@ def test_a_failing_run_keeps_its_crash_disk_and_replays_its_verdict(hilctl, tmp_
     if passed:
         rep = hilctl("reproduce", out, passed[0]["id"])
         assert rep.returncode == 2 and "kept no disk" in rep.stderr
+
+
+def test_reproduce_refuses_a_run_without_a_kept_disk(hilctl, tmp_path):
+    # No QEMU: a journal whose run passed (nothing kept) and one whose kept
+    # disk was deleted. Both are usage errors (exit 2), before any board.
+    out = tmp_path / "out"
+    out.mkdir()
+    rerun = "hilctl --lab lab.yaml run s.yaml --board qemu-01 --point '3' --seed 1"
+    (out / "journal.jsonl").write_text(
+        '{"campaign": {"format": 1, "id": "c"}}\n'
+        '{"run": {"id": 1, "key": "s/3", "scenario": "s", "board": "qemu-01", "point": "3",'
+        ' "verdict": "upgraded", "pass": true, "outcome": "pass", "reproduce": "%s"}}\n'
+        '{"run": {"id": 2, "key": "s/4", "scenario": "s", "board": "qemu-01", "point": "4",'
+        ' "verdict": "bricked", "pass": false, "reproduce": "hilctl reproduce %s 2",'
+        ' "rerun": "%s", "replay": {"disk": "runs/0002-qemu-01/crash-disk.qcow2",'
+        ' "lab": "%s", "sets": [], "scenario": "%s"}}}\n'
+        % (rerun, out, rerun, LAB, SCEN / "cut-reboot.yaml"))
+    r = hilctl("reproduce", out, "1")
+    assert r.returncode == 2 and "run 1 (pass) kept no disk" in r.stderr, r.stderr
+    assert rerun in r.stderr
+    r = hilctl("reproduce", out, "2")
+    assert r.returncode == 2 and "crash-disk.qcow2: No such file" in r.stderr, r.stderr
+    r = hilctl("reproduce", out, "9")
+    assert r.returncode == 2 and "no run 9" in r.stderr, r.stderr
+    r = hilctl("reproduce", out)
+    assert r.returncode == 2 and "usage: hilctl reproduce DIR RUN" in r.stderr
