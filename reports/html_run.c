@@ -380,6 +380,12 @@ static void run_facts(struct sbuf *b, const struct report_set *rs, const struct 
 		}
 		sbuf_adds(b, "</dd>");
 	}
+	if (run->rerun) {
+		kv(b, "rerun");
+		sbuf_adds(b, "<code>");
+		h_text(b, run->rerun);
+		sbuf_adds(b, "</code></dd>");
+	}
 	sbuf_adds(b, "</dl>\n");
 	sbuf_free(&t);
 }

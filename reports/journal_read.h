@@ -68,6 +68,8 @@ struct jrun {
 	size_t n_evidence;
 	const char *started, *finished, *timeline, *reproduce; /* may be NULL */
 	double duration_s;                                     /* NAN if absent */
+	/* The scratch rerun when reproduce replays a kept disk; may be NULL. */
+	const char *rerun;
 	/* When the run began and ended, seconds since the epoch; NAN if
 	 * unknown. From "started" and "finished", or one of them and
 	 * duration_s; a record of a hilctl that wrote its end time as

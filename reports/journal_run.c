@@ -270,6 +270,7 @@ static int parse_run_fields(struct parser *p, json_t *o, struct jrun *r)
 	bad |= jp_str(p, o, "timeline", false, &r->timeline) < 0;
 	bad |= jp_str(p, o, "reproduce", false, &r->reproduce) < 0;
 	parse_restore(json_object_get(o, "restore"), r);
+	bad |= jp_str(p, o, "rerun", false, &r->rerun) < 0;
 	bad |= jp_str(p, o, "verdict", true, &verdict) < 0;
 	if (bad)
 		return -1;

@@ -189,4 +189,6 @@ void run_failure_text(struct sbuf *out, const struct jrun *run, size_t console_l
 	console_excerpt(out, run, console_lines);
 	if (run->reproduce)
 		sbuf_addf(out, "reproduce: %s\n", run->reproduce);
+	if (run->rerun)
+		sbuf_addf(out, "rerun: %s\n", run->rerun);
 }

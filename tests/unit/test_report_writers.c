@@ -67,7 +67,8 @@ static int setup(void **state)
 	             "\"reason\":\"%s\",\"evidence\":[{\"t\":1.0,\"k\":\"con\",\"d\":\"%s\"}],"
 	             "\"fault\":{\"kind\":\"power_cut\",\"injected\":true,\"at_s\":1.05,"
 	             "\"latency_us\":300},\"timeline\":\"t.jsonl\",\"duration_s\":3,"
-	             "\"reproduce\":\"hilctl run x\",\"restore\":\"junk\"}}\n"
+	             "\"reproduce\":\"hilctl reproduce d 2\",\"rerun\":\"hilctl run "
+	             "x\",\"restore\":\"junk\"}}\n"
 	             "{\"run\":{\"key\":\"k3\",\"scenario\":\"other\",\"board\":\"qemu-01\","
 	             "\"verdict\":\"infra_error\",\"allowed\":[\"upgraded\"],\"reason\":\"%s\","
 	             "\"restore\":{\"action\":\"reflash\",\"ok\":false,"
@@ -154,7 +155,8 @@ static void test_junit_escapes_console_text_and_counts(void **state)
 	assert_non_null(strstr(x, "console (last 2 of 2 lines, t.jsonl)"));
 	assert_non_null(strstr(x, "gr\xc3\xb6\xc3\x9f"
 	                          "e")); /* the board's UTF-8 */
-	assert_non_null(strstr(x, "reproduce: hilctl run x"));
+	assert_non_null(strstr(x, "reproduce: hilctl reproduce d 2"));
+	assert_non_null(strstr(x, "rerun: hilctl run x")); /* named apart from the replay */
 	free(x);
 }
 
