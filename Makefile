@@ -157,6 +157,8 @@ install: $(BUILD)/hilctl
 	install -m 0644 scenarios/*.yaml scenarios/qualify.suite $(DESTDIR)$(DATADIR)/scenarios/
 	install -d $(DESTDIR)$(DATADIR)/scenarios/rauc
 	install -m 0644 scenarios/rauc/*.yaml $(DESTDIR)$(DATADIR)/scenarios/rauc/
+	install -d $(DESTDIR)$(DATADIR)/scenarios/mender
+	install -m 0644 scenarios/mender/*.yaml $(DESTDIR)$(DATADIR)/scenarios/mender/
 	install -m 0644 fixtures/lab-*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hilctl
 	install -m 0644 README.md HACKING.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hilctl/

@@ -162,6 +162,11 @@ def test_check_help_and_shipped_files_pass(hilctl):
                *sorted((root / "scenarios" / "rauc").glob("*.yaml")))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(": ok") == 5, r.stdout
+    # the Mender board's scenarios, on its own lab
+    r = hilctl("--lab", root / "fixtures" / "lab-mender.yaml", "check",
+               *sorted((root / "scenarios" / "mender").glob("*.yaml")))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(": ok") == 5, r.stdout
 
 
 @pytest.mark.parametrize("how", ["dry-run", "run"])

@@ -18,7 +18,9 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, SCEN, journal_runs
+from conftest import ROOT, SCEN as ALL_SCEN, journal_runs
+
+SCEN = ALL_SCEN / "mender"  # the Mender board's scenarios, on its own lab
 
 LAB = ROOT / "fixtures" / "lab-mender.yaml"
 
@@ -36,7 +38,7 @@ def lines(run):
 @pytest.mark.slow
 def test_mender_v2_upgraded_v3_rolled_back(hilctl, menderdut, tmp_path):
     out = tmp_path / "out"
-    r = hilctl("--lab", LAB, "run", SCEN / "mender-update.yaml", SCEN / "mender-selftest-fail.yaml",
+    r = hilctl("--lab", LAB, "run", SCEN / "update.yaml", SCEN / "selftest-fail.yaml",
                "--out", out, timeout=1200)
     assert r.returncode == 0, r.stdout + r.stderr
     runs = {x["scenario"]: x for x in journal_runs(out)}
