@@ -103,7 +103,7 @@ def test_server_host_a_restricted_board_cannot_reach_is_refused_at_load(hilctl, 
         r = hilctl("--lab", lab, *args)
         assert r.returncode == 2, (args, r.stderr)
         assert f"lab.yaml:{line}:" in r.stderr, r.stderr
-        assert 'board "qemu-01": vars: server_host "10.0.2.2" is not reachable' in r.stderr
+        assert 'board "qemu-01": vars.server_host "10.0.2.2" is not reachable' in r.stderr
         assert "server_host: 10.0.2.100" in r.stderr and "restrict: off" in r.stderr
     # The documented opt-out: QEMU's own NAT reaches 10.0.2.2 again.
     lab = lab_copy(tmp_path, "      netdev: {restrict: 'off'}\n")
