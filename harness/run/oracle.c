@@ -210,6 +210,11 @@ void oracle_power_restored(struct oracle *o, int64_t t_ns)
 {
 	if (o->st == ST_DONE)
 		return;
+	/* A power loss can undo what the client reported done (a cut placed
+	 * at the flip's own writes): a flip no boot tried yet is unproven
+	 * after it, and the old slot is a rollback, not "never tried". */
+	if (o->flipped && !o->tried)
+		o->flipped = false;
 	oracle_start(o, t_ns);
 	add_evidence(o, t_ns, "power", "on", 2);
 }
